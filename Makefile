@@ -1,0 +1,35 @@
+# One entry point for developers: `make check` runs everything CI runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint types check bench clean
+
+$(BIN)/dialplan: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/dialplan  ## create .venv with dialplan and the dev tools
+
+run: install  ## serve the example agent on ws://127.0.0.1:8080/llm-websocket/<call_id>
+	$(BIN)/dialplan serve
+
+test: install  ## run the test suite
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check engine tests bench
+	$(BIN)/ruff format --check engine tests bench
+
+types: install
+	$(BIN)/mypy
+
+check: lint types test  ## everything CI runs
+
+bench: install  ## the call-server benchmark (prints numbers; not a test)
+	$(BIN)/python bench/calls.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,78 @@
+"""The one exception hierarchy of dialplan.
+
+Two branches hang off :class:`DialplanError`:
+
+* :class:`AuthoringError` — something is wrong in a file a person wrote (a flow, a template,
+  settings). It carries the file and line so the message points at the mistake.
+* :class:`RuntimeFault` — something went wrong while a call was running (a bad frame, the model
+  failing, a transition that cannot be taken). These never end the server, and are turned into a
+  spoken fallback where a caller is waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DialplanError(Exception):
+    """Root of every error dialplan raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in an authored file a problem is: ``file:line``, and optionally the flow and state."""
+
+    file: str
+    line: int | None = None
+    flow: str | None = None
+    state: str | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+class AuthoringError(DialplanError, ValueError):
+    """A mistake in an authored file; the message reads ``file:line: message (hint)``."""
+
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+        self.message = message
+        self.location = location
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class AuthoringErrors(DialplanError, ValueError):
+    """Every authoring error found in one load, reported at once."""
+
+    def __init__(self, errors: list[AuthoringError]):
+        self.errors = errors
+        super().__init__("\n".join(str(error) for error in errors))
+
+
+class TemplateError(AuthoringError):
+    """A prompt or line template that cannot be loaded or rendered."""
+
+
+class ConfigError(AuthoringError):
+    """Settings that cannot work together (for example an unknown LLM provider)."""
+
+
+class RuntimeFault(DialplanError, RuntimeError):
+    """A problem during a call. The call goes on; the caller hears a fallback where needed."""
+
+
+class ProtocolError(RuntimeFault):
+    """A frame from the platform that does not follow the wire protocol."""
+
+
+class LLMError(RuntimeFault):
+    """The model failed to answer: HTTP error, broken stream or malformed chunk."""
+
+
+class LLMTimeout(LLMError, TimeoutError):
+    """The model did not start answering within the turn's deadline."""

@@ -1,0 +1,98 @@
+"""One settings object for the whole server.
+
+Values come, in order of precedence, from command-line flags, ``DIALPLAN_*`` environment
+variables, a ``.env`` file in the working directory, and the defaults below. The model
+connection itself uses the ``openai`` package's standard variables (``OPENAI_API_KEY``,
+``OPENAI_BASE_URL``, ``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``)
+so that OpenAI, Azure OpenAI and OpenAI-compatible servers work without anything of ours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Server settings; every field can be set as ``DIALPLAN_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIALPLAN_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- network -----------------------------------------------------------------------------
+    host: str = Field(
+        "127.0.0.1", description="Address to listen on (0.0.0.0 to accept the platform)."
+    )
+    port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on.")
+    workers: int = Field(1, ge=1, description="Worker processes (call state is per process).")
+    path_prefix: str = Field("/llm-websocket", description="URL prefix before `/<call_id>`.")
+    secret: SecretStr | None = Field(
+        None, description="Shared secret path segment: `<prefix>/<secret>/<call_id>`."
+    )
+    max_frame_bytes: int = Field(
+        64 * MIB, ge=64 * 1024, description="Largest inbound frame accepted (transcripts grow)."
+    )
+
+    # --- protocol ----------------------------------------------------------------------------
+    auto_reconnect: bool = Field(
+        True, description="Ask the platform for keepalives and reconnects."
+    )
+    call_details: bool = Field(True, description="Ask the platform to push the call details.")
+    transcript_with_tool_calls: bool = Field(
+        False, description="Ask for the transcript interleaved with tool calls."
+    )
+    call_details_wait: float = Field(
+        1.5, ge=0, description="Seconds a greeting that uses call data waits for `call_details`."
+    )
+    call_grace: float = Field(
+        30.0, ge=0, description="Seconds a call's state is kept after its socket closes."
+    )
+
+    # --- the model ---------------------------------------------------------------------------
+    llm_provider: Literal["auto", "openai", "azure", "none"] = Field(
+        "auto", description="`auto`: Azure if AZURE_OPENAI_ENDPOINT is set, else OpenAI-style."
+    )
+    model: str = Field("gpt-4o-mini", description="Model (or Azure deployment) name.")
+    temperature: float | None = Field(0.3, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(300, ge=1, description="Upper bound on one answer's tokens.")
+    first_token_timeout: float = Field(
+        2.0, gt=0, description="Seconds to the model's first token before the fallback line."
+    )
+    turn_timeout: float = Field(20.0, gt=0, description="Seconds one whole answer may stream.")
+    llm_retries: int = Field(
+        1, ge=0, le=3, description="Retries of a failed model request, within the first deadline."
+    )
+
+    # --- the conversation --------------------------------------------------------------------
+    prompts_dir: Path = Field(Path("prompts"), description="Folder of Jinja prompt templates.")
+    prompt: str = Field("agent.j2", description="System prompt template of the prompt agent.")
+    greeting: str = Field(
+        "Hi, thanks for calling. How can I help you today?",
+        description="Begin message (Jinja; may use `call`). Empty: the caller speaks first.",
+    )
+    fallback_line: str = Field(
+        "Sorry, I'm having a little trouble on my end. Could you say that again?",
+        description="Spoken when the model fails or misses its deadline.",
+    )
+    reminder_line: str = Field(
+        "Are you still there?", description="Re-prompt for silent callers when no model is set."
+    )
+
+    # --- operations --------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level. Caller speech is logged only at DEBUG."
+    )
+    log_format: Literal["console", "json"] = Field("console", description="Log line format.")
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _normalise_prefix(cls, value: str) -> str:
+        # A trailing slash would make every route miss; the platform strips it on its side too.
+        value = "/" + value.strip("/")
+        return "" if value == "/" else value
