@@ -73,3 +73,7 @@ def serve(reload: bool, **flags: object) -> None:
         err=True,
     )
     sys.exit(run(config))
+
+
+if __name__ == "__main__":
+    main()

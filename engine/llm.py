@@ -19,6 +19,7 @@ import os
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
+from urllib.parse import quote
 
 import openai
 import orjson
@@ -96,6 +97,7 @@ class OpenAIChatModel:
         self.first_token_timeout = first_token_timeout
         self.turn_timeout = turn_timeout
         self.retries = retries
+        self._path = _chat_path(client, model)
 
     def _body(self, messages: Sequence[Message], tools: Sequence[Message] | None) -> bytes:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
@@ -109,7 +111,7 @@ class OpenAIChatModel:
 
     async def _open(self, body: bytes) -> _StreamingResponse:
         response: _StreamingResponse = await self.client.post(
-            "/chat/completions",
+            self._path,
             cast_to=_http.Response,
             content=body,
             stream=True,
@@ -177,6 +179,14 @@ class OpenAIChatModel:
             if events is not None:
                 await events.aclose()
             await _close(response)
+
+
+def _chat_path(client: openai.AsyncOpenAI, model: str) -> str:
+    # The Azure client maps the model to its deployment URL only for JSON bodies it encodes
+    # itself; we send pre-encoded bytes, so we build that URL the same way it would.
+    if isinstance(client, openai.AsyncAzureOpenAI) and "/deployments" not in client.base_url.path:
+        return f"/deployments/{quote(model, safe='')}/chat/completions"
+    return "/chat/completions"
 
 
 async def _close(response: _StreamingResponse | None) -> None:

@@ -1,0 +1,53 @@
+"""Shared fixtures: the test LLM server, and real dialplan servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from engine.settings import Settings
+from engine.testing.llm_server import LLMTestServer
+from engine.testing.server import ServerThread
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[LLMTestServer]:
+    with LLMTestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm(llm_server: LLMTestServer, monkeypatch: pytest.MonkeyPatch) -> LLMTestServer:
+    """The test LLM, reset, and configured as the model of servers started in this test."""
+    llm_server.reset()
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
+    return llm_server
+
+
+@pytest.fixture
+def no_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model configured at all."""
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerThread]]:
+    """Start a real server: ``start_server(greeting="", secret="s3")``; stopped after the test."""
+    started: list[ServerThread] = []
+
+    def start(
+        app_factory: Callable[[Settings], Any] | None = None, **settings: Any
+    ) -> ServerThread:
+        base = Settings(log_level="WARNING", **settings)
+        server = ServerThread(base, app=app_factory(base) if app_factory else None)
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

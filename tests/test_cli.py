@@ -1,0 +1,87 @@
+"""`dialplan serve` as a newcomer runs it: a real process, a real call, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.testing.platform import PlatformCall, Transcript
+from engine.testing.server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_"))
+    }
+    environment.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
+    for _ in range(200):  # bounded: 200 x 50 ms
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read() if process.stdout else "exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("server did not become healthy")
+
+
+async def test_serve_runs_the_example_agent_without_a_model():
+    port = free_port()
+    process = serve("--port", str(port), "--log-level", "INFO")
+    try:
+        wait_healthy(port, process)
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 503
+        url = f"ws://127.0.0.1:{port}/llm-websocket/call_cli"
+        async with PlatformCall.connect(url) as call:
+            greeting = await call.response(0)
+            await call.request(1, Transcript().agent(greeting.text).user("Hello?"))
+            answer = await call.response(1)
+        assert greeting.text.startswith("Hi, thanks for calling")
+        assert answer.complete
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    assert "no language model is configured" in output
+    assert "Hello?" not in output  # caller speech is not logged at INFO
+
+
+def test_serve_refuses_a_broken_prompt(tmp_path):
+    (tmp_path / "agent.j2").write_text("Hello {{ call.name\n")
+    process = serve("--prompts-dir", str(tmp_path), "--port", str(free_port()))
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode != 0
+    assert "agent.j2:1" in output
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_cli_basics(flag):
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", flag], capture_output=True, text=True, timeout=20
+    )
+    assert result.returncode == 0
+    assert "dialplan" in result.stdout.lower()

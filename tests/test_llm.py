@@ -1,0 +1,146 @@
+"""The model client: raw streaming through the real openai client, deadlines, retries."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from engine.errors import LLMError, LLMTimeout
+from engine.llm import OpenAIChatModel, TextDelta, ToolCallRequest, make_client
+from engine.settings import Settings
+from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+
+
+@pytest.fixture
+async def client(llm: LLMTestServer):
+    client = openai.AsyncOpenAI(
+        base_url=llm.base_url,
+        api_key="k",
+        max_retries=0,
+        http_client=openai.DefaultAioHttpClient(),
+    )
+    yield client
+    await client.close()
+
+
+def model(client: openai.AsyncOpenAI, **kw) -> OpenAIChatModel:  # type: ignore[no-untyped-def]
+    return OpenAIChatModel(client, model="test-model", **kw)
+
+
+async def collect(stream):  # type: ignore[no-untyped-def]
+    return [event async for event in stream]
+
+
+async def test_streams_text_pieces(llm, client):
+    llm.script(Reply(text="Hello there, caller."))
+    events = await collect(model(client, temperature=0.2, max_tokens=50).stream(MESSAGES))
+    assert events == [TextDelta("Hello"), TextDelta(" there,"), TextDelta(" caller.")]
+    body = llm.requests[0]
+    assert body["model"] == "test-model" and body["stream"] is True
+    assert body["temperature"] == 0.2 and body["max_tokens"] == 50
+    assert body["messages"] == MESSAGES
+
+
+async def test_tool_calls_are_assembled(llm, client):
+    llm.script(
+        Reply(
+            text="One moment.",
+            tool_calls=(ToolCall("set_slot", {"name": "full_name", "value": "Dana Scully"}, "c1"),),
+        )
+    )
+    tools = [{"type": "function", "function": {"name": "set_slot", "parameters": {}}}]
+    events = await collect(model(client).stream(MESSAGES, tools))
+    assert events[0] == TextDelta("One")
+    call = events[-1]
+    assert isinstance(call, ToolCallRequest)
+    assert (call.id, call.name) == ("c1", "set_slot")
+    assert call.arguments == '{"name":"full_name","value":"Dana Scully"}'
+    assert llm.requests[0]["tools"] == tools
+
+
+async def test_retries_within_the_first_token_deadline(llm, client):
+    llm.script(Reply(status=500), Reply(text="Fine."))
+    events = await collect(model(client, retries=1).stream(MESSAGES))
+    assert events == [TextDelta("Fine.")]
+    assert llm.stats.requests == 2
+
+
+async def test_errors_without_retries_left(llm, client):
+    llm.script(Reply(status=429), Reply(status=429))
+    with pytest.raises(LLMError, match="HTTP 429"):
+        await collect(model(client, retries=1).stream(MESSAGES))
+    llm.script(Reply(status=400))
+    with pytest.raises(LLMError, match="HTTP 400"):
+        await collect(model(client, retries=3).stream(MESSAGES))
+    assert llm.stats.requests == 3  # a 400 is not retried
+
+
+async def test_first_token_deadline_closes_upstream(llm, client):
+    llm.script(Reply(text="Late.", first_token_delay=5))
+    with pytest.raises(LLMTimeout):
+        await collect(model(client, first_token_timeout=0.2).stream(MESSAGES))
+    assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=2)
+
+
+async def test_turn_deadline_stops_a_dragging_answer(llm, client):
+    llm.script(Reply(text="a b c d e f g h", token_delay=0.2))
+    received = []
+    with pytest.raises(LLMTimeout):
+        async for event in model(client, turn_timeout=0.5).stream(MESSAGES):
+            received.append(event)
+    assert 1 <= len(received) < 8
+    assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=2)
+
+
+async def test_broken_stream_is_an_llm_error(llm, client):
+    llm.script(Reply(text="one two three four", disconnect_after=2))
+    received = []
+    with pytest.raises(LLMError):
+        async for event in model(client).stream(MESSAGES):
+            received.append(event)
+    assert received[:1] == [TextDelta("one")]
+
+
+async def test_cancelling_the_consumer_closes_upstream_at_once(llm, client):
+    llm.script(Reply(text=" ".join(["word"] * 50), token_delay=0.05))
+
+    async def consume() -> None:
+        async for _ in model(client).stream(MESSAGES):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=1)
+
+
+async def test_azure_client_works_unchanged(llm, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", llm.base_url.removesuffix("/v1"))
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-06-01")
+    client = make_client(Settings(model="my-deployment"))
+    assert isinstance(client, openai.AsyncAzureOpenAI)
+    llm.script(Reply(text="From Azure."))
+    try:
+        model_ = OpenAIChatModel(client, model="my-deployment")
+        events = await collect(model_.stream(MESSAGES))
+    finally:
+        await client.close()
+    assert events == [TextDelta("From"), TextDelta(" Azure.")]
+
+
+async def test_client_selection_from_standard_variables(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    assert make_client(Settings()) is None
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    local = make_client(Settings())  # local servers need no key
+    assert isinstance(local, openai.AsyncOpenAI) and local.max_retries == 0
+    await local.close()
+    assert make_client(Settings(llm_provider="none")) is None

@@ -1,0 +1,132 @@
+"""Wire events: lenient parsing of what the platform sends, strict types in what we send."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from engine.errors import ProtocolError
+from engine.protocol import (
+    Actions,
+    AgentInterrupt,
+    CallDetails,
+    Config,
+    Metadata,
+    PingPong,
+    Pong,
+    ResponseChunk,
+    ResponseRequired,
+    ToolCallInvocation,
+    ToolCallResult,
+    UnknownEvent,
+    UpdateAgent,
+    UpdateOnly,
+    Utterance,
+    encode,
+    parse_event,
+    utterances,
+)
+
+
+def test_parses_each_inbound_type():
+    assert parse_event('{"interaction_type":"ping_pong","timestamp":5}') == PingPong(5)
+    details = parse_event('{"interaction_type":"call_details","call":{"call_id":"c"}}')
+    assert details == CallDetails({"call_id": "c"})
+    update = parse_event(
+        '{"interaction_type":"update_only","transcript":[],"turntaking":"user_turn"}'
+    )
+    assert update == UpdateOnly([], "user_turn")
+    request = parse_event(
+        b'{"interaction_type":"reminder_required","response_id":3,"transcript":[],"timestamp":9}'
+    )
+    assert request == ResponseRequired(3, [], reminder=True)
+    assert parse_event('{"interaction_type":"dtmf","digit":"1"}') == UnknownEvent("dtmf")
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("{", "not JSON"),
+        ('"text"', "not a JSON object"),
+        ("{}", "no `interaction_type`"),
+        ('{"interaction_type":"response_required","transcript":[]}', "response_id"),
+        ('{"interaction_type":"response_required","response_id":true}', "response_id"),
+        ('{"interaction_type":"response_required","response_id":-1}', "response_id"),
+        ('{"interaction_type":"ping_pong","timestamp":"5"}', "timestamp"),
+        ('{"interaction_type":"update_only","transcript":{}}', "transcript"),
+        ('{"interaction_type":"call_details"}', "call"),
+    ],
+)
+def test_unusable_frames_say_why(frame, reason):
+    with pytest.raises(ProtocolError, match=reason):
+        parse_event(frame)
+
+
+def test_utterances_skip_unusable_entries():
+    raw = [
+        {"role": "agent", "content": "Hi", "words": []},
+        {"role": "user"},
+        "junk",
+        {"role": "transfer_target", "content": "Desk"},
+    ]
+    assert utterances(raw) == (Utterance("agent", "Hi"), Utterance("transfer_target", "Desk"))
+
+
+def test_response_chunk_has_exact_types_and_omits_unset_actions():
+    wire = orjson.loads(encode(ResponseChunk(4, "We open at nine.", False)))
+    assert wire == {
+        "response_type": "response",
+        "response_id": 4,
+        "content": "We open at nine.",
+        "content_complete": False,
+    }
+    assert type(wire["content_complete"]) is bool and type(wire["response_id"]) is int
+
+
+def test_actions_fields_and_union():
+    actions = Actions(transfer_number="+14155550123") | Actions(no_interruption_allowed=True)
+    wire = orjson.loads(encode(ResponseChunk(1, "Bye.", True, actions)))
+    assert wire["transfer_number"] == "+14155550123"
+    assert wire["no_interruption_allowed"] is True
+    assert "end_call" not in wire and "show_transferee_as_caller" not in wire
+    assert not Actions()
+    assert Actions(end_call=True) | Actions() == Actions(end_call=True)
+
+
+def test_every_outbound_event_has_its_response_type():
+    events = {
+        "config": Config(),
+        "ping_pong": Pong(7),
+        "response": ResponseChunk(0, "", True),
+        "agent_interrupt": AgentInterrupt(1, "Sorry,"),
+        "tool_call_invocation": ToolCallInvocation("t", "f", "{}"),
+        "tool_call_result": ToolCallResult("t", "ok"),
+        "update_agent": UpdateAgent({"responsiveness": 0.5}),
+        "metadata": Metadata({"k": 1}),
+    }
+    for kind, event in events.items():
+        text = encode(event)
+        assert isinstance(text, str)  # text frames only; binary ends the call
+        assert orjson.loads(text)["response_type"] == kind
+    assert "successful" not in orjson.loads(encode(ToolCallResult("t", "ok")))
+
+
+def test_update_agent_clamps_to_documented_ranges():
+    wire = orjson.loads(
+        encode(
+            UpdateAgent(
+                {
+                    "responsiveness": -1,
+                    "interruption_sensitivity": 7,
+                    "reminder_trigger_ms": 0,
+                    "reminder_max_count": -3,
+                }
+            )
+        )
+    )
+    assert wire["agent_config"] == {
+        "responsiveness": 0.0,
+        "interruption_sensitivity": 1.0,
+        "reminder_trigger_ms": 1,
+        "reminder_max_count": 0,
+    }

@@ -1,0 +1,32 @@
+"""Settings from the environment, and their checks."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from engine.settings import Settings
+
+
+def test_defaults_fit_a_long_call():
+    settings = Settings()
+    assert settings.path_prefix == "/llm-websocket"
+    assert settings.auto_reconnect and settings.call_details
+    # A two-hour call with word timings is a few MB per frame; leave a wide margin.
+    assert settings.max_frame_bytes >= 32 * 1024 * 1024
+
+
+def test_environment_variables_and_prefix_normalisation(monkeypatch):
+    monkeypatch.setenv("DIALPLAN_PATH_PREFIX", "uponai/llm/")
+    monkeypatch.setenv("DIALPLAN_SECRET", "hunter2")
+    monkeypatch.setenv("DIALPLAN_FIRST_TOKEN_TIMEOUT", "1.5")
+    settings = Settings()
+    assert settings.path_prefix == "/uponai/llm"
+    assert settings.first_token_timeout == 1.5
+    assert "hunter2" not in repr(settings)  # secrets never show in logs or tracebacks
+
+
+def test_invalid_values_are_refused(monkeypatch):
+    monkeypatch.setenv("DIALPLAN_PORT", "99999")
+    with pytest.raises(ValidationError, match="port"):
+        Settings()

@@ -1,0 +1,39 @@
+"""Call state across sockets, and its expiry."""
+
+from __future__ import annotations
+
+import asyncio
+
+from engine.agent import CallInfo
+from engine.store import CallState, MemoryCallStore
+
+
+def new_state() -> CallState:
+    return CallState(CallInfo("c1"), conversation=None)  # type: ignore[arg-type]
+
+
+async def test_known_call_is_resumed_and_expiry_cancelled():
+    store = MemoryCallStore(grace=0.05)
+    state, resumed = store.open("c1", new_state)
+    assert not resumed
+    store.release("c1", state)
+    again, resumed = store.open("c1", new_state)
+    assert resumed and again is state
+    await asyncio.sleep(0.1)
+    assert store.get("c1") is state  # reopened before expiry: kept
+
+
+async def test_released_call_expires_after_grace():
+    store = MemoryCallStore(grace=0.05)
+    state, _ = store.open("c1", new_state)
+    store.release("c1", state)
+    assert len(store) == 1
+    await asyncio.sleep(0.1)
+    assert store.get("c1") is None and len(store) == 0
+
+
+async def test_zero_grace_forgets_at_once():
+    store = MemoryCallStore(grace=0)
+    state, _ = store.open("c1", new_state)
+    store.release("c1", state)
+    assert len(store) == 0

@@ -1,0 +1,110 @@
+"""The single writer: order, keepalive priority, supersession and coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from engine.protocol import Actions, Pong, ResponseChunk, ToolCallResult
+from engine.writer import Writer
+
+
+class SlowSocket:
+    def __init__(self) -> None:
+        self.frames: list[dict[str, object]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def send(self, frame: str) -> None:
+        await self.gate.wait()
+        self.frames.append(orjson.loads(frame))
+
+
+async def run_writer(writer: Writer) -> asyncio.Task[None]:
+    task = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)
+    return task
+
+
+async def test_chunks_that_pile_up_are_merged_in_order():
+    socket = SlowSocket()
+    current = 1
+    writer = Writer(socket.send, lambda rid: rid == current)
+    task = await run_writer(writer)
+    socket.gate.clear()
+    writer.put(ResponseChunk(1, "Hello"))
+    await asyncio.sleep(0)  # the writer takes the first chunk and blocks in send
+    for piece in (" there", ", how", " are you?"):
+        writer.put(ResponseChunk(1, piece))
+    writer.put(ResponseChunk(1, "", True, Actions(end_call=True)))
+    socket.gate.set()
+    await writer.drained()
+    task.cancel()
+    assert socket.frames == [
+        {
+            "response_type": "response",
+            "response_id": 1,
+            "content": "Hello",
+            "content_complete": False,
+        },
+        {
+            "response_type": "response",
+            "response_id": 1,
+            "content": " there, how are you?",
+            "content_complete": True,
+            "end_call": True,
+        },
+    ]
+
+
+async def test_first_words_are_not_held_back():
+    socket = SlowSocket()
+    writer = Writer(socket.send, lambda rid: True)
+    task = await run_writer(writer)
+    writer.put(ResponseChunk(1, "First"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert socket.frames and socket.frames[0]["content"] == "First"
+    task.cancel()
+
+
+async def test_stale_chunks_are_dropped_at_send_time():
+    socket = SlowSocket()
+    current = {"id": 1}
+    writer = Writer(socket.send, lambda rid: rid == current["id"])
+    task = await run_writer(writer)
+    socket.gate.clear()
+    writer.put(ResponseChunk(1, "Old"))
+    await asyncio.sleep(0)
+    writer.put(ResponseChunk(1, " stale"))
+    writer.put(ToolCallResult("t", "kept"))
+    current["id"] = 2  # the read loop saw request 2
+    writer.put(ResponseChunk(2, "New", True))
+    socket.gate.set()
+    await writer.drained()
+    task.cancel()
+    contents = [f.get("content") for f in socket.frames]
+    assert contents == ["Old", "kept", "New"]
+    assert writer.stale_dropped == 1
+
+
+async def test_keepalive_jumps_the_queue():
+    socket = SlowSocket()
+    writer = Writer(socket.send, lambda rid: True)
+    task = await run_writer(writer)
+    socket.gate.clear()
+    writer.put(ResponseChunk(1, "a"))
+    await asyncio.sleep(0)
+    writer.put(ToolCallResult("t", "x"))
+    writer.put(ToolCallResult("u", "y"))
+    writer.put_first(Pong(99))
+    socket.gate.set()
+    await writer.drained()
+    task.cancel()
+    assert [f["response_type"] for f in socket.frames] == [
+        "response",
+        "ping_pong",
+        "tool_call_result",
+        "tool_call_result",
+    ]
