@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CODE := engine tests $(wildcard bench)
 
 .PHONY: install run test lint types check bench clean
 
@@ -20,8 +21,8 @@ test: install  ## run the test suite
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check engine tests bench
-	$(BIN)/ruff format --check engine tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 types: install
 	$(BIN)/mypy

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
@@ -234,6 +235,22 @@ async def test_aiohttp_transport(srv: LLMTestServer) -> None:
 async def test_models_listing(srv: LLMTestServer, client: openai.AsyncOpenAI) -> None:
     models = await client.models.list()
     assert [m.id for m in models.data] == ["gpt-test"]
+
+
+async def test_stats_endpoint(srv: LLMTestServer, client: openai.AsyncOpenAI) -> None:
+    srv.script(Reply(text="a b c d", token_delay=0.05), Reply(status=500))
+    stream = await client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True)
+    await stream.__anext__()
+    await stream.close()
+    assert await srv.wait_for(lambda s: s.closed_early == 1, timeout=1.0)
+    with pytest.raises(openai.InternalServerError):
+        await client.chat.completions.create(model="gpt-test", messages=MESSAGES)
+    assert await stream_text(client) == ["Okay."]
+    url = srv.base_url.removesuffix("/v1") + "/stats"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.content_type == "application/json"
+        stats = await response.json()
+    assert stats == {"requests": 3, "completed": 1, "closed_early": 1, "errors": 1}
 
 
 async def test_server_in_thread_used_from_test_loop() -> None:

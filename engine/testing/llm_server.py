@@ -130,8 +130,10 @@ class LLMTestServer:
     """A scripted OpenAI-compatible chat-completions server over real HTTP.
 
     Serves ``/v1/chat/completions``, ``/chat/completions`` and the Azure-style
-    ``/openai/deployments/{deployment}/chat/completions``. Start it on the running loop with
-    :meth:`start`, or in its own daemon thread with :meth:`start_in_thread` / ``with``.
+    ``/openai/deployments/{deployment}/chat/completions``, plus ``GET /stats`` (the
+    :class:`LLMStats` counters as JSON, for a benchmark in another process). Start it on the
+    running loop with :meth:`start`, or in its own daemon thread with :meth:`start_in_thread` /
+    ``with``.
     """
 
     def __init__(
@@ -182,6 +184,7 @@ class LLMTestServer:
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/models", self._models)
+        app.router.add_get("/stats", self._stats)
         # handler_cancellation turns a client disconnect into a CancelledError in the handler,
         # even while it sleeps, which is how closed_early is counted promptly. A short shutdown
         # timeout keeps stop() fast when a slow stream is still running.
@@ -283,6 +286,12 @@ class LLMTestServer:
         return web.Response(
             body=orjson.dumps({"object": "list", "data": data}), content_type="application/json"
         )
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        # The counters for a benchmark driving a standalone server from another process.
+        with self._lock:
+            snapshot = dataclasses.asdict(self.stats)
+        return web.Response(body=orjson.dumps(snapshot), content_type="application/json")
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         try:
