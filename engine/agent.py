@@ -78,12 +78,20 @@ class Conversation(Protocol):
         """Produce the reply to ``turn``. Cancelled at once when a newer request arrives."""
         ...
 
+    def close(self) -> None:
+        """The call is over (its state expired); release what the conversation holds."""
+        ...
+
 
 class Agent(Protocol):
     """Makes a conversation for each call; one agent serves the whole process."""
 
     def start(self, call: CallInfo) -> Conversation:
         """A fresh conversation for a new call."""
+        ...
+
+    def accepts(self, call: CallInfo) -> str | None:
+        """``None`` if the agent can take ``call``; else why not (the socket is refused, 404)."""
         ...
 
     def problems(self) -> list[str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
 from . import __version__
-from .errors import DialplanError
 from .settings import Settings
 
 APP_PATH = "engine.server:create_app()"
@@ -48,14 +48,14 @@ def serve(reload: bool, **flags: object) -> None:
         _export(name, value)
     try:
         settings = Settings()
-        # Load the prompts now: a broken template stops the start with file:line.
-        from .server import prompt_agent_builder
-
-        prompt_agent_builder(settings)
     except ValidationError as exc:
         raise click.ClickException(f"invalid settings:\n{exc}") from None
-    except DialplanError as exc:
-        raise click.ClickException(str(exc)) from None
+    from .server import setup_errors
+
+    # Check prompts and flows now: a broken file stops the start with file:line.
+    errors = setup_errors(settings)
+    if errors:
+        raise click.ClickException("cannot start:\n" + "\n".join(errors))
 
     from hypercorn.run import run
 
@@ -73,6 +73,58 @@ def serve(reload: bool, **flags: object) -> None:
         err=True,
     )
     sys.exit(run(config))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path))
+def validate(paths: tuple[Path, ...], prompts_dir: Path | None) -> None:
+    """Check flow files (default: the flows folder); exit 1 if any has an error.
+
+    Every problem is listed as `file:line: message (hint)`.
+    """
+    import importlib
+
+    from .errors import AuthoringErrors
+    from .loader import flow_files, load_flow
+    from .prompts import make_environment
+    from .voice import VOICE_FILTERS
+
+    settings = Settings()
+    for module in settings.plugins:
+        importlib.import_module(module)
+    prompts = prompts_dir or settings.prompts_dir
+    env = make_environment(prompts, VOICE_FILTERS)
+    files = flow_files(paths or (settings.flows_dir,))
+    broken = 0
+    total = 0
+    for path in files:
+        try:
+            load_flow(path, env, prompts)
+        except AuthoringErrors as exc:
+            broken += 1
+            total += len(exc.errors)
+            for error in exc.errors:
+                click.echo(str(error))
+    ok = len(files) - broken
+    click.echo(
+        f"{len(files)} flow file(s) checked: {ok} ok, {broken} with errors ({total} error(s))",
+        err=True,
+    )
+    sys.exit(1 if broken or not files else 0)
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+def schema(output: Path | None) -> None:
+    """Print (or write) the JSON Schema of flow files, for editors and CI."""
+    from .spec import flow_json_schema
+
+    text = flow_json_schema()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

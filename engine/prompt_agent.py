@@ -65,6 +65,10 @@ class PromptAgent:
         """A conversation for a new call."""
         return PromptConversation(self.spec, self.model)
 
+    def accepts(self, call: CallInfo) -> str | None:
+        """Every call: the single prompt ignores a flow segment in the URL."""
+        return None
+
     def problems(self) -> list[str]:
         """Readiness problems: no model means the agent can only greet and apologise."""
         return [] if self.model else ["no language model is configured (set OPENAI_API_KEY)"]
@@ -90,6 +94,9 @@ class PromptConversation:
 
     def observe(self, transcript: RawTranscript, turntaking: str | None) -> None:
         """Nothing to fold: every turn carries the whole transcript."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
         """Stream the model's answer to the transcript (a short check-in on reminders)."""

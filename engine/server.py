@@ -11,7 +11,9 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
 
 from __future__ import annotations
 
+import gc
 import hmac
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,14 +25,19 @@ from quart import Quart, Response, websocket
 
 from . import logs
 from ._quart import DirectASGIWebsocketConnection, DirectWebsocket
+from .actions import ActionRunner
 from .agent import Agent, CallInfo
+from .errors import DialplanError
+from .flows import FlowAgent, FlowRegistry
 from .llm import make_client, make_model
+from .loader import flow_files
 from .metrics import Metrics
 from .prompt_agent import PromptAgent, prompt_agent_spec
 from .prompts import make_environment
 from .session import Session
 from .settings import Settings
 from .store import CallState, CallStore, MemoryCallStore
+from .voice import VOICE_FILTERS
 
 log = structlog.get_logger("dialplan.server")
 
@@ -50,13 +57,56 @@ class Runtime:
     client: openai.AsyncOpenAI | None = None
 
 
-def prompt_agent_builder(settings: Settings) -> AgentBuilder:
-    """The default agent: the single system prompt of ``settings.prompt``.
+def agent_builder(settings: Settings) -> AgentBuilder:
+    """The agent ``settings`` ask for: flows (when there are any) or the single prompt.
 
-    Templates are loaded here, before the server starts, so a broken prompt stops the start
-    with ``file:line`` instead of failing the first call.
+    Flows and templates are loaded and checked here, before the server starts. A broken prompt
+    stops the start; a broken flow is reported (log and ``/readyz``) and never takes a call.
     """
-    env = make_environment(settings.prompts_dir)
+    if _agent_kind(settings) == "prompt":
+        return prompt_agent_builder(settings)
+    return flow_agent_builder(settings)
+
+
+def _agent_kind(settings: Settings) -> str:
+    for module in settings.plugins:
+        importlib.import_module(module)  # registers the module's actions
+    if settings.agent != "auto":
+        return settings.agent
+    has_flows = settings.flows_dir.is_dir() and bool(flow_files([settings.flows_dir]))
+    return "flow" if has_flows else "prompt"
+
+
+def setup_errors(settings: Settings) -> list[str]:
+    """What would keep the configured agent from working: broken prompts or flow files."""
+    try:
+        if _agent_kind(settings) == "prompt":
+            prompt_agent_builder(settings)
+            return []
+    except DialplanError as exc:
+        return [str(exc)]
+    env = make_environment(settings.prompts_dir, VOICE_FILTERS)
+    registry = FlowRegistry(settings.flows_dir, env, settings.prompts_dir)
+    return [str(error) for error in registry.load_all()]
+
+
+def flow_agent_builder(settings: Settings) -> AgentBuilder:
+    """Flows from ``settings.flows_dir``; see :func:`agent_builder`."""
+    env = make_environment(settings.prompts_dir, VOICE_FILTERS)
+    registry = FlowRegistry(settings.flows_dir, env, settings.prompts_dir)
+    for error in registry.load_all():
+        log.error("flow.invalid", error=str(error))
+
+    def build(settings: Settings, client: openai.AsyncOpenAI | None) -> Agent:
+        model = make_model(settings, client) if client else None
+        return FlowAgent(registry, model, settings.flow, ActionRunner)
+
+    return build
+
+
+def prompt_agent_builder(settings: Settings) -> AgentBuilder:
+    """The single system prompt of ``settings.prompt``; see :func:`agent_builder`."""
+    env = make_environment(settings.prompts_dir, VOICE_FILTERS)
     spec = prompt_agent_spec(
         env, settings.prompt, settings.greeting, settings.reminder_line, settings.fallback_line
     )
@@ -77,7 +127,7 @@ def create_app(
     logs.configure(settings.log_level, settings.log_format)
     runtime = Runtime(
         settings,
-        build_agent or prompt_agent_builder(settings),
+        build_agent or agent_builder(settings),
         store or MemoryCallStore(settings.call_grace),
     )
     app = Quart("dialplan")
@@ -88,6 +138,10 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
+        # Everything loaded so far lives as long as the process: keep it out of the cycle
+        # collector's full passes, which otherwise stall every call at once under load.
+        gc.collect()
+        gc.freeze()
         runtime.client = make_client(settings)
         runtime.agent = runtime.build_agent(settings, runtime.client)
         problems = runtime.agent.problems()
@@ -124,6 +178,11 @@ def create_app(
             flow=segments[0] if len(segments) == 2 else None,
             query=dict(websocket.args.items()),
         )
+        assert runtime.agent is not None  # set before serving starts
+        refusal = runtime.agent.accepts(call)
+        if refusal is not None:
+            log.warning("call.refused", reason=refusal)
+            return Response(refusal, status=404)
         session = Session(
             websocket._get_current_object(),  # type: ignore[attr-defined]  # werkzeug proxy
             call,
@@ -159,6 +218,7 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.websocket_max_message_size = settings.max_frame_bytes
     config.graceful_timeout = 5.0
+    config.loglevel = settings.log_level
     return config
 
 

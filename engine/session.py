@@ -96,21 +96,19 @@ class Session:
         self.settings = settings
         self.metrics = metrics
         self.phase = Phase.CONNECTING
-        # The newest request id read on *this* socket: a reconnected socket starts again at 0
-        # because the platform expects a begin message (id 0) on every new socket.
-        self.latest = 0
-        self.writer = Writer(self._send, self._is_current)
+        # The writer's current id is the newest request read on *this* socket: a reconnected
+        # socket starts again at 0 because the platform expects a begin message on every socket.
+        self.writer = Writer(socket.send)
         self.state: CallState | None = None
         self.log = log.bind(call_id=call.call_id)
         self._generation: asyncio.Task[None] | None = None
         self._greeting: asyncio.Task[None] | None = None
         self._closing: Awaitable[None] | None = None
 
-    def _is_current(self, response_id: int) -> bool:
-        return response_id == self.latest
-
-    async def _send(self, frame: str) -> None:
-        await self.socket.send(frame)
+    @property
+    def latest(self) -> int:
+        """The newest response id read on this socket."""
+        return self.writer.current
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -176,7 +174,7 @@ class Session:
         if self._greeting is not None:
             self._greeting.cancel()
         self.writer.discard()
-        self.latest = -1  # nothing queued from here on is current
+        self.writer.current = -1  # nothing queued from here on is current
         if self._closing is None and self.phase is Phase.OPEN:
             self._closing = asyncio.ensure_future(self._close(TAKEN_OVER, "taken over"))
 
@@ -232,7 +230,7 @@ class Session:
         if response_id <= self.latest and self.latest > 0:
             self.log.info("request.out_of_order", response_id=response_id, latest=self.latest)
             return
-        self.latest = response_id  # from here on, older chunks are stale and never sent
+        self.writer.current = response_id  # from here on, older chunks are never sent
         state.last_response_id = response_id
         state.transcript = event.transcript
         if self._generation is not None:
@@ -287,6 +285,8 @@ class Session:
                 writer.put(ResponseChunk(response_id, self.settings.fallback_line, False, actions))
         writer.put(ResponseChunk(response_id, "", True, actions))
         self.metrics.responses.labels(outcome).inc()
+        if self._generation is asyncio.current_task():
+            self._generation = None  # done: a later request supersedes nothing
 
     def _report_failure(self, exc: Exception, response_id: int) -> None:
         if isinstance(exc, RuntimeFault):

@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     )
 
     # --- the conversation --------------------------------------------------------------------
+    agent: Literal["auto", "flow", "prompt"] = Field(
+        "auto", description="`flow`: run flows; `prompt`: one system prompt; `auto`: flows if any."
+    )
+    flows_dir: Path = Field(Path("flows"), description="Folder of flow files (*.yaml).")
+    flow: str | None = Field(
+        "clinic_intake", description="Flow for calls that name none (URL or `metadata.flow`)."
+    )
+    plugins: tuple[str, ...] = Field(
+        ("engine.examples.booking",),
+        description="Modules imported at start to register actions (comma-separated).",
+    )
     prompts_dir: Path = Field(Path("prompts"), description="Folder of Jinja prompt templates.")
     prompt: str = Field("agent.j2", description="System prompt template of the prompt agent.")
     greeting: str = Field(
@@ -89,6 +100,13 @@ class Settings(BaseSettings):
         "INFO", description="Log level. Caller speech is logged only at DEBUG."
     )
     log_format: Literal["console", "json"] = Field("console", description="Log line format.")
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("path_prefix")
     @classmethod

@@ -95,6 +95,7 @@ class MemoryCallStore:
         self._expiry.pop(call_id, None)
         if self._calls.get(call_id) is state and state.session is None:
             del self._calls[call_id]
+            state.conversation.close()
 
     def __len__(self) -> int:
         return len(self._calls)

@@ -24,11 +24,10 @@ from .protocol import OutboundEvent, ResponseChunk, encode
 class Writer:
     """Queue and send outbound events for one socket."""
 
-    def __init__(
-        self, send: Callable[[str], Awaitable[None]], is_current: Callable[[int], bool]
-    ) -> None:
+    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
         self._send = send
-        self._is_current = is_current
+        self.current = 0
+        """The response id chunks must carry to be sent; the session moves it forward."""
         self._queue: deque[OutboundEvent] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -77,7 +76,7 @@ class Writer:
     def _coalesce(self, first: ResponseChunk) -> ResponseChunk | None:
         queue = self._queue
         response_id = first.response_id
-        if not self._is_current(response_id):
+        if response_id != self.current:
             self.stale_dropped += 1
             return None
         if first.content_complete or not queue:

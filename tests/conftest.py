@@ -43,6 +43,7 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
     def start(
         app_factory: Callable[[Settings], Any] | None = None, **settings: Any
     ) -> ServerThread:
+        settings.setdefault("agent", "prompt")
         base = Settings(log_level="WARNING", **settings)
         server = ServerThread(base, app=app_factory(base) if app_factory else None)
         started.append(server.start())

@@ -35,6 +35,9 @@ class ScriptedConversation:
     def observe(self, transcript: RawTranscript, turntaking: str | None) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
         for part in self.script[turn.transcript[-1].content]:
             if part == "pause":
@@ -49,6 +52,9 @@ class ScriptedAgent:
 
     def start(self, call: CallInfo) -> ScriptedConversation:
         return ScriptedConversation(self.script)
+
+    def accepts(self, call: CallInfo) -> str | None:
+        return None
 
     def problems(self) -> list[str]:
         return []

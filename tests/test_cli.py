@@ -48,31 +48,60 @@ def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
     raise AssertionError("server did not become healthy")
 
 
-async def test_serve_runs_the_example_agent_without_a_model():
+async def test_serve_runs_the_example_flow_without_a_model():
     port = free_port()
     process = serve("--port", str(port), "--log-level", "INFO")
     try:
         wait_healthy(port, process)
         async with httpx.AsyncClient() as http:
             ready = await http.get(f"http://127.0.0.1:{port}/readyz")
-        assert ready.status_code == 503
+        assert ready.status_code == 200, ready.text  # a flow of `say` states needs no model
         url = f"ws://127.0.0.1:{port}/llm-websocket/call_cli"
         async with PlatformCall.connect(url) as call:
-            greeting = await call.response(0)
-            await call.request(1, Transcript().agent(greeting.text).user("Hello?"))
+            greeting = await call.response(0, timeout=5)
+            transcript = Transcript().agent(greeting.text).user("My name is Dana Scully")
+            await call.request(1, transcript)
             answer = await call.response(1)
+        assert greeting.text.startswith("Thanks for calling the clinic")
+        assert answer.text == "Thanks, Dana. What is your date of birth?"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    assert "flow.bound" in output
+    assert "Dana" not in output  # caller speech is not logged at INFO
+
+
+async def test_serve_prompt_agent_says_it_has_no_model():
+    port = free_port()
+    process = serve("--port", str(port), env={"DIALPLAN_AGENT": "prompt"})
+    try:
+        wait_healthy(port, process)
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 503
+        assert "no language model" in ready.text
+        async with PlatformCall.connect(f"ws://127.0.0.1:{port}/llm-websocket/c") as call:
+            greeting = await call.response(0)
         assert greeting.text.startswith("Hi, thanks for calling")
-        assert answer.complete
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=10)
     assert "no language model is configured" in output
-    assert "Hello?" not in output  # caller speech is not logged at INFO
+
+
+def test_serve_refuses_a_broken_flow(tmp_path):
+    (tmp_path / "x.yaml").write_text("flow: x\nstates:\n  a: {say: hi, next: [{to: b}]}\n")
+    process = serve("--port", str(free_port()), env={"DIALPLAN_FLOWS_DIR": str(tmp_path)})
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode != 0
+    assert f"{tmp_path / 'x.yaml'}:3: unknown state 'b'" in output
 
 
 def test_serve_refuses_a_broken_prompt(tmp_path):
     (tmp_path / "agent.j2").write_text("Hello {{ call.name\n")
-    process = serve("--prompts-dir", str(tmp_path), "--port", str(free_port()))
+    process = serve(
+        "--prompts-dir", str(tmp_path), "--port", str(free_port()), env={"DIALPLAN_AGENT": "prompt"}
+    )
     output, _ = process.communicate(timeout=20)
     assert process.returncode != 0
     assert "agent.j2:1" in output

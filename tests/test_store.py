@@ -8,8 +8,15 @@ from engine.agent import CallInfo
 from engine.store import CallState, MemoryCallStore
 
 
+class Closing:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def new_state() -> CallState:
-    return CallState(CallInfo("c1"), conversation=None)  # type: ignore[arg-type]
+    return CallState(CallInfo("c1"), conversation=Closing())  # type: ignore[arg-type]
 
 
 async def test_known_call_is_resumed_and_expiry_cancelled():
@@ -30,6 +37,7 @@ async def test_released_call_expires_after_grace():
     assert len(store) == 1
     await asyncio.sleep(0.1)
     assert store.get("c1") is None and len(store) == 0
+    assert state.conversation.closed  # the conversation released its place in the flow
 
 
 async def test_zero_grace_forgets_at_once():

@@ -29,8 +29,8 @@ async def run_writer(writer: Writer) -> asyncio.Task[None]:
 
 async def test_chunks_that_pile_up_are_merged_in_order():
     socket = SlowSocket()
-    current = 1
-    writer = Writer(socket.send, lambda rid: rid == current)
+    writer = Writer(socket.send)
+    writer.current = 1
     task = await run_writer(writer)
     socket.gate.clear()
     writer.put(ResponseChunk(1, "Hello"))
@@ -60,7 +60,8 @@ async def test_chunks_that_pile_up_are_merged_in_order():
 
 async def test_first_words_are_not_held_back():
     socket = SlowSocket()
-    writer = Writer(socket.send, lambda rid: True)
+    writer = Writer(socket.send)
+    writer.current = 1
     task = await run_writer(writer)
     writer.put(ResponseChunk(1, "First"))
     await asyncio.sleep(0)
@@ -71,15 +72,15 @@ async def test_first_words_are_not_held_back():
 
 async def test_stale_chunks_are_dropped_at_send_time():
     socket = SlowSocket()
-    current = {"id": 1}
-    writer = Writer(socket.send, lambda rid: rid == current["id"])
+    writer = Writer(socket.send)
+    writer.current = 1
     task = await run_writer(writer)
     socket.gate.clear()
     writer.put(ResponseChunk(1, "Old"))
     await asyncio.sleep(0)
     writer.put(ResponseChunk(1, " stale"))
     writer.put(ToolCallResult("t", "kept"))
-    current["id"] = 2  # the read loop saw request 2
+    writer.current = 2  # the read loop saw request 2
     writer.put(ResponseChunk(2, "New", True))
     socket.gate.set()
     await writer.drained()
@@ -91,7 +92,8 @@ async def test_stale_chunks_are_dropped_at_send_time():
 
 async def test_keepalive_jumps_the_queue():
     socket = SlowSocket()
-    writer = Writer(socket.send, lambda rid: True)
+    writer = Writer(socket.send)
+    writer.current = 1
     task = await run_writer(writer)
     socket.gate.clear()
     writer.put(ResponseChunk(1, "a"))

@@ -197,3 +197,43 @@ class PlatformCall:
         """Cut the TCP connection without a close frame (a 1006 on the server's side)."""
         transport = self.ws.transport
         transport.abort()
+
+
+class Dialog:
+    """A caller talking to the agent turn by turn over a :class:`PlatformCall`.
+
+    It keeps the transcript the way the platform does (the agent's lines as spoken, the
+    caller's lines as recognised) and numbers the requests::
+
+        dialog = Dialog(call)
+        greeting = await dialog.start()
+        answer = await dialog.say("My name is Dana Scully")
+    """
+
+    def __init__(self, call: PlatformCall) -> None:
+        self.call = call
+        self.transcript = Transcript()
+        self.next_id = 1
+
+    async def start(self, timeout: float = 5.0) -> Response:
+        """Read the greeting (the begin message)."""
+        greeting = await self.call.response(0, timeout)
+        if greeting.text:
+            self.transcript.agent(greeting.text)
+        return greeting
+
+    async def say(self, text: str, timeout: float = 5.0) -> Response:
+        """The caller says ``text``; returns the agent's whole answer."""
+        self.transcript.user(text)
+        await self.call.update(self.transcript, turntaking="agent_turn")
+        return await self.ask(timeout=timeout)
+
+    async def ask(self, reminder: bool = False, timeout: float = 5.0) -> Response:
+        """Send the next request for the current transcript and collect the answer."""
+        response_id = self.next_id
+        self.next_id += 1
+        await self.call.request(response_id, list(self.transcript), reminder=reminder)
+        answer = await self.call.response(response_id, timeout)
+        if answer.text:
+            self.transcript.agent(answer.text)
+        return answer

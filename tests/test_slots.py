@@ -1,0 +1,626 @@
+from dataclasses import FrozenInstanceError
+from datetime import date
+from typing import Any
+
+import pytest
+
+from engine.slots import (
+    SLOT_TYPES,
+    Parsed,
+    SlotSpec,
+    register_slot_type,
+    slot_type,
+    yes_no,
+)
+
+TODAY = date(2025, 6, 15)  # a Sunday
+
+
+def spec(type_: str, **options: Any) -> SlotSpec:
+    return SlotSpec(name="slot", type=type_, **options)
+
+
+def extract(type_: str, text: str, *, asked: bool = True, **options: Any) -> Parsed | None:
+    return slot_type(type_).extract(text, spec(type_, **options), TODAY, asked=asked)
+
+
+def parse(type_: str, value: object, **options: Any) -> Parsed:
+    return slot_type(type_).parse(value, spec(type_, **options), TODAY)
+
+
+def ok(value: object) -> Parsed:
+    return Parsed(True, value)
+
+
+# --- registry and spec -----------------------------------------------------------------------
+
+
+def test_builtin_types_are_registered() -> None:
+    assert set(SLOT_TYPES) == {
+        "text", "name", "number", "yes_no", "enum", "date", "time", "phone", "email",
+    }  # fmt: skip
+    assert all(slot_type(name).name == name for name in SLOT_TYPES)
+
+
+def test_unknown_type_lists_the_known_ones() -> None:
+    with pytest.raises(KeyError, match=r"colour.*date, email"):
+        slot_type("colour")
+
+
+class Colour:
+    name = "colour"
+
+    def json_schema(self, spec: SlotSpec) -> dict[str, object]:
+        return {"type": "string"}
+
+    def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
+        return Parsed(True, value)
+
+    def extract(self, text: str, spec: SlotSpec, today: date, *, asked: bool) -> Parsed | None:
+        return Parsed(True, "red") if "red" in text else None
+
+    def say(self, value: object, spec: SlotSpec) -> str:
+        return str(value)
+
+
+def test_register_a_slot_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("engine.slots.SLOT_TYPES", dict(SLOT_TYPES))
+    colour = Colour()
+    assert register_slot_type(colour) is colour
+    assert slot_type("colour") is colour
+
+
+def test_spec_is_immutable_and_hashable() -> None:
+    values = {"patio": ["outside"]}
+    seat = SlotSpec(name="seat", type="enum", values=values)  # type: ignore[arg-type]
+    values["patio"].append("garden")
+    assert seat.values == {"patio": ("outside",)}
+    with pytest.raises(TypeError):
+        seat.values["inside"] = ()  # type: ignore[index]
+    with pytest.raises(FrozenInstanceError):
+        seat.name = "other"  # type: ignore[misc]
+    assert hash(seat) == hash(SlotSpec(name="seat", type="enum"))
+    assert SlotSpec(name="x", type="text").values == {}
+
+
+# --- yes / no --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yes", "Yes.", "yeah", "yep", "yup", "correct", "That's right!", "that is correct", "sure",
+     "absolutely", "uh huh", "Uh-huh.", "mm-hmm", "yes please", "yes, no problem", "of course",
+     "that's true", "Yeah, you got it."],
+)  # fmt: skip
+def test_yes(text: str) -> None:
+    assert yes_no(text) is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no", "No.", "nope", "nah", "not quite", "that's wrong", "incorrect", "that's not right",
+     "that is not correct", "absolutely not", "no thank you", "no, no", "I don't think so"],
+)  # fmt: skip
+def test_no(text: str) -> None:
+    assert yes_no(text) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["yes no", "yeah no", "I don't know", "not sure", "maybe", "no problem", "no worries",
+     "yes but my name is wrong", "yes, actually wait", "okay", "what?", "", "hmm",
+     "(unintelligible audio)", "know", "yesterday", "nobody", "no, that's right"],
+)  # fmt: skip
+def test_unclear(text: str) -> None:
+    assert yes_no(text) is None
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("  I'd like the window please ", True, ok("I'd like the window please")),
+        ("gluten free (unintelligible audio)", True, ok("gluten free")),
+        ("(unintelligible audio)", True, None),
+        ("   ", True, None),
+        ("I'd like the window please", False, None),
+    ],
+)
+def test_text(text: str, asked: bool, expected: Parsed | None) -> None:
+    assert extract("text", text, asked=asked) == expected
+
+
+def test_text_parse() -> None:
+    assert parse("text", " window ") == ok("window")
+    assert not parse("text", "").ok
+    assert not parse("text", None).ok
+
+
+# --- name ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("my name is dana scully", False, "Dana Scully"),
+        ("Hi, this is Fox Mulder calling about my appointment", False, "Fox Mulder"),
+        ("Sandra Oh", True, "Sandra Oh"),
+        ("My name's Jean-Luc Picard.", False, "Jean-Luc Picard"),
+        ("my name is o'brien", False, "O'Brien"),
+        ("this is Ronald McDonald", False, "Ronald McDonald"),
+        ("It's Dana", True, "Dana"),
+        ("I'm Dana Scully, I need to book", True, "Dana Scully"),
+        ("Dana Scully", True, "Dana Scully"),
+        ("uh, Dana please", True, "Dana"),
+        ("yes, DANA SCULLY", True, "Dana Scully"),
+        ("D A N A", True, "Dana"),
+        ("D. A. N. A.", True, "Dana"),
+        ("Dana, D A N A", True, "Dana"),
+        ("my name is Dana, D A N A, Scully", True, "Dana Scully"),
+    ],
+)
+def test_name(text: str, asked: bool, expected: str) -> None:
+    assert extract("name", text, asked=asked) == ok(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("Dana Scully", False),
+        ("It's Dana", False),
+        ("this is great", False),
+        ("this is about my booking", False),
+        ("I don't know", True),
+        ("why do you need that", True),
+        ("yes", True),
+        ("no", True),
+        ("(unintelligible audio)", True),
+        ("Dana 5", True),
+        ("hmm, well", True),
+        ("ummm", True),
+        ("Dana, um, Scully", True),
+        ("can you call me back", True),
+        ("Well people call me Dee but on my ID it says Dana Scully okay", True),
+        ("Maria Jose de la Cruz Garcia", True),
+        ("I'd like to book a table", True),
+        ("I'm not sure", True),
+        ("", True),
+    ],
+)
+def test_not_a_name(text: str, asked: bool) -> None:
+    assert extract("name", text, asked=asked) is None
+
+
+def test_name_parse() -> None:
+    assert parse("name", "dana scully") == ok("Dana Scully")
+    assert parse("name", "1234") == Parsed(False, error="I didn't catch the name")
+
+
+# --- number ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("six", True, 6),
+        ("4", True, 4),
+        ("twenty one", True, 21),
+        ("just one", True, 1),
+        ("a couple", True, 2),
+        ("two point five", True, 2.5),
+        ("uh, six of us at 7 pm", True, 6),
+        ("6 at seven thirty pm", True, 6),
+        ("a party of twelve", False, 12),
+        ("table for four", False, 4),
+        ("there will be 5 people", False, 5),
+        ("it's just the three of us", False, 3),
+    ],
+)
+def test_number(text: str, asked: bool, expected: float) -> None:
+    found = extract("number", text, asked=asked)
+    assert found == ok(expected)
+    assert type(found.value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [("six", False), ("six or seven", True), ("no idea", True), ("I was born in 1980", False)],
+)
+def test_no_number(text: str, asked: bool) -> None:
+    assert extract("number", text, asked=asked) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("fifteen", "that's more than 12"), ("zero", "that's less than 1"), ("12.5", "more than 12")],
+)
+def test_number_out_of_range(text: str, error: str) -> None:
+    found = extract("number", text, min=1, max=12)
+    assert found is not None
+    assert not found.ok
+    assert error in found.error
+
+
+NO_NUMBER = Parsed(False, error="I didn't catch a number")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(4, ok(4)), (4.0, ok(4)), (2.5, ok(2.5)), ("four", ok(4)),
+     ("13", Parsed(False, error="that's more than 12")), (True, NO_NUMBER),
+     (float("nan"), NO_NUMBER), (None, NO_NUMBER)],
+)  # fmt: skip
+def test_number_parse(value: object, expected: Parsed) -> None:
+    assert parse("number", value, max=12) == expected
+
+
+# --- yes_no slot -----------------------------------------------------------------------------
+
+
+def test_yes_no_slot() -> None:
+    assert extract("yes_no", "yeah that's right") == ok(True)
+    assert extract("yes_no", "nope") == ok(False)
+    assert extract("yes_no", "yes", asked=False) is None
+    assert extract("yes_no", "hmm") is None
+    assert parse("yes_no", True) == ok(True)
+    assert parse("yes_no", "no") == ok(False)
+    assert parse("yes_no", "false") == ok(False)
+    assert parse("yes_no", "maybe") == Parsed(False, error="I need a yes or a no")
+
+
+# --- enum ------------------------------------------------------------------------------------
+
+SEATING = {"window_seat": ("by the window",), "patio": ("outside", "terrace"), "bar": ()}
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("the patio please", True, "patio"),
+        ("OUTSIDE", True, "patio"),
+        ("somewhere by the window", True, "window_seat"),
+        ("a window seat", True, "window_seat"),
+        ("window_seat", True, "window_seat"),
+        ("at the bar", False, "bar"),
+        ("on the terrace if you can", False, "patio"),
+        ("not the bar, the patio", True, "patio"),
+        ("patios", True, "patio"),
+        ("the window", True, "window_seat"),
+    ],
+)
+def test_enum(text: str, asked: bool, expected: str) -> None:
+    assert extract("enum", text, asked=asked, values=SEATING) == ok(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("patio or bar", True),
+        ("barbecue", False),
+        ("patios", False),
+        ("the kitchen", True),
+        ("anything is fine", True),
+        ("not the patio", True),
+    ],
+)
+def test_no_enum(text: str, asked: bool) -> None:
+    assert extract("enum", text, asked=asked, values=SEATING) is None
+
+
+def test_enum_parse() -> None:
+    assert parse("enum", "window_seat", values=SEATING) == ok("window_seat")
+    assert parse("enum", "Terrace", values=SEATING) == ok("patio")
+    assert parse("enum", "garden", values=SEATING) == Parsed(
+        False, error="the options are window seat, patio or bar"
+    )
+
+
+# --- date ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        ("March third nineteen eighty", {"past": True}, "1980-03-03"),
+        ("it's March 3rd, 1980", {"past": True}, "1980-03-03"),
+        ("3/4/1980", {"past": True}, "1980-03-04"),
+        ("3/4/80", {"past": True}, "1980-03-04"),
+        ("June 21st 1990", {}, "1990-06-21"),
+        ("the twenty first of June nineteen ninety", {}, "1990-06-21"),
+        ("June third twenty twenty five", {}, "2025-06-03"),
+        ("January fifth nineteen oh five", {}, "1905-01-05"),
+        ("1980-03-03", {}, "1980-03-03"),
+        ("tomorrow", {"future": True}, "2025-06-16"),
+        ("the day after tomorrow", {}, "2025-06-17"),
+        ("tonight", {"future": True}, "2025-06-15"),
+        ("next Friday", {"future": True}, "2025-06-20"),
+        ("on Friday", {"past": True}, "2025-06-13"),
+        ("in three days", {}, "2025-06-18"),
+        ("December 3rd", {"future": True}, "2025-12-03"),
+        ("December 3rd", {"past": True}, "2024-12-03"),
+        ("June 15th", {"future": True}, "2025-06-15"),
+        ("June 14th", {"future": True}, "2026-06-14"),
+        ("June 16th", {"past": True}, "2024-06-16"),
+        ("March first", {"future": True}, "2026-03-01"),
+    ],
+)
+def test_date(text: str, options: dict[str, Any], expected: str) -> None:
+    assert extract("date", text, asked=True, **options) == ok(expected)
+    assert extract("date", text, asked=False, **options) == ok(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [("6", False), ("6", True), ("the third", True), ("March 1980", True), ("at 7 30", True),
+     ("may I book a table", True), ("yes", True), ("(unintelligible audio)", True)],
+)  # fmt: skip
+def test_no_date(text: str, asked: bool) -> None:
+    assert extract("date", text, asked=asked) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "error"),
+    [
+        ("March 3rd 2030", {"past": True}, "that date is in the future"),
+        ("tomorrow", {"past": True}, "that date is in the future"),
+        ("January 1st 1890", {"past": True}, "that date is too long ago"),
+        ("June 1st 2020", {"future": True}, "that date is in the past"),
+        ("yesterday", {"future": True}, "that date is in the past"),
+        ("February thirtieth twenty twenty", {}, "that isn't a real date"),
+    ],
+)
+def test_invalid_date(text: str, options: dict[str, Any], error: str) -> None:
+    assert extract("date", text, asked=False, **options) == Parsed(False, error=error)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1980-03-03", ok("1980-03-03")),
+        ("March third nineteen eighty", ok("1980-03-03")),
+        ("2023-02-30", Parsed(False, error="that isn't a real date")),
+        ("2030-01-01", Parsed(False, error="that date is in the future")),
+        ("sometime", Parsed(False, error="I didn't catch a date")),
+        (19800303, Parsed(False, error="I didn't catch a date")),
+    ],
+)
+def test_date_parse(value: object, expected: Parsed) -> None:
+    assert parse("date", value, past=True) == expected
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("7pm", False, "19:00"),
+        ("7 PM", False, "19:00"),
+        ("7:30 p.m.", False, "19:30"),
+        ("seven thirty p m", False, "19:30"),
+        ("8 a.m.", False, "08:00"),
+        ("12 am", False, "00:00"),
+        ("12 pm", False, "12:00"),
+        ("noon", False, "12:00"),
+        ("midnight", False, "00:00"),
+        ("19:00", False, "19:00"),
+        ("07:30", False, "07:30"),
+        ("7:30", False, "19:30"),
+        ("half past six", False, "18:30"),
+        ("quarter to eight", False, "19:45"),
+        ("a quarter past ten", False, "10:15"),
+        ("twenty past seven in the morning", False, "07:20"),
+        ("quarter to one", False, "12:45"),
+        ("seven o'clock", False, "19:00"),
+        ("a table for four at seven", False, "19:00"),
+        ("tomorrow at 8 in the morning", False, "08:00"),
+        ("seven thirty", True, "19:30"),
+        ("seven", True, "19:00"),
+        ("nine", True, "21:00"),
+        ("ten", True, "10:00"),
+        ("eleven thirty", True, "11:30"),
+        ("twelve", True, "12:00"),
+        ("nineteen thirty", True, "19:30"),
+        ("seven in the morning", True, "07:00"),
+        ("six this evening", True, "18:00"),
+    ],
+)
+def test_time(text: str, asked: bool, expected: str) -> None:
+    assert extract("time", text, asked=asked) == ok(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("seven", False),
+        ("seven thirty", False),
+        ("yes", True),
+        ("whenever", True),
+        ("", True),
+        ("reach me at four one five five five five zero one two three", False),
+        ("four one five five five five zero one two three", True),
+    ],
+)
+def test_no_time(text: str, asked: bool) -> None:
+    assert extract("time", text, asked=asked) is None
+
+
+@pytest.mark.parametrize("text", ["13 pm", "7:75", "25:00"])
+def test_invalid_time(text: str) -> None:
+    assert extract("time", text) == Parsed(False, error="that isn't a valid time")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("07:30", ok("07:30")), ("7:30", ok("07:30")), ("19:30", ok("19:30")),
+     ("seven thirty pm", ok("19:30")), ("24:00", Parsed(False, error="that isn't a valid time")),
+     ("later", Parsed(False, error="I didn't catch a time"))],
+)  # fmt: skip
+def test_time_parse(value: object, expected: Parsed) -> None:
+    assert parse("time", value) == expected
+
+
+# --- phone -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("four one five five five five zero one two three", True, "+14155550123"),
+        ("four one five, five five five, oh one two three", True, "+14155550123"),
+        ("four one five five five five zero one two three", False, "+14155550123"),
+        ("my number is (415) 555-0123, thanks", False, "+14155550123"),
+        ("415.555.0123", True, "+14155550123"),
+        ("four one five double five five oh one two three", True, "+14155550123"),
+        ("plus one 415 555 0123", True, "+14155550123"),
+        ("plus four four two zero seven one eight three eight seven five zero", True,
+         "+442071838750"),
+    ],
+)  # fmt: skip
+def test_phone(text: str, asked: bool, expected: str) -> None:
+    assert extract("phone", text, asked=asked) == ok(expected)
+
+
+def test_phone_region() -> None:
+    assert extract("phone", "020 7183 8750", region="GB") == ok("+442071838750")
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("555 0123", True, Parsed(False, error="that doesn't sound like a valid phone number")),
+        ("1 2 3 4 5 6 7 8 9 0 1 2", True,
+         Parsed(False, error="that doesn't sound like a valid phone number")),
+        ("555 0123", False, None),
+        ("party of 6 at 7", False, None),
+        ("yes", True, None),
+        ("(unintelligible audio)", True, None),
+    ],
+)  # fmt: skip
+def test_no_phone(text: str, asked: bool, expected: Parsed | None) -> None:
+    assert extract("phone", text, asked=asked) == expected
+
+
+def test_phone_parse() -> None:
+    assert parse("phone", "+1 415 555 0123") == ok("+14155550123")
+    assert not parse("phone", "12").ok
+    assert not parse("phone", None).ok
+
+
+# --- email -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("dana dot scully at example dot com", True, "dana.scully@example.com"),
+        ("it's dana dot scully at example dot com, thanks", False, "dana.scully@example.com"),
+        ("My email is Dana.Scully@Example.COM.", False, "dana.scully@example.com"),
+        ("d a n a at gmail dot com", True, "dana@gmail.com"),
+        ("fox underscore mulder at fbi dot gov", True, "fox_mulder@fbi.gov"),
+        ("dana dash s at my dash mail dot co dot uk", True, "dana-s@my-mail.co.uk"),
+    ],
+)
+def test_email(text: str, asked: bool, expected: str) -> None:
+    assert extract("email", text, asked=asked) == ok(expected)
+
+
+BAD_EMAIL = Parsed(False, error="that doesn't sound like a valid email address")
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "expected"),
+    [
+        ("dana at gmail", True, BAD_EMAIL),
+        ("dana at mail dot test", True, BAD_EMAIL),
+        ("dana at gmail", False, None),
+        ("I'm at home", False, None),
+        ("dana scully", True, None),
+    ],
+)  # fmt: skip
+def test_no_email(text: str, asked: bool, expected: Parsed | None) -> None:
+    assert extract("email", text, asked=asked) == expected
+
+
+# --- unintelligible audio --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("type_", sorted(SLOT_TYPES))
+@pytest.mark.parametrize("asked", [True, False])
+def test_unintelligible_audio_is_never_a_value(type_: str, asked: bool) -> None:
+    options = {"values": {"unintelligible": ("audio",)}} if type_ == "enum" else {}
+    assert extract(type_, "(unintelligible audio)", asked=asked, **options) is None
+
+
+# --- schema and speech -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("type_", "options", "expected"),
+    [
+        ("date", {"description": "Date of birth"},
+         {"type": "string", "description": "Date of birth; date as YYYY-MM-DD"}),
+        ("time", {}, {"type": "string", "description": "time as HH:MM, 24-hour"}),
+        ("number", {"min": 1, "max": 12, "description": "Party size"},
+         {"type": "number", "description": "Party size", "minimum": 1, "maximum": 12}),
+        ("number", {}, {"type": "number", "description": ""}),
+        ("yes_no", {"description": "Allergies?"}, {"type": "boolean", "description": "Allergies?"}),
+        ("enum", {"values": SEATING},
+         {"type": "string", "enum": ["window_seat", "patio", "bar"], "description": ""}),
+        ("phone", {}, {"type": "string",
+                       "description": "phone number in E.164 form, e.g. +14155550123"}),
+    ],
+)  # fmt: skip
+def test_json_schema(type_: str, options: dict[str, Any], expected: dict[str, object]) -> None:
+    assert slot_type(type_).json_schema(spec(type_, **options)) == expected
+
+
+@pytest.mark.parametrize("type_", sorted(SLOT_TYPES))
+def test_every_schema_describes_its_value(type_: str) -> None:
+    schema = slot_type(type_).json_schema(spec(type_, description="What we need"))
+    assert schema["type"] in ("string", "number", "boolean")
+    assert str(schema["description"]).startswith("What we need")
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "expected"),
+    [
+        ("date", "1980-03-03", "March 3rd, 1980"),
+        ("time", "19:30", "7:30 PM"),
+        ("time", "19:00", "7 PM"),
+        ("phone", "+14155550123", "4 1 5, 5 5 5, 0 1 2 3"),
+        ("email", "dana@example.com", "dana at example dot com"),
+        ("yes_no", True, "yes"),
+        ("yes_no", False, "no"),
+        ("number", 4, "4"),
+        ("number", 2.5, "2.5"),
+        ("enum", "window_seat", "window seat"),
+        ("name", "Dana Scully", "Dana Scully"),
+        ("text", "gluten free", "gluten free"),
+    ],
+)
+def test_say(type_: str, value: object, expected: str) -> None:
+    assert slot_type(type_).say(value, spec(type_)) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_", "spoken", "options"),
+    [
+        ("date", "March third nineteen eighty", {}),
+        ("time", "half past seven", {}),
+        ("phone", "four one five five five five zero one two three", {}),
+        ("email", "dana dot scully at example dot com", {}),
+        ("number", "twelve", {}),
+        ("name", "dana scully", {}),
+        ("enum", "outside", {"values": SEATING}),
+        ("yes_no", "yes", {}),
+    ],
+)
+def test_stored_values_parse_back_unchanged(
+    type_: str, spoken: str, options: dict[str, Any]
+) -> None:
+    stored = parse(type_, spoken, **options)
+    assert stored.ok
+    assert parse(type_, stored.value, **options) == stored

@@ -1,0 +1,212 @@
+"""Every authoring check, one broken flow each, with the exact message it must give."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.errors import AuthoringErrors
+from engine.loader import load_flow
+from engine.prompts import make_environment
+from engine.voice import VOICE_FILTERS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VALID = """\
+flow: tiny
+slots:
+  name: {type: name}
+states:
+  ask:
+    say: What is your name?
+    collect: [name]
+    next:
+      - to: bye
+        when: slots.name
+  bye:
+    say: Bye {{ slots.name }}!
+    end_call: true
+"""
+
+# (id, flow text, expected messages; "{f}" is the flow file's path)
+BROKEN = [
+    (
+        "unknown key, with a suggestion",
+        VALID.replace("    say: What", "    sya: What"),
+        ["{f}:6: states.ask.sya: unknown key (did you mean 'say'?)"],
+    ),
+    (
+        "duplicate key",
+        VALID.replace("    collect: [name]\n", "    collect: [name]\n    collect: [name]\n"),
+        ["{f}:8: duplicate key 'collect' (first on line 7)"],
+    ),
+    (
+        "missing states",
+        "flow: tiny\n",
+        ["{f}:1: states: required key is missing"],
+    ),
+    (
+        "unknown target state",
+        VALID.replace("- to: bye", "- to: byee"),
+        ["{f}:9: unknown state 'byee' (did you mean 'bye'?)"],
+    ),
+    (
+        "unreachable state",
+        VALID + "  lost:\n    say: Nobody comes here.\n    end_call: true\n",
+        [
+            "{f}:14: state 'lost' is never reached "
+            "(no transition, give-up or global intent leads to it)"
+        ],
+    ),
+    (
+        "no way out",
+        VALID.replace("    end_call: true\n", ""),
+        [
+            "{f}:11: state 'bye' has no way out "
+            "(add `next`, or end it with `end_call: true` or `transfer`)"
+        ],
+    ),
+    (
+        "unknown slot collected",
+        VALID.replace("collect: [name]", "collect: [nmae]"),
+        ["{f}:7: state 'ask' collects unknown slot 'nmae' (did you mean 'name'?)"],
+    ),
+    (
+        "unknown slot in a spoken line",
+        VALID.replace("Bye {{ slots.name }}", "Bye {{ slots.nam }}"),
+        ["{f}:12: unknown slot 'nam' (did you mean 'name'?)"],
+    ),
+    (
+        "unknown variable in a line",
+        VALID.replace("Bye {{ slots.name }}", "Bye {{ caller }}"),
+        ["{f}:12: unknown variable 'caller' (templates see call, flow, slots, state)"],
+    ),
+    (
+        "template syntax",
+        VALID.replace("Bye {{ slots.name }}", "Bye {{ slots.name }"),
+        ["{f}:12: template syntax: unexpected '}'"],
+    ),
+    (
+        "guard syntax",
+        VALID.replace("when: slots.name", "when: slots.name ==="),
+        ["{f}:10: expression syntax: unexpected '='"],
+    ),
+    (
+        "missing template file",
+        VALID.replace("    say: What is your name?", "    prompt: tiny/ask.j2"),
+        ["{f}:6: template file 'tiny/ask.j2' not found (looked in {p})"],
+    ),
+    (
+        "unknown action",
+        VALID.replace("    say: What", "    actions: [{call: lookup}]\n    say: What"),
+        [
+            "{f}:6: unknown action 'lookup' "
+            "(register it with @action(...) in a module listed in DIALPLAN_PLUGINS)"
+        ],
+    ),
+    (
+        "enum without values",
+        VALID.replace("{type: name}", "{type: enum}"),
+        ["{f}:3: slots.name: an enum slot needs `values`"],
+    ),
+    (
+        "say and prompt together",
+        VALID.replace("    say: What is your name?", "    say: Hi\n    prompt: x.j2"),
+        ["{f}:5: states.ask: a state has `say` or `prompt`, not both"],
+    ),
+    (
+        "bad slot type",
+        VALID.replace("{type: name}", "{type: nmae}"),
+        [
+            "{f}:3: slots.name.type: Input should be 'text', 'name', 'number', 'yes_no', "
+            "'enum', 'date', 'time', 'phone' or 'email'"
+        ],
+    ),
+    (
+        "not a mapping",
+        "- just\n- a list\n",
+        ["{f}:1: a flow file is a mapping with `flow:` and `states:`"],
+    ),
+    (
+        "several errors at once",
+        VALID.replace("- to: bye", "- to: nowhere").replace("{{ slots.name }}", "{{ slots.x }}"),
+        [
+            "{f}:9: unknown state 'nowhere'",
+            "{f}:12: unknown slot 'x' (declare it under `slots:`)",
+        ],
+    ),
+]
+
+
+def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    flow = tmp_path / "tiny.yaml"
+    flow.write_text(text)
+    prompts = tmp_path / "prompts"
+    prompts.mkdir(exist_ok=True)
+    return flow, prompts, load_flow(flow, make_environment(prompts, VOICE_FILTERS), prompts)
+
+
+def test_the_valid_flow_loads(tmp_path):
+    _, _, loaded = load(tmp_path, VALID)
+    assert loaded.spec.start_state == "ask"
+
+
+@pytest.mark.parametrize(("text", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN])
+def test_broken_flow_says_where_and_why(tmp_path, text, expected):
+    flow = tmp_path / "tiny.yaml"
+    with pytest.raises(AuthoringErrors) as raised:
+        load(tmp_path, text)
+    messages = [str(error) for error in raised.value.errors]
+    prompts = str(tmp_path / "prompts")
+    assert messages == [m.replace("{f}", str(flow)).replace("{p}", prompts) for m in expected]
+
+
+def test_yes_and_no_stay_words(tmp_path):
+    text = VALID.replace(
+        "        when: slots.name\n",
+        "        when: slots.name\n"
+        "      - {to: bye, intent: agree, examples: [yes, on, off, no]}\n",
+    )
+    _, _, loaded = load(tmp_path, text)
+    assert loaded.spec.states["ask"].next[1].examples == ("yes", "on", "off", "no")
+
+
+def test_prompt_file_errors_point_into_the_template(tmp_path):
+    flow, prompts, _ = load(tmp_path, VALID)
+    (prompts / "ask.j2").write_text("Ask for the name.\nKnown: {{ slots.nmae }}\n")
+    flow.write_text(VALID.replace("    say: What is your name?", "    prompt: ask.j2"))
+    with pytest.raises(AuthoringErrors) as raised:
+        load_flow(flow, make_environment(prompts, VOICE_FILTERS), prompts)
+    assert [str(e) for e in raised.value.errors] == [
+        f"{prompts / 'ask.j2'}:2: unknown slot 'nmae' (did you mean 'name'?)"
+    ]
+
+
+def test_example_flows_are_valid():
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", "flows"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 flow file(s) checked: 2 ok, 0 with errors" in result.stderr
+
+
+def test_validate_command_fails_with_lines(tmp_path):
+    flow, _, _ = load(tmp_path, VALID)
+    flow.write_text(VALID.replace("- to: bye", "- to: byee"))
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(flow)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{flow}:9: unknown state 'byee'" in result.stdout
+    assert "1 with errors (1 error(s))" in result.stderr
