@@ -31,7 +31,7 @@ from .settings import Settings
 try:  # openai >= 3 speaks through httpx2; older releases through httpx.
     import httpx2 as _http
 except ImportError:  # pragma: no cover - depends on the installed openai
-    import httpx as _http  # type: ignore[no-redef]
+    import httpx as _http  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 log = structlog.get_logger(__name__)
 
