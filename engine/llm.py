@@ -68,7 +68,7 @@ class ChatModel(Protocol):
 
 
 class _StreamingResponse(Protocol):
-    def aiter_lines(self) -> AsyncIterator[str]: ...
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
 
     async def aclose(self) -> None: ...
 
@@ -115,7 +115,11 @@ class OpenAIChatModel:
             cast_to=_http.Response,
             content=body,
             stream=True,
-            options={"headers": {"Content-Type": "application/json"}, "max_retries": 0},
+            options={
+                "headers": {"Content-Type": "application/json"},
+                "max_retries": 0,
+                "timeout": self.turn_timeout,  # also bounds a stall between two chunks
+            },
         )
         return response
 
@@ -135,7 +139,7 @@ class OpenAIChatModel:
             try:
                 async with asyncio.timeout_at(first_deadline):
                     response = await self._open(body)
-                    events = _events(response.aiter_lines())
+                    events = _events(response.aiter_bytes())
                     first = await anext(events, None)
             except TimeoutError:
                 await _close(response)
@@ -160,20 +164,24 @@ class OpenAIChatModel:
             if first is None:
                 return
             yield first
+            # The whole-answer deadline is checked per event (a timer per read costs more than
+            # the rest of reading the event); a stream that stalls outright is ended by the
+            # client's read timeout, which is the turn timeout too.
             while True:
                 try:
-                    async with asyncio.timeout_at(turn_deadline):
-                        event = await anext(events, None)
-                except TimeoutError:
-                    raise LLMTimeout(
-                        f"the model's answer took longer than {self.turn_timeout:g}s"
-                    ) from None
+                    event = await anext(events, None)
+                except LLMError:
+                    raise  # already says what went wrong (LLMTimeout is also an OSError)
+                except (openai.APITimeoutError, _http.TimeoutException) as exc:
+                    raise LLMTimeout(f"the model's answer stalled: {_describe(exc)}") from exc
                 except openai.APIError as exc:
                     raise LLMError(f"the model stream broke: {_describe(exc)}") from exc
                 except (_http.HTTPError, OSError) as exc:
                     raise LLMError(f"the model stream broke: {_describe(exc)}") from exc
                 if event is None:
                     return
+                if loop.time() > turn_deadline:
+                    raise LLMTimeout(f"the model's answer took longer than {self.turn_timeout:g}s")
                 yield event
         finally:
             if events is not None:
@@ -201,15 +209,30 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-async def _events(lines: AsyncIterator[str]) -> AsyncGenerator[LLMEvent, None]:
+async def _lines(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    # Splitting bytes ourselves skips the client's text decoders, which cost more per token
+    # than parsing the JSON of the chunk.
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        if b"\n" not in chunk:
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
+
+
+async def _events(chunks: AsyncIterator[bytes]) -> AsyncGenerator[LLMEvent, None]:
     """Parse server-sent chat-completion chunks into text deltas and finished tool calls."""
     calls: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
     try:
-        async for line in lines:
-            if not line.startswith("data:"):
+        async for line in _lines(chunks):
+            if not line.startswith(b"data:"):
                 continue  # blank separators, comments and `event:` lines
             data = line[5:].strip()
-            if data == "[DONE]":
+            if data == b"[DONE]":
                 break
             try:
                 chunk = orjson.loads(data)
@@ -231,6 +254,8 @@ async def _events(lines: AsyncIterator[str]) -> AsyncGenerator[LLMEvent, None]:
                         slot[1] = function["name"]
                     if function.get("arguments"):
                         slot.append(function["arguments"])
+    except (TimeoutError, _http.TimeoutException) as exc:  # aiohttp's read timeout, or httpx's
+        raise LLMTimeout(f"the model's answer stalled: {_describe(exc)}") from exc
     except (_http.HTTPError, OSError) as exc:
         raise LLMError(f"the model stream broke: {_describe(exc)}") from exc
     for index in sorted(calls):

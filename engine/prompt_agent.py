@@ -80,6 +80,7 @@ class PromptConversation:
     def __init__(self, spec: PromptAgentSpec, model: ChatModel | None) -> None:
         self.spec = spec
         self.model = model
+        self._system: tuple[object, str] | None = None  # (call details it was rendered for, text)
 
     @property
     def wants_call_details(self) -> bool:
@@ -103,7 +104,10 @@ class PromptConversation:
         if self.model is None:
             yield Speech(self.spec.reminder_line if turn.reminder else NO_MODEL_LINE)
             return
-        system = render(self.spec.system, _context(turn.call))
+        # The system prompt depends only on the call details, which arrive once per call.
+        if self._system is None or self._system[0] is not turn.call.details:
+            self._system = (turn.call.details, render(self.spec.system, _context(turn.call)))
+        system = self._system[1]
         if turn.reminder:
             system = f"{system}\n\n{REMINDER_INSTRUCTION}"
         messages: Sequence[Mapping[str, Any]] = chat_messages(system, turn.transcript)

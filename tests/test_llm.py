@@ -96,6 +96,17 @@ async def test_turn_deadline_stops_a_dragging_answer(llm, client):
     assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=2)
 
 
+async def test_a_stalled_stream_times_out(llm, client):
+    llm.script(Reply(tokens=("Hello", " there"), token_delay=5))
+    received = []
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(LLMTimeout):
+        async for event in model(client, turn_timeout=0.5).stream(MESSAGES):
+            received.append(event)
+    assert received == [TextDelta("Hello")]
+    assert asyncio.get_running_loop().time() - started < 3
+
+
 async def test_broken_stream_is_an_llm_error(llm, client):
     llm.script(Reply(text="one two three four", disconnect_after=2))
     received = []
