@@ -310,6 +310,13 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         DIALPLAN_LLM_PROVIDER="openai",
         DIALPLAN_AGENT=options.agent,
     )
+    if options.agent == "flow":
+        # Flow mode runs the bench's own flow, whose every turn goes to the model.
+        env.update(
+            DIALPLAN_FLOWS_DIR=str(ROOT / "bench" / "flows"),
+            DIALPLAN_PROMPTS_DIR=str(ROOT / "bench" / "prompts"),
+            DIALPLAN_FLOW="bench_chat",
+        )
     started: list[Child] = []
     try:
         llm = Child(f"llm-{tag}", llm_argv, child_env(), logdir)

@@ -70,6 +70,9 @@ class FlowMachine:
     def remove(self, position: Position) -> None:
         """Forget a call's position (the call is over)."""
         self._machine.remove_model(position)
+        # transitions leaves bound triggers on the model that point back at it; dropping them
+        # lets reference counting free the call at once instead of the cycle collector later.
+        vars(position).clear()
 
     def move(self, position: Position, target: str) -> None:
         """Move along a declared edge (raises :class:`TransitionError` for any other move)."""

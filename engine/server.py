@@ -23,7 +23,7 @@ from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Quart, Response, websocket
 
-from . import logs
+from . import logs, slots
 from ._quart import DirectASGIWebsocketConnection, DirectWebsocket
 from .actions import ActionRunner
 from .agent import Agent, CallInfo
@@ -138,12 +138,14 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
+        runtime.client = make_client(settings)
+        runtime.agent = runtime.build_agent(settings, runtime.client)
+        if isinstance(runtime.agent, FlowAgent):
+            slots.warm_up()
         # Everything loaded so far lives as long as the process: keep it out of the cycle
         # collector's full passes, which otherwise stall every call at once under load.
         gc.collect()
         gc.freeze()
-        runtime.client = make_client(settings)
-        runtime.agent = runtime.build_agent(settings, runtime.client)
         problems = runtime.agent.problems()
         for problem in problems:
             log.warning("server.not_ready", problem=problem)
