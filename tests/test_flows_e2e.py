@@ -42,7 +42,9 @@ async def test_clinic_happy_path_without_a_model(no_llm, flow_server):
         reason = await dialog.say("March third nineteen eighty")
         assert reason.text == "And what is the reason for your visit?"
         confirm = await dialog.say("I have a sore throat")
-        assert "Dana Scully, born March 3rd, 1980, for I have a sore throat" in confirm.text
+        assert "Dana Scully, born March 3rd, 1980. Reason for the visit: I have a sore throat" in (
+            confirm.text
+        )
         bye = await dialog.say("Yes, that's right.")
     assert "you're all set" in bye.text
     assert bye.flag("end_call") is True
