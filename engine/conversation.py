@@ -53,6 +53,7 @@ log = structlog.get_logger("dialplan.conversation")
 
 MAX_HOPS = 8  # states entered in one turn; a loop in a flow stops here instead of spinning
 NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+GOT_IT = "Got it."
 NO_MODEL = "Sorry, I can't help with that on this line."
 STILL_THERE = "Are you still there?"
 TOOL_GUIDE = (
@@ -81,6 +82,7 @@ class FlowConversation:
         self.entered_at = 0  # transcript length when the current state was entered
         self.runner = agent.runner_factory(call.call_id)
         self.llm_requests = 0
+        self._started = False  # the start state's settings and actions have run
         self._details: Mapping[str, Any] = call.details
         if call.flow is not None:
             self._bind(call)
@@ -145,18 +147,32 @@ class FlowConversation:
             raise
 
     def _snapshot(self) -> tuple[Any, ...]:
-        return (self.state, dict(self.slots), self.retries, list(self.returns), len(self.path))
+        return (
+            self.state,
+            dict(self.slots),
+            self.retries,
+            list(self.returns),
+            len(self.path),
+            self._started,
+        )
 
     def _restore(self, snapshot: tuple[Any, ...]) -> None:
-        state, slots, retries, returns, path_length = snapshot
+        state, slots, retries, returns, path_length, started = snapshot
         assert self.flow is not None and self.position is not None
         self.flow.machine.restore(self.position, state)
         self.slots, self.retries, self.returns = slots, retries, returns
+        self._started = started
         del self.path[path_length:]
 
     # -- a turn ----------------------------------------------------------------------------
 
     async def _turn(self, turn: Turn) -> AsyncIterator[Part]:
+        if not self._started:
+            # The greeting put the call in the start state without entering it properly
+            # (a greeting has no room for tools or settings): do that on the first turn.
+            self._started = True
+            async for part in self._enter_effects():
+                yield part
         state = self._spec()
         if turn.reminder:
             yield Speech(self._line("reminder") or STILL_THERE)
@@ -173,7 +189,7 @@ class FlowConversation:
             async for part in self._global(chosen, turn):
                 yield part
             return
-        errors, corrected = self._understand(said, state)
+        errors, corrected, learned = self._understand(said, state)
         if corrected and not state.collect:
             # "No, it's the fourth": the read-back changed, so read it back again.
             async for part in self._speak(turn):
@@ -188,6 +204,13 @@ class FlowConversation:
             async for part in self._speak(turn):
                 yield part
             return
+        if learned and not errors:
+            # Useful, just not what this state asked ("March third" when asked for a name):
+            # keep it, say so, and ask again without counting a failed try.
+            yield Speech(GOT_IT)
+            async for part in self._ask_again(turn):
+                yield part
+            return
         if self.agent.model is not None and not errors:
             async for part in self._model_turn(turn, state):
                 yield part
@@ -195,12 +218,16 @@ class FlowConversation:
         async for part in self._not_understood(turn, errors):
             yield part
 
-    def _understand(self, said: str, state: State) -> tuple[list[str], bool]:
-        """Fill slots from the caller's words; returns (value errors, whether a slot changed)."""
+    def _understand(self, said: str, state: State) -> tuple[list[str], bool, bool]:
+        """Fill slots from the caller's words.
+
+        Returns the value errors of the asked slots, whether a known slot changed, and whether
+        a slot became known.
+        """
         flow = self._flow()
         today = self.agent.today()
         errors: list[str] = []
-        corrected = False
+        corrected = learned = False
         for name, slot in flow.slots.items():
             if flow.spec.slots[name].source == "action":
                 continue
@@ -214,8 +241,9 @@ class FlowConversation:
                 continue
             if name in self.slots and self.slots[name] != parsed.value:
                 corrected = True
+            learned = learned or name not in self.slots
             self.slots[name] = parsed.value
-        return errors, corrected
+        return errors, corrected, learned
 
     def _choose(self, state: State, said: str | None) -> Transition | None:
         """Guards first, then intents our code recognises, then a plain way out."""
@@ -245,12 +273,16 @@ class FlowConversation:
             async for part in self._enter_chain(state.on_give_up, turn):
                 yield part
             return
-        opener = f"Sorry, {errors[0]}." if errors else NOT_UNDERSTOOD
+        yield Speech(f"Sorry, {errors[0]}." if errors else NOT_UNDERSTOOD)
+        async for part in self._ask_again(turn):
+            yield part
+
+    async def _ask_again(self, turn: Turn) -> AsyncIterator[Part]:
+        """The state's ``reask`` line, or its question again."""
         reask = self._line("reask")
         if reask:
-            yield Speech(f"{opener} {reask}")
+            yield Speech(reask)
             return
-        yield Speech(opener)
         async for part in self._speak(turn):
             yield part
 
@@ -318,6 +350,16 @@ class FlowConversation:
         log.debug("flow.enter", call_id=self.call_id, state=target)
 
     async def _on_enter(self, turn: Turn) -> AsyncIterator[Part]:
+        async for part in self._enter_effects():
+            yield part
+        state = self._spec()
+        if state.collect and self._satisfied(state):
+            return  # everything this state asks for is known: skip its question
+        async for part in self._speak(turn):
+            yield part
+
+    async def _enter_effects(self) -> AsyncIterator[Part]:
+        """The voice settings and actions of the state just entered."""
         state = self._spec()
         if state.voice is not None:
             config = state.voice.model_dump(exclude_none=True)
@@ -326,10 +368,6 @@ class FlowConversation:
         for index in range(len(state.actions)):
             async for part in self._run_action(index):
                 yield part
-        if state.collect and self._satisfied(state):
-            return  # everything this state asks for is known: skip its question
-        async for part in self._speak(turn):
-            yield part
 
     async def _speak(self, turn: Turn) -> AsyncIterator[Part]:
         """Speak the current state's line, with its actions set first so they ride on the words."""

@@ -170,8 +170,8 @@ class State(_Spec):
 
     @property
     def terminal(self) -> bool:
-        """Whether the call ends here (hang-up or transfer)."""
-        return self.end_call or self.transfer is not None
+        """Whether the call leaves the agent here (hang-up, transfer, or keys for a menu)."""
+        return self.end_call or self.transfer is not None or self.press_digit is not None
 
 
 class Flow(_Spec):

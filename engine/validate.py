@@ -118,7 +118,7 @@ class _Checker:
                     f"state {name!r} has no way out",
                     "states",
                     name,
-                    hint="add `next`, or end it with `end_call: true` or `transfer`",
+                    hint="add `next`, or end it with `end_call: true`, `transfer` or `press_digit`",
                 )
 
     def _reachable(self) -> set[str]:

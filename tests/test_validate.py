@@ -66,7 +66,7 @@ BROKEN = [
         VALID.replace("    end_call: true\n", ""),
         [
             "{f}:11: state 'bye' has no way out "
-            "(add `next`, or end it with `end_call: true` or `transfer`)"
+            "(add `next`, or end it with `end_call: true`, `transfer` or `press_digit`)"
         ],
     ),
     (
