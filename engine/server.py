@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Quart, Response, websocket
 
 from . import logs, slots
+from ._hypercorn import set_compression
 from ._quart import DirectASGIWebsocketConnection, DirectWebsocket
 from .actions import ActionRunner
 from .agent import Agent, CallInfo
@@ -130,6 +131,7 @@ def create_app(
         build_agent or agent_builder(settings),
         store or MemoryCallStore(settings.call_grace),
     )
+    set_compression(settings.compression)
     app = Quart("dialplan")
     app.websocket_class = DirectWebsocket
     app.asgi_websocket_class = DirectASGIWebsocketConnection

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     secret: SecretStr | None = Field(
         None, description="Shared secret path segment: `<prefix>/<secret>/<call_id>`."
     )
+    compression: bool = Field(
+        False, description="Accept permessage-deflate (costs CPU and memory on every call)."
+    )
     max_frame_bytes: int = Field(
         64 * MIB, ge=64 * 1024, description="Largest inbound frame accepted (transcripts grow)."
     )

@@ -422,3 +422,14 @@ async def test_calls_do_not_disturb_each_other(llm: LLMTestServer, start_server)
     assert answers == ["Okay."] * many_calls
     users = sorted(r["messages"][-1]["content"] for r in llm.requests)
     assert users == sorted(f"caller {i}" for i in range(many_calls))
+
+
+async def test_compression_is_declined_unless_enabled(llm, start_server):
+    plain = start_server()
+    async with PlatformCall.connect(plain.url("call_zip"), compression="deflate") as call:
+        assert (await call.response(0)).complete
+        assert call.ws.protocol.extensions == []
+    zipped = start_server(compression=True)
+    async with PlatformCall.connect(zipped.url("call_zip2"), compression="deflate") as call:
+        assert (await call.response(0)).complete
+        assert [e.name for e in call.ws.protocol.extensions] == ["permessage-deflate"]
