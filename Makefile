@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CODE := engine tests $(wildcard bench)
 
-.PHONY: install run test lint types check bench clean
+.PHONY: install run test lint types check bench diagrams clean
 
 $(BIN)/dialplan: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ check: lint types test  ## everything CI runs
 
 bench: install  ## the call-server benchmark (prints numbers; not a test)
 	$(BIN)/python bench/calls.py
+
+diagrams: install  ## redraw flows/<flow>.mmd and flows/<flow>.svg from the flows (svg needs Graphviz)
+	@for flow in flows/*.yaml; do \
+		$(BIN)/dialplan graph "$$flow" -o "$${flow%.yaml}.mmd" && \
+		$(BIN)/dialplan graph "$$flow" -o "$${flow%.yaml}.svg" && \
+		echo "drew $${flow%.yaml}.mmd and $${flow%.yaml}.svg" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -78,14 +78,25 @@ def serve(reload: bool, **flags: object) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--prompts-dir", type=click.Path(file_okay=False, path_type=Path))
-def validate(paths: tuple[Path, ...], prompts_dir: Path | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON document on stdout, for editors and CI.",
+)
+def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> None:
     """Check flow files (default: the flows folder); exit 1 if any has an error.
 
-    Every problem is listed as `file:line: message (hint)`.
+    Every problem is listed as `file:line: message (hint)`. With --format json the output is
+    `{"files": [{"path", "ok", "errors": [{"file", "line", "message", "hint"}]}], "ok": N,
+    "failed": N}`; the exit code is the same.
     """
     import importlib
+    import json
 
-    from .errors import AuthoringErrors
+    from .errors import AuthoringError, AuthoringErrors
     from .loader import flow_files, load_flow
     from .prompts import make_environment
     from .voice import VOICE_FILTERS
@@ -98,19 +109,33 @@ def validate(paths: tuple[Path, ...], prompts_dir: Path | None) -> None:
     files = flow_files(paths or (settings.flows_dir,))
     broken = 0
     total = 0
+    report: list[dict[str, object]] = []
     for path in files:
+        errors: list[AuthoringError] = []
         try:
             load_flow(path, env, prompts)
         except AuthoringErrors as exc:
+            errors = exc.errors
+        except AuthoringError as exc:
+            errors = [exc]
+        if errors:
             broken += 1
-            total += len(exc.errors)
-            for error in exc.errors:
+            total += len(errors)
+        if fmt == "json":
+            report.append(
+                {"path": str(path), "ok": not errors, "errors": [e.as_json() for e in errors]}
+            )
+        else:
+            for error in errors:
                 click.echo(str(error))
     ok = len(files) - broken
-    click.echo(
-        f"{len(files)} flow file(s) checked: {ok} ok, {broken} with errors ({total} error(s))",
-        err=True,
-    )
+    if fmt == "json":
+        click.echo(json.dumps({"files": report, "ok": ok, "failed": broken}, indent=2))
+    else:
+        click.echo(
+            f"{len(files)} flow file(s) checked: {ok} ok, {broken} with errors ({total} error(s))",
+            err=True,
+        )
     sys.exit(1 if broken or not files else 0)
 
 
@@ -125,6 +150,19 @@ def schema(output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+# Commands defined in their own modules.
+from .chat import chat  # noqa: E402
+from .graph import graph  # noqa: E402
+
+main.add_command(graph)
+main.add_command(chat)
+
+from .authoring import new, test  # noqa: E402  (dialplan test / dialplan new)
+
+main.add_command(test)
+main.add_command(new)
 
 
 if __name__ == "__main__":

@@ -190,9 +190,13 @@ class FlowConversation:
                 yield part
             return
         errors, corrected, learned = self._understand(said, state)
-        if corrected and not state.collect:
-            # "No, it's the fourth": the read-back changed, so read it back again.
-            async for part in self._speak(turn):
+        changed = [name for name in corrected if name not in state.collect]
+        if changed:
+            # "No, make it seven": go back to where that value is asked. Its state is skipped
+            # (the value is known now), and everything after it runs again: checks and
+            # actions that depend on the value, then the read-back with the new value.
+            asking = self._asking_state(changed[0])
+            async for part in self._enter_chain(asking, turn) if asking else self._speak(turn):
                 yield part
             return
         transition = self._choose(state, said)
@@ -218,16 +222,17 @@ class FlowConversation:
         async for part in self._not_understood(turn, errors):
             yield part
 
-    def _understand(self, said: str, state: State) -> tuple[list[str], bool, bool]:
+    def _understand(self, said: str, state: State) -> tuple[list[str], list[str], bool]:
         """Fill slots from the caller's words.
 
-        Returns the value errors of the asked slots, whether a known slot changed, and whether
+        Returns the value errors of the asked slots, the known slots that changed, and whether
         a slot became known.
         """
         flow = self._flow()
         today = self.agent.today()
         errors: list[str] = []
-        corrected = learned = False
+        corrected: list[str] = []
+        learned = False
         for name, slot in flow.slots.items():
             if flow.spec.slots[name].source == "action":
                 continue
@@ -240,10 +245,15 @@ class FlowConversation:
                     errors.append(parsed.error)
                 continue
             if name in self.slots and self.slots[name] != parsed.value:
-                corrected = True
+                corrected.append(name)
             learned = learned or name not in self.slots
             self.slots[name] = parsed.value
         return errors, corrected, learned
+
+    def _asking_state(self, slot: str) -> str | None:
+        """The first state (in flow order) that asks for ``slot``, if any does."""
+        states = self._flow().spec.states
+        return next((name for name, state in states.items() if slot in state.collect), None)
 
     def _choose(self, state: State, said: str | None) -> Transition | None:
         """Guards first, then intents our code recognises, then a plain way out."""
@@ -273,7 +283,12 @@ class FlowConversation:
             async for part in self._enter_chain(state.on_give_up, turn):
                 yield part
             return
-        yield Speech(f"Sorry, {errors[0]}." if errors else NOT_UNDERSTOOD)
+        opener = f"Sorry, {errors[0]}." if errors else NOT_UNDERSTOOD
+        reask = self._line("reask")
+        if reask and reask.lower().startswith("sorry") and not errors:
+            opener = ""  # the author's line apologises already
+        if opener:
+            yield Speech(opener)
         async for part in self._ask_again(turn):
             yield part
 

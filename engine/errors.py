@@ -45,6 +45,20 @@ class AuthoringError(DialplanError, ValueError):
         text = f"{self.location}: {self.message}" if self.location else self.message
         return f"{text} ({self.hint})" if self.hint else text
 
+    def as_json(self) -> dict[str, str | int | None]:
+        """The error for tools (``dialplan validate --format json``).
+
+        ``file`` is the flow file or the template file the problem is in; ``line`` is ``None``
+        when the problem has no line (an unreadable file).
+        """
+        location = self.location
+        return {
+            "file": location.file if location else None,
+            "line": location.line if location else None,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
 
 class AuthoringErrors(DialplanError, ValueError):
     """Every authoring error found in one load, reported at once."""

@@ -56,6 +56,8 @@ class FlowMachine:
         anywhere = {g.to for g in flow.global_intents if g.to}
         if any(g.returns for g in flow.global_intents):
             anywhere |= set(flow.states)
+        # A caller may correct a value anywhere; the call goes back to where it is asked.
+        anywhere |= {name for name, state in flow.states.items() if state.collect}
         for source in flow.states:
             edges.update((source, target) for target in anywhere)
         for source, target in sorted(edges):

@@ -187,7 +187,7 @@ async def test_booking_with_a_taken_time_books_once(no_llm, flow_server):
         await dialog.say("A party of four")
         await dialog.say("Tomorrow")
         offer = await dialog.say("At seven pm")
-        assert offer.text.startswith("Sorry, 7 PM is taken. I can do")
+        assert offer.text.startswith("Sorry, we don't have a table at 7 PM. I can do")
         named = await dialog.say("Seven thirty then")
         assert "7:30 PM" in named.text and "What name" in named.text
         confirm = await dialog.say("Dana Scully")

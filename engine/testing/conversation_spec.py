@@ -1,0 +1,298 @@
+"""Conversation test files: what a flow author writes in ``tests/conversations/<name>.yaml``.
+
+A file names a flow and lists tests; each test is a scripted call, turn by turn, with what the
+agent must do after each turn and by the end::
+
+    flow: clinic_intake          # a flow name (in the flows folder) or a path to a .yaml file
+    today: 2026-11-25            # optional: "today" for date slots (a test may set its own)
+    call: {metadata: {clinic_name: Northside Clinic}}   # optional: the call details
+    tests:
+      - name: happy path
+        turns:
+          - agent: {says: full name}           # optional, first only: the greeting
+          - caller: My name is Dana Scully
+            expect: {state: ask_dob, says: date of birth, model_called: false}
+          - caller: I'd rather not say
+            model:                             # the model's replies on this turn, in order
+              - text: "Sure. "
+                tool_calls: [{name: set_date_of_birth, arguments: {value: "1980-03-03"}}]
+          - silence: true                      # the caller says nothing: a reminder turn
+            expect: {says_regex: "still there"}
+        expect: {slots: {full_name: Dana Scully}, path: [ask_name, ask_dob, ask_reason]}
+
+Expectations (all optional), on a turn and at the end:
+
+* ``state``: the state the call is in.
+* ``says``: a phrase (or a list of phrases) the agent said, case-insensitive; at the end,
+  anywhere in the call. ``not_says`` is the opposite, ``says_regex`` a regular expression.
+* ``slots``: the slots named hold these values (others may be filled too); ``null`` means not
+  filled. An unquoted ``1980-03-03`` or ``18:30`` compares as written.
+* ``ended``: the agent hung up on this turn (at the end: during the call).
+* ``transferred``: a number, or ``true``/``false``: the agent transferred on this turn (at the
+  end: during the call).
+* ``model_called``: the model was asked on this turn (at the end: during the call).
+* ``path``, at the end only: every state entered, in order.
+
+The models refuse unknown keys, and every mistake is reported as ``file:line: message``, like
+flow files (:mod:`engine.loader`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .. import _yaml
+from ..errors import AuthoringError, AuthoringErrors, Location
+
+Texts = str | list[str]
+"""One phrase, or several that must all (``says``) or all not (``not_says``) be spoken."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScriptedToolCall(_Model):
+    """A tool the scripted model calls, e.g. ``{name: set_date_of_birth, arguments: {...}}``."""
+
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScriptedReply(_Model):
+    """One answer of the scripted model: words, tool calls, or both."""
+
+    text: str = ""
+    tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ScriptedReply:
+        if not self.text and not self.tool_calls:
+            raise ValueError("a model reply needs `text` or `tool_calls`")
+        return self
+
+
+class Expect(_Model):
+    """What the agent must have done on one turn (every key optional)."""
+
+    state: str | None = None
+    says: Texts | None = None
+    says_regex: str | None = None
+    not_says: Texts | None = None
+    slots: dict[str, Any] | None = None
+    ended: bool | None = None
+    transferred: bool | int | str | None = None
+    model_called: bool | None = None
+
+    @field_validator("says_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+
+class FinalExpect(Expect):
+    """What must hold after the last turn; ``says``, ``ended`` and the like cover the call."""
+
+    path: list[str] | None = None
+
+
+class ConversationTurn(_Model):
+    """One step of a test: the greeting (``agent``), the caller speaking, or a silence."""
+
+    agent: Expect | None = None
+    caller: str | None = None
+    silence: Literal[True] | None = None
+    model: list[ScriptedReply] = Field(default_factory=list)
+    expect: Expect | None = None
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value  # a single reply needs no list
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ConversationTurn:
+        kinds = [k for k in ("agent", "caller", "silence") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a turn has exactly one of `agent`, `caller` and `silence`")
+        if self.agent is not None and (self.model or self.expect is not None):
+            raise ValueError("an `agent` turn holds its expectations itself, no `model`/`expect`")
+        if self.silence is not None and self.model:
+            raise ValueError("the model is never asked on a silence (reminder) turn")
+        return self
+
+    @property
+    def kind(self) -> Literal["agent", "caller", "silence"]:
+        """Which of the three kinds of turn this is."""
+        if self.agent is not None:
+            return "agent"
+        return "caller" if self.caller is not None else "silence"
+
+
+class ConversationTest(_Model):
+    """One scripted call."""
+
+    name: str = Field(min_length=1)
+    today: date | None = None
+    call: dict[str, Any] | None = None
+    turns: list[ConversationTurn] = Field(min_length=1)
+    expect: FinalExpect | None = None
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether any turn scripts the model (otherwise the test runs without one)."""
+        return any(turn.model for turn in self.turns)
+
+
+class ConversationFile(_Model):
+    """A whole conversation test file."""
+
+    flow: str = Field(min_length=1, description="A flow name, or a path to a flow file.")
+    today: date | None = None
+    call: dict[str, Any] = Field(default_factory=dict)
+    tests: list[ConversationTest] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class LoadedConversations:
+    """A checked conversation file, with its located YAML tree for ``file:line`` messages."""
+
+    spec: ConversationFile
+    path: Path
+    lines: Any
+
+    def line(self, *path: Any) -> int | None:
+        """The line of an entry, e.g. ``line("tests", 0, "turns", 2)``."""
+        return _yaml.line_of(self.lines, path)
+
+    def where(self, *path: Any) -> Location:
+        """A :class:`Location` for an entry of this file."""
+        return Location(str(self.path), self.line(*path))
+
+
+def _known_keys(models: Iterable[type[BaseModel]]) -> list[str]:
+    return sorted({name for model in models for name in model.model_fields})
+
+
+_KNOWN_KEYS = _known_keys(
+    (
+        ConversationFile,
+        ConversationTest,
+        ConversationTurn,
+        FinalExpect,
+        ScriptedReply,
+        ScriptedToolCall,
+    )
+)
+
+
+def _schema_errors(path: Path, data: Any, exc: ValidationError) -> list[AuthoringError]:
+    errors: list[AuthoringError] = []
+    seen: set[tuple[Any, ...]] = set()
+    for error in exc.errors():
+        loc = _existing(data, error["loc"], keep_last=error["type"] == "missing")
+        if loc in seen:  # a union reports once per branch; one message per entry is enough
+            continue
+        seen.add(loc)
+        where = Location(str(path), _yaml.line_of(data, loc))
+        dotted = ".".join(str(part) for part in loc) or "(top level)"
+        hint = None
+        if error["type"] == "extra_forbidden":
+            message = f"{dotted}: unknown key"
+            close = difflib.get_close_matches(str(loc[-1]), _KNOWN_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else None
+        elif error["type"] == "missing":
+            message = f"{dotted}: required key is missing"
+        else:
+            message = f"{dotted}: {error['msg'].removeprefix('Value error, ')}"
+            if error["type"] == "string_type" and not isinstance(error["input"], (dict, list)):
+                # YAML reads 5:30 as the number 330 and 2026-12-04 as a date.
+                hint = f"YAML read this as {type(error['input']).__name__}; put it in quotes"
+        errors.append(AuthoringError(message, where, hint))
+    return errors
+
+
+def _existing(data: Any, loc: tuple[Any, ...], *, keep_last: bool) -> tuple[Any, ...]:
+    """The part of a pydantic error path that names entries of the file.
+
+    Pydantic adds the branch of a union (``str``, ``list[str]``) to the path; those are no keys
+    of the file. A missing key is named although it does not exist.
+    """
+    kept: list[Any] = []
+    node = data
+    for index, part in enumerate(loc):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        else:
+            if keep_last and index == len(loc) - 1:
+                kept.append(part)
+            break
+        kept.append(part)
+    return tuple(kept)
+
+
+def load_conversations(path: Path) -> LoadedConversations:
+    """Parse and check a conversation file; raise :class:`AuthoringErrors` for every mistake."""
+    where = Location(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AuthoringErrors([AuthoringError(f"cannot read: {exc.strerror}", where)]) from None
+    try:
+        data = _yaml.load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        message = exc.problem or "invalid YAML"
+        if exc.context:
+            message = f"{exc.context}: {message}"
+        raise AuthoringErrors([AuthoringError(message, Location(str(path), line))]) from None
+    except yaml.YAMLError as exc:
+        raise AuthoringErrors([AuthoringError(f"invalid YAML: {exc}", where)]) from None
+    if not isinstance(data, dict):
+        message = "a conversation test file is a mapping with `flow:` and `tests:`"
+        raise AuthoringErrors([AuthoringError(message, Location(str(path), 1))])
+    try:
+        spec = ConversationFile.model_validate(data)
+    except ValidationError as exc:
+        raise AuthoringErrors(_schema_errors(path, data, exc)) from None
+    loaded = LoadedConversations(spec, path, data)
+    errors = []
+    names: dict[str, int] = {}
+    for index, test in enumerate(spec.tests):
+        if test.name in names:
+            errors.append(
+                AuthoringError(
+                    f"tests.{index}.name: a second test named {test.name!r}",
+                    loaded.where("tests", index, "name"),
+                    f"the first is test {names[test.name] + 1}; test names must differ",
+                )
+            )
+        names.setdefault(test.name, index)
+        for number, turn in enumerate(test.turns[1:], start=1):
+            if turn.kind == "agent":
+                errors.append(
+                    AuthoringError(
+                        f"tests.{index}.turns.{number}.agent: only the first turn can be `agent`",
+                        loaded.where("tests", index, "turns", number, "agent"),
+                        "it holds expectations on the greeting; later lines go in `expect`",
+                    )
+                )
+    if errors:
+        raise AuthoringErrors(errors)
+    return loaded

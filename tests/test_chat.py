@@ -1,0 +1,290 @@
+"""`dialplan chat`: scripted transcripts, the commands, and a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+
+from engine import chat as chat_module
+from engine.graph import open_flow
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = "2025-01-15"
+
+HAPPY_PATH = """\
+# clinic intake: the happy path
+My name is Dana Scully
+February 23rd 1964
+
+a sore throat
+yes
+"""
+
+HAPPY_TRANSCRIPT = "".join(
+    line + "\n"
+    for line in [
+        "agent: Thanks for calling the clinic. I can get you registered for a visit. "
+        "Can I have your full name?",
+        "  [ask_name]",
+        "caller: My name is Dana Scully",
+        "agent: Thanks, Dana. What is your date of birth?",
+        "  [ask_dob] full_name=Dana Scully",
+        "caller: February 23rd 1964",
+        "agent: And what is the reason for your visit?",
+        "  [ask_reason] full_name=Dana Scully, date_of_birth=1964-02-23",
+        "caller: a sore throat",
+        "agent: Let me read that back. Dana Scully, born February 23rd, 1964. Reason for the "
+        "visit: a sore throat. Is that right?",
+        "  [confirm] full_name=Dana Scully, date_of_birth=1964-02-23, reason=a sore throat",
+        "caller: yes",
+        "agent: Thank you, Dana, you're all set. The front desk will call you to book a time. "
+        "Goodbye!",
+        "  (hangs up)",
+        "  [done] full_name=Dana Scully, date_of_birth=1964-02-23, reason=a sore throat",
+        "-- call ended: hung up --",
+    ]
+)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without any model or dialplan settings (and outside any tmux)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_", "TMUX"))
+    }
+
+
+def dialplan_chat(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", "chat", *args],
+        cwd=ROOT,
+        env=clean_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def chat(name: str, *lines: str, model: chat_module.ModelChoice = "none") -> list[str]:
+    """An in-process chat from script lines; returns the printed lines."""
+    from datetime import date
+
+    flow = open_flow(
+        name,
+        flows_dir=ROOT / "flows",
+        prompts_dir=ROOT / "prompts",
+        plugins=("engine.examples.booking",),
+    )
+    out: list[str] = []
+    chat_module.run(flow, lines=lines, model=model, today=date(2025, 1, 15), echo=out.append)
+    return out
+
+
+def test_scripted_happy_path_shows_states_slots_and_the_hang_up(tmp_path):
+    script = tmp_path / "happy.txt"
+    script.write_text(HAPPY_PATH)
+    result = dialplan_chat("clinic_intake", "--script", str(script), "--today", TODAY)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == HAPPY_TRANSCRIPT
+    assert result.stderr == ""  # no log lines in the terminal
+
+
+def test_piped_stdin_is_a_script():
+    result = dialplan_chat("clinic_intake", "--today", TODAY, stdin=HAPPY_PATH)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == HAPPY_TRANSCRIPT
+
+
+def test_state_slots_and_reset():
+    out = chat("clinic_intake", "Dana Scully", "/state", "/slots", "/reset", "/state", "/slots")
+    assert out == [
+        "agent: Thanks for calling the clinic. I can get you registered for a visit. "
+        "Can I have your full name?",
+        "  [ask_name]",
+        "caller: Dana Scully",
+        "agent: Thanks, Dana. What is your date of birth?",
+        "  [ask_dob] full_name=Dana Scully",
+        "/state",
+        "state: ask_dob (path: ask_name > ask_dob)",
+        "/slots",
+        "  full_name      Dana Scully",
+        "  date_of_birth  (not set)",
+        "  reason         (not set)",
+        "/reset",
+        "-- new call --",
+        "agent: Thanks for calling the clinic. I can get you registered for a visit. "
+        "Can I have your full name?",
+        "  [ask_name]",
+        "/state",
+        "state: ask_name (path: ask_name)",
+        "/slots",
+        "  full_name      (not set)",
+        "  date_of_birth  (not set)",
+        "  reason         (not set)",
+    ]
+
+
+def test_silence_is_a_reminder_turn():
+    out = chat("clinic_intake", "Dana Scully", "/silence")
+    assert out[-3:] == [
+        "caller: (silence)",
+        "agent: Are you still there? What is your date of birth?",
+        "  [ask_dob] full_name=Dana Scully",
+    ]
+
+
+def test_a_transfer_ends_the_chat_and_later_lines_are_not_read():
+    out = chat("clinic_intake", "I want to talk to a person", "Dana Scully")
+    assert out[-4:] == [
+        "agent: Let me connect you with our front desk.",
+        "  (transfers to +14155550100)",
+        "  [front_desk]",
+        "-- call ended: transferred to +14155550100 --",
+    ]
+    assert "caller: Dana Scully" not in out
+
+
+KEYPAD_FLOW = """\
+flow: menu
+begin: Hi, this is the assistant. Do you want billing?
+states:
+  ask:
+    say: Do you want billing?
+    next:
+      - {to: billing, intent: billing, means: "yes", examples: [billing]}
+      - {to: bye, intent: other, means: "no"}
+  billing:
+    say: Putting you through to billing.
+    press_digit: "2"
+  bye:
+    say: Goodbye.
+    end_call: true
+"""
+
+
+def test_a_final_keypad_state_ends_the_flow(tmp_path):
+    path = tmp_path / "menu.yaml"
+    path.write_text(KEYPAD_FLOW)
+    out: list[str] = []
+    flow = open_flow(path, prompts_dir=tmp_path)
+    chat_module.run(flow, lines=["yes", "hello?"], model="none", echo=out.append)
+    assert out == [
+        "agent: Hi, this is the assistant. Do you want billing?",
+        "  [ask]",
+        "caller: yes",
+        "agent: Putting you through to billing.",
+        "  (presses 2)",
+        "  [billing]",
+        "-- flow ended: pressed 2 for a phone menu --",
+    ]
+
+
+def test_quit_and_unknown_commands():
+    out = chat("booking", "/nope", "/quit", "4 people")
+    assert "unknown command /nope (try /help)" in out
+    assert out[-1] == "/quit"
+
+
+def test_test_model_answers_what_the_parsers_cannot():
+    out = chat("clinic_intake", "Dana Scully", "um hmm okay", model="test")
+    assert out[-2:] == [
+        f"agent: {chat_module.TEST_MODEL_LINE}",
+        "  [ask_dob] full_name=Dana Scully",
+    ]
+
+
+def test_real_model_without_configuration_is_a_clear_error(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    assert chat_module.default_model() == "none"
+    with pytest.raises(click.ClickException, match="no model is configured"):
+        chat("clinic_intake", "Dana Scully", model="real")
+
+
+def test_help_says_what_an_empty_line_does():
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "chat", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "An empty line is the caller staying" in result.stdout
+    assert "/silence" in result.stdout
+
+
+# -- a real terminal ------------------------------------------------------------------------
+
+TMUX = shutil.which("tmux")
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+def test_chat_in_a_real_terminal(tmp_path):
+    assert TMUX is not None
+    # A private tmux server (own socket, no user config) so nothing of the user's tmux is
+    # touched; the pane stays after the program exits so its last screen can be read.
+    socket = tmp_path / "tmux.sock"
+    config = tmp_path / "tmux.conf"
+    config.write_text("set -g remain-on-exit on\n")
+    session = "dialplan-chat"
+
+    def tmux(*args: str) -> str:
+        result = subprocess.run(
+            [TMUX, "-S", str(socket), "-f", str(config), *args],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def wait_for(text: str, polls: int = 100) -> str:
+        screen = ""
+        for _ in range(polls):  # bounded: polls x 50 ms
+            screen = tmux("capture-pane", "-p", "-J", "-t", session)
+            if text in screen:
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} did not appear; the screen was:\n{screen}")
+
+    command = [sys.executable, "-m", "engine.cli", "chat", "clinic_intake", "--today", TODAY]
+    # The pane's shell reports the exit status itself: tmux sometimes reaps a finished pane's
+    # process late, so its #{pane_dead_status} is not a reliable signal.
+    shell = f'{shlex.join(command)}; echo "[chat exited with $?]"'
+    size = ("-x", "120", "-y", "40")
+    tmux("new-session", "-d", "-s", session, *size, "-c", str(ROOT), shell)
+    try:
+        # The first screen waits for Python to start and load the flow: allow 10 s.
+        screen = wait_for("Can I have your full name?", polls=200)
+        assert "caller: " in screen  # the prompt, waiting for the caller
+
+        tmux("send-keys", "-t", session, "My name is Dana Scully", "Enter")
+        screen = wait_for("agent: Thanks, Dana. What is your date of birth?")
+        assert "  [ask_dob] full_name=Dana Scully" in screen
+
+        tmux("send-keys", "-t", session, "Enter")  # an empty line: the caller is silent
+        wait_for("agent: Are you still there? What is your date of birth?")
+
+        tmux("send-keys", "-t", session, "/slots", "Enter")
+        wait_for("date_of_birth  (not set)")
+
+        tmux("send-keys", "-t", session, "/quit", "Enter")
+        wait_for("[chat exited with 0]")
+    finally:
+        subprocess.run(
+            [TMUX, "-S", str(socket), "kill-session", "-t", session],
+            env=clean_env(),
+            capture_output=True,
+            timeout=10,
+        )

@@ -1,0 +1,368 @@
+"""`dialplan graph`: what the diagrams say, that they stay current, and the command's errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine import graph as graph_module
+from engine.cli import main
+from engine.coverage import Coverage
+from engine.graph import (
+    GraphError,
+    GraphvizMissing,
+    dot,
+    mermaid,
+    open_flow,
+    render,
+    source_digest,
+)
+from engine.spec import Flow
+from engine.testing.runner import FlowRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOWS = ROOT / "flows"
+HAS_DOT = shutil.which("dot") is not None
+needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed")
+
+
+def load(name: str):  # type: ignore[no-untyped-def]
+    return open_flow(
+        name,
+        flows_dir=FLOWS,
+        prompts_dir=ROOT / "prompts",
+        plugins=("engine.examples.booking",),
+    )
+
+
+@pytest.fixture(scope="module")
+def clinic():  # type: ignore[no-untyped-def]
+    return load("clinic_intake")
+
+
+@pytest.fixture(scope="module")
+def booking():  # type: ignore[no-untyped-def]
+    return load("booking")
+
+
+def test_mermaid_labels_every_kind_of_edge(clinic, booking):
+    text = mermaid(clinic)
+    assert text.startswith("---\ntitle: clinic_intake\n---\nstateDiagram-v2\n")
+    for line in [
+        "[*] --> ask_name",  # the start
+        "ask_name --> ask_dob",  # a plain way out: no label
+        "ask_name --> front_desk: gives up",
+        "confirm --> done: intent confirm (or yes)",
+        "confirm --> which_fix: intent correct (or no)",
+        "which_fix --> ask_name: intent fix_name",
+        "done --> [*]: hangs up",
+        "front_desk --> [*]: transfers",
+        'state "any state" as any_state',
+        "any_state --> front_desk: intent human",
+        "any_state --> any_state: intent repeat (stays)",
+        "any_state --> repeat_help: intent help (returns)",
+        "repeat_help --> any_state: returns",
+    ]:
+        assert f"  {line}\n" in text, line
+    booking_text = mermaid(booking)
+    assert "  check --> ask_name: when slots.available\n" in booking_text
+    assert "  check --> other_day: when not slots.alternatives\n" in booking_text
+    assert "  book --> ask_time: when not slots.booked\n" in booking_text
+
+
+def test_dot_marks_give_ups_dashed_and_endings_double(clinic):
+    text = dot(clinic)
+    assert text.startswith('digraph "clinic_intake" {\n')
+    assert '"ask_name" -> "front_desk" [label="gives up", style="dashed"]' in text
+    assert '"confirm" -> "done" [label="intent confirm (or yes)"]' in text
+    assert '"ask_name" -> "ask_dob"\n' in text
+    assert '"done" [label="done\\nhangs up", peripheries="2"]' in text
+    assert '"front_desk" [label="front_desk\\ntransfers", peripheries="2"]' in text
+    assert '"any state" -> "repeat_help" [label="intent help (returns)"]' in text
+    assert '"repeat_help" -> "any state" [label="returns", style="dashed"]' in text
+    assert '"[start]" -> "ask_name"' in text
+
+
+def test_at_highlights_one_state(clinic):
+    text = mermaid(clinic, at="confirm")
+    assert "  classDef at fill:#ffe082" in text
+    assert "  class confirm at\n" in text
+    assert "class ask_name at" not in text
+    assert "classDef at" not in mermaid(clinic)
+    drawn = dot(clinic, at="confirm")
+    assert '"confirm" [style="rounded,filled,bold", fillcolor="#ffe082"' in drawn
+    assert drawn.count("#ffe082") == 1
+
+
+def test_unknown_at_state_is_a_clear_error(clinic):
+    with pytest.raises(GraphError, match=r"no state 'confrm' \(did you mean 'confirm'\?"):
+        mermaid(clinic, at="confrm")
+
+
+def test_coverage_greys_out_what_no_call_visited(clinic):
+    # A real call through the runner: the happy path, nothing else.
+    runner = FlowRunner(clinic, today=lambda: date(2025, 1, 15))
+    runner.start()
+    import asyncio
+
+    async def happy() -> None:
+        for line in ["My name is Dana Scully", "February 23rd 1964", "a sore throat", "yes"]:
+            await runner.say(line)
+
+    asyncio.run(happy())
+    runner.close()
+    coverage = Coverage()
+    coverage.add(runner.states, runner.edges)
+
+    text = mermaid(clinic, coverage=coverage)
+    assert "  class which_fix,front_desk,repeat_help unvisited\n" in text
+    assert "  ask_name --> ask_dob\n" in text  # taken: drawn as usual
+    assert "  confirm --> done: intent confirm (or yes)\n" in text
+    assert "  done --> [*]: hangs up\n" in text
+    assert "  ask_name --> front_desk: gives up, not taken\n" in text
+    assert "  which_fix --> ask_name: intent fix_name, not taken\n" in text
+    assert "  any_state --> front_desk: intent human, not taken\n" in text
+
+    drawn = dot(clinic, coverage=coverage)
+    assert '"which_fix" [style="rounded,filled,dashed", fillcolor="#f5f5f5"' in drawn
+    assert '"ask_name" -> "ask_dob"\n' in drawn
+    assert '"ask_name" -> "front_desk" [label="gives up", style="dashed", color="#b0bec5"' in drawn
+    assert '\n  "ask_dob"\n' in drawn  # visited states keep the plain style
+
+
+def test_coverage_of_a_detour_marks_the_edges_it_took(clinic):
+    coverage = Coverage(
+        states={"ask_name", "ask_dob", "ask_reason", "repeat_help"},
+        edges={("ask_name", "ask_dob"), ("ask_dob", "repeat_help"), ("repeat_help", "ask_dob")},
+    )
+    if hasattr(coverage, "intents"):  # coverage files that record global intents
+        coverage.intents.add("help")
+    text = mermaid(clinic, coverage=coverage)
+    assert "  any_state --> repeat_help: intent help (returns)\n" in text
+    assert "  repeat_help --> any_state: returns\n" in text
+    assert "  ask_dob --> ask_reason, not taken\n" not in text
+    assert "  ask_dob --> ask_reason: not taken\n" in text
+
+
+def test_every_drawn_edge_is_a_move_the_runtime_machine_allows(clinic, booking):
+    for flow in (clinic, booking):
+        allowed = {
+            tuple(event.split("__to__"))
+            for event in flow.machine._machine.events  # the machine the calls run on
+        }
+        drawing = graph_module.diagram(flow)
+        states = list(flow.spec.states)
+        for edge in drawing.edges:
+            if edge.kind in ("start", "end", "stay"):
+                continue
+            sources = states if edge.source == graph_module.ANYWHERE else [edge.source]
+            targets = states if edge.target == graph_module.ANYWHERE else [edge.target]
+            for source in sources:
+                for target in targets:
+                    if source != target:
+                        assert (source, target) in allowed, (flow.name, edge)
+
+
+def test_output_is_stable_and_independent_of_where_the_flow_lives(clinic, tmp_path):
+    copy = tmp_path / "elsewhere" / "clinic_intake.yaml"
+    copy.parent.mkdir()
+    shutil.copy(FLOWS / "clinic_intake.yaml", copy)
+    moved = open_flow(copy, prompts_dir=ROOT / "prompts")
+    assert mermaid(moved) == mermaid(clinic) == mermaid(load("clinic_intake"))
+    assert dot(moved) == dot(clinic)
+
+
+def test_awkward_names_and_guards_stay_valid_mermaid():
+    flow = Flow.model_validate(
+        {
+            "flow": "odd",
+            "slots": {"t": {"type": "text"}},
+            "states": {
+                "state": {
+                    "say": "hi",
+                    "collect": ["t"],
+                    "next": [{"to": "end", "when": "slots.t[:2] == 'ab'; 1"}],
+                },
+                "end": {"say": "bye", "end_call": True},
+                "any_state": {"say": "?", "next": [{"to": "end"}]},
+            },
+            "global": [{"intent": "x", "to": "any_state"}],
+        }
+    )
+    text = mermaid(flow)
+    # Keywords get their own ids, the "any state" node does not take a state's id, and the
+    # guard's ':' and ';' (which end a Mermaid label) are replaced by look-alikes.
+    assert '  state "state" as s_state\n' in text
+    assert '  state "end" as s_end\n' in text
+    assert '  state "any state" as any_state_\n' in text
+    assert "  s_state --> s_end: when slots.t[\u22362] == 'ab'\uff1b 1\n" in text
+    assert "  any_state_ --> any_state: intent x\n" in text
+    body = text.split("stateDiagram-v2\n", 1)[1]
+    for line in body.splitlines():
+        if "-->" in line and ": " in line:
+            assert ":" not in line.split(": ", 1)[1], line
+
+
+def test_quotes_and_backslashes_in_guards_stay_valid_dot():
+    flow = Flow.model_validate(
+        {
+            "flow": "quotes",
+            "slots": {"t": {"type": "text"}},
+            "states": {
+                "ask": {
+                    "say": "hi",
+                    "collect": ["t"],
+                    "next": [{"to": "bye", "when": 'slots.t == "a\\"'}],
+                },
+                "bye": {"say": "bye", "end_call": True},
+            },
+        }
+    )
+    text = dot(flow)
+    assert '"ask" -> "bye" [label="when slots.t == \\"a\\\\\\""]' in text
+    if HAS_DOT:
+        assert ET.fromstring(render(flow, "svg")).tag.endswith("svg")
+
+
+def test_a_final_keypad_state_ends_the_flow_and_one_with_a_way_on_does_not():
+    flow = Flow.model_validate(
+        {
+            "flow": "menu",
+            "states": {
+                "ask": {"say": "Billing?", "next": [{"to": "keys"}]},
+                "keys": {"say": "One moment.", "press_digit": "1", "next": [{"to": "menu"}]},
+                "menu": {"say": "Billing.", "press_digit": "2"},
+            },
+        }
+    )
+    text = mermaid(flow)
+    assert "  menu --> [*]: presses 2\n" in text
+    assert "keys --> [*]" not in text
+    assert '"menu" [label="menu\\npresses 2", peripheries="2"]' in dot(flow)
+
+
+@pytest.mark.parametrize("name", ["clinic_intake", "booking"])
+def test_committed_diagrams_are_current(name):
+    """flows/<name>.mmd is compared exactly; flows/<name>.svg by the DOT digest inside it.
+
+    Graphviz lays out slightly differently from version to version, so comparing SVG bytes
+    would fail on any machine with another Graphviz. `dot` copies the graph's comment (which
+    holds a digest of the DOT source) into the SVG: equal digests mean the SVG was drawn from
+    today's flow, whichever Graphviz drew it.
+    """
+    flow = load(name)
+    stale = f"flows/{name} diagrams are stale: run `make diagrams`"
+    assert (FLOWS / f"{name}.mmd").read_text(encoding="utf-8") == mermaid(flow), stale
+    svg = (FLOWS / f"{name}.svg").read_text(encoding="utf-8")
+    assert source_digest(svg) == source_digest(dot(flow)) is not None, stale
+    root = ET.fromstring(svg.encode())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    titles = {el.text for el in root.iter("{http://www.w3.org/2000/svg}title")}
+    assert set(flow.spec.states) <= titles
+
+
+@needs_dot
+def test_render_svg_and_png(clinic):
+    svg = render(clinic, "svg", at="confirm")
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    assert source_digest(svg.decode()) == source_digest(dot(clinic, at="confirm"))
+    assert render(clinic, "png").startswith(b"\x89PNG\r\n\x1a\n")
+    assert render(clinic, "dot") == dot(clinic).encode()
+
+
+def test_missing_graphviz_says_how_to_install(clinic, monkeypatch):
+    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
+    with pytest.raises(GraphvizMissing, match="apt-get install graphviz"):
+        render(clinic, "svg")
+    assert render(clinic, "dot").startswith(b"digraph")  # DOT needs no Graphviz
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    for name in ("DIALPLAN_FLOWS_DIR", "DIALPLAN_PROMPTS_DIR", "DIALPLAN_PLUGINS"):
+        monkeypatch.delenv(name, raising=False)
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(main, ["graph", *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_command_prints_mermaid_by_default(cli, clinic):
+    result = cli("clinic_intake")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == mermaid(clinic)
+
+
+def test_command_writes_the_format_of_the_suffix(cli, clinic, tmp_path):
+    assert cli("flows/clinic_intake.yaml", "-o", str(tmp_path / "c.dot")).exit_code == 0
+    assert (tmp_path / "c.dot").read_text() == dot(clinic)
+    assert cli("clinic_intake", "--format", "dot", "--at", "done").stdout == dot(clinic, at="done")
+    if HAS_DOT:
+        assert cli("clinic_intake", "-o", str(tmp_path / "c.svg")).exit_code == 0
+        assert ET.parse(tmp_path / "c.svg").getroot().tag.endswith("svg")
+
+
+def test_command_reads_coverage(cli, clinic, tmp_path):
+    from engine.coverage import save
+
+    recorded = Coverage({"ask_name", "ask_dob"}, {("ask_name", "ask_dob")})
+    save({"clinic_intake": recorded}, tmp_path / "cov.json")
+    result = cli("clinic_intake", "--coverage", str(tmp_path / "cov.json"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == mermaid(clinic, coverage=recorded)
+    assert "unvisited" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["clinic_intake", "--at", "confrm"],
+            "Error: flow 'clinic_intake' has no state 'confrm' (did you mean 'confirm'? states: "
+            "ask_name, ask_dob, ask_reason, confirm, which_fix, done, front_desk, repeat_help)",
+        ),
+        (["clinc_intake"], "Error: no flow named 'clinc_intake' in flows (flows: booking, "),
+        (["flows/nope.yaml"], "nope.yaml"),
+        (
+            ["clinic_intake", "--coverage", "missing.json"],
+            "Error: no coverage file missing.json",
+        ),
+    ],
+    ids=["unknown --at", "unknown flow", "missing file", "missing coverage"],
+)
+def test_command_errors(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+
+
+def test_command_without_graphviz(cli, monkeypatch):
+    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
+    result = cli("clinic_intake", "--format", "svg")
+    assert result.exit_code == 1
+    assert "apt-get install graphviz" in result.stderr
+
+
+def test_command_runs_as_a_program():
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "graph", "booking", "--at", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "  class check at\n" in result.stdout
