@@ -111,6 +111,7 @@ def compile_flow(loaded: LoadedFlow, env: SandboxedEnvironment) -> CompiledFlow:
             max=decl.max,
             past=decl.past,
             future=decl.future,
+            with_year=decl.with_year,
             region=decl.region,
         )
         for name, decl in flow.slots.items()
@@ -251,8 +252,10 @@ class FlowAgent:
                 if flow is not None:
                     return flow
         if self.default_flow:
-            return self.registry.get(self.default_flow)
-        names = self.registry.names()
+            flow = self.registry.get(self.default_flow)
+            if flow is not None:
+                return flow
+        names = self.registry.names()  # a project with one flow needs no default named
         return self.registry.get(names[0]) if len(names) == 1 else None
 
     def start(self, call: CallInfo) -> Any:
@@ -268,6 +271,10 @@ class FlowAgent:
         ]
         if not self.registry.names():
             problems.append(f"no flows loaded from {self.registry.flows_dir}")
-        elif self.default_flow and self.registry.get(self.default_flow) is None:
+        elif (
+            self.default_flow
+            and self.registry.get(self.default_flow) is None
+            and len(self.registry.names()) > 1
+        ):
             problems.append(f"default flow {self.default_flow!r} is not loaded")
         return problems

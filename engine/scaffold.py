@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 from string import Template
 
+from .spec import flow_json_schema
+
 FLOW = Template("""\
-# yaml-language-server: $$schema=../engine/schema/flow.schema.json
+# yaml-language-server: $$schema=$schema
 flow: $name
 description: >
   Ask for the caller's name, read it back, and say goodbye; a person on request.
@@ -115,15 +117,26 @@ class ScaffoldError(ValueError):
     """The files cannot be created (bad name, or they exist)."""
 
 
-def scaffold_files(name: str) -> dict[Path, str]:
-    """The new flow's files, relative to the project root, with their text."""
+def scaffold_files(name: str, root: Path = Path(".")) -> dict[Path, str]:
+    """The new flow's files, relative to the project root, with their text.
+
+    Editors find the flow schema next to the flows (``flows/flow.schema.json``, written when
+    missing) unless the project is dialplan's own tree, whose flows use the packaged one.
+    """
     if not _NAME.match(name):
         raise ScaffoldError(
             f"{name!r} is not a valid flow name: use letters, digits and underscores, "
             "not starting with a digit"
         )
-    return {
-        Path("flows") / f"{name}.yaml": FLOW.substitute(name=name),
+    files: dict[Path, str] = {}
+    if (root / "engine" / "schema" / "flow.schema.json").is_file():
+        schema = "../engine/schema/flow.schema.json"
+    else:
+        schema = "flow.schema.json"
+        if not (root / "flows" / schema).exists():
+            files[Path("flows") / schema] = flow_json_schema()
+    return files | {
+        Path("flows") / f"{name}.yaml": FLOW.substitute(name=name, schema=schema),
         Path("prompts") / name / "persona.j2": PERSONA.substitute(name=name),
         Path("tests") / "conversations" / f"{name}.yaml": TESTS.substitute(name=name),
     }
@@ -131,7 +144,7 @@ def scaffold_files(name: str) -> dict[Path, str]:
 
 def create(name: str, root: Path) -> list[Path]:
     """Write the new flow's files under ``root``; nothing is written if any already exists."""
-    files = {root / path: text for path, text in scaffold_files(name).items()}
+    files = {root / path: text for path, text in scaffold_files(name, root).items()}
     existing = [path for path in files if path.exists()]
     if existing:
         raise ScaffoldError(

@@ -39,6 +39,7 @@ class SlotSpec:
     past: bool = False
     future: bool = False
     region: str = "US"
+    with_year: bool = False  # date: the caller must say the year (a date of birth)
 
     def __post_init__(self) -> None:
         # Copied read-only, so a spec cannot change under a running call.
@@ -419,6 +420,9 @@ class _Date(_SlotType):
         if found is None:
             return None
         absolute = found.re is _ABSOLUTE_DATE
+        if spec.with_year and not re.search(r"\b\d{4}\b|/\d{2}\b", found.group()):
+            # "The third of March" is no date of birth; ask again rather than guess the year.
+            return Parsed(False, error="I need the year too") if asked else None
         when = _dateparser(found.group(), spec, today, absolute=absolute)
         if when is None:
             return Parsed(False, error="that isn't a real date") if absolute else None

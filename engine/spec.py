@@ -36,6 +36,7 @@ class SlotDecl(_Spec):
     max: float | None = Field(None, description="number: largest allowed value.")
     past: bool = Field(False, description="date: must be before today (a date of birth).")
     future: bool = Field(False, description="date: must be today or later (a booking).")
+    with_year: bool = Field(False, description="date: the caller must say the year.")
     region: str = Field("US", description="phone: region of numbers given without +country.")
     source: Literal["caller", "action"] = Field(
         "caller", description="`action`: set only by actions, never asked or heard from the caller."

@@ -272,9 +272,10 @@ def test_new_creates_a_flow_that_validates_and_whose_tests_pass(
     created = runner.invoke(new, ["demo", "--dir", str(tmp_path)])
     assert created.exit_code == 0, created.output
     flow = tmp_path / "flows" / "demo.yaml"
-    assert flow.read_text().startswith(
-        "# yaml-language-server: $schema=../engine/schema/flow.schema.json\n"
-    )
+    # Outside dialplan's own tree, editors find the schema written next to the flow.
+    assert flow.read_text().startswith("# yaml-language-server: $schema=flow.schema.json\n")
+    schema = json.loads((tmp_path / "flows" / "flow.schema.json").read_text())
+    assert schema["title"] == "dialplan flow"
     assert (tmp_path / "prompts" / "demo" / "persona.j2").is_file()
 
     again = runner.invoke(new, ["demo", "--dir", str(tmp_path)])
