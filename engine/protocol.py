@@ -229,15 +229,7 @@ class ResponseChunk:
 
     def to_wire(self) -> dict[str, Any]:
         """The event as a JSON-ready dict."""
-        out: dict[str, Any] = {
-            "response_type": "response",
-            "response_id": self.response_id,
-            "content": self.content,
-            "content_complete": self.content_complete,
-        }
-        if self.actions:
-            out.update(self.actions.fields())
-        return out
+        return _speech("response", "response_id", self.response_id, self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,15 +243,21 @@ class AgentInterrupt:
 
     def to_wire(self) -> dict[str, Any]:
         """The event as a JSON-ready dict."""
-        out: dict[str, Any] = {
-            "response_type": "agent_interrupt",
-            "interrupt_id": self.interrupt_id,
-            "content": self.content,
-            "content_complete": self.content_complete,
-        }
-        if self.actions:
-            out.update(self.actions.fields())
-        return out
+        return _speech("agent_interrupt", "interrupt_id", self.interrupt_id, self)
+
+
+def _speech(
+    kind: str, id_key: str, id_value: int, event: ResponseChunk | AgentInterrupt
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "response_type": kind,
+        id_key: id_value,
+        "content": event.content,
+        "content_complete": event.content_complete,
+    }
+    if event.actions:
+        out.update(event.actions.fields())
+    return out
 
 
 @dataclass(frozen=True, slots=True)

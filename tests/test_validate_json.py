@@ -7,23 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_validate import VALID
 
-VALID = """\
-flow: tiny
-slots:
-  name: {type: name}
-states:
-  ask:
-    say: What is your name?
-    collect: [name]
-    next:
-      - to: bye
-        when: slots.name
-  bye:
-    say: Bye {{ slots.name }}!
-    end_call: true
-"""
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def validate(*args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
