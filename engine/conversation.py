@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import orjson
 import structlog
 
@@ -421,18 +422,20 @@ class FlowConversation:
         flow = self._flow()
         action = self._spec().actions[index]
         context = self._context()
-        args = _render_values(flow, action.args, context)
+        base = ("states", self.state, "actions", index)
+        args = _render_values(flow, action.args, context, (*base, "args"))
         url = ""
         if action.webhook is not None:
-            url = flow.env.from_string(action.webhook.url).render(context)
-            body = _render_values(flow, action.webhook.body or {}, context)
-            name, args = f"webhook:{self.state}:{index}", body
+            url = flow.template(*base, "webhook", "url").render(context)
+            body = action.webhook.body or {}
+            args = _render_values(flow, body, context, (*base, "webhook", "body"))
+            name = f"webhook:{self.state}:{index}"
         else:
             name = action.call or ""
         tool_id = f"{self.call_id}:{self.state}:{index}:{len(self.path)}"
         yield ToolCallInvocation(tool_id, name, orjson.dumps(args, default=str).decode())
         try:
-            result = await self.agent_runner_run(name, args, action.webhook, url)
+            result = await self.runner.run(name, args, action.webhook, url)
             ok = True
         except RuntimeFault as exc:
             log.warning("action.failed", call_id=self.call_id, action=name, error=str(exc))
@@ -445,13 +448,9 @@ class FlowConversation:
             except Exception as exc:  # a store expression that does not fit this result
                 log.warning("action.store_failed", action=name, slot=slot, error=repr(exc))
                 continue
-            if value is not None and not _is_undefined(value):
+            if value is not None and not isinstance(value, jinja2.Undefined):
                 self.slots[slot] = value
         yield ToolCallResult(tool_id, orjson.dumps(result, default=str).decode(), ok)
-
-    async def agent_runner_run(self, name: str, args: Any, webhook: Any, url: str) -> Any:
-        """Run an action through this call's runner (at most once per arguments)."""
-        return await self.runner.run(name, args, webhook, url)
 
     # -- the model -------------------------------------------------------------------------
 
@@ -620,17 +619,14 @@ def _function(name: str, description: str, properties: dict[str, Any]) -> dict[s
     }
 
 
-def _render_values(flow: CompiledFlow, value: Any, context: dict[str, Any]) -> Any:
+def _render_values(
+    flow: CompiledFlow, value: Any, context: dict[str, Any], path: tuple[Any, ...]
+) -> Any:
+    """Render the string leaves of an action's arguments (compiled with the flow)."""
     if isinstance(value, str):
-        return flow.env.from_string(value).render(context)
+        return flow.template(*path).render(context)
     if isinstance(value, dict):
-        return {k: _render_values(flow, v, context) for k, v in value.items()}
+        return {k: _render_values(flow, v, context, (*path, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_render_values(flow, v, context) for v in value]
+        return [_render_values(flow, v, context, (*path, i)) for i, v in enumerate(value)]
     return value
-
-
-def _is_undefined(value: Any) -> bool:
-    import jinja2
-
-    return isinstance(value, jinja2.Undefined)

@@ -28,6 +28,7 @@ from .loader import LoadedFlow, flow_files, load_flow
 from .machine import FlowMachine
 from .prompts import compile_string
 from .slots import SlotSpec
+from .validate import strings as _strings
 
 log = structlog.get_logger("dialplan.flows")
 
@@ -94,6 +95,13 @@ def compile_flow(loaded: LoadedFlow, env: SandboxedEnvironment) -> CompiledFlow:
             if transition.when:
                 guards[("states", name, "next", index)] = env.compile_expression(transition.when)
         for index, action in enumerate(state.actions):
+            base = ("states", name, "actions", index)
+            for where, source in _strings(action.args):
+                inline(source, *base, "args", *where)
+            if action.webhook is not None:
+                inline(action.webhook.url, *base, "webhook", "url")
+                for where, source in _strings(action.webhook.body or {}):
+                    inline(source, *base, "webhook", "body", *where)
             for key, expression in action.store.items():
                 guards[("states", name, "actions", index, key)] = env.compile_expression(expression)
         intents[name] = tuple(

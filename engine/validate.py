@@ -158,11 +158,11 @@ class _Checker:
                 if transition.say:
                     self._inline(transition.say, *base, "next", index, "say")
             for index, action in enumerate(state.actions):
-                for where, value in _strings(action.args):
+                for where, value in strings(action.args):
                     self._inline(value, *base, "actions", index, "args", *where)
                 if action.webhook:
                     self._inline(action.webhook.url, *base, "actions", index, "webhook", "url")
-                    for where, value in _strings(action.webhook.body or {}):
+                    for where, value in strings(action.webhook.body or {}):
                         self._inline(value, *base, "actions", index, "webhook", "body", *where)
                 for slot, expression in action.store.items():
                     self._guard(
@@ -271,15 +271,16 @@ def _slot_uses(tree: nodes.Template) -> Iterator[tuple[nodes.Node, str]]:
             yield item, item.arg.value
 
 
-def _strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+def strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every string leaf of nested dicts and lists, with its path."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, (*path, key))
+            yield from strings(item, (*path, key))
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from _strings(item, (*path, index))
+            yield from strings(item, (*path, index))
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str | None:
