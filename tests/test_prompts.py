@@ -1,0 +1,46 @@
+"""The one sandboxed Jinja environment: strict, sandboxed, with voice filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import TemplateError
+from engine.prompts import compile_string, load_template, make_environment, render
+from engine.voice import VOICE_FILTERS
+
+
+def test_caller_text_is_a_value_not_template_source():
+    env = make_environment(None, VOICE_FILTERS)
+    line = compile_string(env, "You said: {{ said }}")
+    assert render(line, {"said": "{{ 7 * 7 }}"}) == "You said: {{ 7 * 7 }}"
+
+
+def test_sandbox_blocks_python_internals():
+    env = make_environment(None, VOICE_FILTERS)
+    line = compile_string(env, "{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateError, match="cannot render"):
+        render(line, {})
+
+
+def test_a_misspelt_variable_is_an_error_not_a_blank():
+    env = make_environment(None, VOICE_FILTERS)
+    line = compile_string(env, "Hello {{ nmae }}!")
+    with pytest.raises(TemplateError, match="nmae"):
+        render(line, {"name": "Dana"})
+
+
+def test_voice_filters_are_registered():
+    env = make_environment(None, VOICE_FILTERS)
+    line = compile_string(env, "{{ d | spoken_date }} at {{ t | spoken_time }}, {{ n | digits }}")
+    text = render(line, {"d": "1980-03-03", "t": "19:30", "n": "4155550123"})
+    assert text == "March 3rd, 1980 at 7:30 PM, 4 1 5, 5 5 5, 0 1 2 3"
+
+
+def test_template_files_report_file_and_line(tmp_path):
+    (tmp_path / "broken.j2").write_text("line one\n{% if %}\n")
+    env = make_environment(tmp_path)
+    with pytest.raises(TemplateError) as error:
+        load_template(env, "broken.j2")
+    assert str(error.value).startswith(f"{tmp_path / 'broken.j2'}:2: ")
+    with pytest.raises(TemplateError, match="not found"):
+        load_template(env, "missing.j2")
