@@ -273,10 +273,18 @@ class FlowAgent:
         return FlowConversation(self, call)
 
     def problems(self) -> list[str]:
-        """Flows that did not load, or no flow at all."""
+        """Flows that did not load, flows that need a model that is not there, or no flow."""
         problems = [
             f"{path}: {len(errs)} error(s)" for path, errs in self.registry.broken().items()
         ]
+        if self.model is None:
+            for flow in self.registry:
+                needing = [name for name, s in flow.spec.states.items() if s.prompt]
+                if needing:
+                    problems.append(
+                        f"flow {flow.name!r} has model states ({', '.join(needing)}) "
+                        "but no language model is configured"
+                    )
         if not self.registry.names():
             problems.append(f"no flows loaded from {self.registry.flows_dir}")
         elif (

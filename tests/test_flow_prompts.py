@@ -1,0 +1,96 @@
+"""`prompt` states: the model speaks, guided by the state's template, with the flow's tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
+from engine.testing.platform import Dialog, PlatformCall
+
+FLOW = """\
+flow: support
+persona: support/persona.j2
+begin: Hi, this is Acme support. What can I help you with?
+slots:
+  product: {type: enum, values: {router: [modem, wifi box], phone: [mobile]}}
+  email: {type: email}
+states:
+  triage:
+    prompt: support/triage.j2
+    collect: [product]
+    next: [{to: ask_email}]
+  ask_email:
+    prompt: support/ask_email.j2
+    collect: [email]
+    context: state
+    next: [{to: done}]
+  done:
+    say: Thanks, we'll email {{ slots.email | spoken_email }} about your {{ slots.product }}.
+    end_call: true
+"""
+
+
+@pytest.fixture
+def support(start_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+    flows = tmp_path / "flows"
+    prompts = tmp_path / "prompts" / "support"
+    flows.mkdir()
+    prompts.mkdir(parents=True)
+    (flows / "support.yaml").write_text(FLOW)
+    (prompts / "persona.j2").write_text("You are Acme's support line.")
+    (prompts / "triage.j2").write_text("Find out which product the caller needs help with.")
+    (prompts / "ask_email.j2").write_text(
+        "Ask for an email address to send the {{ slots.product }} fix to."
+    )
+    return start_server(
+        agent="flow", flows_dir=flows, prompts_dir=tmp_path / "prompts", flow="support"
+    )
+
+
+async def test_model_speaks_prompt_states_with_tools(llm: LLMTestServer, support):
+    llm.script(
+        # triage, caller turn: the parsers cannot place "the thing with the blinking light".
+        Reply(
+            text="Ah, the router. ",
+            tool_calls=(ToolCall("set_product", {"value": "router"}),),
+        ),
+        # ask_email, entered in the same response: the model asks in its own words.
+        Reply(text="What email should I send the fix to?"),
+    )
+    async with PlatformCall.connect(support.url("support_1")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        first = await dialog.say("the thing with the blinking light is broken")
+        done = await dialog.say("it's dana at example dot com")
+    assert first.text == "Ah, the router. What email should I send the fix to?"
+    assert done.text == "Thanks, we'll email dana at example dot com about your router."
+    assert done.flag("end_call") is True
+    triage, ask = llm.requests
+    system = triage["messages"][0]["content"]
+    assert system.startswith("You are Acme's support line.")
+    assert "Find out which product" in system
+    assert {t["function"]["name"] for t in triage["tools"]} == {"set_product", "set_email"}
+    enum = triage["tools"][0]["function"]["parameters"]["properties"]["value"]
+    assert set(enum["enum"]) == {"router", "phone"}
+    # Entering a prompt state, the model only speaks (no tools), with the slots it knows.
+    assert "tools" not in ask
+    assert "send the router fix" in ask["messages"][0]["content"]
+    assert '"product":"router"' in ask["messages"][0]["content"]
+    # `context: state`: only what was said since entering the state.
+    assert [m["role"] for m in ask["messages"]] == ["system"]
+
+
+async def test_prompt_state_without_a_model_says_so_and_readyz_tells(no_llm, support):
+    async with PlatformCall.connect(support.url("support_2")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        answer = await dialog.say("my modem is broken")  # a synonym our parsers know
+    assert answer.text == "Sorry, I can't help with that on this line."
+    assert answer.complete
+    async with httpx.AsyncClient() as http:
+        ready = await http.get(support.http("/readyz"))
+    assert ready.status_code == 503
+    assert "model states (triage, ask_email)" in ready.json()["problems"][0]
