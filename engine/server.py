@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import hmac
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -223,6 +224,9 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     config.websocket_max_message_size = settings.max_frame_bytes
     config.graceful_timeout = 5.0
     config.loglevel = settings.log_level
+    # A logger (not a stream) makes hypercorn log through ours instead of adding its own
+    # stderr handler next to it, which printed every line twice.
+    config.errorlog = logging.getLogger("hypercorn.error")
     return config
 
 
