@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from engine.testing.platform import PlatformCall, Transcript
 from engine.testing.server import free_port
@@ -114,3 +115,24 @@ def test_cli_basics(flag):
     )
     assert result.returncode == 0
     assert "dialplan" in result.stdout.lower()
+
+
+async def test_the_secret_never_reaches_the_log():
+    port = free_port()
+    secret = "s3cr3t-path-segment"
+    process = serve("--port", str(port), "--log-level", "DEBUG", env={"DIALPLAN_SECRET": secret})
+    try:
+        wait_healthy(port, process)
+        base = f"ws://127.0.0.1:{port}/llm-websocket"
+        async with PlatformCall.connect(f"{base}/{secret}/call_secret") as call:
+            greeting = await call.response(0)
+            await call.request(1, Transcript().agent(greeting.text).user("Dana Scully"))
+            await call.response(1)
+        with pytest.raises(InvalidStatus):
+            async with PlatformCall.connect(f"{base}/wrong-{secret}/call_secret"):
+                pass
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    assert "call.refused" in output
+    assert secret not in output
