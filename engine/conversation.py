@@ -46,6 +46,7 @@ from .protocol import (
 )
 from .slots import slot_type
 from .spec import GlobalIntent, State, Transition
+from .tools import ToolOutcome, apply_tool_call, offered_tools
 
 if TYPE_CHECKING:
     from .flows import CompiledFlow, FlowAgent
@@ -406,7 +407,7 @@ class FlowConversation:
             if self.agent.model is None:
                 yield Speech(self._line("reask") or NO_MODEL)
                 return
-            async for part in self._model_speaks(turn, state, tools=False):
+            async for part in self._model_speaks(turn, state):
                 yield part
 
     def _line(self, key: str) -> str | None:
@@ -456,16 +457,16 @@ class FlowConversation:
 
     async def _model_turn(self, turn: Turn, state: State) -> AsyncIterator[Part]:
         spoke = False
-        outcome: dict[str, Any] = {"intent": None, "errors": []}
-        async for part in self._model_speaks(turn, state, tools=True, outcome=outcome):
+        outcome = ToolOutcome()
+        async for part in self._model_speaks(turn, state, outcome):
             if isinstance(part, Speech):
                 spoke = True
             yield part
         transition = self._choose(state, None)
-        if transition is None and outcome["intent"]:
-            transition = next((t for t in state.next if t.intent == outcome["intent"]), None)
+        if transition is None and outcome.intent:
+            transition = next((t for t in state.next if t.intent == outcome.intent), None)
             if transition is None:  # a global intent the model recognised
-                async for part in self._global(outcome["intent"], turn):
+                async for part in self._global(outcome.intent, turn):
                     yield part
                 return
         if transition is not None:
@@ -473,17 +474,13 @@ class FlowConversation:
                 yield part
             return
         if not spoke:
-            async for part in self._not_understood(turn, outcome["errors"]):
+            async for part in self._not_understood(turn, outcome.errors):
                 yield part
 
     async def _model_speaks(
-        self,
-        turn: Turn,
-        state: State,
-        *,
-        tools: bool,
-        outcome: dict[str, Any] | None = None,
+        self, turn: Turn, state: State, outcome: ToolOutcome | None = None
     ) -> AsyncIterator[Part]:
+        """The model speaks for ``state``; with an ``outcome``, it may also use the tools."""
         flow = self._flow()
         model = self.agent.model
         assert model is not None
@@ -499,7 +496,7 @@ class FlowConversation:
         known = {k: v for k, v in self.slots.items() if v is not None}
         if known:
             parts.append("Known so far: " + orjson.dumps(known, default=str).decode())
-        offered = self._tools(state) if tools else []
+        offered = offered_tools(flow, state, self.slots) if outcome is not None else []
         if offered:
             parts.append(TOOL_GUIDE)
         transcript: tuple[Utterance, ...] = turn.transcript
@@ -513,56 +510,13 @@ class FlowConversation:
                 yield Speech(event.text)
             else:
                 calls.append(event)
+        if outcome is None:
+            return
         for call in calls:
             yield ToolCallInvocation(call.id, call.name, call.arguments)
-            result = self._apply_tool(call, outcome)
+            result = apply_tool_call(flow, call, self.agent.today(), outcome)
             yield ToolCallResult(call.id, result, not result.startswith("rejected"))
-
-    def _tools(self, state: State) -> list[dict[str, Any]]:
-        flow = self._flow()
-        tools = []
-        for name, slot in flow.slots.items():
-            if flow.spec.slots[name].source == "action":
-                continue
-            if name in state.collect or self.slots.get(name) is None:
-                schema = slot_type(slot.type).json_schema(slot)
-                tools.append(
-                    _function(
-                        f"set_{name}",
-                        slot.description or f"Record the caller's {name.replace('_', ' ')}.",
-                        {"value": schema},
-                    )
-                )
-        intents = [(t.intent, t.description) for t in state.next if t.intent]
-        intents += [(g.intent, g.description) for g in flow.spec.global_intents]
-        for intent, description in intents:
-            tools.append(
-                _function(f"intent_{intent}", description or f"The caller wants {intent}.", {})
-            )
-        return tools
-
-    def _apply_tool(self, call: ToolCallRequest, outcome: dict[str, Any] | None) -> str:
-        flow = self._flow()
-        try:
-            arguments = orjson.loads(call.arguments or "{}")
-        except orjson.JSONDecodeError:
-            return "rejected: arguments are not JSON"
-        if call.name.startswith("set_") and call.name[4:] in flow.slots:
-            name = call.name[4:]
-            slot = flow.slots[name]
-            value = arguments.get("value") if isinstance(arguments, dict) else None
-            parsed = slot_type(slot.type).parse(value, slot, self.agent.today())
-            if not parsed.ok:
-                if outcome is not None:
-                    outcome["errors"].append(parsed.error)
-                return f"rejected: {parsed.error}"
-            self.slots[name] = parsed.value
-            return f"stored {name}"
-        if call.name.startswith("intent_"):
-            if outcome is not None:
-                outcome["intent"] = call.name[7:]
-            return "noted"
-        return "rejected: unknown tool"
+        self.slots.update(outcome.slots)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -602,21 +556,6 @@ async def _spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
                 part = Speech(" " + part.text)
             last = part.text
         yield part
-
-
-def _function(name: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "parameters": {
-                "type": "object",
-                "properties": properties,
-                "required": list(properties),
-            },
-        },
-    }
 
 
 def _render_values(
