@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import openai
+import orjson
 import pytest
 
 from engine.errors import LLMError, LLMTimeout
@@ -155,3 +156,41 @@ async def test_client_selection_from_standard_variables(monkeypatch):
     assert isinstance(local, openai.AsyncOpenAI) and local.max_retries == 0
     await local.close()
     assert make_client(Settings(llm_provider="none")) is None
+
+
+async def test_a_compressed_stream_is_decoded():
+    # A proxy in front of the model may gzip the event stream; the body is then decoded by the
+    # client before we split it into events.
+    from aiohttp import web
+
+    from engine.testing.server import free_port
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response.enable_compression(web.ContentCoding.gzip)
+        await response.prepare(request)
+        for piece in ("Zipped", " answer."):
+            chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+            await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    client = openai.AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key="k",
+        max_retries=0,
+        http_client=openai.DefaultAioHttpClient(),
+    )
+    try:
+        events = await collect(model(client).stream(MESSAGES))
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert events == [TextDelta("Zipped"), TextDelta(" answer.")]
