@@ -36,6 +36,17 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
     )
 
 
+def finish(process: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The output of a process expected to exit by itself; killed (and failed) if it does not."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"the process did not exit:\n{output}") from None
+    return output
+
+
 def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
     for _ in range(200):  # bounded: 200 x 50 ms
         if process.poll() is not None:
@@ -67,7 +78,7 @@ async def test_serve_runs_the_example_flow_without_a_model():
         assert answer.text == "Thanks, Dana. What is your date of birth?"
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=10)
+        output = finish(process, 10)
     assert "flow.bound" in output
     assert "Dana" not in output  # caller speech is not logged at INFO
 
@@ -86,14 +97,14 @@ async def test_serve_prompt_agent_says_it_has_no_model():
         assert greeting.text.startswith("Hi, thanks for calling")
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=10)
+        output = finish(process, 10)
     assert "no language model is configured" in output
 
 
 def test_serve_refuses_a_broken_flow(tmp_path):
     (tmp_path / "x.yaml").write_text("flow: x\nstates:\n  a: {say: hi, next: [{to: b}]}\n")
     process = serve("--port", str(free_port()), env={"DIALPLAN_FLOWS_DIR": str(tmp_path)})
-    output, _ = process.communicate(timeout=20)
+    output = finish(process)
     assert process.returncode != 0
     assert f"{tmp_path / 'x.yaml'}:3: unknown state 'b'" in output
 
@@ -103,7 +114,7 @@ def test_serve_refuses_a_broken_prompt(tmp_path):
     process = serve(
         "--prompts-dir", str(tmp_path), "--port", str(free_port()), env={"DIALPLAN_AGENT": "prompt"}
     )
-    output, _ = process.communicate(timeout=20)
+    output = finish(process)
     assert process.returncode != 0
     assert "agent.j2:1" in output
 
@@ -133,6 +144,6 @@ async def test_the_secret_never_reaches_the_log():
                 pass
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=10)
+        output = finish(process, 10)
     assert "call.refused" in output
     assert secret not in output
