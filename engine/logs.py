@@ -35,7 +35,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
     logging.basicConfig(
         level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    # The HTTP clients log every request URL at INFO; one line per turn is noise, and a URL
-    # can carry credentials (Azure deployments, query keys).
-    for name in ("httpx", "httpx2", "openai", "aiohttp.access"):
+    # The HTTP clients log every request URL at INFO (noise, and a URL can carry credentials);
+    # transitions logs every state callback at INFO. Our own events say what matters.
+    for name in ("httpx", "httpx2", "openai", "aiohttp.access", "transitions"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

@@ -147,3 +147,21 @@ async def test_the_secret_never_reaches_the_log():
         output = finish(process, 10)
     assert "call.refused" in output
     assert secret not in output
+
+
+async def test_info_log_is_one_line_per_event_not_per_callback():
+    port = free_port()
+    process = serve("--port", str(port), "--log-level", "INFO")
+    try:
+        wait_healthy(port, process)
+        url = f"ws://127.0.0.1:{port}/llm-websocket/call_quiet_log"
+        async with PlatformCall.connect(url) as call:
+            greeting = await call.response(0)
+            await call.request(1, Transcript().agent(greeting.text).user("My name is Ann Lee"))
+            await call.response(1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = finish(process, 10)
+    assert "transitions.core" not in output
+    assert "httpx" not in output
+    assert output.count("Running on") == 1
