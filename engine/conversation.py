@@ -24,10 +24,10 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import orjson
 import structlog
 
+from . import state_actions
 from .agent import CallInfo, Greeting, Part, Speech, Turn
 from .context import chat_messages
 from .errors import RuntimeFault
@@ -420,37 +420,19 @@ class FlowConversation:
     # -- actions ---------------------------------------------------------------------------
 
     async def _run_action(self, index: int) -> AsyncIterator[Part]:
-        flow = self._flow()
-        action = self._spec().actions[index]
         context = self._context()
-        base = ("states", self.state, "actions", index)
-        args = _render_values(flow, action.args, context, (*base, "args"))
-        url = ""
-        if action.webhook is not None:
-            url = flow.template(*base, "webhook", "url").render(context)
-            body = action.webhook.body or {}
-            args = _render_values(flow, body, context, (*base, "webhook", "body"))
-            name = f"webhook:{self.state}:{index}"
-        else:
-            name = action.call or ""
+        action = state_actions.prepare(self._flow(), self.state, index, context)
         tool_id = f"{self.call_id}:{self.state}:{index}:{len(self.path)}"
-        yield ToolCallInvocation(tool_id, name, orjson.dumps(args, default=str).decode())
+        yield ToolCallInvocation(tool_id, action.name, action.arguments_json())
         try:
-            result = await self.runner.run(name, args, action.webhook, url)
+            result = await self.runner.run(action.name, action.args, action.webhook, action.url)
             ok = True
         except RuntimeFault as exc:
-            log.warning("action.failed", call_id=self.call_id, action=name, error=str(exc))
+            log.warning("action.failed", call_id=self.call_id, action=action.name, error=str(exc))
             result, ok = {"error": str(exc)}, False
-        for slot, _expression in action.store.items():
-            try:
-                value = flow.guards[("states", self.state, "actions", index, slot)](
-                    **context, result=result
-                )
-            except Exception as exc:  # a store expression that does not fit this result
-                log.warning("action.store_failed", action=name, slot=slot, error=repr(exc))
-                continue
-            if value is not None and not isinstance(value, jinja2.Undefined):
-                self.slots[slot] = value
+        self.slots.update(
+            state_actions.stored_values(self._flow(), self.state, index, context, result)
+        )
         yield ToolCallResult(tool_id, orjson.dumps(result, default=str).decode(), ok)
 
     # -- the model -------------------------------------------------------------------------
@@ -556,16 +538,3 @@ async def _spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
                 part = Speech(" " + part.text)
             last = part.text
         yield part
-
-
-def _render_values(
-    flow: CompiledFlow, value: Any, context: dict[str, Any], path: tuple[Any, ...]
-) -> Any:
-    """Render the string leaves of an action's arguments (compiled with the flow)."""
-    if isinstance(value, str):
-        return flow.template(*path).render(context)
-    if isinstance(value, dict):
-        return {k: _render_values(flow, v, context, (*path, k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_render_values(flow, v, context, (*path, i)) for i, v in enumerate(value)]
-    return value
