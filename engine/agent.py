@@ -28,6 +28,14 @@ class CallInfo:
     details: Mapping[str, Any] = field(default_factory=dict)
     """The ``call`` object of ``call_details`` (empty until it arrives)."""
 
+    def template_view(self) -> dict[str, Any]:
+        """The ``call`` that templates see: the details, with the fields they may rely on."""
+        view = dict(self.details)
+        view.setdefault("call_id", self.call_id)
+        view.setdefault("metadata", {})
+        view.setdefault("retell_llm_dynamic_variables", {})
+        return view
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:

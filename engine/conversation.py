@@ -83,7 +83,6 @@ class FlowConversation:
         self.path: list[str] = []
         self.entered_at = 0  # transcript length when the current state was entered
         self.runner = agent.runner_factory(call.call_id)
-        self.llm_requests = 0
         self._started = False  # the start state's settings and actions have run
         self._details: Mapping[str, Any] = call.details
         if call.flow is not None:
@@ -485,7 +484,6 @@ class FlowConversation:
         if state.context == "state":
             transcript = transcript[self.entered_at :]
         messages = chat_messages("\n\n".join(parts), transcript)
-        self.llm_requests += 1
         calls: list[ToolCallRequest] = []
         async for event in model.stream(messages, offered or None):
             if isinstance(event, TextDelta):
@@ -509,10 +507,7 @@ class FlowConversation:
     def _context(self) -> dict[str, Any]:
         flow = self._flow()
         slots = {name: self.slots.get(name) for name in flow.slots}
-        call = dict(self._details)
-        call.setdefault("call_id", self.call_id)
-        call.setdefault("metadata", {})
-        call.setdefault("retell_llm_dynamic_variables", {})
+        call = CallInfo(self.call_id, details=self._details).template_view()
         return {"slots": slots, "call": call, "flow": flow.name, "state": self.state}
 
 

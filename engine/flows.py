@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -223,8 +223,6 @@ class FlowRegistry:
 
 
 def _with_mtimes(flow: CompiledFlow, mtimes: tuple[float, ...]) -> CompiledFlow:
-    from dataclasses import replace
-
     return replace(flow, mtimes=mtimes)
 
 

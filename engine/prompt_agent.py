@@ -117,8 +117,4 @@ class PromptConversation:
 
 
 def _context(call: CallInfo) -> dict[str, Any]:
-    details = dict(call.details)
-    details.setdefault("call_id", call.call_id)
-    details.setdefault("metadata", {})
-    details.setdefault("retell_llm_dynamic_variables", {})
-    return {"call": details}
+    return {"call": call.template_view()}

@@ -1,7 +1,7 @@
 """One WebSocket of one call: the read loop, response ids, and the reply to each request.
 
 The read loop never waits for the model. It answers keepalives at once (ahead of any queued
-speech), folds ``update_only`` into call state, and for each ``response_required`` /
+speech), hands ``update_only`` to the conversation, and for each ``response_required`` /
 ``reminder_required`` marks that id current, cancels the older generation (which closes its
 upstream HTTP stream) and starts a new one. A current response is always closed with
 ``content_complete: true``, also when the conversation fails; then the caller first hears the
@@ -209,9 +209,6 @@ class Session:
             if isinstance(event, PingPong):
                 self.writer.put_first(Pong(event.timestamp))
             elif isinstance(event, UpdateOnly):
-                state.transcript = event.transcript
-                if event.turntaking is not None:
-                    state.turntaking = event.turntaking
                 try:
                     state.conversation.observe(event.transcript, event.turntaking)
                 except Exception:
@@ -232,7 +229,6 @@ class Session:
             return
         self.writer.current = response_id  # from here on, older chunks are never sent
         state.last_response_id = response_id
-        state.transcript = event.transcript
         if self._generation is not None:
             self._generation.cancel()
             self.metrics.responses.labels("superseded").inc()

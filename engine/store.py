@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .agent import CallInfo, Conversation
-from .protocol import RawTranscript
 
 if TYPE_CHECKING:
     from .session import Session
@@ -30,8 +29,6 @@ class CallState:
     conversation: Conversation
     greeted: bool = False
     last_response_id: int = 0
-    transcript: RawTranscript = ()
-    turntaking: str | None = None
     interrupt_id: int = 0
     agent_config: dict[str, Any] = field(default_factory=dict)
     connections: int = 0

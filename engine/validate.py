@@ -44,7 +44,9 @@ class _Checker:
         self.env = env
         self.errors: list[AuthoringError] = []
 
-    def error(self, message: str, *path: Any, hint: str | None = None, line: int | None = None):  # type: ignore[no-untyped-def]
+    def error(
+        self, message: str, *path: Any, hint: str | None = None, line: int | None = None
+    ) -> None:
         where = self.loaded.where(*path)
         if line is not None:
             where = Location(where.file, line, where.flow)
