@@ -15,7 +15,7 @@ $(BIN)/dialplan: pyproject.toml
 install: $(BIN)/dialplan  ## create .venv with dialplan and the dev tools
 
 run: install  ## serve the example agent on ws://127.0.0.1:8080/llm-websocket/<call_id>
-	$(BIN)/dialplan serve
+	$(BIN)/dialplan serve --flow clinic_intake
 
 test: install  ## run the test suite
 	$(BIN)/pytest -q

@@ -2,12 +2,13 @@
 
 The public API, grouped:
 
-* Running a server: :func:`create_app`, :class:`Settings`.
-* Flows: :class:`Flow` (the file format), :func:`load_flow`, :class:`FlowRegistry`,
-  :class:`FlowAgent`, :func:`action` (register a Python action), :class:`SlotSpec`,
-  :func:`register_slot_type`. The test kit is :mod:`engine.testing`.
+* Running a server: :func:`create_app`, :class:`Settings`, :class:`Project`.
+* Flows: :class:`Flow` (the file format), :class:`SlotSpec`, :class:`FlowRegistry`,
+  :class:`FlowAgent`, :class:`FlowRunner` (a flow in-process, turn by turn).
+* Plugins: :class:`Plugin` (a module's actions and slot types), :class:`BaseSlotType`,
+  :class:`Parsed`. The test kit is :mod:`engine.testing`.
 * Writing an agent: :class:`Agent`, :class:`Conversation`, :class:`CallInfo`, :class:`Turn`,
-  :class:`Speech`, :class:`Greeting`, :class:`Actions`, :data:`Part`.
+  :class:`Speech`, :class:`Greeting`, :class:`CallControl`, :data:`Part`.
 * Models: :class:`ChatModel`, :class:`OpenAIChatModel`, :class:`TextDelta`,
   :class:`ToolCallRequest`.
 * Errors: :class:`DialplanError` and its branches.
@@ -17,9 +18,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .actions import action
-from .agent import Agent, CallInfo, Conversation, Greeting, Part, Speech, Turn
-from .errors import (
+from engine.agent import Agent, CallInfo, Conversation, Greeting, Part, Speech, Turn
+from engine.errors import (
     AuthoringError,
     AuthoringErrors,
     DialplanError,
@@ -29,20 +29,28 @@ from .errors import (
     RuntimeFault,
     TemplateError,
 )
-from .flows import FlowAgent, FlowRegistry
-from .llm import ChatModel, OpenAIChatModel, TextDelta, ToolCallRequest
-from .loader import load_flow
-from .protocol import Actions
-from .server import create_app
-from .settings import Settings
-from .slots import SlotSpec, register_slot_type
-from .spec import Flow
+from engine.flow import (
+    BaseSlotType,
+    Flow,
+    FlowAgent,
+    FlowRegistry,
+    FlowRunner,
+    Parsed,
+    Plugin,
+    SlotSpec,
+)
+from engine.llm import ChatModel, OpenAIChatModel, TextDelta, ToolCallRequest
+from engine.project import Project
+from engine.protocol import CallControl
+from engine.server import create_app
+from engine.settings import Settings
 
 __all__ = [
-    "Actions",
     "Agent",
     "AuthoringError",
     "AuthoringErrors",
+    "BaseSlotType",
+    "CallControl",
     "CallInfo",
     "ChatModel",
     "Conversation",
@@ -50,11 +58,15 @@ __all__ = [
     "Flow",
     "FlowAgent",
     "FlowRegistry",
+    "FlowRunner",
     "Greeting",
     "LLMError",
     "LLMTimeout",
     "OpenAIChatModel",
+    "Parsed",
     "Part",
+    "Plugin",
+    "Project",
     "ProtocolError",
     "RuntimeFault",
     "Settings",
@@ -64,8 +76,5 @@ __all__ = [
     "TextDelta",
     "ToolCallRequest",
     "Turn",
-    "action",
     "create_app",
-    "load_flow",
-    "register_slot_type",
 ]

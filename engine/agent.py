@@ -3,9 +3,9 @@
 The server knows the wire protocol, sockets, response ids and deadlines; an :class:`Agent`
 knows the conversation. For every call the server asks the agent for a :class:`Conversation`,
 then per turn hands it a :class:`Turn` and streams back the :data:`Part` items it yields:
-speech as it is produced, :class:`~engine.protocol.Actions` (hang up, transfer, press digits,
-not interruptible) and bookkeeping events. The single-prompt agent and the flow engine are both
-agents; neither touches a socket.
+speech as it is produced, :class:`~engine.protocol.CallControl` (hang up, transfer, press
+digits, not interruptible) and bookkeeping events. The single-prompt agent and the flow engine
+are both agents; neither touches a socket.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
-from .protocol import NO_ACTIONS, Actions, RawTranscript, SideEvent, Utterance
+from engine.protocol import NO_CONTROL, CallControl, RawTranscript, SideEvent, Utterance
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Speech:
     text: str
 
 
-Part: TypeAlias = Speech | Actions | SideEvent
+Part: TypeAlias = Speech | CallControl | SideEvent
 """What a conversation yields during a turn."""
 
 
@@ -63,7 +63,7 @@ class Greeting:
     """The begin message: empty ``text`` lets the caller speak first."""
 
     text: str
-    actions: Actions = NO_ACTIONS
+    control: CallControl = NO_CONTROL
 
 
 class Conversation(Protocol):

@@ -20,13 +20,11 @@ class DialplanError(Exception):
 
 @dataclass(frozen=True)
 class Location:
-    """Where in an authored file a problem is: ``file:line``, and optionally the flow and state."""
+    """Where in an authored file a problem is: ``file:line``, and the flow it belongs to."""
 
     file: str
     line: int | None = None
     flow: str | None = None
-    state: str | None = None
-    key: str | None = None
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -70,10 +68,6 @@ class AuthoringErrors(DialplanError, ValueError):
 
 class TemplateError(AuthoringError):
     """A prompt or line template that cannot be loaded or rendered."""
-
-
-class ConfigError(AuthoringError):
-    """Settings that cannot work together (for example an unknown LLM provider)."""
 
 
 class RuntimeFault(DialplanError, RuntimeError):

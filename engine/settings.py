@@ -78,11 +78,14 @@ class Settings(BaseSettings):
     )
     flows_dir: Path = Field(Path("flows"), description="Folder of flow files (*.yaml).")
     flow: str | None = Field(
-        "clinic_intake", description="Flow for calls that name none (URL or `metadata.flow`)."
+        None,
+        description="Flow for calls that name none (URL or `metadata.flow`); with one flow, "
+        "that flow.",
     )
     plugins: tuple[str, ...] = Field(
-        ("engine.examples.booking",),
-        description="Modules imported at start to register actions (comma-separated).",
+        (),
+        description="Plugin modules every flow may use, besides each flow's own `plugins:` "
+        "(comma-separated).",
     )
     prompts_dir: Path = Field(Path("prompts"), description="Folder of Jinja prompt templates.")
     prompt: str = Field("agent.j2", description="System prompt template of the prompt agent.")

@@ -9,7 +9,7 @@ import openai
 
 from engine.agent import CallInfo, Greeting, Part, Speech, Turn
 from engine.protocol import (
-    Actions,
+    CallControl,
     Metadata,
     RawTranscript,
     ToolCallInvocation,
@@ -30,7 +30,7 @@ class ScriptedConversation:
         self.script = script
 
     def greeting(self, call: CallInfo) -> Greeting:
-        return Greeting("Hello.", Actions(no_interruption_allowed=True))
+        return Greeting("Hello.", CallControl(no_interruption_allowed=True))
 
     def observe(self, transcript: RawTranscript, turntaking: str | None) -> None:
         pass
@@ -62,11 +62,11 @@ class ScriptedAgent:
 
 SCRIPT: dict[str, list[Part]] = {
     "transfer me": [
-        Actions(transfer_number="+14155550123", no_interruption_allowed=True),
+        CallControl(transfer_number="+14155550123", no_interruption_allowed=True),
         Speech("Transferring you now."),
     ],
-    "bye": [Speech("Thanks for calling, "), Actions(end_call=True), Speech("goodbye!")],
-    "press": [Actions(digit_to_press="1#"), Speech("Pressing one.")],
+    "bye": [Speech("Thanks for calling, "), CallControl(end_call=True), Speech("goodbye!")],
+    "press": [CallControl(digit_to_press="1#"), Speech("Pressing one.")],
     "look it up": [
         Speech("Let me check. "),
         ToolCallInvocation("tc_1", "lookup_order", '{"order_id":"A-1009"}'),
@@ -185,7 +185,7 @@ async def test_interrupt_and_hang_up_through_the_session(no_llm, start_server):
         await call.response(0)
         await call.request(1, Transcript().user("wait"))
         await asyncio.sleep(0.05)
-        session = server.runtime.store.get("call_i").session
+        session = server.runtime.store.get("call_i").owner
         ids = [
             server.run_coroutine(_interrupt(session, text))
             for text in ("Sorry to cut in.", "Again.")

@@ -13,11 +13,19 @@ from pathlib import Path
 import click
 import pytest
 
-from engine import chat as chat_module
-from engine.graph import open_flow
+from engine.cli import chat as chat_module
+from engine.flow import CompiledFlow
+from engine.project import Project
+from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2025-01-15"
+
+
+def open_flow(name_or_path: str | Path, prompts_dir: Path = ROOT / "prompts") -> CompiledFlow:
+    settings = Settings(flows_dir=ROOT / "flows", prompts_dir=prompts_dir)
+    return Project.from_settings(settings).open_flow(name_or_path)
+
 
 HAPPY_PATH = """\
 # clinic intake: the happy path
@@ -79,12 +87,7 @@ def chat(name: str, *lines: str, model: chat_module.ModelChoice = "none") -> lis
     """An in-process chat from script lines; returns the printed lines."""
     from datetime import date
 
-    flow = open_flow(
-        name,
-        flows_dir=ROOT / "flows",
-        prompts_dir=ROOT / "prompts",
-        plugins=("engine.examples.booking",),
-    )
+    flow = open_flow(name)
     out: list[str] = []
     chat_module.run(flow, lines=lines, model=model, today=date(2025, 1, 15), echo=out.append)
     return out

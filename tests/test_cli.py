@@ -62,7 +62,7 @@ def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
 
 async def test_serve_runs_the_example_flow_without_a_model():
     port = free_port()
-    process = serve("--port", str(port), "--log-level", "INFO")
+    process = serve("--port", str(port), "--flow", "clinic_intake", "--log-level", "INFO")
     try:
         wait_healthy(port, process)
         async with httpx.AsyncClient() as http:
@@ -85,7 +85,9 @@ async def test_serve_runs_the_example_flow_without_a_model():
 
 async def test_serve_prompt_agent_says_it_has_no_model():
     port = free_port()
-    process = serve("--port", str(port), env={"DIALPLAN_AGENT": "prompt"})
+    process = serve(
+        "--port", str(port), "--flow", "clinic_intake", env={"DIALPLAN_AGENT": "prompt"}
+    )
     try:
         wait_healthy(port, process)
         async with httpx.AsyncClient() as http:
@@ -131,7 +133,15 @@ def test_cli_basics(flag):
 async def test_the_secret_never_reaches_the_log():
     port = free_port()
     secret = "s3cr3t-path-segment"
-    process = serve("--port", str(port), "--log-level", "DEBUG", env={"DIALPLAN_SECRET": secret})
+    process = serve(
+        "--port",
+        str(port),
+        "--flow",
+        "clinic_intake",
+        "--log-level",
+        "DEBUG",
+        env={"DIALPLAN_SECRET": secret},
+    )
     try:
         wait_healthy(port, process)
         base = f"ws://127.0.0.1:{port}/llm-websocket"
@@ -151,7 +161,7 @@ async def test_the_secret_never_reaches_the_log():
 
 async def test_info_log_is_one_line_per_event_not_per_callback():
     port = free_port()
-    process = serve("--port", str(port), "--log-level", "INFO")
+    process = serve("--port", str(port), "--flow", "clinic_intake", "--log-level", "INFO")
     try:
         wait_healthy(port, process)
         url = f"ws://127.0.0.1:{port}/llm-websocket/call_quiet_log"

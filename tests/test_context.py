@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.context import chat_messages
+from engine.llm import chat_messages
 from engine.protocol import Utterance
 
 

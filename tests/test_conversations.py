@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import _yaml
-from engine.authoring import new
-from engine.cli import validate
+from engine.cli.flows import validate
+from engine.cli.new import new
 from engine.errors import AuthoringErrors
 from engine.examples import booking
+from engine.flow import safe_yaml as _yaml
 from engine.testing.conversation_spec import load_conversations
 from engine.testing.conversations import same_value
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from engine.actions import action
+from engine.flow import Plugin
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.server import free_port
 
@@ -49,9 +49,10 @@ states:
 """
 
 COUNTED: list[str] = []
+plugin = Plugin()
 
 
-@action("test.count")
+@plugin.action("test.count")
 def count(order: str) -> dict[str, object]:
     COUNTED.append(order)
     return {"ok": True}
@@ -109,7 +110,7 @@ def orders_server(start_server, tmp_path):  # type: ignore[no-untyped-def]
             flows_dir=flows,
             prompts_dir=ROOT / "prompts",
             flow="lookup",
-            plugins=("engine.examples.booking", "tests.test_flow_actions"),
+            plugins=("tests.test_flow_actions",),
         )
         return service, server
 
@@ -175,7 +176,9 @@ async def test_failed_webhook_routes_on_the_missing_result(no_llm, orders_server
 
 
 async def test_out_of_order_answer_is_kept_and_the_question_asked_again(no_llm, start_server):
-    server = start_server(agent="flow", flows_dir=ROOT / "flows", prompts_dir=ROOT / "prompts")
+    server = start_server(
+        agent="flow", flows_dir=ROOT / "flows", prompts_dir=ROOT / "prompts", flow="clinic_intake"
+    )
     async with PlatformCall.connect(server.url("clinic_order")) as call:
         dialog = Dialog(call)
         await dialog.start()
@@ -186,5 +189,5 @@ async def test_out_of_order_answer_is_kept_and_the_question_asked_again(no_llm, 
         "And what is the reason for your visit?"
     )
     talk = server.runtime.store.get("clinic_order").conversation
-    assert talk.slots["date_of_birth"] == "1980-03-03"
+    assert talk.memory.slots["date_of_birth"] == "1980-03-03"
     assert talk.state == "ask_reason"  # the date was not asked twice

@@ -22,6 +22,7 @@ PROMPTS = ROOT / "prompts"
 def flow_server(start_server):  # type: ignore[no-untyped-def]
     def start(**settings):  # type: ignore[no-untyped-def]
         settings.setdefault("flows_dir", FLOWS)
+        settings.setdefault("flow", "clinic_intake")
         return start_server(agent="flow", prompts_dir=PROMPTS, **settings)
 
     return start
@@ -51,12 +52,12 @@ async def test_clinic_happy_path_without_a_model(no_llm, flow_server):
     assert bye.flag("no_interruption_allowed") is True
     assert any(c["content"] and c.get("end_call") for c in bye.chunks)
     talk = conversation(server, "clinic_1")
-    assert talk.slots == {
+    assert talk.memory.slots == {
         "full_name": "Dana Scully",
         "date_of_birth": "1980-03-03",
         "reason": "I have a sore throat",
     }
-    assert talk.path == ["ask_name", "ask_dob", "ask_reason", "confirm", "done"]
+    assert talk.memory.path == ["ask_name", "ask_dob", "ask_reason", "confirm", "done"]
 
 
 async def test_say_states_make_no_model_request(llm: LLMTestServer, flow_server):
@@ -85,7 +86,7 @@ async def test_clinic_correction_loop(no_llm, flow_server):
         assert "born April 4th, 1981" in again.text  # name and reason were kept, not re-asked
         await dialog.say("Yes")
     talk = conversation(server, "clinic_fix")
-    assert talk.slots["date_of_birth"] == "1981-04-04"
+    assert talk.memory.slots["date_of_birth"] == "1981-04-04"
     assert talk.state == "done"
 
 
@@ -109,8 +110,8 @@ async def test_values_given_early_skip_their_states(no_llm, flow_server):
         answer = await dialog.say("Hi, this is Dana Scully, I was born March 3rd 1980")
     assert answer.text.endswith("And what is the reason for your visit?")
     talk = conversation(server, "clinic_early")
-    assert talk.slots["date_of_birth"] == "1980-03-03"
-    assert "ask_dob" in talk.path  # entered and skipped, not asked
+    assert talk.memory.slots["date_of_birth"] == "1980-03-03"
+    assert "ask_dob" in talk.memory.path  # entered and skipped, not asked
 
 
 async def test_invalid_value_is_reasked_never_stored(no_llm, flow_server):
@@ -122,7 +123,7 @@ async def test_invalid_value_is_reasked_never_stored(no_llm, flow_server):
         answer = await dialog.say("March 3rd 2090")
     assert answer.text.startswith("Sorry, ")
     assert "future" in answer.text
-    assert "date_of_birth" not in conversation(server, "clinic_future").slots
+    assert "date_of_birth" not in conversation(server, "clinic_future").memory.slots
 
 
 async def test_transfer_on_request_rides_on_the_line(no_llm, flow_server):
@@ -198,7 +199,7 @@ async def test_booking_with_a_taken_time_books_once(no_llm, flow_server):
     talk = conversation(server, "call_book")
     mine = [b for b in BOOK.bookings.values() if b["call_id"] == "call_book"]
     assert len(mine) == 1 and mine[0]["time"] == "19:30"
-    reference = talk.slots["reference"]
+    reference = talk.memory.slots["reference"]
     assert ", ".join(reference) in booked.text  # read out letter by letter
     kinds = [f["response_type"] for _, f in call.frames]
     assert "tool_call_invocation" in kinds and "tool_call_result" in kinds
@@ -252,7 +253,7 @@ async def test_model_fills_what_the_parsers_cannot(llm: LLMTestServer, flow_serv
         named = await dialog.say("Well people call me Dee but on my ID it says Dana Scully okay")
         assert named.text == "Thanks, Dana. What is your date of birth?"
         bad = await dialog.say("Ugh I never remember, the one in the future I guess")
-        assert "date_of_birth" not in conversation(server, "clinic_llm").slots
+        assert "date_of_birth" not in conversation(server, "clinic_llm").memory.slots
         assert bad.text.startswith("Hmm,")
         await dialog.say("March 3rd 1980")
         confirm = await dialog.say("Sore throat")

@@ -12,20 +12,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import graph as graph_module
 from engine.cli import main
-from engine.coverage import Coverage
-from engine.graph import (
+from engine.diagram import (
     GraphError,
     GraphvizMissing,
     dot,
     mermaid,
-    open_flow,
     render,
     source_digest,
 )
-from engine.spec import Flow
-from engine.testing.runner import FlowRunner
+from engine.diagram import graphviz as dot_module
+from engine.diagram import model as graph_module
+from engine.diagram.coverage import Coverage
+from engine.flow import CompiledFlow, FlowRunner
+from engine.flow.spec import Flow
+from engine.project import Project
+from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOWS = ROOT / "flows"
@@ -33,13 +35,13 @@ HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed")
 
 
+def open_flow(name_or_path: str | Path, prompts_dir: Path = ROOT / "prompts") -> CompiledFlow:
+    settings = Settings(flows_dir=FLOWS, prompts_dir=prompts_dir)
+    return Project.from_settings(settings).open_flow(name_or_path)
+
+
 def load(name: str):  # type: ignore[no-untyped-def]
-    return open_flow(
-        name,
-        flows_dir=FLOWS,
-        prompts_dir=ROOT / "prompts",
-        plugins=("engine.examples.booking",),
-    )
+    return open_flow(name)
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +281,7 @@ def test_render_svg_and_png(clinic):
 
 
 def test_missing_graphviz_says_how_to_install(clinic, monkeypatch):
-    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dot_module.shutil, "which", lambda name: None)
     with pytest.raises(GraphvizMissing, match="apt-get install graphviz"):
         render(clinic, "svg")
     assert render(clinic, "dot").startswith(b"digraph")  # DOT needs no Graphviz
@@ -316,7 +318,7 @@ def test_command_writes_the_format_of_the_suffix(cli, clinic, tmp_path):
 
 
 def test_command_reads_coverage(cli, clinic, tmp_path):
-    from engine.coverage import save
+    from engine.diagram.coverage import save
 
     recorded = Coverage({"ask_name", "ask_dob"}, {("ask_name", "ask_dob")})
     save({"clinic_intake": recorded}, tmp_path / "cov.json")
@@ -350,7 +352,7 @@ def test_command_errors(cli, args, message):
 
 
 def test_command_without_graphviz(cli, monkeypatch):
-    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(dot_module.shutil, "which", lambda name: None)
     result = cli("clinic_intake", "--format", "svg")
     assert result.exit_code == 1
     assert "apt-get install graphviz" in result.stderr

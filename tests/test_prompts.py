@@ -5,32 +5,31 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import TemplateError
-from engine.prompts import compile_string, load_template, make_environment, render
-from engine.voice import VOICE_FILTERS
+from engine.templates import SPOKEN_FILTERS, compile_string, load_template, make_environment, render
 
 
 def test_caller_text_is_a_value_not_template_source():
-    env = make_environment(None, VOICE_FILTERS)
+    env = make_environment(None, SPOKEN_FILTERS)
     line = compile_string(env, "You said: {{ said }}")
     assert render(line, {"said": "{{ 7 * 7 }}"}) == "You said: {{ 7 * 7 }}"
 
 
 def test_sandbox_blocks_python_internals():
-    env = make_environment(None, VOICE_FILTERS)
+    env = make_environment(None, SPOKEN_FILTERS)
     line = compile_string(env, "{{ ''.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(TemplateError, match="cannot render"):
         render(line, {})
 
 
 def test_a_misspelt_variable_is_an_error_not_a_blank():
-    env = make_environment(None, VOICE_FILTERS)
+    env = make_environment(None, SPOKEN_FILTERS)
     line = compile_string(env, "Hello {{ nmae }}!")
     with pytest.raises(TemplateError, match="nmae"):
         render(line, {"name": "Dana"})
 
 
 def test_voice_filters_are_registered():
-    env = make_environment(None, VOICE_FILTERS)
+    env = make_environment(None, SPOKEN_FILTERS)
     line = compile_string(env, "{{ d | spoken_date }} at {{ t | spoken_time }}, {{ n | digits }}")
     text = render(line, {"d": "1980-03-03", "t": "19:30", "n": "4155550123"})
     assert text == "March 3rd, 1980 at 7:30 PM, 4 1 5, 5 5 5, 0 1 2 3"

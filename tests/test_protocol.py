@@ -7,8 +7,8 @@ import pytest
 
 from engine.errors import ProtocolError
 from engine.protocol import (
-    Actions,
     AgentInterrupt,
+    CallControl,
     CallDetails,
     Config,
     Metadata,
@@ -84,13 +84,15 @@ def test_response_chunk_has_exact_types_and_omits_unset_actions():
 
 
 def test_actions_fields_and_union():
-    actions = Actions(transfer_number="+14155550123") | Actions(no_interruption_allowed=True)
+    actions = CallControl(transfer_number="+14155550123") | CallControl(
+        no_interruption_allowed=True
+    )
     wire = orjson.loads(encode(ResponseChunk(1, "Bye.", True, actions)))
     assert wire["transfer_number"] == "+14155550123"
     assert wire["no_interruption_allowed"] is True
     assert "end_call" not in wire and "show_transferee_as_caller" not in wire
-    assert not Actions()
-    assert Actions(end_call=True) | Actions() == Actions(end_call=True)
+    assert not CallControl()
+    assert CallControl(end_call=True) | CallControl() == CallControl(end_call=True)
 
 
 def test_every_outbound_event_has_its_response_type():

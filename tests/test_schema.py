@@ -7,8 +7,8 @@ from pathlib import Path
 
 import jsonschema
 
-from engine import _yaml
-from engine.spec import SCHEMA_PATH, flow_json_schema
+from engine.flow import safe_yaml as _yaml
+from engine.flow.spec import SCHEMA_PATH, flow_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,31 +1,28 @@
-from dataclasses import FrozenInstanceError
 from datetime import date
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from engine.slots import (
-    SLOT_TYPES,
-    Parsed,
-    SlotSpec,
-    register_slot_type,
-    slot_type,
-    yes_no,
-)
+from engine.flow.slots import Parsed, SlotTypes, yes_no
+from engine.flow.spec import BUILTIN_SLOT_TYPES, SlotSpec
 
 TODAY = date(2025, 6, 15)  # a Sunday
+TYPES = SlotTypes.builtin()
 
 
 def spec(type_: str, **options: Any) -> SlotSpec:
-    return SlotSpec(name="slot", type=type_, **options)
+    if type_ == "enum":
+        options.setdefault("values", ["red", "green"])
+    return SlotSpec(type=type_, **options)
 
 
 def extract(type_: str, text: str, *, asked: bool = True, **options: Any) -> Parsed | None:
-    return slot_type(type_).extract(text, spec(type_, **options), TODAY, asked=asked)
+    return TYPES[type_].extract(text, spec(type_, **options), TODAY, asked=asked)
 
 
 def parse(type_: str, value: object, **options: Any) -> Parsed:
-    return slot_type(type_).parse(value, spec(type_, **options), TODAY)
+    return TYPES[type_].parse(value, spec(type_, **options), TODAY)
 
 
 def ok(value: object) -> Parsed:
@@ -36,15 +33,15 @@ def ok(value: object) -> Parsed:
 
 
 def test_builtin_types_are_registered() -> None:
-    assert set(SLOT_TYPES) == {
-        "text", "name", "number", "yes_no", "enum", "date", "time", "phone", "email",
-    }  # fmt: skip
-    assert all(slot_type(name).name == name for name in SLOT_TYPES)
+    assert TYPES.names() == sorted(BUILTIN_SLOT_TYPES)
+    assert all(TYPES[name].name == name for name in TYPES.names())
 
 
-def test_unknown_type_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match=r"colour.*date, email"):
-        slot_type("colour")
+def test_unknown_type_says_what_was_meant() -> None:
+    with pytest.raises(KeyError, match=r"'dates'.*did you mean 'date'"):
+        TYPES["dates"]
+    with pytest.raises(KeyError, match=r"colour.*known: date, email"):
+        TYPES["colour"]
 
 
 class Colour:
@@ -63,24 +60,22 @@ class Colour:
         return str(value)
 
 
-def test_register_a_slot_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("engine.slots.SLOT_TYPES", dict(SLOT_TYPES))
+def test_registries_are_per_project_not_global() -> None:
+    mine, theirs = SlotTypes.builtin(), SlotTypes.builtin()
     colour = Colour()
-    assert register_slot_type(colour) is colour
-    assert slot_type("colour") is colour
+    assert mine.add(colour) is colour
+    assert mine["colour"] is colour
+    assert "colour" not in theirs
 
 
 def test_spec_is_immutable_and_hashable() -> None:
     values = {"patio": ["outside"]}
-    seat = SlotSpec(name="seat", type="enum", values=values)  # type: ignore[arg-type]
+    seat = SlotSpec(type="enum", values=values)  # type: ignore[arg-type]
     values["patio"].append("garden")
-    assert seat.values == {"patio": ("outside",)}
-    with pytest.raises(TypeError):
-        seat.values["inside"] = ()  # type: ignore[index]
-    with pytest.raises(FrozenInstanceError):
-        seat.name = "other"  # type: ignore[misc]
-    assert hash(seat) == hash(SlotSpec(name="seat", type="enum"))
-    assert SlotSpec(name="x", type="text").values == {}
+    assert seat.options == {"patio": ("outside",)}
+    with pytest.raises(ValidationError):
+        seat.type = "text"  # type: ignore[misc]
+    assert SlotSpec(type="text").options == {}
 
 
 # --- yes / no --------------------------------------------------------------------------------
@@ -547,7 +542,7 @@ def test_no_email(text: str, asked: bool, expected: Parsed | None) -> None:
 # --- unintelligible audio --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("type_", sorted(SLOT_TYPES))
+@pytest.mark.parametrize("type_", BUILTIN_SLOT_TYPES)
 @pytest.mark.parametrize("asked", [True, False])
 def test_unintelligible_audio_is_never_a_value(type_: str, asked: bool) -> None:
     options = {"values": {"unintelligible": ("audio",)}} if type_ == "enum" else {}
@@ -574,12 +569,12 @@ def test_unintelligible_audio_is_never_a_value(type_: str, asked: bool) -> None:
     ],
 )  # fmt: skip
 def test_json_schema(type_: str, options: dict[str, Any], expected: dict[str, object]) -> None:
-    assert slot_type(type_).json_schema(spec(type_, **options)) == expected
+    assert TYPES[type_].json_schema(spec(type_, **options)) == expected
 
 
-@pytest.mark.parametrize("type_", sorted(SLOT_TYPES))
+@pytest.mark.parametrize("type_", BUILTIN_SLOT_TYPES)
 def test_every_schema_describes_its_value(type_: str) -> None:
-    schema = slot_type(type_).json_schema(spec(type_, description="What we need"))
+    schema = TYPES[type_].json_schema(spec(type_, description="What we need"))
     assert schema["type"] in ("string", "number", "boolean")
     assert str(schema["description"]).startswith("What we need")
 
@@ -602,7 +597,7 @@ def test_every_schema_describes_its_value(type_: str) -> None:
     ],
 )
 def test_say(type_: str, value: object, expected: str) -> None:
-    assert slot_type(type_).say(value, spec(type_)) == expected
+    assert TYPES[type_].say(value, spec(type_)) == expected
 
 
 @pytest.mark.parametrize(

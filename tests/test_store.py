@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from engine.agent import CallInfo
-from engine.store import CallState, MemoryCallStore
+from engine.server.store import CallState, MemoryCallStore
 
 
 class Closing:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import AuthoringErrors
-from engine.loader import load_flow
-from engine.prompts import make_environment
-from engine.voice import VOICE_FILTERS
+from engine.flow import Extensions, load_flow
+from engine.templates import make_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,7 +103,7 @@ BROKEN = [
         VALID.replace("    say: What", "    actions: [{call: lookup}]\n    say: What"),
         [
             "{f}:6: unknown action 'lookup' "
-            "(register it with @action(...) in a module listed in DIALPLAN_PLUGINS)"
+            "(offer it with @plugin.action(...) in a module the flow lists under `plugins:`)"
         ],
     ),
     (
@@ -120,9 +119,23 @@ BROKEN = [
     (
         "bad slot type",
         VALID.replace("{type: name}", "{type: nmae}"),
+        ["{f}:3: slot 'name' has unknown type 'nmae' (did you mean 'name'?)"],
+    ),
+    (
+        "plugin that is not there",
+        "plugins: [no_such_module]\n" + VALID,
         [
-            "{f}:3: slots.name.type: Input should be 'text', 'name', 'number', 'yes_no', "
-            "'enum', 'date', 'time', 'phone' or 'email'"
+            "{f}:1: cannot import plugin 'no_such_module': ModuleNotFoundError: No module named "
+            "'no_such_module' (a plugin is a module on the Python path (pip install -e . puts a "
+            "project's own package there))"
+        ],
+    ),
+    (
+        "module without a plugin",
+        "plugins: [json]\n" + VALID,
+        [
+            "{f}:1: module 'json' has no plugin (define `plugin = Plugin()` in it and register "
+            "with @plugin.action(...))"
         ],
     ),
     (
@@ -146,7 +159,7 @@ def load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
     flow.write_text(text)
     prompts = tmp_path / "prompts"
     prompts.mkdir(exist_ok=True)
-    return flow, prompts, load_flow(flow, make_environment(prompts, VOICE_FILTERS), prompts)
+    return flow, prompts, load_flow(flow, make_environment(prompts), Extensions())
 
 
 def test_the_valid_flow_loads(tmp_path):
@@ -179,7 +192,7 @@ def test_prompt_file_errors_point_into_the_template(tmp_path):
     (prompts / "ask.j2").write_text("Ask for the name.\nKnown: {{ slots.nmae }}\n")
     flow.write_text(VALID.replace("    say: What is your name?", "    prompt: ask.j2"))
     with pytest.raises(AuthoringErrors) as raised:
-        load_flow(flow, make_environment(prompts, VOICE_FILTERS), prompts)
+        load_flow(flow, make_environment(prompts), Extensions())
     assert [str(e) for e in raised.value.errors] == [
         f"{prompts / 'ask.j2'}:2: unknown slot 'nmae' (did you mean 'name'?)"
     ]

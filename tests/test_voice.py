@@ -2,8 +2,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from engine.voice import (
-    VOICE_FILTERS,
+from engine.templates.spoken import (
+    SPOKEN_FILTERS,
     digits,
     ordinal,
     spell,
@@ -155,7 +155,7 @@ def test_bad_group_is_tolerated() -> None:
 
 
 def test_filters_are_registered_by_name() -> None:
-    assert set(VOICE_FILTERS) == {
+    assert set(SPOKEN_FILTERS) == {
         "spoken_date",
         "spoken_time",
         "digits",
@@ -163,4 +163,4 @@ def test_filters_are_registered_by_name() -> None:
         "spoken_email",
         "spoken_list",
     }
-    assert all(fn.__name__ == name for name, fn in VOICE_FILTERS.items())
+    assert all(fn.__name__ == name for name, fn in SPOKEN_FILTERS.items())

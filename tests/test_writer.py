@@ -6,8 +6,8 @@ import asyncio
 
 import orjson
 
-from engine.protocol import Actions, Pong, ResponseChunk, ToolCallResult
-from engine.writer import Writer
+from engine.protocol import CallControl, Pong, ResponseChunk, ToolCallResult
+from engine.server.writer import Writer
 
 
 class SlowSocket:
@@ -37,7 +37,7 @@ async def test_chunks_that_pile_up_are_merged_in_order():
     await asyncio.sleep(0)  # the writer takes the first chunk and blocks in send
     for piece in (" there", ", how", " are you?"):
         writer.put(ResponseChunk(1, piece))
-    writer.put(ResponseChunk(1, "", True, Actions(end_call=True)))
+    writer.put(ResponseChunk(1, "", True, CallControl(end_call=True)))
     socket.gate.set()
     await writer.drained()
     task.cancel()

@@ -12,7 +12,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 
-from ..actions import action
+from engine.flow.plugins import Plugin
 
 OPENING = tuple(f"{hour:02d}:{minute:02d}" for hour in range(17, 22) for minute in (0, 30))
 MAX_PARTY = 10
@@ -44,6 +44,9 @@ class Book:
 
 BOOK = Book()
 
+plugin = Plugin()
+"""The actions the booking flow names (``plugins: [engine.examples.booking]``)."""
+
 
 def _minutes(time: str) -> int:
     hours, _, minutes = time.partition(":")
@@ -53,7 +56,7 @@ def _minutes(time: str) -> int:
         return 0
 
 
-@action("booking.check_availability")
+@plugin.action("booking.check_availability")
 def check_availability(date: str, time: str, party_size: object = 2) -> dict[str, object]:
     """Is a table free? If not, the nearest free times."""
     if BOOK.free(date, time) and int(float(str(party_size))) <= MAX_PARTY:
@@ -61,7 +64,7 @@ def check_availability(date: str, time: str, party_size: object = 2) -> dict[str
     return {"available": False, "alternatives": BOOK.alternatives(date, time)}
 
 
-@action("booking.book")
+@plugin.action("booking.book")
 def book(
     call_id: str, date: str, time: str, party_size: object, name: str = ""
 ) -> dict[str, object]:

@@ -50,8 +50,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .. import _yaml
-from ..errors import AuthoringError, AuthoringErrors, Location
+from engine.errors import AuthoringError, AuthoringErrors, Location
+from engine.flow import safe_yaml
 
 Texts = str | list[str]
 """One phrase, or several that must all (``says``) or all not (``not_says``) be spoken."""
@@ -177,7 +177,7 @@ class LoadedConversations:
 
     def line(self, *path: Any) -> int | None:
         """The line of an entry, e.g. ``line("tests", 0, "turns", 2)``."""
-        return _yaml.line_of(self.lines, path)
+        return safe_yaml.line_of(self.lines, path)
 
     def where(self, *path: Any) -> Location:
         """A :class:`Location` for an entry of this file."""
@@ -208,7 +208,7 @@ def _schema_errors(path: Path, data: Any, exc: ValidationError) -> list[Authorin
         if loc in seen:  # a union reports once per branch; one message per entry is enough
             continue
         seen.add(loc)
-        where = Location(str(path), _yaml.line_of(data, loc))
+        where = Location(str(path), safe_yaml.line_of(data, loc))
         dotted = ".".join(str(part) for part in loc) or "(top level)"
         hint = None
         if error["type"] == "extra_forbidden":
@@ -255,7 +255,7 @@ def load_conversations(path: Path) -> LoadedConversations:
     except OSError as exc:
         raise AuthoringErrors([AuthoringError(f"cannot read: {exc.strerror}", where)]) from None
     try:
-        data = _yaml.load(text)
+        data = safe_yaml.load(text)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         message = exc.problem or "invalid YAML"

@@ -1,7 +1,7 @@
 """Run conversation tests: scripted calls through a flow, checked turn by turn.
 
 Each test of a conversation file (:mod:`engine.testing.conversation_spec`) becomes one call of
-a :class:`~engine.testing.runner.FlowRunner`, so it goes through exactly the conversation code
+a :class:`~engine.flow.runner.FlowRunner`, so it goes through exactly the conversation code
 the server runs. Tests that script the model get the real ``openai`` client talking to an
 :class:`~engine.testing.llm_server.LLMTestServer` on 127.0.0.1; the others run without a model
 at all, like a server with none configured.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import importlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,16 +23,15 @@ from typing import Any
 
 import orjson
 
-from ..agent import CallInfo
-from ..coverage import Coverage
-from ..errors import AuthoringError, AuthoringErrors, Location
-from ..flows import CompiledFlow, FlowRegistry, compile_flow
-from ..intents import first_match
-from ..loader import FLOW_SUFFIXES, load_flow
-from ..prompts import make_environment
-from ..protocol import ToolCallInvocation
-from ..settings import Settings
-from ..voice import VOICE_FILTERS
+from engine.agent import CallInfo
+from engine.diagram import Coverage
+from engine.errors import AuthoringError, AuthoringErrors, Location
+from engine.flow import AgentReply, CompiledFlow, FlowRunner
+from engine.flow.intents import first_match
+from engine.flow.parse import FLOW_SUFFIXES
+from engine.project import Project
+from engine.protocol import ToolCallInvocation
+
 from .conversation_spec import (
     ConversationTest,
     ConversationTurn,
@@ -43,7 +41,6 @@ from .conversation_spec import (
     ScriptedReply,
 )
 from .llm_server import LLMTestServer, Reply, ToolCall
-from .runner import AgentReply, FlowRunner
 
 # Any request the test did not script is answered with this status, so an unscripted model
 # call fails fast instead of the scripted server inventing an answer ("Okay.").
@@ -53,31 +50,6 @@ _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
 
 class ConversationFailure(AssertionError):
     """A conversation test did not go as scripted; the message tells the whole story."""
-
-
-@dataclass(frozen=True)
-class Project:
-    """Where a project's flows and prompts are, and its actions registered."""
-
-    root: Path
-    flows_dir: Path
-    prompts_dir: Path
-
-    @classmethod
-    def at(cls, root: Path) -> Project:
-        """The project at ``root``, with folders from :class:`~engine.settings.Settings`.
-
-        Importing the configured plugins registers their actions (the booking example's, by
-        default), as the server does at start.
-        """
-        settings = Settings()
-        for module in settings.plugins:
-            importlib.import_module(module)
-        return cls(
-            root=root,
-            flows_dir=root / settings.flows_dir,  # an absolute setting stays absolute
-            prompts_dir=root / settings.prompts_dir,
-        )
 
 
 # -- what happened on a call --------------------------------------------------------------
@@ -150,12 +122,11 @@ class ConversationSession:
     Close it when the run is over (it may own a test server thread).
     """
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, root: Path) -> None:
         self.project = project
-        self.env = make_environment(project.prompts_dir, VOICE_FILTERS)
+        self.root = root
         self.coverage: dict[str, Coverage] = {}
         self.flows: dict[str, CompiledFlow] = {}  # flows some test ran, by name (for reports)
-        self._registry: FlowRegistry | None = None
         self._by_file: dict[Path, CompiledFlow] = {}
         self._server: LLMTestServer | None = None
 
@@ -177,7 +148,7 @@ class ConversationSession:
 
     def _flow_file(self, loaded: LoadedConversations, name: str) -> CompiledFlow:
         # Relative to the conversation file first, then to the project root.
-        candidates = [loaded.path.parent / name, self.project.root / name]
+        candidates = [loaded.path.parent / name, self.root / name]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             raise AuthoringErrors(
@@ -187,21 +158,17 @@ class ConversationSession:
                     )
                 ]
             )
-        return compile_flow(load_flow(path, self.env, self.project.prompts_dir), self.env)
+        return self.project.open_flow(path)
 
     def _flow_named(self, loaded: LoadedConversations, name: str) -> CompiledFlow:
-        if self._registry is None:
-            self._registry = FlowRegistry(
-                self.project.flows_dir, self.env, self.project.prompts_dir
-            )
-            self._registry.load_all()
-        flow = self._registry.get(name)
+        names = self.project.flow_names()
+        flow = self.project.registry.get(name)
         if flow is not None:
             return flow
-        for path, errors in self._registry.broken().items():
+        for path, errors in self.project.registry.broken().items():
             if path.stem == name:
                 raise AuthoringErrors(errors)
-        known = ", ".join(self._registry.names()) or "none loaded"
+        known = ", ".join(names) or "none loaded"
         raise AuthoringErrors(
             [
                 AuthoringError(
@@ -248,7 +215,7 @@ class ConversationSession:
         if test.uses_model:
             import openai  # only tests that script the model need the client
 
-            from ..llm import OpenAIChatModel
+            from engine.llm import OpenAIChatModel
 
             server = self.model_server()
             client = openai.AsyncOpenAI(base_url=server.base_url, api_key="test", max_retries=0)

@@ -4,7 +4,7 @@ Installed with dialplan (entry point ``pytest11``), so plain ``pytest`` collects
 ``*.yaml`` file under ``tests/conversations/`` (ini option ``dialplan_conversations``, one
 folder or file per line, relative to the rootdir); each entry of a file's ``tests:`` is one
 test. No other YAML file is collected. ``--dialplan-coverage`` saves the states and moves the
-tests went through (:mod:`engine.coverage`) when the run ends.
+tests went through (:mod:`engine.diagram.coverage`) when the run ends.
 
 The engine is imported only once a conversation file is collected, so pytest runs of projects
 without conversation tests do not pay for it.
@@ -72,7 +72,7 @@ def project_root(config: pytest.Config) -> Path:
     Without a pytest configuration file the rootdir is the common folder of the arguments
     (``tests/conversations`` itself), so the invocation folder wins when it holds the flows.
     """
-    from ..settings import Settings
+    from engine.settings import Settings
 
     flows = Settings().flows_dir
     for candidate in (config.rootpath, config.invocation_params.dir):
@@ -89,9 +89,12 @@ def conversation_session(config: pytest.Config) -> ConversationSession | None:
 def _session(config: pytest.Config) -> ConversationSession:
     session = conversation_session(config)
     if session is None:
-        from .conversations import ConversationSession, Project
+        from engine.project import Project
 
-        session = ConversationSession(Project.at(project_root(config)))
+        from .conversations import ConversationSession
+
+        root = project_root(config)
+        session = ConversationSession(Project.from_settings(root=root), root)
         config.stash[_SESSION] = session
     return session
 
@@ -103,9 +106,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     conversations.close()
     if session.config.getoption("dialplan_coverage"):
-        from ..coverage import COVERAGE_FILE, save
+        from engine.diagram.coverage import COVERAGE_FILE, save
 
-        save(conversations.coverage, conversations.project.root / COVERAGE_FILE)
+        save(conversations.coverage, conversations.root / COVERAGE_FILE)
 
 
 class ConversationFile(pytest.File):
@@ -113,7 +116,8 @@ class ConversationFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         """One :class:`ConversationItem` per entry of ``tests:``."""
-        from ..errors import AuthoringErrors
+        from engine.errors import AuthoringErrors
+
         from .conversation_spec import load_conversations
 
         try:
@@ -143,7 +147,8 @@ class ConversationItem(pytest.Item):
         style: Any = None,
     ) -> str | TerminalRepr:
         """The story of the call (or the file's mistakes), not a Python traceback."""
-        from ..errors import AuthoringError, AuthoringErrors
+        from engine.errors import AuthoringError, AuthoringErrors
+
         from .conversations import ConversationFailure
 
         if isinstance(excinfo.value, (ConversationFailure, AuthoringError, AuthoringErrors)):

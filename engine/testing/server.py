@@ -10,8 +10,8 @@ from typing import Any
 from hypercorn.asyncio import serve
 from quart import Quart
 
-from ..server import create_app, hypercorn_config, runtime_of
-from ..settings import Settings
+from engine.server import create_app, hypercorn_config, runtime_of
+from engine.settings import Settings
 
 
 def free_port() -> int:

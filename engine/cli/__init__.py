@@ -1,0 +1,5 @@
+"""The ``dialplan`` command line: one module per command group (serve, flows, chat, tests)."""
+
+from engine.cli.main import main
+
+__all__ = ["main"]

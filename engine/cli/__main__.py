@@ -1,0 +1,5 @@
+"""``python -m engine.cli``: the ``dialplan`` command."""
+
+from engine.cli.main import main
+
+main()

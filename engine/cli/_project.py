@@ -1,0 +1,37 @@
+"""Opening the project and its flows for a command, every failure a clear one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from engine.errors import AuthoringErrors
+from engine.flow import CompiledFlow
+from engine.project import Project
+from engine.settings import Settings
+
+
+def settings(**overrides: object) -> Settings:
+    """The settings (``DIALPLAN_*``, ``.env``), or a clear error if they are invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid settings:\n{exc}") from None
+
+
+def project(**overrides: object) -> Project:
+    """The project of the working folder, as the settings describe it."""
+    return Project.from_settings(settings(**overrides))
+
+
+def open_flow(name_or_path: str | Path, the_project: Project | None = None) -> CompiledFlow:
+    """A flow by name or path, or a clear error (its ``file:line`` list when it is broken)."""
+    the_project = the_project or project()
+    try:
+        return the_project.open_flow(name_or_path)
+    except AuthoringErrors as exc:
+        raise click.ClickException(f"flow {str(name_or_path)!r} does not load:\n{exc}") from None
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,340 @@
+"""``dialplan chat``: be the caller of a flow in the terminal.
+
+The chat drives a :class:`~engine.flow.runner.FlowRunner`, so every line goes through the
+conversation code a phone call goes through (parsers, intents, guards, actions, the model when
+one is configured). After each turn it prints the state and the slots on one line, and the
+actions the platform would carry out (hang up, transfer, press digits).
+
+Interactive use reads the terminal line by line; ``--script FILE`` or a pipe on stdin reads
+caller lines from there, and the output is then plain deterministic text that tests assert on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import click
+
+from engine.agent import CallInfo
+from engine.flow import AgentReply, CompiledFlow, FlowRunner
+from engine.llm import ChatModel
+from engine.settings import Settings
+
+from . import _project
+
+ModelChoice = Literal["auto", "none", "real", "test"]
+
+COMMANDS = {
+    "/state": "the current state and the way the call came",
+    "/slots": "every slot of the flow and its value",
+    "/silence": "stay quiet for a turn (the agent's reminder)",
+    "/reset": "hang up and start a new call",
+    "/quit": "leave",
+    "/help": "this list",
+}
+TEST_MODEL_LINE = "This is the test model speaking."
+"""What ``--model test`` answers whenever the flow hands a turn to the model."""
+
+_MODEL_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT")
+
+
+def default_model() -> ModelChoice:
+    """``real`` when the ``openai`` variables configure a model, else ``none``."""
+    return "real" if any(os.environ.get(name) for name in _MODEL_VARIABLES) else "none"
+
+
+@dataclass
+class Chat:
+    """One terminal chat with one flow; :meth:`handle` takes a caller line or a command.
+
+    Everything it prints goes through ``echo``, one line at a time, so tests can collect it.
+    """
+
+    flow: CompiledFlow
+    model: ChatModel | None = None
+    today: Callable[[], date] = date.today
+    echo: Callable[[str], None] = click.echo
+    fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
+
+    def __post_init__(self) -> None:
+        self.calls = 0
+        self.over = False  # the call hung up or transferred, or the caller quit
+        self.runner = self._new_call()
+
+    def _new_call(self) -> FlowRunner:
+        self.calls += 1
+        call = CallInfo(f"chat_{self.calls}", flow=self.flow.name)
+        return FlowRunner(self.flow, self.model, call=call, today=self.today)
+
+    def start(self) -> None:
+        """Greet: the flow's begin line, then the state line."""
+        self._show(self.runner.start(), greeting=True)
+
+    async def handle(self, line: str) -> None:
+        """One line from the caller: a command (``/state``), silence (empty), or speech."""
+        text = line.strip()
+        if not text or text == "/silence":
+            self._show(await self.runner.silence())
+        elif text.startswith("/"):
+            self._command(text.split()[0])
+        else:
+            self._show(await self.runner.say(text))
+
+    def _command(self, command: str) -> None:
+        if command == "/state":
+            path = " > ".join(self.runner.states)
+            self.echo(f"state: {self.runner.state} (path: {path})")
+        elif command == "/slots":
+            filled = self.runner.slots
+            width = max((len(name) for name in self.flow.slots), default=0)
+            for name in self.flow.slots:
+                value = _value(filled[name]) if name in filled else "(not set)"
+                self.echo(f"  {name:<{width}}  {value}")
+            if not self.flow.slots:
+                self.echo("  (this flow has no slots)")
+        elif command == "/reset":
+            self.runner.close()
+            self.runner = self._new_call()
+            self.echo("-- new call --")
+            self.start()
+        elif command == "/quit":
+            self.close()
+        elif command == "/help":
+            for name, meaning in COMMANDS.items():
+                self.echo(f"  {name:<9} {meaning}")
+            self.echo("  an empty line is silence too (in a --script, use /silence)")
+        else:
+            self.echo(f"unknown command {command} (try /help)")
+
+    def _show(self, reply: AgentReply, greeting: bool = False) -> None:
+        text = reply.text
+        if reply.error is not None:
+            # What the server does when a turn fails: the caller hears the fallback line.
+            self.echo(f"  (error: {reply.error})")
+            text = text or self.fallback_line
+        if text:
+            self.echo(f"agent: {text}")
+        elif greeting:
+            self.echo("agent: (no greeting: the caller speaks first)")
+        else:
+            self.echo("agent: (says nothing)")
+        control = reply.control
+        if control.digit_to_press:
+            self.echo(f"  (presses {control.digit_to_press})")
+        if control.transfer_number:
+            self.echo(f"  (transfers to {control.transfer_number})")
+        if control.end_call:
+            self.echo("  (hangs up)")
+        self.echo("  " + self.status())
+        state = self.flow.spec.states[self.runner.state]
+        if control.end_call:
+            self._end("hung up")
+        elif control.transfer_number:
+            self._end(f"transferred to {control.transfer_number}")
+        elif control.digit_to_press and not (state.next or state.on_give_up):
+            # A keypad state with no way out hands the call to a phone menu: the flow is done.
+            self._end(f"pressed {control.digit_to_press} for a phone menu", what="flow")
+
+    def _end(self, how: str, what: str = "call") -> None:
+        self.echo(f"-- {what} ended: {how} --")
+        self.close()
+
+    def status(self) -> str:
+        """The compact state line: ``[state] slot=value, slot=value``."""
+        filled = self.runner.slots
+        # In the order the flow declares them, so a slot asked again keeps its place.
+        names = [name for name in self.flow.slots if name in filled]
+        names += [name for name in filled if name not in self.flow.slots]
+        slots = ", ".join(f"{name}={_value(filled[name])}" for name in names)
+        return f"[{self.runner.state}]" + (f" {slots}" if slots else "")
+
+    def close(self) -> None:
+        """End the chat (frees the call's place in the flow)."""
+        if not self.over:
+            self.over = True
+            self.runner.close()
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    return str(value)
+
+
+def script_lines(lines: Iterable[str]) -> Iterator[str]:
+    """Caller lines of a script: ``#`` comments and blank lines left out (use ``/silence``)."""
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield line
+
+
+class _Models(AbstractContextManager["_Models"]):
+    """The chat's model, opened and closed on the chat's event loop."""
+
+    def __init__(self, loop: asyncio.Runner, choice: ModelChoice) -> None:
+        self.loop = loop
+        self.choice = default_model() if choice == "auto" else choice
+        self.model: ChatModel | None = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> _Models:
+        if self.choice == "none":
+            return self
+        from engine.llm import make_client, make_model
+
+        settings = Settings()
+        try:
+            base_url = None
+            if self.choice == "test":
+                from engine.testing.llm_server import LLMTestServer, Reply
+
+                server = self._stack.enter_context(LLMTestServer(Reply(text=TEST_MODEL_LINE)))
+                settings = settings.model_copy(update={"model": "test"})
+                base_url = server.base_url
+
+            async def connect() -> Any:  # the client's transport binds to the running loop
+                if base_url is None:
+                    return make_client(settings)
+                import openai
+
+                return openai.AsyncOpenAI(
+                    api_key="test", base_url=base_url, max_retries=0, timeout=settings.turn_timeout
+                )
+
+            client = self.loop.run(connect())
+            if client is None:
+                raise click.ClickException(
+                    "no model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                    "server, or the AZURE_OPENAI_* variables), or chat with --model none"
+                )
+            self._stack.callback(lambda: self.loop.run(client.close()))
+            self.model = make_model(settings, client)
+        except BaseException:
+            self._stack.close()  # stops a test model's thread already started
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
+def run(
+    flow: CompiledFlow,
+    *,
+    lines: Iterable[str] | None,
+    model: ModelChoice = "auto",
+    today: date | None = None,
+    echo: Callable[[str], None] = click.echo,
+) -> None:
+    """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal."""
+    fallback = Settings().fallback_line
+    with asyncio.Runner() as loop, _Models(loop, model) as models:
+        chat = Chat(
+            flow,
+            models.model,
+            today=(lambda: today) if today is not None else date.today,
+            echo=echo,
+            fallback_line=fallback,
+        )
+        if lines is None:
+            echo(
+                f"dialplan chat with {flow.name} (model: {models.choice}). You are the caller; "
+                "an empty line is silence, /help lists the commands."
+            )
+        try:
+            chat.start()  # a greeting may already end the call
+            source = script_lines(lines) if lines is not None else _terminal()
+            while not chat.over:
+                line = next(source, None)
+                if line is None:
+                    break
+                if lines is not None:
+                    echo(_echo(line))
+                loop.run(chat.handle(line))
+        finally:
+            chat.close()
+
+
+def _echo(line: str) -> str:
+    """A script line as the transcript shows it."""
+    text = line.strip()
+    if text == "/silence":
+        return "caller: (silence)"
+    return text if text.startswith("/") else f"caller: {text}"
+
+
+def _terminal() -> Iterator[str]:
+    with contextlib.suppress(ImportError):  # not on every platform
+        import readline  # noqa: F401  (line editing and history for input())
+    while True:
+        try:
+            yield input("caller: ")
+        except EOFError:
+            click.echo()
+            return
+
+
+@click.command("chat")
+@click.argument("flow")
+@click.option(
+    "--model",
+    type=click.Choice(["none", "real", "test"]),
+    help="none: no model (flows of `say` states work fully); real: the configured model "
+    "(OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*); test: a local stand-in model that "
+    "always answers with one fixed line. [default: real if those variables are set, else none]",
+)
+@click.option(
+    "--script",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read caller lines from FILE: one per line, `#` comments, commands allowed; blank "
+    "lines are skipped (use /silence).",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Pretend today is YYYY-MM-DD (dates like 'next Friday' resolve from it).",
+)
+def chat(flow: str, model: str | None, script: Path | None, today: datetime | None) -> None:
+    """Talk to FLOW as the caller, through the same conversation code the server runs.
+
+    Type what the caller says; the agent's line follows, then the state and the slots as
+    `[state] slot=value, ...`. An empty line is the caller staying silent (the agent's
+    reminder). Commands: /state, /slots, /silence, /reset (a new call), /quit, /help. The chat
+    ends when the call hangs up or transfers.
+
+    Not a terminal: with --script FILE, or with stdin piped in, caller lines are read from
+    there (blank lines and `#` comments skipped, /silence for silence) and echoed, so the whole
+    transcript is plain, repeatable text.
+    """
+    from engine.server.logs import configure
+
+    configure("WARNING")  # the terminal shows the conversation, not the server's log lines
+    compiled = _project.open_flow(flow)
+    lines: Iterable[str] | None = None
+    if script is not None:
+        lines = script.read_text(encoding="utf-8").splitlines()
+    elif not sys.stdin.isatty():
+        lines = sys.stdin
+    try:
+        run(
+            compiled,
+            lines=lines,
+            model=cast(ModelChoice, model or "auto"),
+            today=today.date() if today else None,
+        )
+    except KeyboardInterrupt:
+        click.echo()
+        sys.exit(130)

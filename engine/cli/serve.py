@@ -1,0 +1,66 @@
+"""``dialplan serve``: run the call server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import click
+
+from engine import __version__
+
+from . import _project
+
+APP_PATH = "engine.server:create_app()"
+
+
+def _export(name: str, value: object) -> None:
+    # Flags travel to worker processes (hypercorn spawns them) as DIALPLAN_* variables.
+    if value is not None:
+        os.environ[f"DIALPLAN_{name.upper()}"] = str(value)
+
+
+@click.command()
+@click.option("--host", help="Address to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, help="TCP port [default: 8080].")
+@click.option("--workers", type=int, help="Worker processes [default: 1].")
+@click.option("--prefix", "path_prefix", help="WebSocket path prefix [default: /llm-websocket].")
+@click.option("--flow", help="Flow for calls that name none [default: the only flow].")
+@click.option("--flows-dir", type=click.Path(file_okay=False), help="Flows folder.")
+@click.option("--model", help="Model or Azure deployment name.")
+@click.option("--prompt", help="System prompt template, relative to the prompts folder.")
+@click.option("--prompts-dir", type=click.Path(file_okay=False), help="Prompts folder.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.option("--log-format", type=click.Choice(["console", "json"]))
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(reload: bool, **flags: object) -> None:
+    """Run the call server (hypercorn) with the configured agent.
+
+    The shared secret is read from DIALPLAN_SECRET only, so it never shows in a process list.
+    """
+    for name, value in flags.items():
+        _export(name, value)
+    project = _project.project()
+    settings = project.settings
+    # Check prompts and flows now: a broken file stops the start with file:line.
+    errors = project.setup_errors()
+    if errors:
+        raise click.ClickException("cannot start:\n" + "\n".join(errors))
+
+    from hypercorn.run import run
+
+    from engine.server import hypercorn_config
+
+    config = hypercorn_config(settings)
+    config.application_path = APP_PATH
+    config.worker_class = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    # workers == 0 runs in this process; the reloader and several workers need child processes.
+    config.workers = settings.workers if (reload or settings.workers > 1) else 0
+    config.use_reloader = reload
+    click.echo(
+        f"dialplan {__version__} listening on ws://{settings.host}:{settings.port}"
+        f"{settings.path_prefix}/<call_id>",
+        err=True,
+    )
+    sys.exit(run(config))

@@ -1,0 +1,195 @@
+"""What a flow's diagram shows, independent of the output format (Mermaid or Graphviz).
+
+Every state is drawn (the start marked; hang-ups, transfers and final keypad presses marked as
+the end of the flow), every ``next`` way out labelled with its guard or intent, every
+``on_give_up`` as a dashed "gives up" edge, and the global intents as edges from one "any
+state" node. A state can be highlighted (``at``), and a :class:`~engine.diagram.coverage.Coverage`
+greys out what no conversation visited. The output is a pure function of the flow (stable
+order, no timestamps, no absolute paths), so diagrams committed next to the flows can be
+checked for being current.
+
+Why not ``transitions``' own diagram support (``GraphMachine`` with ``graph_engine="mermaid"``
+or its Graphviz engines)? It draws a machine, and the runtime machine is the wrong picture for
+someone reading a flow: :class:`~engine.flow.machine.FlowMachine` holds a global intent as an edge
+from every state (with ``return: true``, every state to every state) under trigger names like
+``ask__to__confirm``, with no guard, intent, yes/no word or give-up behind them. Drawing a
+second machine built for the picture would still mean encoding our labels as trigger and
+condition names (it labels an edge from those, and joins parallel edges into one ``a | b``
+label), styling only through per-model graphs made to show the current and previous
+state, and, for SVG and PNG, adding the ``graphviz`` or ``pygraphviz`` Python package where the
+``dot`` program is enough. Its Mermaid engine also writes the title as a bare front-matter line
+instead of ``title: ...``. So the Mermaid and DOT texts are generated from the flow spec here;
+a test checks that every drawn edge is a move the runtime machine allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.errors import DialplanError
+from engine.flow import CompiledFlow
+from engine.flow.spec import Flow, State
+
+from .coverage import Coverage
+
+EdgeKind = Literal["start", "next", "give_up", "end", "global", "stay", "return"]
+
+ANYWHERE = "any state"
+"""Label of the node that global intents leave from."""
+
+INSTALL_HINT = (
+    "Graphviz's `dot` is needed for svg and png: install Graphviz "
+    "(Debian/Ubuntu: `apt-get install graphviz`, macOS: `brew install graphviz`), "
+    "or use --format mermaid or dot"
+)
+
+# Colours shared by both outputs, so a Mermaid and an SVG diagram of one flow look alike.
+INK = "#455a64"
+TEXT = "#263238"
+AT_FILL = "#ffe082"
+AT_STROKE = "#ff8f00"
+GREY_FILL = "#f5f5f5"
+GREY = "#b0bec5"
+GREY_TEXT = "#90a4ae"
+
+
+class GraphError(DialplanError):
+    """A diagram that cannot be drawn (unknown state to highlight, ``dot`` failing)."""
+
+
+class GraphvizMissing(GraphError):
+    """The ``dot`` program is not installed."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One box of the diagram: a state, or the "any state" source of global intents."""
+
+    name: str  # the state's name; ANYWHERE for the global-intents node
+    ending: str | None = None  # "hangs up", "transfers", "presses 1": the flow ends here
+    start: bool = False
+    at: bool = False
+    visited: bool = True
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One arrow: a way out of a state, a give-up, a global intent, or a return."""
+
+    source: str  # state name, ANYWHERE, or "" for the start marker
+    target: str  # state name, ANYWHERE, or "" for the end marker
+    kind: EdgeKind
+    label: str = ""
+    visited: bool = True
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """What is drawn, independent of the output format."""
+
+    name: str
+    file: str  # the flow file's name (no directory: committed diagrams must not depend on it)
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+
+
+def diagram(
+    flow: CompiledFlow | Flow,
+    *,
+    at: str | None = None,
+    coverage: Coverage | None = None,
+    file: str | None = None,
+) -> Diagram:
+    """The nodes and edges of a flow's diagram.
+
+    With ``coverage``, a state is visited when a conversation entered it, an edge between two
+    states when a conversation moved between them (moves are recorded without their reason,
+    so one move marks every edge joining those two states), and a global intent's edges when
+    a conversation took that intent.
+    """
+    spec = flow.spec if isinstance(flow, CompiledFlow) else flow
+    if file is None:
+        file = flow.loaded.path.name if isinstance(flow, CompiledFlow) else f"{spec.flow}.yaml"
+    if at is not None and at not in spec.states:
+        raise GraphError(_unknown_state(at, spec))
+    moved = coverage.edges if coverage is not None else None
+    entered = coverage.states if coverage is not None else None
+
+    def seen(source: str, target: str) -> bool:
+        return moved is None or (source, target) in moved
+
+    def seen_into(target: str) -> bool:
+        return moved is None or any(b == target and a != target for a, b in moved)
+
+    # Coverage that records the global intents taken answers for their edges exactly; without
+    # that record, a move into the intent's target is the best evidence there is.
+    taken = coverage.intents if coverage is not None else None
+
+    def seen_intent(intent: str) -> bool:
+        return taken is None or intent in taken
+
+    start = spec.start_state
+    nodes = [
+        Node(
+            name,
+            ending=_ending(state),
+            start=name == start,
+            at=name == at,
+            visited=entered is None or name in entered,
+        )
+        for name, state in spec.states.items()
+    ]
+    edges = [Edge("", start, "start", visited=entered is None or start in entered)]
+    for name, state in spec.states.items():
+        for transition in state.next:
+            parts = []
+            if transition.intent:
+                means = f" (or {transition.means})" if transition.means else ""
+                parts.append(f"intent {transition.intent}{means}")
+            if transition.when:
+                parts.append(f"when {transition.when}")
+            label = " ".join(" ".join(parts).split())  # a folded YAML guard spans lines
+            edges.append(Edge(name, transition.to, "next", label, seen(name, transition.to)))
+        if state.on_give_up:
+            edges.append(
+                Edge(name, state.on_give_up, "give_up", "gives up", seen(name, state.on_give_up))
+            )
+        ending = _ending(state)
+        if ending:
+            visited = entered is None or name in entered
+            edges.append(Edge(name, "", "end", ending, visited))
+    if spec.global_intents:
+        nodes.append(Node(ANYWHERE))
+    for intent in spec.global_intents:
+        visited = seen_intent(intent.intent)
+        if intent.to is None:
+            label = f"intent {intent.intent} (stays)"
+            edges.append(Edge(ANYWHERE, ANYWHERE, "stay", label, visited))
+        elif intent.returns:
+            label = f"intent {intent.intent} (returns)"
+            edges.append(Edge(ANYWHERE, intent.to, "global", label, visited))
+            edges.append(Edge(intent.to, ANYWHERE, "return", "returns", visited))
+        else:
+            label = f"intent {intent.intent}"
+            edges.append(Edge(ANYWHERE, intent.to, "global", label, visited))
+    return Diagram(spec.flow, file, tuple(nodes), tuple(edges))
+
+
+def _ending(state: State) -> str | None:
+    """How the call leaves the agent in ``state``, if the flow ends there."""
+    if state.end_call:
+        return "hangs up"
+    if state.transfer is not None:
+        return "transfers"
+    if state.press_digit is not None and not (state.next or state.on_give_up):
+        return f"presses {state.press_digit}"  # keys for a phone menu: the menu takes over
+    return None
+
+
+def _unknown_state(name: str, spec: Flow) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(spec.states), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"flow {spec.flow!r} has no state {name!r} ({hint}states: {', '.join(spec.states)})"

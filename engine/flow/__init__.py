@@ -1,0 +1,46 @@
+"""Flows: YAML call flows checked into specs, compiled once, and the calls that run through them.
+
+Reading order: :mod:`~engine.flow.spec` (the format), :mod:`~engine.flow.load` (every check
+before a call), :mod:`~engine.flow.compile` and :mod:`~engine.flow.registry` (what calls run),
+:mod:`~engine.flow.conversation` (a call, turn by turn: :mod:`~engine.flow.decide` plans,
+:mod:`~engine.flow.effects` acts, :mod:`~engine.flow.memory` remembers).
+"""
+
+from engine.flow.actions import ActionError, ActionRegistry, ActionRunner
+from engine.flow.agent import FlowAgent
+from engine.flow.compile import CompiledFlow, compile_flow
+from engine.flow.conversation import FlowConversation, FlowServices
+from engine.flow.load import load_flow
+from engine.flow.memory import CallMemory
+from engine.flow.parse import LoadedFlow, flow_files
+from engine.flow.plugins import Extensions, Plugin
+from engine.flow.registry import FlowRegistry
+from engine.flow.runner import AgentReply, FlowRunner
+from engine.flow.slots import BaseSlotType, Parsed, SlotType, SlotTypes
+from engine.flow.spec import Flow, SlotSpec
+
+__all__ = [
+    "ActionError",
+    "ActionRegistry",
+    "ActionRunner",
+    "AgentReply",
+    "BaseSlotType",
+    "CallMemory",
+    "CompiledFlow",
+    "Extensions",
+    "Flow",
+    "FlowAgent",
+    "FlowConversation",
+    "FlowRegistry",
+    "FlowRunner",
+    "FlowServices",
+    "LoadedFlow",
+    "Parsed",
+    "Plugin",
+    "SlotSpec",
+    "SlotType",
+    "SlotTypes",
+    "compile_flow",
+    "flow_files",
+    "load_flow",
+]

@@ -1,0 +1,128 @@
+"""Named actions a flow runs on entering a state: Python callables and HTTP webhooks.
+
+Python actions are registered by a plugin (``@plugin.action("booking.check")``, see
+:mod:`engine.flow.plugins`) into a project's :class:`ActionRegistry`; a flow names them. Every
+action runs **at most once per call and arguments**: the platform may discard a response and
+ask again while an action of the first attempt is still running (or already done), and a
+booking must not be made twice. The first run's result (or the run still in flight) is shared
+by every later attempt of the same call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeAlias
+
+import aiohttp
+import orjson
+import structlog
+
+from engine.errors import RuntimeFault
+
+from .spec import Webhook
+
+log = structlog.get_logger("dialplan.actions")
+
+ActionFn: TypeAlias = Callable[..., Any | Awaitable[Any]]
+"""A Python action: called with the rendered ``args`` as keyword arguments (and ``call``)."""
+
+
+class ActionError(RuntimeFault):
+    """An action failed; the flow sees ``result.error`` and can route on it."""
+
+
+class ActionRegistry:
+    """Python actions by name: one registry per project, filled from its plugins."""
+
+    def __init__(self, actions: Mapping[str, ActionFn] | None = None) -> None:
+        self._actions: dict[str, ActionFn] = dict(actions or {})
+
+    def add(self, name: str, fn: ActionFn) -> None:
+        """Register ``fn`` under ``name`` (replacing any action of that name)."""
+        self._actions[name] = fn
+
+    def get(self, name: str) -> ActionFn | None:
+        """The action called ``name``, if registered."""
+        return self._actions.get(name)
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._actions)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._actions
+
+
+class ActionRunner:
+    """Runs one call's actions, each at most once per name and arguments."""
+
+    def __init__(
+        self,
+        call_id: str,
+        registry: ActionRegistry,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.registry = registry
+        self._session = session
+        self._runs: dict[bytes, asyncio.Future[Any]] = {}
+        self.executions = 0  # how many times an action body actually ran (for tests and logs)
+
+    async def run(
+        self, name: str, args: Mapping[str, Any], webhook: Webhook | None = None, url: str = ""
+    ) -> Any:
+        """The result of ``name(args)``: computed once, shared by every later attempt.
+
+        For a webhook, ``name`` identifies it, ``url`` is its rendered URL and ``args`` its body.
+        """
+        key = orjson.dumps([name, url, args], option=orjson.OPT_SORT_KEYS, default=str)
+        future = self._runs.get(key)
+        if future is None:
+            # The work runs in its own task so that a superseded response cannot cancel it
+            # half-way; the next attempt picks up the same task.
+            future = asyncio.ensure_future(self._execute(name, dict(args), webhook, url))
+            self._runs[key] = future
+        return await asyncio.shield(future)
+
+    async def _execute(
+        self, name: str, args: dict[str, Any], webhook: Webhook | None, url: str
+    ) -> Any:
+        self.executions += 1
+        log.debug("action.run", action=name, call_id=self.call_id)
+        if webhook is not None:
+            return await self._webhook(webhook, url, args)
+        fn = self.registry.get(name)
+        if fn is None:
+            raise ActionError(f"no action named {name!r} is registered")
+        if "call_id" in inspect.signature(fn).parameters:
+            args.setdefault("call_id", self.call_id)
+        result = fn(**args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def _webhook(self, webhook: Webhook, url: str, body: dict[str, Any]) -> Any:
+        session = self._session
+        owned = session is None
+        if session is None:
+            session = aiohttp.ClientSession()
+        try:
+            timeout = aiohttp.ClientTimeout(total=webhook.timeout)
+            async with session.request(
+                webhook.method,
+                url,
+                json=body if webhook.method != "GET" else None,
+                headers=webhook.headers,
+                timeout=timeout,
+            ) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    raise ActionError(f"webhook answered HTTP {response.status}")
+                return orjson.loads(text) if text.strip() else None
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            raise ActionError(f"webhook failed: {type(exc).__name__}") from exc
+        finally:
+            if owned:
+                await session.close()

@@ -1,0 +1,153 @@
+"""A checked flow compiled once into what calls run: templates, guards, slot types, machine.
+
+A :class:`CompiledFlow` is one version of one flow file. Calls keep the version they started
+with; :class:`~engine.flow.registry.FlowRegistry` compiles a new version when files change.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.templates import compile_string
+
+from .actions import ActionRegistry
+from .intents import IntentPattern
+from .machine import FlowMachine
+from .parse import LoadedFlow
+from .plugins import Extensions
+from .slots import SlotType
+from .spec import Flow, SlotSpec, State, string_leaves
+
+TemplatePath = tuple[Any, ...]
+"""Where a template sits in the flow file, e.g. ``("states", "done", "say")``."""
+
+Guard = Callable[..., Any]
+"""A compiled Jinja expression, called with the template context as keyword arguments."""
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledFlow:
+    """One runnable version of a flow."""
+
+    loaded: LoadedFlow
+    env: SandboxedEnvironment
+    templates: Mapping[TemplatePath, jinja2.Template]
+    guards: Mapping[TemplatePath, Guard]
+    slot_types: Mapping[str, SlotType]  # slot name -> its type
+    intents: Mapping[str, tuple[IntentPattern, ...]]  # state -> its intent transitions
+    global_intents: tuple[IntentPattern, ...]
+    machine: FlowMachine
+    actions: ActionRegistry
+    begin_uses_call: bool
+    mtimes: tuple[float, ...] = field(default=())
+
+    @property
+    def spec(self) -> Flow:
+        """The flow as written."""
+        return self.loaded.spec
+
+    @property
+    def name(self) -> str:
+        """The flow's name."""
+        return self.loaded.spec.flow
+
+    @property
+    def version(self) -> str:
+        """Content hash of the flow file and its templates."""
+        return self.loaded.version
+
+    @property
+    def slots(self) -> Mapping[str, SlotSpec]:
+        """The flow's slots, by name, in the order declared."""
+        return self.loaded.spec.slots
+
+    def state(self, name: str) -> State:
+        """The spec of state ``name``."""
+        return self.loaded.spec.states[name]
+
+    def template(self, *path: Any) -> jinja2.Template:
+        """The compiled inline template at a spec path, e.g. ``("states", "done", "say")``."""
+        return self.templates[path]
+
+    def prompt(self, name: str) -> jinja2.Template:
+        """A template file (persona or state prompt)."""
+        return self.env.get_template(name)
+
+
+def compile_flow(
+    loaded: LoadedFlow,
+    env: SandboxedEnvironment,
+    extensions: Extensions,
+    mtimes: tuple[float, ...] = (),
+) -> CompiledFlow:
+    """Compile a checked flow (templates, guards, patterns, machine)."""
+    flow = loaded.spec
+    templates: dict[TemplatePath, jinja2.Template] = {}
+    guards: dict[TemplatePath, Guard] = {}
+
+    def inline(source: str | None, *path: Any) -> None:
+        if source:
+            origin = f"{loaded.path}:{loaded.line(*path) or 1}"
+            templates[path] = compile_string(env, source, origin)
+
+    inline(flow.begin, "begin")
+    intents: dict[str, tuple[IntentPattern, ...]] = {}
+    for name, state in flow.states.items():
+        for key in ("say", "reask", "reminder", "transfer"):
+            inline(getattr(state, key), "states", name, key)
+        for index, transition in enumerate(state.next):
+            inline(transition.say, "states", name, "next", index, "say")
+            if transition.when:
+                guards[("states", name, "next", index)] = env.compile_expression(transition.when)
+        for index, action in enumerate(state.actions):
+            base = ("states", name, "actions", index)
+            for where, source in string_leaves(action.args):
+                inline(source, *base, "args", *where)
+            if action.webhook is not None:
+                inline(action.webhook.url, *base, "webhook", "url")
+                for where, source in string_leaves(action.webhook.body or {}):
+                    inline(source, *base, "webhook", "body", *where)
+            for key, expression in action.store.items():
+                guards[(*base, key)] = env.compile_expression(expression)
+        intents[name] = tuple(
+            IntentPattern.of(t.intent, t.examples, t.means) for t in state.next if t.intent
+        )
+    for index, intent in enumerate(flow.global_intents):
+        inline(intent.say, "global", index, "say")
+    uses_call = bool(flow.begin) and "call" in jinja2.meta.find_undeclared_variables(
+        env.parse(flow.begin)
+    )
+    return CompiledFlow(
+        loaded=loaded,
+        env=env,
+        templates=templates,
+        guards=guards,
+        slot_types={name: extensions.slot_types[slot.type] for name, slot in flow.slots.items()},
+        intents=intents,
+        global_intents=tuple(
+            IntentPattern.of(g.intent, g.examples, None) for g in flow.global_intents
+        ),
+        machine=FlowMachine(flow),
+        actions=extensions.actions,
+        begin_uses_call=uses_call,
+        mtimes=mtimes,
+    )
+
+
+def file_mtimes(files: tuple[Path, ...]) -> tuple[float, ...]:
+    """The modification times of ``files`` (-1 for a missing one): a cheap change check."""
+    stamps = []
+    for file in files:
+        try:
+            stamps.append(os.stat(file).st_mtime)
+        except OSError:
+            stamps.append(-1.0)
+    return tuple(stamps)

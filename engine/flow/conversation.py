@@ -1,0 +1,411 @@
+"""One call's run through a flow: the turn's plan carried out, state by state.
+
+Per turn (``response_required``) the conversation asks :func:`engine.flow.decide.plan` what
+the caller's words mean and what to do, stores the values understood in the call's
+:class:`~engine.flow.memory.CallMemory`, and carries the plan out: entering a state runs its
+actions and sends its voice settings (:mod:`engine.flow.effects`), then speaks its ``say`` line
+or lets the model speak its ``prompt`` (:mod:`engine.flow.prompting`), and follows any way out
+that is already open, all in the same response. When the rules cannot settle a turn and a model
+is configured, the model gets it with the state's tools (:mod:`engine.flow.tools`).
+
+A turn that is superseded is undone: the memory is put back as it was before the turn, so the
+re-asked turn starts from the same place and no slot or move is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import structlog
+
+from engine.agent import CallInfo, Greeting, Part, Speech, Turn
+from engine.errors import RuntimeFault
+from engine.llm import ChatModel, TextDelta, ToolCallRequest
+from engine.protocol import NO_CONTROL, RawTranscript, ToolCallInvocation, ToolCallResult
+from engine.templates import render
+
+from . import decide, effects, prompting
+from .actions import ActionRegistry, ActionRunner
+from .compile import CompiledFlow
+from .machine import Position
+from .memory import CallMemory
+from .spec import Transition
+from .tools import ToolOutcome, ToolTable
+from .view import template_view
+
+log = structlog.get_logger("dialplan.conversation")
+
+MAX_HOPS = 8  # states entered in one turn; a loop in a flow stops here instead of spinning
+NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+GOT_IT = "Got it."
+NO_MODEL = "Sorry, I can't help with that on this line."
+STILL_THERE = "Are you still there?"
+
+
+class NoFlow(RuntimeFault):
+    """No flow could be chosen for a call."""
+
+
+@dataclass(frozen=True)
+class FlowServices:
+    """What a flow conversation uses besides its flow and call: the narrow context it runs in."""
+
+    choose: Callable[[CallInfo], CompiledFlow | None]
+    """The flow for a call (from its URL, its metadata, or the default)."""
+    model: ChatModel | None = None
+    today: Callable[[], date] = date.today
+    actions: Callable[[str, ActionRegistry], ActionRunner] = ActionRunner
+    """Makes the call's action runner from its call id and the flow's actions."""
+
+
+class FlowConversation:
+    """A :class:`~engine.agent.Conversation` driven by a flow."""
+
+    def __init__(self, call: CallInfo, services: FlowServices) -> None:
+        self.call = call
+        self.services = services
+        self.flow: CompiledFlow | None = None
+        self.memory = CallMemory(state="")
+        self.runner: ActionRunner | None = None
+        self._position: Position | None = None
+        if call.flow is not None:
+            self._bind(call)
+
+    # -- binding to a flow -----------------------------------------------------------------
+
+    def _bind(self, call: CallInfo) -> CompiledFlow:
+        self.call = call  # the details may have arrived since
+        if self.flow is None:
+            flow = self.services.choose(call)
+            if flow is None:
+                raise NoFlow(f"no flow for call {call.call_id} (none named, no default)")
+            self.flow = flow
+            self._position = flow.machine.add(call.call_id)
+            start = self._position.state
+            self.memory = CallMemory(state=start, path=[start])
+            self.runner = self.services.actions(call.call_id, flow.actions)
+            log.info("flow.bound", call_id=call.call_id, flow=flow.name, version=flow.version)
+        return self.flow
+
+    @property
+    def wants_call_details(self) -> bool:
+        """Wait for call details when the flow comes from metadata or the greeting uses them."""
+        return self.flow is None or self.flow.begin_uses_call
+
+    @property
+    def state(self) -> str:
+        """The name of the state the call is in."""
+        return self.memory.state
+
+    def close(self) -> None:
+        """The call is over: release its place in the flow's machine."""
+        if self.flow is not None and self._position is not None:
+            self.flow.machine.remove(self._position)
+            self._position = None
+
+    # -- the Conversation interface --------------------------------------------------------
+
+    def greeting(self, call: CallInfo) -> Greeting:
+        """The flow's ``begin`` line; the call is then in the start state."""
+        flow = self._bind(call)
+        if not flow.spec.begin:
+            return Greeting("")
+        return Greeting(render(flow.template("begin"), self._view()))
+
+    def observe(self, transcript: RawTranscript, turntaking: str | None) -> None:
+        """Nothing to fold: each request carries the whole transcript."""
+
+    async def respond(self, turn: Turn) -> AsyncIterator[Part]:
+        """Run one turn; undone if it is superseded before it finishes."""
+        self._bind(turn.call)
+        before = self.memory.copy()
+        try:
+            async for part in _spaced(self._turn(turn)):
+                yield part
+        except (asyncio.CancelledError, GeneratorExit):
+            self._restore(before)
+            raise
+
+    def _restore(self, memory: CallMemory) -> None:
+        self.memory = memory
+        if self.flow is not None and self._position is not None:
+            self.flow.machine.restore(self._position, memory.state)
+
+    # -- a turn ----------------------------------------------------------------------------
+
+    async def _turn(self, turn: Turn) -> AsyncIterator[Part]:
+        flow, memory = self._flow(), self.memory
+        if not memory.started:
+            # The greeting put the call in the start state without entering it properly
+            # (a greeting has no room for tools or settings): do that on the first turn.
+            memory.started = True
+            async for part in self._enter_effects():
+                yield part
+        plan, understood = decide.plan(
+            flow,
+            memory.state,
+            memory.slots,
+            decide.caller_words(turn.transcript),
+            reminder=turn.reminder,
+            today=self.services.today(),
+            has_model=self.services.model is not None,
+            view=self._view,
+        )
+        memory.slots.update(understood.values)
+        match plan:
+            case decide.Remind():
+                yield Speech(self._line("reminder") or STILL_THERE)
+            case decide.Ask():
+                async for part in self._speak(turn):
+                    yield part
+            case decide.TakeGlobal(intent=intent):
+                async for part in self._global(intent, turn):
+                    yield part
+            case decide.Correct(target=target):
+                parts = self._enter_chain(target, turn) if target else self._speak(turn)
+                async for part in parts:
+                    yield part
+            case decide.Move(transition=transition):
+                async for part in self._take(transition, turn):
+                    yield part
+            case decide.GotIt():
+                # Useful, just not what this state asked ("March third" when asked for a
+                # name): keep it, say so, and ask again without counting a failed try.
+                yield Speech(GOT_IT)
+                async for part in self._ask_again(turn):
+                    yield part
+            case decide.AskModel():
+                async for part in self._model_turn(turn):
+                    yield part
+            case decide.NotUnderstood(errors=errors):
+                async for part in self._not_understood(turn, errors):
+                    yield part
+
+    async def _not_understood(self, turn: Turn, errors: tuple[str, ...]) -> AsyncIterator[Part]:
+        state = self._flow().state(self.state)
+        self.memory.retries += 1
+        if state.on_give_up and self.memory.retries > state.retries:
+            log.info("flow.give_up", call_id=self.call.call_id, state=self.state)
+            async for part in self._enter_chain(state.on_give_up, turn):
+                yield part
+            return
+        opener = f"Sorry, {errors[0]}." if errors else NOT_UNDERSTOOD
+        reask = self._line("reask")
+        if reask and reask.lower().startswith("sorry") and not errors:
+            opener = ""  # the author's line apologises already
+        if opener:
+            yield Speech(opener)
+        async for part in self._ask_again(turn):
+            yield part
+
+    async def _ask_again(self, turn: Turn) -> AsyncIterator[Part]:
+        """The state's ``reask`` line, or its question again."""
+        reask = self._line("reask")
+        if reask:
+            yield Speech(reask)
+            return
+        async for part in self._speak(turn):
+            yield part
+
+    async def _global(self, name: str, turn: Turn) -> AsyncIterator[Part]:
+        flow = self._flow()
+        found = [(i, g) for i, g in enumerate(flow.spec.global_intents) if g.intent == name]
+        if not found:  # the tool table offers only known intents; be safe all the same
+            async for part in self._speak(turn):
+                yield part
+            return
+        index, intent = found[0]
+        log.info("flow.global_intent", call_id=self.call.call_id, intent=name, state=self.state)
+        if intent.say:
+            yield Speech(render(flow.template("global", index, "say"), self._view()))
+        if intent.to is None:
+            async for part in self._speak(turn):  # e.g. "repeat that"
+                yield part
+            return
+        if intent.returns and intent.to != self.state:
+            self.memory.returns.append(self.state)
+        async for part in self._enter_chain(intent.to, turn):
+            yield part
+
+    async def _take(self, transition: Transition, turn: Turn) -> AsyncIterator[Part]:
+        """Leave the current state by ``transition`` and enter where it leads."""
+        for part in self._leave(transition):
+            yield part
+        async for part in self._enter_chain(transition.to, turn):
+            yield part
+
+    def _leave(self, transition: Transition) -> list[Part]:
+        """A transition's own line, then the slots it clears: one order on every path.
+
+        The line is rendered before the slots are cleared, so it can still name the value
+        being given up ("Sorry, 7 PM is taken").
+        """
+        parts: list[Part] = []
+        if transition.say:
+            index = self._flow().state(self.state).next.index(transition)
+            template = self._flow().template("states", self.state, "next", index, "say")
+            parts.append(Speech(render(template, self._view())))
+        for name in transition.clear:
+            self.memory.slots.pop(name, None)
+        return parts
+
+    async def _enter_chain(self, target: str | None, turn: Turn) -> AsyncIterator[Part]:
+        """Enter ``target`` and keep going while the way out is already open."""
+        flow, memory = self._flow(), self.memory
+        hops = 0
+        while target is not None and hops < MAX_HOPS:
+            hops += 1
+            self._enter(target, turn)
+            async for part in self._on_enter(turn):
+                yield part
+            state = flow.state(memory.state)
+            transition = decide.choose(flow, memory.state, self._view(), memory.slots, None)
+            if transition is not None:
+                for part in self._leave(transition):
+                    yield part
+                target = transition.to
+            elif not state.next and not state.terminal and memory.returns:
+                target = memory.returns.pop()  # back to where a returning global intent left
+            else:
+                target = None
+        if hops >= MAX_HOPS:
+            log.warning("flow.hop_limit", call_id=self.call.call_id, state=self.state)
+
+    def _enter(self, target: str, turn: Turn) -> None:
+        flow, memory = self._flow(), self.memory
+        assert self._position is not None
+        if target != memory.state:
+            flow.machine.move(self._position, target)
+        memory.state = target
+        memory.retries = 0
+        memory.entered_at = len(turn.transcript)
+        memory.path.append(target)
+        log.debug("flow.enter", call_id=self.call.call_id, state=target)
+
+    async def _on_enter(self, turn: Turn) -> AsyncIterator[Part]:
+        async for part in self._enter_effects():
+            yield part
+        state = self._flow().state(self.state)
+        if state.collect and decide.satisfied(state, self.memory.slots):
+            return  # everything this state asks for is known: skip its question
+        async for part in self._speak(turn):
+            yield part
+
+    async def _enter_effects(self) -> AsyncIterator[Part]:
+        """The voice settings and actions of the state just entered."""
+        flow, memory = self._flow(), self.memory
+        update = effects.voice_update(flow, memory.state)
+        if update is not None:
+            yield update
+        assert self.runner is not None
+        for index in range(len(flow.state(memory.state).actions)):
+            tool_id = f"{self.call.call_id}:{memory.state}:{index}:{len(memory.path)}"
+            parts = effects.run_action(
+                flow, memory.state, index, self._view(), self.runner, tool_id, memory.slots
+            )
+            async for part in parts:
+                yield part
+
+    async def _speak(self, turn: Turn) -> AsyncIterator[Part]:
+        """Speak the current state's line, its call control set first to ride on the words."""
+        flow = self._flow()
+        state = flow.state(self.state)
+        control = effects.control(flow, self.state, self._view())
+        if control != NO_CONTROL:
+            yield control
+        if state.say is not None:
+            yield Speech(render(flow.template("states", self.state, "say"), self._view()))
+        elif state.prompt is not None:
+            if self.services.model is None:
+                yield Speech(self._line("reask") or NO_MODEL)
+                return
+            async for part in self._model_speaks(turn, None):
+                yield part
+
+    def _line(self, key: str) -> str | None:
+        return effects.line(self._flow(), self.state, key, self._view())
+
+    # -- the model -------------------------------------------------------------------------
+
+    async def _model_turn(self, turn: Turn) -> AsyncIterator[Part]:
+        flow = self._flow()
+        state = flow.state(self.state)
+        table = ToolTable(flow, state, self.memory.slots, self.services.today())
+        outcome = ToolOutcome()
+        spoke = False
+        async for part in self._model_speaks(turn, table, outcome):
+            spoke = spoke or isinstance(part, Speech)
+            yield part
+        slots = self.memory.slots
+        transition = decide.choose(flow, self.state, self._view(), slots, None)
+        if transition is None and outcome.intent:
+            transition = next((t for t in state.next if t.intent == outcome.intent), None)
+            if transition is None:  # a global intent the model recognised
+                async for part in self._global(outcome.intent, turn):
+                    yield part
+                return
+        if transition is not None:
+            async for part in self._take(transition, turn):
+                yield part
+            return
+        if not spoke:
+            async for part in self._not_understood(turn, tuple(outcome.errors)):
+                yield part
+
+    async def _model_speaks(
+        self, turn: Turn, table: ToolTable | None, outcome: ToolOutcome | None = None
+    ) -> AsyncIterator[Part]:
+        """The model speaks for the current state; with a ``table``, it may use its tools."""
+        flow, memory = self._flow(), self.memory
+        model = self.services.model
+        assert model is not None
+        offered = table.offered() if table else []
+        system = prompting.system_prompt(
+            flow, memory.state, self._view(), memory.slots, with_tools=bool(offered)
+        )
+        messages = prompting.messages(
+            flow, memory.state, system, turn.transcript, memory.entered_at
+        )
+        calls: list[ToolCallRequest] = []
+        async for event in model.stream(messages, offered or None):
+            if isinstance(event, TextDelta):
+                yield Speech(event.text)
+            else:
+                calls.append(event)
+        if table is None or outcome is None:
+            return
+        for call in calls:
+            yield ToolCallInvocation(call.id, call.name, call.arguments)
+            result = table.apply(call, outcome)
+            yield ToolCallResult(call.id, result, not result.startswith("rejected"))
+        memory.slots.update(outcome.slots)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _flow(self) -> CompiledFlow:
+        assert self.flow is not None
+        return self.flow
+
+    def _view(self, slots: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What templates and guards see (with ``slots`` instead of the memory's, if given)."""
+        memory = self.memory
+        return template_view(
+            self._flow(), memory.state, memory.slots if slots is None else slots, self.call
+        )
+
+
+async def _spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
+    """Keep pieces of speech from running into each other ("Got it.What's ...")."""
+    last = ""
+    async for part in parts:
+        if isinstance(part, Speech):
+            if not part.text:
+                continue
+            if last and not last[-1].isspace() and not part.text[0].isspace():
+                part = Speech(" " + part.text)
+            last = part.text
+        yield part

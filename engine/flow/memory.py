@@ -1,0 +1,41 @@
+"""A call's memory of its flow: where it is, what it collected, how it got there.
+
+Everything a turn may change lives in one :class:`CallMemory`, so a turn that is superseded
+is undone by putting back a copy taken before it started: no field can be forgotten, because
+the copy is of the whole. The memory is plain data (JSON-friendly values only), the part of a
+call that can be saved and carried to another process.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CallMemory:
+    """What one call remembers of its flow between turns. Runtime state: mutable, per call."""
+
+    state: str
+    """The state the call is in."""
+    slots: dict[str, Any] = field(default_factory=dict)
+    """Values collected so far (or set by actions), by slot name."""
+    retries: int = 0
+    """Failed answers in the current state (compared with its ``retries``)."""
+    returns: list[str] = field(default_factory=list)
+    """States to come back to after a returning global intent, innermost last."""
+    path: list[str] = field(default_factory=list)
+    """Every state entered, in order (starting with the start state)."""
+    entered_at: int = 0
+    """Transcript length when the current state was entered (``context: state``)."""
+    started: bool = False
+    """Whether the start state's settings and actions have run (the greeting cannot)."""
+
+    def copy(self) -> CallMemory:
+        """A deep copy: restoring it undoes everything done since it was taken."""
+        return copy.deepcopy(self)
+
+    def filled(self, name: str) -> bool:
+        """Whether slot ``name`` holds a value."""
+        return self.slots.get(name) is not None

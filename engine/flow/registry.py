@@ -1,0 +1,100 @@
+"""The flows of a folder, by name: loaded, checked, compiled, and reloaded when edited.
+
+Calls keep the flow version they started with. When a flow file or one of its templates
+changes, the next call that asks for that flow gets a new version; an edit with errors keeps
+the last good version serving and is reported (log and readiness) until it is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import structlog
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.errors import AuthoringError, AuthoringErrors, Location
+
+from .compile import CompiledFlow, compile_flow, file_mtimes
+from .load import load_flow
+from .parse import flow_files
+from .plugins import Extensions
+
+log = structlog.get_logger("dialplan.flows")
+
+
+class FlowRegistry:
+    """The flows of one folder, by name; edited files are reloaded for new calls."""
+
+    def __init__(self, flows_dir: Path, env: SandboxedEnvironment, extensions: Extensions) -> None:
+        self.flows_dir = flows_dir
+        self.env = env
+        self.extensions = extensions
+        self._flows: dict[str, CompiledFlow] = {}
+        self._broken: dict[Path, list[AuthoringError]] = {}
+
+    def load_all(self) -> list[AuthoringError]:
+        """(Re)load every flow file of the folder; returns the errors of the broken ones."""
+        errors: list[AuthoringError] = []
+        for path in flow_files([self.flows_dir]) if self.flows_dir.is_dir() else []:
+            errors.extend(self._load(path))
+        return errors
+
+    def compile(self, path: Path) -> CompiledFlow:
+        """Load, check and compile one flow file (raises :class:`AuthoringErrors`)."""
+        try:
+            loaded = load_flow(path, self.env, self.extensions)
+            # mtimes first, then compile: an edit saved meanwhile is seen as a change next time.
+            mtimes = file_mtimes(loaded.files)
+            return compile_flow(loaded, self.env, self.extensions, mtimes)
+        except AuthoringError as exc:
+            raise AuthoringErrors([exc]) from None
+
+    def _load(self, path: Path) -> list[AuthoringError]:
+        try:
+            compiled = self.compile(path)
+        except AuthoringErrors as exc:
+            self._broken[path] = exc.errors
+            return exc.errors
+        existing = self._flows.get(compiled.name)
+        if existing is not None and existing.loaded.path != path:
+            error = AuthoringError(
+                f"flow {compiled.name!r} is also defined in {existing.loaded.path}",
+                Location(str(path), compiled.loaded.line("flow")),
+                hint="flow names must differ: calls choose flows by name",
+            )
+            self._broken[path] = [error]
+            return [error]
+        self._broken.pop(path, None)
+        self._flows[compiled.name] = compiled
+        return []
+
+    def get(self, name: str) -> CompiledFlow | None:
+        """The current version of flow ``name`` (reloaded first if its files changed)."""
+        flow = self._flows.get(name)
+        if flow is not None and file_mtimes(flow.loaded.files) != flow.mtimes:
+            errors = self._load(flow.loaded.path)
+            if errors:
+                log.error(
+                    "flow.reload_failed",
+                    flow=name,
+                    errors=[str(e) for e in errors],
+                    kept_version=flow.version,
+                )
+                # Keep serving the last good version; stop re-checking until it changes again.
+                self._flows[name] = replace(flow, mtimes=file_mtimes(flow.loaded.files))
+            else:
+                log.info("flow.reloaded", flow=name, version=self._flows[name].version)
+        return self._flows.get(name)
+
+    def names(self) -> list[str]:
+        """The names of the flows that loaded."""
+        return sorted(self._flows)
+
+    def broken(self) -> dict[Path, list[AuthoringError]]:
+        """Flow files that did not load, with their errors."""
+        return dict(self._broken)
+
+    def __iter__(self) -> Iterator[CompiledFlow]:
+        return iter(self._flows.values())

@@ -1,0 +1,141 @@
+"""Short answers: free text, yes or no, and one of a list of options."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from rapidfuzz import fuzz, process
+from typing_extensions import override
+
+from engine.flow.spec import SlotSpec
+from engine.templates.spoken import spoken_list
+
+from .base import BaseSlotType, Parsed, clean, plain
+
+_NEUTRAL = re.compile(r"\bno (?:problem|worries)\b")
+_HEDGE = re.compile(
+    r"\b(?:but|except|though|although|actually|wait|hold on|maybe|not sure|don't know|dunno"
+    r"|no idea)\b"
+)
+_NO = re.compile(
+    r"\b(?:no|nope|nah|negative|incorrect|wrong|false|uh uh|i don't think so"
+    r"|(?:absolutely|definitely|certainly|of course) not"
+    r"|not (?:quite|really|exactly|correct|right|true|it)|isn't (?:right|correct))\b"
+)
+_YES = re.compile(
+    r"\b(?:yes|yeah|yea|yep|yup|ya|correct|right|alright|exactly|sure|absolutely|definitely"
+    r"|certainly|affirmative|of course|uh huh|mm hmm|mhm|you got it|that's it|sounds good"
+    r"|perfect|true)\b"
+)
+
+
+def yes_no(text: str) -> bool | None:
+    """A clear yes (True) or no (False) in an utterance, else None.
+
+    The rule: commit only to an unambiguous answer, so the agent never confirms details the
+    caller is disputing. There must be assent or dissent but not both ("yes no" -> None), and no
+    hedge or correction ("yes but my name is wrong", "not sure" -> None). Negated assent is
+    dissent ("that's not right"). Idioms like "no problem" are neither: alone None, after a yes
+    harmless. "Okay" is not a yes: callers say it to acknowledge while still listening.
+    """
+    said = _NEUTRAL.sub(" ", plain(clean(text)))
+    if _HEDGE.search(said):
+        return None
+    said_no = bool(_NO.search(said))
+    said_yes = bool(_YES.search(_NO.sub(" ", said)))
+    return None if said_yes == said_no else said_yes
+
+
+class TextType(BaseSlotType):
+    """Free text: the whole answer when asked, nothing volunteered."""
+
+    name = "text"
+    format = "the caller's answer"
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        return Parsed(True, said) if asked else None
+
+
+class YesNoType(BaseSlotType):
+    """A yes or no, understood only when asked (a stray "yes" answers some other question)."""
+
+    name = "yes_no"
+    invalid = "I need a yes or a no"
+
+    @override
+    def json_schema(self, spec: SlotSpec) -> dict[str, object]:
+        return {"type": "boolean", "description": self._describe(spec)}
+
+    @override
+    def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
+        if isinstance(value, bool):
+            return Parsed(True, value)
+        return super().parse(value, spec, today)
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        answer = yes_no(said) if asked else None
+        return None if answer is None else Parsed(True, answer)
+
+    @override
+    def say(self, value: object, spec: SlotSpec) -> str:
+        return "yes" if value is True else "no" if value is False else str(value)
+
+
+_NEGATED = re.compile(r"\b(?:not|don't want|rather not|never)(?: the| a| an)? ?$")
+
+
+def _options(spec: SlotSpec) -> dict[str, str]:
+    """Every phrase naming an option, in plain lower case -> its canonical value."""
+    return {
+        plain(phrase): canonical
+        for canonical, synonyms in spec.options.items()
+        for phrase in (canonical.replace("_", " "), *synonyms)
+    }
+
+
+class EnumType(BaseSlotType):
+    """One of ``spec.options``, by its canonical name or a synonym, as whole words.
+
+    Two different options in one answer are ambiguous (None); an option right after "not" does
+    not count. When asked, an answer close to an option ("patios") is that option.
+    """
+
+    name = "enum"
+
+    @override
+    def json_schema(self, spec: SlotSpec) -> dict[str, object]:
+        return {"type": "string", "enum": list(spec.options), "description": self._describe(spec)}
+
+    @override
+    def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
+        found = super().parse(value, spec, today)
+        if found.ok:
+            return found
+        choices = spoken_list([self.say(option, spec) for option in spec.options])
+        return Parsed(False, error=f"the options are {choices}")
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        said, options = plain(said.replace("_", " ")), _options(spec)
+        hits = [
+            (match.start(), match.end(), canonical)
+            for phrase, canonical in options.items()
+            for match in re.finditer(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
+            if not _NEGATED.search(said[: match.start()])
+        ]
+        # "window seat" wins over the "window" inside it.
+        found = {
+            canonical
+            for start, end, canonical in hits
+            if not any(s <= start and end <= e and e - s > end - start for s, e, _ in hits)
+        }
+        if len(found) == 1:
+            return Parsed(True, found.pop())
+        if hits or not (asked and said):
+            return None
+        close = process.extractOne(said, list(options), scorer=fuzz.ratio, score_cutoff=85)
+        return Parsed(True, options[close[0]]) if close else None
+
+    @override
+    def say(self, value: object, spec: SlotSpec) -> str:
+        return str(value).replace("_", " ")

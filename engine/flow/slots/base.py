@@ -1,0 +1,101 @@
+"""What every slot type is: the protocol, a parsed value, and helpers for a caller's words.
+
+A slot type says what the model may set (a JSON schema), what a caller's words mean (a value,
+an error to say, or nothing), and how to say a stored value back. Stored values are JSON-friendly
+(ISO dates, 24-hour ``"HH:MM"``, E.164 phone numbers). Extraction from a caller's words is
+conservative when the value was volunteered rather than asked for: a wrong value silently stored
+is worse than one asked about again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from text_to_num import alpha2digit  # type: ignore[import-untyped,unused-ignore]
+
+from engine.flow.spec import SlotSpec
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed value: ``ok`` with the stored ``value``, or a short speakable ``error``."""
+
+    ok: bool
+    value: object = None
+    error: str = ""
+
+
+class SlotType(Protocol):
+    """One kind of slot value, registered under its ``name`` (see :class:`SlotTypes`)."""
+
+    name: str
+
+    def json_schema(self, spec: SlotSpec) -> dict[str, object]:
+        """The JSON schema of the ``value`` parameter of the tool that sets this slot."""
+
+    def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
+        """Validate and normalise a value the model gave, typed or in spoken words."""
+
+    def extract(self, text: str, spec: SlotSpec, today: date, *, asked: bool) -> Parsed | None:
+        """A value in a caller's utterance, an error for a clearly invalid one, else None."""
+
+    def say(self, value: object, spec: SlotSpec) -> str:
+        """A stored value as the agent reads it back."""
+
+
+_UNINTELLIGIBLE = re.compile(r"\(\s*unintelligible audio\s*\)", re.IGNORECASE)
+
+
+def clean(text: str) -> str:
+    """The utterance without the transcriber's unintelligible-audio marker, spaces tidied."""
+    return " ".join(_UNINTELLIGIBLE.sub(" ", text).replace("\u2019", "'").split())
+
+
+def numerals(text: str) -> str:
+    """Lower case, spoken numbers as digits; threshold 0 converts even a lone "one"."""
+    return str(alpha2digit(text.lower(), "en", threshold=0))
+
+
+def plain(text: str) -> str:
+    """Lower-case words: punctuation other than apostrophes becomes spaces."""
+    return " ".join(re.sub(r"[^\w']+", " ", text.lower()).split())
+
+
+class BaseSlotType:
+    """A slot type's defaults: a string the model writes in ``format``, read like an answer.
+
+    Subclasses set ``name`` (and ``format``, ``invalid``) and override ``_find``, and ``say``
+    where reading a value back differs from ``str``.
+    """
+
+    name = ""
+    format = ""  # how the model must write the value, shown in the tool schema
+    invalid = "I didn't catch that"
+
+    def json_schema(self, spec: SlotSpec) -> dict[str, object]:
+        """A string, described by the slot's description and this type's ``format``."""
+        return {"type": "string", "description": self._describe(spec)}
+
+    def _describe(self, spec: SlotSpec) -> str:
+        return "; ".join(part for part in (spec.description, self.format) if part)
+
+    def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
+        """The model's value read as if the caller had answered the question with it."""
+        found = self.extract(value, spec, today, asked=True) if isinstance(value, str) else None
+        return found if found is not None else Parsed(False, error=self.invalid)
+
+    def extract(self, text: str, spec: SlotSpec, today: date, *, asked: bool) -> Parsed | None:
+        """A value in the caller's words (never in "(unintelligible audio)")."""
+        said = clean(text)  # so "(unintelligible audio)" is never a value of any type
+        return self._find(said, spec, today, asked) if said else None
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        """A value in ``said``, the caller's words already cleaned and not empty."""
+        return None
+
+    def say(self, value: object, spec: SlotSpec) -> str:
+        """The value as text."""
+        return str(value)

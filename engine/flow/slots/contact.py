@@ -1,0 +1,85 @@
+"""Contact details: phone numbers and email addresses, spoken or typed."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from typing_extensions import override
+
+from engine.flow.spec import SlotSpec
+from engine.templates.spoken import digits, spoken_email
+
+from .base import BaseSlotType, Parsed, numerals
+
+
+class PhoneType(BaseSlotType):
+    """A phone number in E.164; ``spec.region`` applies to numbers without a country code.
+
+    Digits may come one by one, "oh" for zero, "double five". Volunteered only with ten digits or
+    more; when asked, three digits are enough to judge (and reject) a number.
+    """
+
+    name = "phone"
+    format = "phone number in E.164 form, e.g. +14155550123"
+    invalid = "that doesn't sound like a valid phone number"
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        said = " ".join(re.sub(r"[,;]", " ", numerals(said)).split())
+        said = re.sub(r"(?<=\d) oh?(?= \d)", " 0", said)
+        said = re.sub(
+            r"\b(double|triple) (\d)\b", lambda m: m[2] * (3 if m[1] == "triple" else 2), said
+        )
+        said = re.sub(r"\bplus ?(?=\d)", "+", said)
+        runs = re.findall(r"\+?\(?\d[\d\s().-]*\d", said)
+        run = max(runs, key=lambda run: sum(c.isdigit() for c in run), default="")
+        number = "+" * run.startswith("+") + re.sub(r"\D", "", run)
+        if len(number.lstrip("+")) < (3 if asked else 10):
+            return None
+        try:
+            parsed = phonenumbers.parse(number, spec.region)
+        except phonenumbers.NumberParseException:
+            return Parsed(False, error=self.invalid)
+        if not phonenumbers.is_valid_number(parsed):
+            return Parsed(False, error=self.invalid)
+        return Parsed(True, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+    @override
+    def say(self, value: object, spec: SlotSpec) -> str:
+        return digits(value)
+
+
+_EMAIL_WORDS = {"at": "@", "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+class EmailType(BaseSlotType):
+    """An email address, lower-cased (transcribers capitalise at random) and validated.
+
+    Spoken forms work ("dana dot scully at example dot com", letters spelled "d a n a"). Only a
+    whole address counts, asked or not; when asked, a broken one ("dana at gmail") is an error.
+    """
+
+    name = "email"
+    format = "email address, e.g. dana@example.com"
+    invalid = "that doesn't sound like a valid email address"
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        words = "|".join(_EMAIL_WORDS)
+        said = re.sub(rf"\b(?:{words})\b", lambda m: _EMAIL_WORDS[m.group()], said.lower())
+        said = re.sub(r"\s*([@._-])\s*", r"\1", said)  # spoken separators join their neighbours
+        said = re.sub(r"\b(\w)\s+(?=\w\b)", r"\1", said)  # "d a n a" -> "dana"
+        found = _EMAIL.search(said)
+        if found is None:
+            return Parsed(False, error=self.invalid) if asked and "@" in said else None
+        try:
+            address = validate_email(found.group(), check_deliverability=False)
+        except EmailNotValidError:
+            return Parsed(False, error=self.invalid)
+        return Parsed(True, address.normalized)
+
+    @override
+    def say(self, value: object, spec: SlotSpec) -> str:
+        return spoken_email(value)

@@ -1,0 +1,63 @@
+"""Numbers: counts and amounts, in digits or words."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+
+from typing_extensions import override
+
+from engine.flow.spec import SlotSpec
+
+from .base import BaseSlotType, Parsed, numerals
+
+_COUNT = re.compile(
+    r"\b(?:party of|table for|group of) (\d+)\b|\b(\d+) (?:people|persons|guests|adults|of us)\b"
+)
+_CLOCK_NUMBER = re.compile(r"\bat \d{1,2}(?:[: ]\d\d)?\b|\b\d{1,2}(?:[: ]\d\d)? ?(?:[ap]m|o'clock)")
+_NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+class NumberType(BaseSlotType):
+    """A number, int when whole. Volunteered only as a head count ("party of 6", "6 people")."""
+
+    name = "number"
+    invalid = "I didn't catch a number"
+
+    @override
+    def json_schema(self, spec: SlotSpec) -> dict[str, object]:
+        bounds = {"minimum": spec.min, "maximum": spec.max}
+        schema: dict[str, object] = {"type": "number", "description": self._describe(spec)}
+        return schema | {key: bound for key, bound in bounds.items() if bound is not None}
+
+    @override
+    def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return self._check(float(value), spec)
+        return super().parse(value, spec, today)
+
+    def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        said = re.sub(r"\ba couple\b", "2", numerals(said))
+        if count := _COUNT.search(said):
+            return self._check(float(count[1] or count[2]), spec)
+        # "6 at 7 pm": the time is not the number; two numbers left are for the model.
+        numbers = {float(n) for n in _NUMBER.findall(_CLOCK_NUMBER.sub(" ", said))}
+        return self._check(numbers.pop(), spec) if asked and len(numbers) == 1 else None
+
+    def _check(self, number: float, spec: SlotSpec) -> Parsed:
+        if not math.isfinite(number):
+            return Parsed(False, error=self.invalid)
+        if spec.min is not None and number < spec.min:
+            return Parsed(False, error=f"that's less than {_number_text(spec.min)}")
+        if spec.max is not None and number > spec.max:
+            return Parsed(False, error=f"that's more than {_number_text(spec.max)}")
+        return Parsed(True, int(number) if number == int(number) else number)
+
+    @override
+    def say(self, value: object, spec: SlotSpec) -> str:
+        return _number_text(value) if isinstance(value, int | float) else str(value)

@@ -1,0 +1,233 @@
+"""Flow files as immutable specs: what a person writes in ``flows/<name>.yaml``.
+
+These models are the single source of the flow format: the loader validates files against
+them, ``dialplan schema`` generates the JSON Schema from them, and the runtime reads them. They
+hold plain data only (no compiled templates, clients or callables), are frozen, and refuse
+unknown keys so that a misspelt key is an error instead of a silently ignored line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""A flow, state, slot or intent name: letters, digits and underscores."""
+
+BUILTIN_SLOT_TYPES = ("text", "name", "number", "yes_no", "enum", "date", "time", "phone", "email")
+"""The slot types every project has; plugins may register more (checked when a flow loads)."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class SlotSpec(_Spec):
+    """A typed value the call collects (``slots:`` entry)."""
+
+    type: Name = Field(
+        description="How the value is understood, checked and read back: a built-in type or "
+        "one a plugin registers.",
+        json_schema_extra={"anyOf": [{"enum": list(BUILTIN_SLOT_TYPES)}, {"type": "string"}]},
+    )
+    description: str = Field("", description="What the value is; shown to the model.")
+    values: dict[str, tuple[str, ...]] | tuple[str, ...] | None = Field(
+        None, description="enum: the allowed values, or a map of value to synonyms."
+    )
+    min: float | None = Field(None, description="number: smallest allowed value.")
+    max: float | None = Field(None, description="number: largest allowed value.")
+    past: bool = Field(False, description="date: must be before today (a date of birth).")
+    future: bool = Field(False, description="date: must be today or later (a booking).")
+    with_year: bool = Field(False, description="date: the caller must say the year.")
+    region: str = Field("US", description="phone: region of numbers given without +country.")
+    source: Literal["caller", "action"] = Field(
+        "caller", description="`action`: set only by actions, never asked or heard from the caller."
+    )
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> SlotSpec:
+        if self.type == "enum" and not self.values:
+            raise ValueError("an enum slot needs `values`")
+        if self.type != "enum" and self.values:
+            raise ValueError("`values` only goes with `type: enum`")
+        return self
+
+    @cached_property
+    def options(self) -> dict[str, tuple[str, ...]]:
+        """Enum values mapped to their synonyms (empty for other types)."""
+        if isinstance(self.values, dict):
+            return {str(key): tuple(words) for key, words in self.values.items()}
+        return {str(value): () for value in self.values or ()}
+
+
+class Transition(_Spec):
+    """One way out of a state: a guard (``when``), an intent, or neither (always)."""
+
+    to: Name = Field(description="The state to go to.")
+    when: str | None = Field(
+        None, description="Guard: a Jinja expression over `slots` and `call`, e.g. `slots.name`."
+    )
+    intent: Name | None = Field(None, description="The caller's intent that takes this way.")
+    description: str = Field("", description="What the intent means; shown to the model.")
+    examples: tuple[str, ...] = Field(
+        default_factory=tuple, description="Phrases that clearly mean this intent."
+    )
+    means: Literal["yes", "no"] | None = Field(
+        None, description="Also recognise plain yes (or no) words as this intent."
+    )
+    say: str | None = Field(None, description="A line spoken while taking this way.")
+    clear: tuple[Name, ...] = Field(
+        default_factory=tuple, description="Slots to forget when taking this way (to ask again)."
+    )
+
+
+class GlobalIntent(_Spec):
+    """An intent the caller may voice in any state (``global:`` entry)."""
+
+    intent: Name
+    description: str = ""
+    examples: tuple[str, ...] = Field(default_factory=tuple)
+    to: Name | None = Field(None, description="The state to go to; omit to stay where the call is.")
+    say: str | None = Field(None, description="A line spoken first (Jinja).")
+    returns: bool = Field(
+        False,
+        alias="return",
+        description="Come back to the state the call was in once the target state has spoken.",
+    )
+
+
+class ActionSpec(_Spec):
+    """Work done on entering a state: a registered Python action or an HTTP webhook."""
+
+    call: str | None = Field(None, description="Name of a registered Python action.")
+    webhook: Webhook | None = Field(None, description="An HTTP request to make instead.")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments; string values are Jinja templates."
+    )
+    store: dict[str, str] = Field(
+        default_factory=dict,
+        description="Slots to set from the result: slot name -> expression over `result`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ActionSpec:
+        if (self.call is None) == (self.webhook is None):
+            raise ValueError("an action needs exactly one of `call` and `webhook`")
+        return self
+
+
+class Webhook(_Spec):
+    """An HTTP action: the URL and JSON body are templates; the JSON answer is the result."""
+
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    timeout: float = Field(3.0, gt=0, le=30)
+
+
+class VoiceSettings(_Spec):
+    """Turn-taking settings sent with ``update_agent`` on entering a state (``voice:``)."""
+
+    responsiveness: float | None = Field(None, ge=0, le=1)
+    interruption_sensitivity: float | None = Field(None, ge=0, le=1)
+    reminder_trigger_ms: int | None = Field(None, gt=0)
+    reminder_max_count: int | None = Field(None, ge=0)
+
+
+class State(_Spec):
+    """One step of the call."""
+
+    say: str | None = Field(None, description="A fixed line (Jinja) spoken with no model call.")
+    prompt: str | None = Field(
+        None, description="A prompt template file (under prompts/); the model speaks."
+    )
+    collect: tuple[Name, ...] = Field(
+        default_factory=tuple, description="Slots this state asks for."
+    )
+    reask: str | None = Field(None, description="Line for when the answer was not understood.")
+    reminder: str | None = Field(None, description="Line for a caller who went quiet.")
+    retries: int = Field(2, ge=0, description="Failed answers before `on_give_up`.")
+    on_give_up: Name | None = Field(None, description="State to go to after too many failures.")
+    actions: tuple[ActionSpec, ...] = Field(default_factory=tuple, description="Run on entering.")
+    next: tuple[Transition, ...] = Field(
+        default_factory=tuple, description="Ways out, tried in order."
+    )
+    end_call: bool = Field(False, description="Hang up after this state's line.")
+    transfer: str | None = Field(
+        None, description="Transfer to this number (Jinja) after the line."
+    )
+    press_digit: str | None = Field(None, description="DTMF digits to press after the line.")
+    no_interruption: bool = Field(False, description="The caller cannot cut into this line.")
+    voice: VoiceSettings | None = None
+    context: Literal["full", "state"] = Field(
+        "full", description="Transcript shown to the model: the whole call or since this state."
+    )
+
+    @model_validator(mode="after")
+    def _say_or_prompt(self) -> State:
+        if self.say is not None and self.prompt is not None:
+            raise ValueError("a state has `say` or `prompt`, not both")
+        if sum((self.end_call, self.transfer is not None, self.press_digit is not None)) > 1:
+            raise ValueError("only one of `end_call`, `transfer` and `press_digit` per state")
+        return self
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the call leaves the agent here (hang-up, transfer, or keys for a menu)."""
+        return self.end_call or self.transfer is not None or self.press_digit is not None
+
+
+class Flow(_Spec):
+    """A whole call flow (one YAML file)."""
+
+    flow: Name = Field(description="The flow's name; also its URL segment.")
+    description: str = ""
+    persona: str | None = Field(None, description="System prompt template shared by all states.")
+    begin: str = Field("", description="The greeting (Jinja); empty: the caller speaks first.")
+    start: Name | None = Field(None, description="First state; default: the first one listed.")
+    plugins: tuple[str, ...] = Field(
+        default_factory=tuple,
+        description="Python modules whose `plugin` provides the actions and slot types this "
+        "flow uses, e.g. `myproject.actions`.",
+    )
+    slots: dict[Name, SlotSpec] = Field(default_factory=dict)
+    states: dict[Name, State] = Field(min_length=1)
+    global_intents: tuple[GlobalIntent, ...] = Field(default_factory=tuple, alias="global")
+
+    @property
+    def start_state(self) -> str:
+        """The state a call begins in."""
+        return self.start or next(iter(self.states))
+
+
+ActionSpec.model_rebuild()
+
+
+def string_leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every string leaf of nested dicts and lists, with its path."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from string_leaves(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from string_leaves(item, (*path, index))
+
+
+SCHEMA_PATH = Path(__file__).parent.parent / "schema" / "flow.schema.json"
+"""Where the committed JSON Schema lives (flow files point editors at it)."""
+
+
+def flow_json_schema() -> str:
+    """The JSON Schema of flow files, generated from these models (stable key order)."""
+    schema = Flow.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dialplan flow"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,17 @@
+"""The model: streaming chat completions from any OpenAI-style endpoint, and what it is shown."""
+
+from engine.llm.client import ChatModel, Message, OpenAIChatModel, make_client, make_model
+from engine.llm.messages import chat_messages
+from engine.llm.stream import LLMEvent, TextDelta, ToolCallRequest
+
+__all__ = [
+    "ChatModel",
+    "LLMEvent",
+    "Message",
+    "OpenAIChatModel",
+    "TextDelta",
+    "ToolCallRequest",
+    "chat_messages",
+    "make_client",
+    "make_model",
+]

@@ -1,0 +1,177 @@
+"""A dialplan project, opened one way by the server and every command.
+
+A project is a folder with ``flows/`` and ``prompts/`` (where the settings say), the Python
+plugins its flows and settings name, and the settings themselves. :meth:`Project.from_settings`
+imports the settings' plugins once into the project's own registries, builds the one sandboxed
+Jinja environment, and gives the flow registry; :meth:`Project.load` checks every flow;
+:meth:`Project.open_flow` opens one flow by name or path; :meth:`Project.agent` makes the agent
+the server runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.agent import Agent
+from engine.errors import AuthoringError, AuthoringErrors, DialplanError, Location
+from engine.flow import CompiledFlow, Extensions, FlowAgent, FlowRegistry, flow_files
+from engine.flow.parse import FLOW_SUFFIXES
+from engine.llm import ChatModel
+from engine.prompt import PromptAgent, PromptAgentSpec, prompt_agent_spec
+from engine.settings import Settings
+from engine.templates import make_environment
+
+AgentKind = Literal["flow", "prompt"]
+
+
+@dataclass
+class Project:
+    """Settings, plugins, prompts and flows of one project; see the module docstring."""
+
+    settings: Settings
+    flows_dir: Path
+    prompts_dir: Path
+    extensions: Extensions
+    env: SandboxedEnvironment
+    registry: FlowRegistry
+    plugin_errors: list[AuthoringError] = field(default_factory=list)
+    _loaded: bool = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, *, root: Path | None = None
+    ) -> Project:
+        """The project the settings describe; folders are relative to ``root`` (default: here).
+
+        Imports the plugins the settings name; a plugin that cannot be imported is reported by
+        :meth:`errors`, not raised, so that every command can show it with the rest.
+        """
+        settings = settings or Settings()
+        root = root or Path()
+        flows_dir, prompts_dir = root / settings.flows_dir, root / settings.prompts_dir
+        extensions = Extensions()
+        plugin_errors = []
+        for module in settings.plugins:
+            try:
+                extensions.load(module, Location("DIALPLAN_PLUGINS"))
+            except AuthoringError as exc:
+                plugin_errors.append(exc)
+        env = make_environment(prompts_dir)
+        registry = FlowRegistry(flows_dir, env, extensions)
+        return cls(settings, flows_dir, prompts_dir, extensions, env, registry, plugin_errors)
+
+    # -- flows -------------------------------------------------------------------------------
+
+    def load(self) -> list[AuthoringError]:
+        """Load and check every flow of the flows folder; the errors of the broken ones."""
+        self._loaded = True
+        return self.plugin_errors + self.registry.load_all()
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.load()
+
+    def flow_names(self) -> list[str]:
+        """The flows that loaded, by name."""
+        self._ensure_loaded()
+        return self.registry.names()
+
+    def open_flow(self, name_or_path: str | Path) -> CompiledFlow:
+        """A checked flow, by name (from the flows folder) or by path to its YAML file.
+
+        Raises :class:`AuthoringErrors` for a broken flow and :class:`LookupError` when no
+        flow has that name.
+        """
+        path = Path(name_or_path)
+        if path.suffix in FLOW_SUFFIXES:
+            if not path.is_file():
+                raise LookupError(f"no flow file {path}")
+            return self.registry.compile(path)
+        self._ensure_loaded()
+        flow = self.registry.get(str(name_or_path))
+        if flow is not None:
+            return flow
+        broken = [
+            error
+            for file, errors in self.registry.broken().items()
+            if file.stem == str(name_or_path)
+            for error in errors
+        ]
+        if broken:
+            raise AuthoringErrors(broken)
+        known = ", ".join(self.registry.names()) or "none"
+        raise LookupError(
+            f"no flow named {str(name_or_path)!r} in {self.flows_dir} (flows: {known})"
+        )
+
+    def check_files(self, paths: Iterable[Path] = ()) -> list[tuple[Path, list[AuthoringError]]]:
+        """Each flow file of ``paths`` (default: the flows folder) with its errors."""
+        results = []
+        for path in flow_files(list(paths) or [self.flows_dir]):
+            try:
+                self.registry.compile(path)
+                errors: list[AuthoringError] = []
+            except AuthoringErrors as exc:
+                errors = exc.errors
+            results.append((path, errors))
+        return results
+
+    # -- the agent ---------------------------------------------------------------------------
+
+    @property
+    def agent_kind(self) -> AgentKind:
+        """What the server runs: flows (when the project has any, or when told) or one prompt."""
+        if self.settings.agent != "auto":
+            return self.settings.agent
+        has_flows = self.flows_dir.is_dir() and bool(flow_files([self.flows_dir]))
+        return "flow" if has_flows else "prompt"
+
+    def default_flow(self) -> str | None:
+        """The flow of calls that name none: the only flow, or the one the settings name."""
+        if self.settings.flow:
+            return self.settings.flow
+        names = self.flow_names()
+        return names[0] if len(names) == 1 else None
+
+    def prompt_spec(self) -> PromptAgentSpec:
+        """The single-prompt agent's templates, loaded and checked."""
+        settings = self.settings
+        return prompt_agent_spec(
+            self.env,
+            settings.prompt,
+            settings.greeting,
+            settings.reminder_line,
+            settings.fallback_line,
+        )
+
+    def setup_errors(self) -> list[str]:
+        """What keeps the configured agent from starting: broken files, no way to route calls."""
+        if self.agent_kind == "prompt":
+            try:
+                self.prompt_spec()
+            except DialplanError as exc:
+                return [str(exc)]
+            return [str(error) for error in self.plugin_errors]
+        errors = [str(error) for error in self.load()]
+        names = self.registry.names()
+        if self.settings.flow and self.settings.flow not in names:
+            known = ", ".join(names) or "none loaded"
+            errors.append(f"the default flow {self.settings.flow!r} is not a flow here ({known})")
+        elif not self.settings.flow and len(names) > 1:
+            errors.append(
+                f"{len(names)} flows ({', '.join(names)}) and no default for calls that name "
+                "none: set DIALPLAN_FLOW (or --flow) to one of them"
+            )
+        return errors
+
+    def agent(self, model: ChatModel | None) -> Agent:
+        """The agent the server runs, speaking through ``model`` (``None``: no model)."""
+        if self.agent_kind == "prompt":
+            return PromptAgent(self.prompt_spec(), model)
+        self._ensure_loaded()
+        return FlowAgent(self.registry, model, self.default_flow())

@@ -1,0 +1,320 @@
+"""One WebSocket of one call: the read loop, response ids, and the reply to each request.
+
+The read loop never waits for the model. It answers keepalives at once (ahead of any queued
+speech), hands ``update_only`` to the conversation, and for each ``response_required`` /
+``reminder_required`` marks that id current, cancels the older generation (which closes its
+upstream HTTP stream) and starts a new one. A current response is always closed with
+``content_complete: true``, also when the conversation fails; then the caller first hears the
+fallback line instead of dead air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Protocol
+
+import structlog
+
+from engine.agent import CallInfo, Greeting, Speech, Turn
+from engine.errors import LLMTimeout, ProtocolError, RuntimeFault
+from engine.protocol import (
+    NO_CONTROL,
+    AgentInterrupt,
+    CallControl,
+    CallDetails,
+    Config,
+    PingPong,
+    Pong,
+    ResponseChunk,
+    ResponseRequired,
+    SideEvent,
+    UnknownEvent,
+    UpdateAgent,
+    UpdateOnly,
+    parse_event,
+    utterances,
+)
+from engine.settings import Settings
+
+from .metrics import Metrics
+from .store import CallState, CallStore
+from .writer import Writer
+
+log = structlog.get_logger("dialplan.session")
+
+MUST_HEAR = CallControl(no_interruption_allowed=True)
+HANGUP = 1000
+TAKEN_OVER = 4000  # private-use close code: a newer socket of the same call replaced this one
+
+
+class Socket(Protocol):
+    """The part of a server WebSocket a session uses."""
+
+    async def accept(self) -> None:
+        """Complete the WebSocket handshake."""
+
+    async def receive(self) -> str | bytes:
+        """The next inbound frame (raises ``CancelledError`` when the peer is gone)."""
+        ...
+
+    async def send(self, data: str) -> None:
+        """Send one text frame."""
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close with ``code``."""
+
+
+class Phase(enum.Enum):
+    """Where a session is in its life."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Session:
+    """Serves one socket of a call; see the module docstring."""
+
+    def __init__(
+        self,
+        socket: Socket,
+        call: CallInfo,
+        store: CallStore,
+        new_state: Callable[[CallInfo], CallState],
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self.socket = socket
+        self.call_id = call.call_id
+        self._call = call
+        self._store = store
+        self._new_state = new_state
+        self.settings = settings
+        self.metrics = metrics
+        self.phase = Phase.CONNECTING
+        # The writer's current id is the newest request read on *this* socket: a reconnected
+        # socket starts again at 0 because the platform expects a begin message on every socket.
+        self.writer = Writer(socket.send)
+        self.state: CallState | None = None
+        self.log = log.bind(call_id=call.call_id)
+        self._generation: asyncio.Task[None] | None = None
+        self._greeting: asyncio.Task[None] | None = None
+        self._closing: Awaitable[None] | None = None
+
+    @property
+    def latest(self) -> int:
+        """The newest response id read on this socket."""
+        return self.writer.current
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the socket until it closes. Never raises for anything the peer sends."""
+        await self.socket.accept()  # first, before any work: the platform allows 7 s
+        self.phase = Phase.OPEN
+        writer = asyncio.create_task(self.writer.run(), name=f"writer:{self.call_id}")
+        try:
+            state, resumed = self._store.open(self.call_id, lambda: self._new_state(self._call))
+            self.state = state
+            state.connections += 1
+            previous, state.owner = state.owner, self
+            if previous is not None:
+                previous.take_over()
+            self.metrics.connections.labels("resumed" if resumed else "new").inc()
+            self.metrics.calls_active.inc()
+            self.log.info("call.connected", resumed=resumed, connection=state.connections)
+            settings = self.settings
+            self.writer.put(
+                Config(
+                    settings.auto_reconnect,
+                    settings.call_details,
+                    settings.transcript_with_tool_calls,
+                )
+            )
+            if resumed and state.greeted:
+                # The caller heard the greeting on an earlier socket: open this one silently.
+                self.writer.put(ResponseChunk(0, "", True))
+                if state.agent_config:
+                    self.writer.put(UpdateAgent(dict(state.agent_config)))
+            else:
+                self._greeting = asyncio.create_task(self._greet(state))
+            await self._read_loop(state)
+        finally:
+            await self._finish(writer)
+
+    async def _finish(self, writer: asyncio.Task[None]) -> None:
+        self.phase = Phase.CLOSING
+        for task in (self._generation, self._greeting):
+            if task is not None:
+                task.cancel()
+        state = self.state
+        if state is not None:
+            self.metrics.calls_active.dec()
+            if state.owner is self:
+                state.owner = None
+                self._store.release(self.call_id, state)
+        writer.cancel()
+        # Wait for the cancelled tasks so their upstream streams are closed before we return,
+        # without swallowing a cancellation aimed at us.
+        pending = [t for t in (self._generation, self._greeting, writer) if t is not None]
+        await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+        self.phase = Phase.CLOSED
+        self.metrics.stale_dropped.inc(self.writer.stale_dropped)
+        self.log.info("call.socket_closed", frames_sent=self.writer.frames_sent)
+
+    def take_over(self) -> None:
+        """A newer socket of the same call took over: stop speaking here and close."""
+        self.log.info("call.taken_over")
+        if self._generation is not None:
+            self._generation.cancel()
+        if self._greeting is not None:
+            self._greeting.cancel()
+        self.writer.discard()
+        self.writer.current = -1  # nothing queued from here on is current
+        if self._closing is None and self.phase is Phase.OPEN:
+            self._closing = asyncio.ensure_future(self._close(TAKEN_OVER, "taken over"))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self.socket.close(code, reason)
+        except Exception as exc:  # the peer may already be gone; nothing left to do
+            self.log.debug("call.close_failed", error=repr(exc))
+
+    async def hang_up(self) -> None:
+        """End the call on purpose: send what is queued, then close with 1000."""
+        await self.writer.drained()
+        self.log.info("call.hang_up")
+        await self._close(HANGUP, "hang up")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read_loop(self, state: CallState) -> None:
+        receive = self.socket.receive
+        while True:
+            frame = await receive()
+            if isinstance(frame, bytes):
+                self.metrics.frames_rejected.inc()
+                self.log.warning("frame.binary_ignored", size=len(frame))
+                continue
+            try:
+                event = parse_event(frame)
+            except ProtocolError as exc:
+                self.metrics.frames_rejected.inc()
+                self.log.warning("frame.rejected", reason=str(exc), size=len(frame))
+                continue
+            if isinstance(event, PingPong):
+                self.writer.put_first(Pong(event.timestamp))
+            elif isinstance(event, UpdateOnly):
+                try:
+                    state.conversation.observe(event.transcript, event.turntaking)
+                except Exception:
+                    self.log.exception("conversation.observe_failed")
+            elif isinstance(event, ResponseRequired):
+                self._request(state, event)
+            elif isinstance(event, CallDetails):
+                state.call = self._call = replace(state.call, details=event.call)
+                state.details_arrived.set()
+                self.log.debug("call.details", call_type=event.call.get("call_type"))
+            elif isinstance(event, UnknownEvent):
+                self.log.info("event.unknown", interaction_type=event.interaction_type)
+
+    def _request(self, state: CallState, event: ResponseRequired) -> None:
+        response_id = event.response_id
+        if response_id <= self.latest and self.latest > 0:
+            self.log.info("request.out_of_order", response_id=response_id, latest=self.latest)
+            return
+        self.writer.current = response_id  # from here on, older chunks are never sent
+        if self._generation is not None:
+            self._generation.cancel()
+            self.metrics.responses.labels("superseded").inc()
+        turn = Turn(response_id, utterances(event.transcript), state.call, event.reminder)
+        self._generation = asyncio.create_task(self._respond(state, turn))
+
+    # -- speaking --------------------------------------------------------------------------
+
+    async def _greet(self, state: CallState) -> None:
+        conversation = state.conversation
+        if conversation.wants_call_details and not state.call.details:
+            try:
+                async with asyncio.timeout(self.settings.call_details_wait):
+                    await state.details_arrived.wait()
+            except TimeoutError:
+                self.log.info("greeting.without_call_details")
+        try:
+            greeting = conversation.greeting(state.call)
+        except Exception:
+            self.log.exception("greeting.failed")
+            greeting = Greeting("")
+        self.writer.put(ResponseChunk(0, greeting.text, True, greeting.control))
+        state.greeted = True
+
+    async def _respond(self, state: CallState, turn: Turn) -> None:
+        response_id = turn.response_id
+        writer = self.writer
+        control = NO_CONTROL
+        spoke = False
+        started = time.perf_counter()
+        outcome = "complete"
+        try:
+            async for part in state.conversation.respond(turn):
+                if isinstance(part, Speech):
+                    if part.text:
+                        if not spoke:
+                            self.metrics.first_speech.observe(time.perf_counter() - started)
+                            spoke = True
+                        writer.put(ResponseChunk(response_id, part.text, False, control))
+                elif isinstance(part, CallControl):
+                    control = control | part
+                else:
+                    self._side_event(state, part)
+        except asyncio.CancelledError:
+            raise  # superseded or the socket is gone: the platform discards this response
+        except Exception as exc:
+            outcome = "fallback"
+            self._report_failure(exc, response_id)
+            if not spoke:
+                writer.put(ResponseChunk(response_id, self.settings.fallback_line, False, control))
+        writer.put(ResponseChunk(response_id, "", True, control))
+        self.metrics.responses.labels(outcome).inc()
+        if self._generation is asyncio.current_task():
+            self._generation = None  # done: a later request supersedes nothing
+
+    def _report_failure(self, exc: Exception, response_id: int) -> None:
+        if isinstance(exc, RuntimeFault):
+            kind = "timeout" if isinstance(exc, LLMTimeout) else "error"
+            self.metrics.llm_failures.labels(kind).inc()
+            self.log.error("response.failed", response_id=response_id, error=str(exc))
+        else:
+            self.log.error("response.crashed", response_id=response_id, exc_info=exc)
+
+    def _side_event(self, state: CallState, event: SideEvent) -> None:
+        if isinstance(event, UpdateAgent):
+            # Remembered so that a reconnected socket gets the same settings again.
+            state.agent_config.update(event.agent_config)
+        self.writer.put(event)
+
+    # -- API for code outside the read loop ------------------------------------------------
+
+    def send(self, event: SideEvent) -> None:
+        """Send a bookkeeping, ``update_agent`` or ``metadata`` event on this socket."""
+        if self.state is not None:
+            self._side_event(self.state, event)
+
+    def interrupt(self, text: str, control: CallControl = MUST_HEAR) -> int:
+        """Make the agent say ``text`` now, cutting in; returns the new ``interrupt_id``.
+
+        The platform drops any response in flight, so the current generation is stopped too.
+        """
+        state = self.state
+        if state is None:
+            raise RuntimeError("the session has not started")
+        if self._generation is not None:
+            self._generation.cancel()
+        state.interrupt_id += 1
+        self.writer.put(AgentInterrupt(state.interrupt_id, text, True, control))
+        return state.interrupt_id

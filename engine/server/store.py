@@ -1,0 +1,101 @@
+"""Where a call's state lives between the sockets of that call.
+
+The platform re-dials the same URL when a socket drops, so a call can outlive its first
+connection. Its state (the conversation, whether the greeting was spoken, the last settings sent
+with ``update_agent``) is kept here, keyed by call id, and expires a grace period after its
+last socket closed. The store interface is small so that a shared store can replace the
+in-memory one when several worker processes serve one platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.agent import CallInfo, Conversation
+
+
+class Owner(Protocol):
+    """The socket that speaks for a call now; a newer socket of the call takes over from it."""
+
+    def take_over(self) -> None:
+        """Stop speaking and close: a newer socket of the same call serves it from now on."""
+
+
+@dataclass(eq=False)
+class CallState:
+    """Everything one call keeps across its sockets. Runtime state: mutable, never shared."""
+
+    call: CallInfo
+    conversation: Conversation
+    greeted: bool = False
+    interrupt_id: int = 0
+    agent_config: dict[str, Any] = field(default_factory=dict)
+    connections: int = 0
+    started: float = field(default_factory=time.monotonic)
+    details_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    owner: Owner | None = None
+
+
+class CallStore(Protocol):
+    """Holds call states by call id."""
+
+    def open(self, call_id: str, create: Callable[[], CallState]) -> tuple[CallState, bool]:
+        """The state for ``call_id``: ``(state, True)`` if the call was known, else a new one."""
+        ...
+
+    def release(self, call_id: str, state: CallState) -> None:
+        """The call's socket closed: keep the state for the grace period, then forget it."""
+        ...
+
+    def get(self, call_id: str) -> CallState | None:
+        """The state of a live or recently ended call, if any."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class MemoryCallStore:
+    """Call states in this process's memory, each expiring ``grace`` seconds after release."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._calls: dict[str, CallState] = {}
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+
+    def open(self, call_id: str, create: Callable[[], CallState]) -> tuple[CallState, bool]:
+        """See :meth:`CallStore.open`; cancels a pending expiry."""
+        timer = self._expiry.pop(call_id, None)
+        if timer is not None:
+            timer.cancel()
+        state = self._calls.get(call_id)
+        if state is not None:
+            return state, True
+        state = self._calls[call_id] = create()
+        return state, False
+
+    def release(self, call_id: str, state: CallState) -> None:
+        """See :meth:`CallStore.release`."""
+        if self._calls.get(call_id) is not state:
+            return
+        if self.grace <= 0:
+            self._forget(call_id, state)
+            return
+        loop = asyncio.get_running_loop()
+        self._expiry[call_id] = loop.call_later(self.grace, self._forget, call_id, state)
+
+    def get(self, call_id: str) -> CallState | None:
+        """See :meth:`CallStore.get`."""
+        return self._calls.get(call_id)
+
+    def _forget(self, call_id: str, state: CallState) -> None:
+        self._expiry.pop(call_id, None)
+        if self._calls.get(call_id) is state and state.owner is None:
+            del self._calls[call_id]
+            state.conversation.close()
+
+    def __len__(self) -> int:
+        return len(self._calls)

@@ -1,0 +1,97 @@
+"""The one writer of a socket: every outbound frame goes through it, in order.
+
+Several producers share a socket (keepalive echoes from the read loop, a response stream, tool
+bookkeeping), so they queue events here and a single task sends them. Two policies live here
+because only the writer sees the queue at send time:
+
+* **Supersession.** A response chunk whose ``response_id`` is no longer the current one is
+  dropped at the moment it would be sent. The read loop marks a newer request current as soon
+  as it reads it, so no stale chunk is ever sent after a newer request was read.
+* **Coalescing.** Chunks of one response that piled up while a send was in progress are merged
+  into one frame (content concatenated, call control united). Nothing waits on purpose: the first
+  words go out as soon as the writer is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from engine.protocol import OutboundEvent, ResponseChunk, encode
+
+
+class Writer:
+    """Queue and send outbound events for one socket."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+        self._send = send
+        self.current = 0
+        """The response id chunks must carry to be sent; the session moves it forward."""
+        self._queue: deque[OutboundEvent] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.frames_sent = 0
+        self.stale_dropped = 0
+
+    def put(self, event: OutboundEvent) -> None:
+        """Queue ``event`` behind everything already queued."""
+        self._queue.append(event)
+        self._idle.clear()
+        self._wake.set()
+
+    def put_first(self, event: OutboundEvent) -> None:
+        """Queue ``event`` ahead of everything (keepalive echoes must not wait for speech)."""
+        self._queue.appendleft(event)
+        self._idle.clear()
+        self._wake.set()
+
+    def discard(self) -> None:
+        """Drop everything queued (the socket is being taken over or closed)."""
+        self._queue.clear()
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far has been sent."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Send queued events until cancelled."""
+        queue = self._queue
+        while True:
+            if not queue:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            event = queue.popleft()
+            if isinstance(event, ResponseChunk):
+                chunk = self._coalesce(event)
+                if chunk is None:
+                    continue
+                event = chunk
+            await self._send(encode(event))
+            self.frames_sent += 1
+
+    def _coalesce(self, first: ResponseChunk) -> ResponseChunk | None:
+        queue = self._queue
+        response_id = first.response_id
+        if response_id != self.current:
+            self.stale_dropped += 1
+            return None
+        if first.content_complete or not queue:
+            return first
+        parts = [first.content]
+        complete = False
+        control = first.control
+        while queue and not complete:
+            following = queue[0]
+            if not isinstance(following, ResponseChunk) or following.response_id != response_id:
+                break
+            queue.popleft()
+            parts.append(following.content)
+            complete = following.content_complete
+            control = control | following.control
+        if len(parts) == 1:
+            return first
+        return ResponseChunk(response_id, "".join(parts), complete, control)

@@ -1,0 +1,81 @@
+"""The one sandboxed Jinja environment that renders every prompt and spoken line.
+
+Templates are authored files (under the prompts folder) or lines inside flow files; caller
+speech only ever reaches them as a *value* in the context, never as template source. The
+sandbox keeps a template from reaching Python internals, ``StrictUndefined`` turns a misspelt
+variable into an error instead of a silent blank in what the agent says, and there is no HTML
+autoescaping because the output is spoken, not shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.errors import Location, TemplateError
+from engine.templates.spoken import SPOKEN_FILTERS
+
+
+def make_environment(
+    prompts_dir: Path | None = None,
+    filters: Mapping[str, Callable[..., Any]] = SPOKEN_FILTERS,
+) -> SandboxedEnvironment:
+    """A sandboxed environment loading templates from ``prompts_dir`` (if given).
+
+    ``filters`` are added to Jinja's own; by default the spoken filters (``spoken_date``, ...).
+    """
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(prompts_dir)) if prompts_dir else None,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Templates change while the server runs (edited prompts are picked up for new calls).
+        auto_reload=True,
+    )
+    env.filters.update(filters)
+    return env
+
+
+def load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """Load a template by file name, turning Jinja's errors into ``file:line`` authoring errors."""
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateNotFound:
+        raise TemplateError(
+            f"template {name!r} not found", Location(name), hint=_searched(env)
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        where = Location(exc.filename or name, exc.lineno)
+        raise TemplateError(exc.message or "syntax error", where) from None
+
+
+def compile_string(
+    env: jinja2.Environment, source: str, origin: str = "<string>"
+) -> jinja2.Template:
+    """Compile an inline template (a greeting, a ``say`` line) with errors naming ``origin``."""
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or "syntax error", Location(origin, exc.lineno)) from None
+
+
+def render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """Render ``template``; an undefined name or a sandbox violation is a :class:`TemplateError`."""
+    try:
+        return template.render(context).strip()
+    except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, TypeError) as exc:
+        name = template.name or "<string>"
+        raise TemplateError(f"cannot render: {exc}", Location(name)) from exc
+
+
+def _searched(env: jinja2.Environment) -> str:
+    loader = env.loader
+    if isinstance(loader, jinja2.FileSystemLoader):
+        return "looked in " + ", ".join(str(path) for path in loader.searchpath)
+    return "no prompts folder is configured"
