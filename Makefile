@@ -20,9 +20,10 @@ run: install  ## serve the example agent on ws://127.0.0.1:8080/llm-websocket/<c
 test: install  ## run the test suite
 	$(BIN)/pytest -q
 
-lint: install
+lint: install  ## ruff, and the layering rule of engine/ (import-linter contracts in pyproject.toml)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/lint-imports
 
 types: install
 	$(BIN)/mypy

@@ -20,7 +20,7 @@ from engine.errors import AuthoringErrors
 from engine.examples import booking
 from engine.flow import safe_yaml as _yaml
 from engine.testing.conversation_spec import load_conversations
-from engine.testing.conversations import same_value
+from engine.testing.expectations import same_value
 
 pytest_plugins = ["pytester"]
 

@@ -16,114 +16,29 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
-import math
-import re
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import orjson
 from aiohttp import web
 
-# A word plus the whitespace before it; whitespace at the very end sticks to the last word so
-# that joining the pieces always gives back the text.
-_WORD = re.compile(r"\s*\S+(?:\s+$)?")
-_ARGUMENT_PIECE = 16
-_ERROR_TYPES = {
-    400: ("invalid_request_error", "invalid_request"),
-    401: ("invalid_request_error", "invalid_api_key"),
-    403: ("permission_error", "forbidden"),
-    404: ("invalid_request_error", "model_not_found"),
-    429: ("requests", "rate_limit_exceeded"),
-}
+from .llm_replies import (
+    LLMStats,
+    Reply,
+    ToolCall,
+    error_response,
+    split_arguments,
+    sse,
+    text_pieces,
+    usage,
+)
 
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A function call the scripted model makes; ``dict`` arguments are JSON-encoded."""
-
-    name: str
-    arguments: dict[str, object] | str
-    id: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """How the server answers one chat-completions request.
-
-    A *piece* is one streamed delta: a text piece, or a tool-call delta. ``tokens`` gives the text
-    pieces explicitly; otherwise ``text`` is split into words that keep their leading spaces.
-    ``disconnect_after`` counts pieces. ``first_token_delay`` also delays error answers, so a
-    slow failing upstream can be scripted.
-    """
-
-    text: str = ""
-    tokens: tuple[str, ...] | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    first_token_delay: float = 0.0
-    token_delay: float = 0.0
-    status: int | None = None
-    disconnect_after: int | None = None
-    finish_reason: str | None = None
-
-
-@dataclass
-class LLMStats:
-    """Counters of what the server has seen; read them through :meth:`LLMTestServer.wait_for`."""
-
-    requests: int = 0
-    completed: int = 0
-    closed_early: int = 0
-    errors: int = 0
-
-
-def _text_pieces(reply: Reply) -> list[str]:
-    if reply.tokens is not None:
-        return list(reply.tokens)
-    return _WORD.findall(reply.text) or ([reply.text] if reply.text else [])
-
-
-def _split_arguments(arguments: str) -> list[str]:
-    # Clients must assemble arguments across deltas, so never send them in one piece.
-    if len(arguments) < 2:
-        return [arguments]
-    parts = max(2, math.ceil(len(arguments) / _ARGUMENT_PIECE))
-    size = math.ceil(len(arguments) / parts)
-    return [arguments[i : i + size] for i in range(0, len(arguments), size)]
-
-
-def _sse(payload: object) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
-def _error_response(status: int, message: str) -> web.Response:
-    kind, code = _ERROR_TYPES.get(status, ("server_error" if status >= 500 else "api_error", None))
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    # retry-after 0 lets clients that do retry on 429 do so without slowing tests down.
-    headers = {"retry-after": "0"} if status == 429 else {}
-    return web.Response(
-        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
-    )
-
-
-def _usage(body: dict[str, object], completion_tokens: int) -> dict[str, int]:
-    # A word count stands in for tokens: enough for assertions and benchmark bookkeeping.
-    messages = body.get("messages")
-    prompt = sum(
-        len(str(message.get("content") or "").split())
-        for message in (messages if isinstance(messages, list) else ())
-        if isinstance(message, dict)
-    )
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt + completion_tokens,
-    }
+__all__ = ["LLMStats", "LLMTestServer", "Reply", "ToolCall", "main"]
 
 
 class LLMTestServer:
@@ -297,9 +212,9 @@ class LLMTestServer:
         try:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
-            return _error_response(400, "request body is not valid JSON")
+            return error_response(400, "request body is not valid JSON")
         if not isinstance(body, dict):
-            return _error_response(400, "request body must be a JSON object")
+            return error_response(400, "request body must be a JSON object")
         with self._lock:
             self.stats.requests += 1
             self.requests.append(body)
@@ -310,7 +225,7 @@ class LLMTestServer:
                 await asyncio.sleep(reply.first_token_delay)
             if reply.status is not None:
                 self._bump("errors")
-                return _error_response(reply.status, f"scripted error {reply.status}")
+                return error_response(reply.status, f"scripted error {reply.status}")
             if body.get("stream"):
                 return await self._stream(request, body, reply, model)
             return await self._complete(request, body, reply, model)
@@ -342,7 +257,7 @@ class LLMTestServer:
     async def _complete(
         self, request: web.Request, body: dict[str, object], reply: Reply, model: str
     ) -> web.StreamResponse:
-        pieces = _text_pieces(reply)
+        pieces = text_pieces(reply)
         calls = self._tool_calls(reply)
         count = len(pieces) + len(calls)
         if reply.token_delay and count > 1:
@@ -369,7 +284,7 @@ class LLMTestServer:
             "created": int(time.time()),
             "model": model,
             "choices": [choice],
-            "usage": _usage(body, count),
+            "usage": usage(body, count),
         }
         response = web.Response(body=orjson.dumps(completion), content_type="application/json")
         try:
@@ -384,7 +299,7 @@ class LLMTestServer:
     async def _stream(
         self, request: web.Request, body: dict[str, object], reply: Reply, model: str
     ) -> web.StreamResponse:
-        deltas: list[dict[str, object]] = [{"content": piece} for piece in _text_pieces(reply)]
+        deltas: list[dict[str, object]] = [{"content": piece} for piece in text_pieces(reply)]
         for index, (cid, name, arguments) in enumerate(self._tool_calls(reply)):
             # As OpenAI does: id, type and name once, then arguments in fragments by index.
             function = {"name": name, "arguments": ""}
@@ -392,7 +307,7 @@ class LLMTestServer:
             deltas.append({"tool_calls": [head]})
             deltas.extend(
                 {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
-                for fragment in _split_arguments(arguments)
+                for fragment in split_arguments(arguments)
             )
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -408,7 +323,7 @@ class LLMTestServer:
 
         def chunk(delta: dict[str, object], finish_reason: str | None = None) -> bytes:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            return _sse({**base, "choices": [choice]})
+            return sse({**base, "choices": [choice]})
 
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -431,8 +346,8 @@ class LLMTestServer:
                 return response
             await response.write(chunk({}, self._finish_reason(reply)))
             if include_usage:
-                usage = _usage(body, len(deltas))
-                await response.write(_sse({**base, "choices": [], "usage": usage}))
+                counts = usage(body, len(deltas))
+                await response.write(sse({**base, "choices": [], "usage": counts}))
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:
