@@ -298,9 +298,7 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
     llm_argv += ["--token-delay", str(token_delay)]
     llm_argv += ["--first-token-delay", str(options.first_token_delay)]
     script = Path(sys.executable).with_name("dialplan")
-    # The console script: `python -m engine.cli serve` exits at once, doing nothing, wherever
-    # engine/cli.py lacks an `if __name__ == "__main__"` guard (the committed one does).
-    argv = [str(script)] if script.exists() else [sys.executable, "-c", _CLI]
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
     env = child_env(
         OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
@@ -332,9 +330,6 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         stop_all(started)
         raise
     return Servers(llm, llm_port, server, port)
-
-
-_CLI = "from engine.cli import main; main()"
 
 
 # ---------------------------------------------------------------------------------------------

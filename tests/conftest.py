@@ -7,9 +7,15 @@ from typing import Any
 
 import pytest
 
+from engine.server.logs import configure
 from engine.settings import Settings
 from engine.testing.llm_server import LLMTestServer
 from engine.testing.server import ServerThread
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Log as a server does (plain lines, warnings and up) in tests that run code in-process."""
+    configure("WARNING")
 
 
 @pytest.fixture(scope="session")

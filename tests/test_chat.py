@@ -252,14 +252,16 @@ def test_chat_in_a_real_terminal(tmp_path):
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def wait_for(text: str, polls: int = 100) -> str:
+    def wait_for(*texts: str, polls: int = 100) -> str:
+        """The screen once every one of ``texts`` is on it (the program prints line by line)."""
         screen = ""
         for _ in range(polls):  # bounded: polls x 50 ms
             screen = tmux("capture-pane", "-p", "-J", "-t", session)
-            if text in screen:
+            if all(text in screen for text in texts):
                 return screen
             time.sleep(0.05)
-        raise AssertionError(f"{text!r} did not appear; the screen was:\n{screen}")
+        missing = [text for text in texts if text not in screen]
+        raise AssertionError(f"{missing!r} did not appear; the screen was:\n{screen}")
 
     command = [sys.executable, "-m", "engine.cli", "chat", "clinic_intake", "--today", TODAY]
     # The pane's shell reports the exit status itself: tmux sometimes reaps a finished pane's
@@ -269,12 +271,14 @@ def test_chat_in_a_real_terminal(tmp_path):
     tmux("new-session", "-d", "-s", session, *size, "-c", str(ROOT), shell)
     try:
         # The first screen waits for Python to start and load the flow: allow 10 s.
-        screen = wait_for("Can I have your full name?", polls=200)
-        assert "caller: " in screen  # the prompt, waiting for the caller
+        # Then the prompt, waiting for the caller.
+        wait_for("Can I have your full name?", "  [ask_name]\ncaller: ", polls=200)
 
         tmux("send-keys", "-t", session, "My name is Dana Scully", "Enter")
-        screen = wait_for("agent: Thanks, Dana. What is your date of birth?")
-        assert "  [ask_dob] full_name=Dana Scully" in screen
+        wait_for(
+            "agent: Thanks, Dana. What is your date of birth?",
+            "  [ask_dob] full_name=Dana Scully\ncaller: ",
+        )
 
         tmux("send-keys", "-t", session, "Enter")  # an empty line: the caller is silent
         wait_for("agent: Are you still there? What is your date of birth?")

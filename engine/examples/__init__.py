@@ -1,1 +1,1 @@
-"""Actions used by the example flows in ``flows/`` (registered when this package is imported)."""
+"""Example plugins: the Python side of the example flows in ``flows/``."""

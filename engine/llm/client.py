@@ -193,7 +193,7 @@ async def _close(response: _StreamingResponse | None) -> None:
 
 def _body_chunks(response: _StreamingResponse) -> AsyncIterable[bytes]:
     # An uncompressed body is read straight from the transport's stream: the client's own
-    # iterators add a decoder and a re-chunker per token that cost a fifth of a turn's reading.
+    # iterators add a decoder and a re-chunker per token (their cost: bench/README.md).
     if response.headers.get("content-encoding", "identity") == "identity":
         return response.stream
     return response.aiter_bytes()

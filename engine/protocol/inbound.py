@@ -92,8 +92,8 @@ def parse_event(frame: str | bytes) -> InboundEvent:
         return UpdateOnly(_transcript(data), turntaking if isinstance(turntaking, str) else None)
     if kind == "response_required" or kind == "reminder_required":
         response_id = data.get("response_id")
-        # bool is an int subclass; `true` is not a response id.
-        if not isinstance(response_id, int) or isinstance(response_id, bool) or response_id < 0:
+        # bool is an int subclass; `true` is not a response id. 0 is our begin message's.
+        if not isinstance(response_id, int) or isinstance(response_id, bool) or response_id < 1:
             raise ProtocolError(f"{kind} without a usable `response_id`; not answered")
         return ResponseRequired(response_id, _transcript(data), kind == "reminder_required")
     if kind == "ping_pong":

@@ -3,7 +3,7 @@
 ``quart.wrappers.Websocket.send`` yields to the event loop before every frame (a guard for
 naive tight loops that we do not have: one writer task per socket sends everything), and the
 ASGI connection fires the ``websocket_sent`` / ``websocket_received`` signals for every frame
-(we connect nothing to them). Together they roughly double the CPU of sending a frame; these
+(we connect nothing to them). Both cost CPU on every frame (measured in bench/README.md); these
 subclasses skip both and keep everything else Quart does.
 """
 

@@ -250,6 +250,10 @@ class Session:
         except Exception:
             self.log.exception("greeting.failed")
             greeting = Greeting("")
+        if self.latest > 0:
+            # The caller spoke (and the platform asked for an answer) before the greeting was
+            # ready: the begin message is still owed, but saying it now would talk over them.
+            greeting = Greeting("")
         self.writer.put(ResponseChunk(0, greeting.text, True, greeting.control))
         state.greeted = True
 

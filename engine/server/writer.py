@@ -6,7 +6,8 @@ because only the writer sees the queue at send time:
 
 * **Supersession.** A response chunk whose ``response_id`` is no longer the current one is
   dropped at the moment it would be sent. The read loop marks a newer request current as soon
-  as it reads it, so no stale chunk is ever sent after a newer request was read.
+  as it reads it, so no stale chunk is ever sent after a newer request was read. The begin
+  message (id 0) is the exception: the platform waits for it on every socket.
 * **Coalescing.** Chunks of one response that piled up while a send was in progress are merged
   into one frame (content concatenated, call control united). Nothing waits on purpose: the first
   words go out as soon as the writer is free.
@@ -29,6 +30,7 @@ class Writer:
         self.current = 0
         """The response id chunks must carry to be sent; the session moves it forward."""
         self._queue: deque[OutboundEvent] = deque()
+        self._urgent: deque[OutboundEvent] = deque()  # keepalive echoes, in arrival order
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -42,14 +44,18 @@ class Writer:
         self._wake.set()
 
     def put_first(self, event: OutboundEvent) -> None:
-        """Queue ``event`` ahead of everything (keepalive echoes must not wait for speech)."""
-        self._queue.appendleft(event)
+        """Queue ``event`` ahead of all speech (keepalive echoes must not wait for it).
+
+        Such events keep their own order: two echoes go out in the order of their pings.
+        """
+        self._urgent.append(event)
         self._idle.clear()
         self._wake.set()
 
     def discard(self) -> None:
         """Drop everything queued (the socket is being taken over or closed)."""
         self._queue.clear()
+        self._urgent.clear()
 
     async def drained(self) -> None:
         """Wait until everything queued so far has been sent."""
@@ -57,8 +63,12 @@ class Writer:
 
     async def run(self) -> None:
         """Send queued events until cancelled."""
-        queue = self._queue
+        queue, urgent = self._queue, self._urgent
         while True:
+            if urgent:
+                await self._send(encode(urgent.popleft()))
+                self.frames_sent += 1
+                continue
             if not queue:
                 self._idle.set()
                 self._wake.clear()
@@ -76,7 +86,8 @@ class Writer:
     def _coalesce(self, first: ResponseChunk) -> ResponseChunk | None:
         queue = self._queue
         response_id = first.response_id
-        if response_id != self.current:
+        # The begin message (id 0) is owed on every socket, even when a request came first.
+        if response_id != self.current and response_id != 0:
             self.stale_dropped += 1
             return None
         if first.content_complete or not queue:

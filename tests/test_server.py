@@ -1,0 +1,434 @@
+"""The call server over real sockets: routes, secrets, frames, the model path, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from engine.testing.llm_server import LLMTestServer, Reply
+from engine.testing.platform import PlatformCall, Transcript
+
+SLOW = Reply(text=" ".join(f"word{i}" for i in range(40)), token_delay=0.05)
+
+
+async def test_opening_sends_config_then_greeting(llm, start_server):
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_open")) as call:
+        _, first = await call.next_frame()
+        _, second = await call.next_frame()
+    assert first == {
+        "response_type": "config",
+        "config": {
+            "auto_reconnect": True,
+            "call_details": True,
+            "transcript_with_tool_calls": False,
+        },
+    }
+    assert second["response_type"] == "response"
+    assert second["response_id"] == 0
+    assert second["content"] == "Hi, thanks for calling. How can I help you today?"
+    assert second["content_complete"] is True
+
+
+async def test_empty_greeting_lets_the_caller_speak_first(llm, start_server):
+    server = start_server(greeting="")
+    async with PlatformCall.connect(server.url("call_quiet")) as call:
+        greeting = await call.response(0)
+    assert greeting.text == ""
+    assert greeting.complete
+
+
+async def test_greeting_waits_for_call_details(llm, start_server):
+    server = start_server(
+        greeting="Hi {{ call.retell_llm_dynamic_variables.get('name', 'there') }}!",
+        call_details_wait=5,
+    )
+    async with PlatformCall.connect(server.url("call_named")) as call:
+        await call.expect("config")
+        await asyncio.sleep(0.1)
+        assert not call.sent("response")  # held back until the details arrive
+        await call.call_details(call_id="call_named", retell_llm_dynamic_variables={"name": "Dana"})
+        greeting = await call.response(0)
+    assert greeting.text == "Hi Dana!"
+
+
+async def test_greeting_goes_out_without_details_after_the_wait(llm, start_server):
+    server = start_server(
+        greeting="Hi {{ call.retell_llm_dynamic_variables.get('name', 'there') }}!",
+        call_details_wait=0.2,
+    )
+    async with PlatformCall.connect(server.url("call_anon")) as call:
+        greeting = await call.response(0, timeout=3)
+    assert greeting.text == "Hi there!"
+
+
+async def test_answer_is_streamed_and_closed(llm, start_server):
+    llm.script(Reply(text="We open at nine tomorrow."))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_stream")) as call:
+        greeting = await call.response(0)
+        transcript = Transcript().agent(greeting.text).user("When do you open?")
+        await call.request(1, transcript)
+        answer = await call.response(1)
+    assert answer.text == "We open at nine tomorrow."
+    assert answer.complete
+    assert all(chunk["content_complete"] is False for chunk in answer.chunks[:-1])
+    body = llm.requests[-1]
+    assert body["stream"] is True
+    assert body["messages"][0]["role"] == "system"
+    assert body["messages"][1:] == [
+        {"role": "assistant", "content": greeting.text},
+        {"role": "user", "content": "When do you open?"},
+    ]
+
+
+async def test_ping_is_echoed_while_a_slow_answer_streams(llm, start_server):
+    llm.script(Reply(text="Let me think about that.", first_token_delay=1.0))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_ping")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hard question"))
+        stamp = await call.ping(1764031800123)
+        pong = await call.expect("ping_pong", timeout=0.9)
+        assert pong == {"response_type": "ping_pong", "timestamp": 1764031800123}
+        assert not call.sent("response", response_id=1)  # the answer is still being generated
+        answer = await call.response(1)
+    assert stamp == 1764031800123
+    assert answer.text == "Let me think about that."
+
+
+async def test_update_only_never_supersedes(llm, start_server):
+    llm.script(Reply(text="Still answering you.", first_token_delay=0.3))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_updates")) as call:
+        await call.response(0)
+        transcript = Transcript().user("Question")
+        await call.request(1, transcript)
+        for turn in ("user_turn", None, "agent_turn", None):
+            await call.update(transcript, turntaking=turn)
+        answer = await call.response(1)
+    assert answer.text == "Still answering you."
+    assert llm.stats.requests == 1
+
+
+async def test_newer_request_cancels_the_older_at_once(llm, start_server):
+    llm.script(SLOW, Reply(text="Second answer."))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_barge")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("First"))
+        await call.expect("response", where=lambda f: f["response_id"] == 1)
+        await call.request(2, Transcript().user("First, no wait"))
+        sent_at = len(call.frames)
+        second = await call.response(2)
+        # The upstream stream of the superseded answer is closed, not left running.
+        assert await llm.wait_for(lambda s: s.closed_early >= 1, timeout=2)
+        await asyncio.sleep(0.2)  # let anything stale that was still coming arrive
+    assert second.text == "Second answer."
+    late = [f for _, f in call.frames[sent_at:] if f.get("response_id") == 1]
+    # Whatever was already on the wire when request 2 left may land, but never after id 2 began.
+    first_of_2 = next(i for i, (_, f) in enumerate(call.frames) if f.get("response_id") == 2)
+    assert not [f for _, f in call.frames[first_of_2:] if f.get("response_id") == 1]
+    assert not [f for f in late if f["content_complete"]]
+    assert llm.stats.completed == 1
+
+
+async def test_model_error_speaks_fallback_and_closes(llm, start_server):
+    llm.script(Reply(status=500), Reply(status=500), Reply(text="Back again."))
+    server = start_server(fallback_line="Sorry, say that again?")
+    async with PlatformCall.connect(server.url("call_err")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hello?"))
+        answer = await call.response(1)
+        assert answer.text == "Sorry, say that again?"
+        assert answer.complete
+        await call.request(2, Transcript().user("Hello?").agent(answer.text).user("Hello!"))
+        again = await call.response(2)
+    assert again.text == "Back again."
+    assert llm.stats.errors == 2  # one retry, then the fallback
+
+
+async def test_retry_recovers_a_failed_request(llm, start_server):
+    llm.script(Reply(status=503), Reply(text="Recovered."))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_retry")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hi"))
+        answer = await call.response(1)
+    assert answer.text == "Recovered."
+
+
+async def test_missed_first_token_deadline_speaks_fallback(llm, start_server):
+    llm.script(Reply(text="Too late.", first_token_delay=3))
+    server = start_server(first_token_timeout=0.3, fallback_line="One moment, please say again.")
+    async with PlatformCall.connect(server.url("call_slow")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hi"))
+        answer = await call.response(1, timeout=2)
+        assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=2)
+    assert answer.text == "One moment, please say again."
+    assert answer.complete
+
+
+async def test_broken_stream_still_closes_the_response(llm, start_server):
+    llm.script(Reply(text="This answer will break off here", disconnect_after=3))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_broken")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hi"))
+        answer = await call.response(1)
+    assert answer.complete
+    # What was already spoken stays; no fallback is glued onto half a sentence.
+    assert "Sorry" not in answer.text
+    assert answer.text.startswith("This")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json at all",
+        "[1, 2, 3]",
+        '{"no_type": true}',
+        '{"interaction_type": "something_new", "x": 1}',
+        '{"interaction_type": "response_required", "transcript": []}',
+        '{"interaction_type": "response_required", "response_id": "7", "transcript": []}',
+        '{"interaction_type": "ping_pong"}',
+        '{"interaction_type": "update_only", "transcript": "oops"}',
+        '{"interaction_type": "call_details", "call": null}',
+    ],
+)
+async def test_bad_frames_are_ignored_and_the_call_goes_on(llm, start_server, frame):
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_bad")) as call:
+        await call.response(0)
+        await call.send(frame)
+        await call.ws.send(b"\x00binary")
+        await call.ping(42)
+        assert (await call.expect("ping_pong"))["timestamp"] == 42
+        await call.request(1, Transcript().user("Still there?"))
+        answer = await call.response(1)
+    assert answer.text == "Okay."
+    assert not call.sent("response", response_id=7)
+
+
+async def test_tolerates_odd_transcripts(llm, start_server):
+    server = start_server()
+    odd = (
+        Transcript()
+        .user("(unintelligible audio)")
+        .user("I mean, hello")
+        .say("transfer_target", "Front desk here")
+        .agent("")
+        .agent("Hi!")
+    )
+    odd.append({"role": "user"})  # no content at all
+    async with PlatformCall.connect(server.url("call_odd")) as call:
+        await call.response(0)
+        await call.send(
+            {
+                "interaction_type": "response_required",
+                "response_id": 1,
+                "transcript": odd,
+                "timestamp": 3,
+                "extra_field": {"a": 1},
+            }
+        )
+        answer = await call.response(1)
+        await call.request(2, [])
+        empty = await call.response(2)
+    assert answer.complete and empty.complete
+    messages = llm.requests[0]["messages"]
+    assert messages[1:] == [
+        {"role": "user", "content": "(unintelligible audio) I mean, hello Front desk here"},
+        {"role": "assistant", "content": "Hi!"},
+    ]
+
+
+async def test_two_megabyte_frame_is_accepted(llm, start_server):
+    server = start_server()
+    words = [{"word": "blah", "start": i * 0.1, "end": i * 0.1 + 0.05} for i in range(40_000)]
+    transcript = [{"role": "user", "content": "blah " * 40_000, "words": words}]
+    async with PlatformCall.connect(server.url("call_big")) as call:
+        await call.response(0)
+        await call.request(1, transcript)
+        answer = await call.response(1, timeout=10)
+    assert answer.text == "Okay."
+
+
+async def test_secret_segment_is_required(llm, start_server):
+    server = start_server(secret="s3cr3t-seg")
+    for url in (
+        server.url("call_s"),
+        server.url("call_s", "wrong"),
+        server.url("call_s", "x", "y"),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            async with PlatformCall.connect(url):
+                pass
+        assert refused.value.response.status_code == 403
+    async with PlatformCall.connect(server.url("call_s", "s3cr3t-seg")) as call:
+        assert (await call.response(0)).complete
+    async with PlatformCall.connect(server.url("call_f", "s3cr3t-seg", "clinic")) as call:
+        assert (await call.response(0)).complete
+    assert len(server.runtime.store) == 2  # refused connections touched no call state
+
+
+async def test_query_string_and_flow_segment_are_tolerated(llm, start_server):
+    server = start_server()
+    url = server.url("call_q", "booking", query="tenant=acme&x=1")
+    async with PlatformCall.connect(url) as call:
+        assert (await call.response(0)).complete
+    state = server.runtime.store.get("call_q")
+    assert state.call.flow == "booking"
+    assert dict(state.call.query) == {"tenant": "acme", "x": "1"}
+
+
+async def test_unknown_paths_are_not_calls(llm, start_server):
+    server = start_server()
+    with pytest.raises(InvalidStatus):
+        async with PlatformCall.connect(server.base + "/llm-websocket"):
+            pass
+    with pytest.raises(InvalidStatus):
+        async with PlatformCall.connect(server.base + "/elsewhere/call_x"):
+            pass
+
+
+async def test_reminder_asks_for_a_short_check_in(llm, start_server):
+    llm.script(Reply(text="Are you still with me?"))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_remind")) as call:
+        greeting = await call.response(0)
+        await call.request(1, Transcript().agent(greeting.text), reminder=True)
+        nudge = await call.response(1)
+    assert nudge.text == "Are you still with me?"
+    system = llm.requests[0]["messages"][0]["content"]
+    assert "gone quiet" in system and "Do not repeat" in system
+
+
+async def test_dropped_socket_reconnects_without_second_greeting(llm, start_server):
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_re")) as call:
+        greeting = await call.response(0)
+        assert greeting.text
+        await call.request(1, Transcript().agent(greeting.text).user("Hi"))
+        await call.response(1)
+        call.drop()  # no close frame: a 1006 on the server's side
+    async with PlatformCall.connect(server.url("call_re")) as again:
+        _, config = await again.next_frame()
+        resumed = await again.response(0)
+        await again.request(
+            3, Transcript().agent(greeting.text).user("Hi").agent("Okay.").user("?")
+        )
+        answer = await again.response(3)
+    assert config["response_type"] == "config"
+    assert resumed.text == "" and resumed.complete
+    assert answer.text == "Okay."
+    state = server.runtime.store.get("call_re")
+    assert state.connections == 2
+
+
+async def test_new_socket_takes_over_an_open_one(llm, start_server):
+    llm.script(SLOW)
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_take")) as old:
+        await old.response(0)
+        await old.request(1, Transcript().user("Long answer please"))
+        await old.expect("response", where=lambda f: f["response_id"] == 1)
+        async with PlatformCall.connect(server.url("call_take")) as new:
+            resumed = await new.response(0)
+            await asyncio.wait_for(old.closed.wait(), 3)
+            assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=2)
+    assert resumed.text == ""
+    assert old.close_code == 4000
+    assert not old.sent("response", response_id=1, content_complete=True)
+
+
+async def test_call_state_expires_after_the_grace_period(llm, start_server):
+    server = start_server(call_grace=0.2)
+    async with PlatformCall.connect(server.url("call_gone")) as call:
+        await call.response(0)
+        assert len(server.runtime.store) == 1
+    for _ in range(60):  # bounded: 60 x 50 ms
+        if not len(server.runtime.store):
+            break
+        await asyncio.sleep(0.05)
+    assert len(server.runtime.store) == 0
+
+
+async def test_without_a_model_the_server_runs_and_says_so(no_llm, start_server):
+    server = start_server()
+    async with httpx.AsyncClient() as http:
+        ready = await http.get(server.http("/readyz"))
+        health = await http.get(server.http("/healthz"))
+    assert health.status_code == 200
+    assert ready.status_code == 503
+    assert "no language model" in ready.json()["problems"][0]
+    async with PlatformCall.connect(server.url("call_nomodel")) as call:
+        assert (await call.response(0)).text
+        await call.request(1, Transcript().user("Hello"))
+        answer = await call.response(1)
+        await call.request(2, Transcript().user("Hello"), reminder=True)
+        nudge = await call.response(2)
+    assert "no language model" in answer.text and answer.complete
+    assert nudge.text == "Are you still there?"
+
+
+async def test_ready_and_metrics(llm, start_server):
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_m")) as call:
+        await call.response(0)
+        await call.send("garbage")
+        await call.request(1, Transcript().user("Hi"))
+        await call.response(1)
+    async with httpx.AsyncClient() as http:
+        ready = await http.get(server.http("/readyz"))
+        metrics = (await http.get(server.http("/metrics"))).text
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert 'dialplan_connections_total{kind="new"} 1.0' in metrics
+    assert "dialplan_frames_rejected_total 1.0" in metrics
+    assert 'dialplan_responses_total{outcome="complete"} 1.0' in metrics
+
+
+async def test_out_of_order_request_is_not_answered(llm, start_server):
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_order")) as call:
+        await call.response(0)
+        await call.request(5, Transcript().user("Hi"))
+        await call.response(5)
+        await call.request(4, Transcript().user("Hi"))
+        await call.ping(1)
+        await call.expect("ping_pong")
+        await asyncio.sleep(0.1)
+    assert not call.sent("response", response_id=4)
+
+
+async def test_calls_do_not_disturb_each_other(llm: LLMTestServer, start_server):
+    server = start_server()
+    many_calls = 20
+
+    async def one(i: int) -> str:
+        async with PlatformCall.connect(server.url(f"call_many_{i}")) as call:
+            await call.response(0)
+            if i % 2:
+                await call.send("{broken")
+            await call.request(1, Transcript().user(f"caller {i}"))
+            return (await call.response(1)).text
+
+    answers = await asyncio.gather(*(one(i) for i in range(many_calls)))
+    assert answers == ["Okay."] * many_calls
+    users = sorted(r["messages"][-1]["content"] for r in llm.requests)
+    assert users == sorted(f"caller {i}" for i in range(many_calls))
+
+
+async def test_compression_is_declined_unless_enabled(llm, start_server):
+    plain = start_server()
+    async with PlatformCall.connect(plain.url("call_zip"), compression="deflate") as call:
+        assert (await call.response(0)).complete
+        assert call.ws.protocol.extensions == []
+    zipped = start_server(compression=True)
+    async with PlatformCall.connect(zipped.url("call_zip2"), compression="deflate") as call:
+        assert (await call.response(0)).complete
+        assert [e.name for e in call.ws.protocol.extensions] == ["permessage-deflate"]
