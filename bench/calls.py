@@ -121,6 +121,13 @@ class Options:
     json: Path | None
     pin: bool
     agent: str
+    shape: str = "platform"
+    updates: int = 2  # update_only frames before each response_required
+    update_gap: float = 0.1  # seconds between them (the caller still speaking)
+    words: bool = True  # word timings on caller utterances, as the platform sends them
+    log_level: str | None = None  # None: the server's default (INFO)
+    workers: int = 1
+    costs: bool = True  # the per-frame-kind cost phase
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -139,9 +146,20 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--barge-token-delay", type=float, default=0.02, help="barge-in phase model [0.02]"
     )
-    parser.add_argument("--stagger", type=float, default=0.5, help="spread call starts, s [0.5]")
     parser.add_argument(
-        "--think", type=float, default=1.0, help="mean caller pause between turns, s [1]"
+        "--shape",
+        choices=("platform", "gentle"),
+        default="platform",
+        help="platform: as the platform calls (2 update_only frames per turn with the whole "
+        "transcript and word timings, 0.3 s think, starts over 1 s, server log INFO); gentle: "
+        "the earlier shape (1 update_only, no word timings, 1 s think, starts over 0.5 s, log "
+        "WARNING) [platform]",
+    )
+    parser.add_argument("--stagger", type=float, help="spread call starts, s [shape]")
+    parser.add_argument("--think", type=float, help="mean caller pause between turns, s [shape]")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes [1]")
+    parser.add_argument(
+        "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
     )
     parser.add_argument("--run-timeout", type=float, default=120.0, help="per phase, s [120]")
     parser.add_argument("--json", type=Path, help="write the raw numbers to this file")
@@ -164,6 +182,8 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     if not 0 <= args.barge_in <= 1:
         parser.error("--barge-in is a fraction between 0 and 1")
     can_pin = hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
+    platform = args.shape == "platform"
+    default_stagger, default_think = (1.0, 0.3) if platform else (0.5, 1.0)
     return Options(
         calls=calls,
         turns=args.turns,
@@ -172,12 +192,20 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         first_token_delay=args.first_token_delay,
         barge_in=args.barge_in,
         barge_token_delay=args.barge_token_delay,
-        stagger=args.stagger,
-        think=args.think,
+        stagger=default_stagger if args.stagger is None else args.stagger,
+        think=default_think if args.think is None else args.think,
         run_timeout=args.run_timeout,
         json=args.json,
-        pin=can_pin and not args.no_pin,
+        # Several workers share both cores: nothing is pinned then.
+        pin=can_pin and not args.no_pin and args.workers == 1,
         agent=args.agent,
+        shape=args.shape,
+        updates=2 if platform else 1,
+        update_gap=0.1 if platform else 0.0,
+        words=platform,
+        log_level=None if platform else "WARNING",
+        workers=args.workers,
+        costs=not args.no_costs,
     )
 
 
@@ -300,14 +328,16 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
     script = Path(sys.executable).with_name("dialplan")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--workers", str(options.workers)]
     env = child_env(
         OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
         OPENAI_API_KEY="bench",
-        DIALPLAN_LOG_LEVEL="WARNING",
         DIALPLAN_CALL_GRACE=str(GRACE),
         DIALPLAN_LLM_PROVIDER="openai",
         DIALPLAN_AGENT=options.agent,
     )
+    if options.log_level is not None:
+        env["DIALPLAN_LOG_LEVEL"] = options.log_level
     if options.agent == "flow":
         # Flow mode runs the bench's own flow, whose every turn goes to the model.
         env.update(
@@ -405,6 +435,15 @@ class Sampler:
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its child processes (a server's workers), all live threads."""
+    total = _cpu_seconds(pid)
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children(recursive=True):
+            total += _cpu_seconds(child.pid)
+    return total
+
+
+def _cpu_seconds(pid: int) -> float:
     """CPU time of ``pid`` (all its live threads), in ns resolution where the kernel allows.
 
     ``/proc/<pid>/task/*/schedstat`` counts nanoseconds on the CPU (user + system); psutil's
@@ -600,8 +639,14 @@ class Call:
         return track
 
 
-def utterance(role: str, content: str) -> dict[str, Any]:
-    return {"role": role, "content": content, "words": []}
+def utterance(role: str, content: str, at: float = 0.0, words: bool = False) -> dict[str, Any]:
+    """A transcript entry; caller lines carry word timings as the platform sends them."""
+    timings = []
+    if words:
+        for n, word in enumerate(content.split()):
+            start = round(at + 0.32 * n, 3)
+            timings.append({"word": word, "start": start, "end": round(start + 0.28, 3)})
+    return {"role": role, "content": content, "words": timings}
 
 
 def is_barge_in(turn: int, call: int, fraction: float) -> bool:
@@ -661,22 +706,32 @@ async def _converse(
     result.greeting_delay = greeting.first_at - begun
     transcript = [utterance("agent", greeting.text)]
     response_id = 0
+    clock = 5.0  # seconds into the call, for word timings
     for turn in range(options.turns):
         if options.think:  # the caller listens, then speaks (also after the greeting)
             await asyncio.sleep(rng.uniform(0.5, 1.5) * options.think)
-        transcript.append(utterance("user", f"caller line {turn}: tell me about option {turn}"))
-        await call.send(
-            {
-                "interaction_type": "update_only",
-                "transcript": transcript,
-                "turntaking": "agent_turn",
-            }
-        )
+        line = f"caller line {turn}: I would like to hear about option {turn} for my booking please"
+        words = line.split()
+        for update in range(options.updates):
+            # As the caller speaks, the platform sends the whole transcript each time, the
+            # caller's line growing, with word timings.
+            heard = " ".join(words[: len(words) * (update + 1) // options.updates])
+            live = [*transcript, utterance("user", heard, clock, options.words)]
+            event: dict[str, Any] = {"interaction_type": "update_only", "transcript": live}
+            if update == 0:
+                event["turntaking"] = "user_turn"
+            await call.send(event)
+            if options.update_gap and update < options.updates - 1:
+                await asyncio.sleep(options.update_gap)
+        transcript.append(utterance("user", line, clock, options.words))
+        clock += 0.32 * len(words) + 1.0
         response_id += 1
         track = await call.request(response_id, transcript)
         if is_barge_in(turn, index, barge_in):
             await wait(track.first, f"first chunk of {response_id}")
-            transcript[-1] = utterance("user", f"caller line {turn}: no wait, option {turn + 1}")
+            transcript[-1] = utterance(
+                "user", f"caller line {turn}: no wait, option {turn + 1}", clock, options.words
+            )
             response_id += 1
             old, track = track, call.track(response_id)
             track.sent = await call.send(
@@ -693,6 +748,7 @@ async def _converse(
         result.frames_per_turn.append(len(track.arrivals))
         result.turns += 1
         transcript.append(utterance("agent", track.text))
+        clock += 3.0
 
 
 @dataclass
@@ -1028,13 +1084,27 @@ def print_common(phase: Phase) -> None:
         print(f"  server log: {line[:200]}")
 
 
+def shape_note(options: Options) -> str:
+    """The traffic shape in one sentence."""
+    updates = (
+        f"{options.updates} update_only frames {options.update_gap * 1000:g} ms apart"
+        if options.updates > 1
+        else "1 update_only frame"
+    )
+    return (
+        f"{options.shape} shape: {options.turns} turns per call, each {updates} with the whole "
+        f"transcript{' (word timings on caller lines)' if options.words else ''}, then "
+        f"response_required; {options.tokens}-token answers, model token delay "
+        f"{options.token_delay:g} s (barge-in phase {options.barge_token_delay:g} s, "
+        f"{options.barge_in:.0%} of turns); call starts spread over {options.stagger:g} s; caller "
+        f"think time {options.think:g} s; pings every {PING_INTERVAL:g} s; server log level "
+        f"{options.log_level or 'INFO (default)'}; {options.workers} worker(s)."
+    )
+
+
 def print_run(run: Run, options: Options) -> None:
     t = run.turns
-    print(
-        f"\n== {run.calls} concurrent call(s) x {options.turns} turns, {options.tokens}-token "
-        f"answers; call starts staggered over {options.stagger:g} s, caller think time "
-        f"{options.think:g} s =="
-    )
+    print(f"\n== {run.calls} concurrent call(s): {shape_note(options)} ==")
     print(f"  -- turn phase (model {t.token_delay:g} s/token)")
     print_common(t)
     print(f"  server CPU per turn  {fmt(t.cpu_per_turn_ms, 2)} ms")
@@ -1131,13 +1201,148 @@ def markdown(runs: Sequence[Run], options: Options) -> str:
         ),
     ]
     note = (
-        f"\n\n{options.turns} turns per call, {options.tokens}-token answers; model token delay "
-        f"{options.token_delay:g} s (barge-in phase {options.barge_token_delay:g} s, "
-        f"{options.barge_in:.0%} of turns); call starts staggered over {options.stagger:g} s; "
-        f"caller think time {options.think:g} s. Sockets before/after: call sockets + upstream "
-        "(model) sockets; peak: all TCP sockets."
+        f"\n\n{shape_note(options)} Sockets before/after: call sockets + upstream (model) "
+        "sockets; peak: all TCP sockets."
     )
     return "\n".join(lines) + note
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-frame-kind costs
+# ---------------------------------------------------------------------------------------------
+
+COST_CALLS = 100
+COST_FRAMES = 10  # of each kind, per call
+COST_HISTORY = 10  # exchanges in the transcript the frames carry (a call some minutes in)
+
+
+@dataclass
+class Costs:
+    """Server CPU per frame of each kind, in microseconds, with what was measured."""
+
+    calls: int
+    frames_per_call: int
+    history: int
+    frame_bytes: int
+    us: dict[str, float] = field(default_factory=dict)
+
+
+def history(exchanges: int, words: bool) -> list[dict[str, Any]]:
+    """A transcript some way into a call: greeting, then caller and agent lines in turn."""
+    transcript = [utterance("agent", "Hi, thanks for calling. How can I help you today?")]
+    clock = 5.0
+    for n in range(exchanges):
+        line = f"caller line {n}: I would like to hear about option {n} for my booking please"
+        transcript.append(utterance("user", line, clock, words))
+        transcript.append(utterance("agent", " ".join(f"w{i}" for i in range(1, 31))))
+        clock += 12.0
+    return transcript
+
+
+async def _measure_kinds(port: int, pid: int, options: Options, costs: Costs) -> None:
+    count, k = costs.calls, costs.frames_per_call
+    transcript = history(costs.history, options.words)
+    results = [CallResult() for _ in range(count)]
+
+    async def cpu_per(frames: int, work: Coroutine[Any, Any, Any]) -> float:
+        before = cpu_seconds(pid)
+        await work
+        return (cpu_seconds(pid) - before) / frames * 1e6
+
+    sockets: list[Call] = []
+    readers: list[asyncio.Task[None]] = []
+
+    async def connect_all() -> None:
+        async def one(i: int) -> None:
+            ws = await connect(
+                f"ws://127.0.0.1:{port}/llm-websocket/costs_{i}",
+                max_size=None,
+                compression=None,
+                open_timeout=15,
+                ping_interval=None,
+            )
+            call = Call(ws, results[i], f"costs_{i}")
+            sockets.append(call)
+            readers.append(asyncio.create_task(call.read()))
+            await wait(call.track(0).done, "greeting")
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+
+    async def echoed(call: Call, stamps: list[int]) -> None:
+        for _ in range(int(RESPONSE_TIMEOUT / 0.005)):  # bounded
+            if not any(stamp in call.pings for stamp in stamps):
+                return
+            await asyncio.sleep(0.005)
+        raise TimeoutError("pings were not echoed")
+
+    async def pings_from(call: Call, first: int, n: int) -> list[int]:
+        stamps = list(range(first, first + n))
+        for stamp in stamps:
+            call.pings[stamp] = time.perf_counter()
+            await call.send({"interaction_type": "ping_pong", "timestamp": stamp})
+        return stamps
+
+    async def updates() -> None:
+        async def one(index: int, call: Call) -> None:
+            for _ in range(k):
+                await call.send({"interaction_type": "update_only", "transcript": transcript})
+                await asyncio.sleep(0.01)
+            # A ping after them: once it is echoed, the server has read every update.
+            await echoed(call, await pings_from(call, 10_000_000 + index, 1))
+
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(sockets)))
+
+    async def pings() -> None:
+        async def one(index: int, call: Call) -> None:
+            stamps = await pings_from(call, 20_000_000 + index * k, k)
+            await echoed(call, stamps)
+
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(sockets)))
+
+    async def requests() -> None:
+        async def one(call: Call) -> None:
+            for n in range(1, k + 1):
+                track = await call.request(n, transcript)
+                await wait(track.done, f"content_complete of {n}")
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(one(c) for c in sockets))
+
+    async def close_all() -> None:
+        await asyncio.gather(*(c.ws.close() for c in sockets))
+        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.sleep(GRACE + 1.0)  # the states expire: that is part of a call's end
+
+    costs.us["connect + greeting"] = await cpu_per(count, connect_all())
+    costs.us["update_only"] = await cpu_per(count * k, updates())
+    costs.us["ping_pong"] = await cpu_per(count * k, pings())
+    costs.us["response_required (whole turn)"] = await cpu_per(count * k, requests())
+    costs.us["close"] = await cpu_per(count, close_all())
+
+
+def run_costs(options: Options, logdir: Path) -> Costs:
+    """Fresh servers; each kind of frame sent on its own by 100 calls, server CPU per frame."""
+    frame = {"interaction_type": "update_only", "transcript": history(COST_HISTORY, options.words)}
+    costs = Costs(COST_CALLS, COST_FRAMES, COST_HISTORY, len(orjson.dumps(frame)))
+    servers = start_servers(options, 0.0, logdir, "costs")
+    try:
+        warm_up(servers.port, options, "costs")
+        time.sleep(GRACE + 0.5)
+        run_async(_measure_kinds(servers.port, servers.server.pid, options, costs))
+    finally:
+        servers.stop()
+    return costs
+
+
+def print_costs(costs: Costs) -> None:
+    print(
+        f"\n== server CPU per frame, by kind: {costs.calls} calls, {costs.frames_per_call} "
+        f"frames of each kind per call, transcripts of {costs.history} exchanges "
+        f"({costs.frame_bytes} bytes) =="
+    )
+    print("\n| frame | server CPU per frame (us) |\n|---|---:|")
+    for kind, us in costs.us.items():
+        print(f"| {kind} | {us:.0f} |")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1171,7 +1376,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     runs: list[Run] = []
+    costs: Costs | None = None
     with sigterm_as_exit():
+        if options.costs:
+            costs = run_costs(options, logdir)
+            print_costs(costs)
+            sys.stdout.flush()
         for count in options.calls:
             turns = run_turn_phase(options, count, logdir)
             barge = run_barge_phase(options, count, logdir) if options.barge_in > 0 else None
@@ -1182,7 +1392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n" + markdown(runs, options))
     if options.json is not None:
         options.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"options": asdict(options), "runs": [asdict(run) for run in runs]}
+        payload = {
+            "options": asdict(options),
+            "costs": asdict(costs) if costs else None,
+            "runs": [asdict(run) for run in runs],
+        }
         options.json.write_bytes(
             orjson.dumps(payload, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
         )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import openai
-
 from engine.agent import CallInfo, Greeting, Part, Speech, Turn
+from engine.llm import ChatModel
 from engine.protocol import (
     CallControl,
     Metadata,
@@ -96,7 +95,7 @@ class CrashingAgent(ScriptedAgent):
 
 
 def scripted_app(settings: Settings):  # type: ignore[no-untyped-def]
-    def build(settings: Settings, client: openai.AsyncOpenAI | None) -> CrashingAgent:
+    def build(settings: Settings, model: ChatModel | None) -> CrashingAgent:
         return CrashingAgent(SCRIPT)
 
     return create_app(settings, build_agent=build)

@@ -120,7 +120,9 @@ def model_server() -> Iterator[LLMTestServer]:
 async def model(model_server):  # type: ignore[no-untyped-def]
     model_server.reset()
     client = openai.AsyncOpenAI(base_url=model_server.base_url, api_key="test", max_retries=0)
-    yield OpenAIChatModel(client, model="test", first_token_timeout=10, turn_timeout=30)
+    model = OpenAIChatModel(client, model="test", first_token_timeout=10, turn_timeout=30)
+    yield model
+    await model.aclose()
     await client.close()
 
 

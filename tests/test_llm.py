@@ -16,6 +16,9 @@ from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 
 
+OPEN: list[OpenAIChatModel] = []
+
+
 @pytest.fixture
 async def client(llm: LLMTestServer):
     client = openai.AsyncOpenAI(
@@ -25,11 +28,15 @@ async def client(llm: LLMTestServer):
         http_client=openai.DefaultAioHttpClient(),
     )
     yield client
+    while OPEN:
+        await OPEN.pop().aclose()
     await client.close()
 
 
 def model(client: openai.AsyncOpenAI, **kw) -> OpenAIChatModel:  # type: ignore[no-untyped-def]
-    return OpenAIChatModel(client, model="test-model", **kw)
+    made = OpenAIChatModel(client, model="test-model", **kw)
+    OPEN.append(made)
+    return made
 
 
 async def collect(stream):  # type: ignore[no-untyped-def]
@@ -139,12 +146,17 @@ async def test_azure_client_works_unchanged(llm, monkeypatch):
     client = make_client(Settings(model="my-deployment"))
     assert isinstance(client, openai.AsyncAzureOpenAI)
     llm.script(Reply(text="From Azure."))
+    model_ = OpenAIChatModel(client, model="my-deployment")
     try:
-        model_ = OpenAIChatModel(client, model="my-deployment")
         events = await collect(model_.stream(MESSAGES))
     finally:
+        await model_.aclose()
         await client.close()
     assert events == [TextDelta("From"), TextDelta(" Azure.")]
+    assert llm.paths[-1] == (
+        "/openai/deployments/my-deployment/chat/completions?api-version=2024-06-01"
+    )
+    assert llm.headers[-1]["api-key"] == "azure-key"
 
 
 async def test_client_selection_from_standard_variables(monkeypatch):
@@ -188,9 +200,56 @@ async def test_a_compressed_stream_is_decoded():
         max_retries=0,
         http_client=openai.DefaultAioHttpClient(),
     )
+    zipped = OpenAIChatModel(client, model="test-model")
     try:
-        events = await collect(model(client).stream(MESSAGES))
+        events = await collect(zipped.stream(MESSAGES))
     finally:
+        await zipped.aclose()
         await client.close()
         await runner.cleanup()
     assert events == [TextDelta("Zipped"), TextDelta(" answer.")]
+
+
+async def test_requests_are_what_the_openai_client_itself_sends(llm, client):
+    """The frozen request (URL, headers, body) equals the client's own, field for field."""
+    tools = [{"type": "function", "function": {"name": "set_name", "parameters": {}}}]
+    llm.script(Reply(text="Ours."), Reply(text="Theirs."))
+    await collect(model(client, temperature=0.3, max_tokens=40).stream(MESSAGES, tools))
+    stream = await client.chat.completions.create(
+        model="test-model",
+        messages=MESSAGES,  # type: ignore[arg-type]
+        stream=True,
+        temperature=0.3,
+        max_tokens=40,
+        tools=tools,  # type: ignore[arg-type]
+    )
+    async for _ in stream:
+        pass
+    ours, theirs = llm.requests
+    assert ours == theirs  # the same JSON body
+    assert llm.paths[0] == llm.paths[1] == "/v1/chat/completions"
+    transport = {"host", "content-length", "connection", "accept-encoding"}
+
+    def application(headers: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in headers.items() if k not in transport}
+
+    assert application(llm.headers[0]) == application(llm.headers[1])
+    assert llm.headers[0]["authorization"] == "Bearer k"
+
+
+async def test_refreshing_credentials_go_through_the_clients_own_path(llm):
+    keys = iter(["first-key", "second-key"])
+
+    async def key() -> str:
+        return next(keys)
+
+    client = openai.AsyncOpenAI(base_url=llm.base_url, api_key=key, max_retries=0)
+    refreshing = OpenAIChatModel(client, model="test-model")
+    llm.script(Reply(text="One."), Reply(text="Two."))
+    try:
+        await collect(refreshing.stream(MESSAGES))
+        await collect(refreshing.stream(MESSAGES))
+    finally:
+        await refreshing.aclose()
+        await client.close()
+    assert [h["authorization"] for h in llm.headers] == ["Bearer first-key", "Bearer second-key"]

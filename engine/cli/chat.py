@@ -220,7 +220,9 @@ class _Models(AbstractContextManager["_Models"]):
                     "server, or the AZURE_OPENAI_* variables), or chat with --model none"
                 )
             self._stack.callback(lambda: self.loop.run(client.close()))
-            self.model = make_model(settings, client)
+            model = make_model(settings, client)
+            self._stack.callback(lambda: self.loop.run(model.aclose()))
+            self.model = model
         except BaseException:
             self._stack.close()  # stops a test model's thread already started
             raise

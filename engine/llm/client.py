@@ -1,10 +1,10 @@
 """Streaming chat completions from any OpenAI-style endpoint, with our own deadlines.
 
-The ``openai`` package provides the connection: authentication, base URL, Azure deployments and
-its error types. We use its documented raw-request path (``client.post(..., stream=True)`` with
-an HTTP response as the result type) and read the server-sent events ourselves: the typed path
-builds a pydantic object per token and transforms the whole request on every turn, which costs
-more CPU per phone turn than everything else in the server together.
+The ``openai`` package provides the configuration: authentication, base URL, Azure deployments
+and API versions, from its standard variables. The request itself is sent as described in
+:mod:`engine.llm.upstream` (built once by the client, then sent straight through aiohttp), and
+the server-sent events are read by :mod:`engine.llm.stream`: the typed path builds a pydantic
+object per token and transforms the whole request on every turn.
 
 Deadlines are ours, not the client's (its defaults are 600 s and two retries): the first event
 must arrive within ``first_token_timeout``, retries happen only within that window, and the
@@ -16,22 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol, TypeAlias
 from urllib.parse import quote
 
+import aiohttp
 import openai
 import orjson
 import structlog
 
 from engine.errors import LLMError, LLMTimeout
-from engine.llm.stream import LLMEvent, describe, sse_events
 from engine.settings import Settings
 
-try:  # openai >= 3 speaks through httpx2; older releases through httpx.
-    import httpx2 as _http
-except ImportError:  # pragma: no cover - depends on the installed openai
-    import httpx as _http  # type: ignore[no-redef,import-not-found,unused-ignore]
+from .stream import LLMEvent, describe, sse_events
+from .upstream import (
+    CHAT_PATH,
+    Endpoint,
+    RequestRefused,
+    Upstream,
+    endpoint_of,
+    open_direct,
+    open_via_client,
+    static_credentials,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -48,23 +55,12 @@ class ChatModel(Protocol):
         ...
 
 
-class _StreamingResponse(Protocol):
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-    @property
-    def stream(self) -> AsyncIterable[bytes]: ...
-
-    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
-
-    async def aclose(self) -> None: ...
-
-
-_RETRIABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
-
-
 class OpenAIChatModel:
-    """A :class:`ChatModel` over one shared ``AsyncOpenAI`` / ``AsyncAzureOpenAI`` client."""
+    """A :class:`ChatModel` over one shared ``AsyncOpenAI`` / ``AsyncAzureOpenAI`` client.
+
+    Close it with :meth:`aclose` (it owns the HTTP connections its answers stream over); the
+    ``openai`` client is closed by whoever made it.
+    """
 
     def __init__(
         self,
@@ -84,32 +80,40 @@ class OpenAIChatModel:
         self.first_token_timeout = first_token_timeout
         self.turn_timeout = turn_timeout
         self.retries = retries
-        self._path = _chat_path(client, model)
+        self._direct = static_credentials(client)
+        self._endpoint: Endpoint | None = None
+        self._session: aiohttp.ClientSession | None = None
+        # Everything in the body but the messages and tools is the same for every answer.
+        fixed: dict[str, Any] = {"model": model, "stream": True}
+        if temperature is not None:
+            fixed["temperature"] = temperature
+        if max_tokens is not None:
+            fixed["max_tokens"] = max_tokens
+        self._prefix = orjson.dumps(fixed)[:-1] + b',"messages":'
 
     def _body(self, messages: Sequence[Message], tools: Sequence[Message] | None) -> bytes:
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
+        body = self._prefix + orjson.dumps(messages)
         if tools:
-            body["tools"] = tools
-        return orjson.dumps(body)
+            body += b',"tools":' + orjson.dumps(tools)
+        return body + b"}"
 
-    async def _open(self, body: bytes) -> _StreamingResponse:
-        response = await self.client.post(
-            self._path,
-            cast_to=_http.Response,
-            content=body,
-            stream=True,
-            options={
-                "headers": {"Content-Type": "application/json"},
-                "max_retries": 0,
-                "timeout": self.turn_timeout,  # also bounds a stall between two chunks
-            },
-        )
-        # The async client streams an async body; its type says sync-or-async.
-        return cast(_StreamingResponse, response)
+    async def _open(self, body: bytes) -> Upstream:
+        if not self._direct:
+            return await open_via_client(
+                self.client, _chat_path(self.client, self.model), body, self.turn_timeout
+            )
+        if self._endpoint is None:
+            self._endpoint = await endpoint_of(self.client, self.model)
+        if self._session is None or self._session.closed:
+            # No limit on connections: every call may be streaming an answer at once.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        return await open_direct(self._session, self._endpoint, body, self.turn_timeout)
+
+    async def aclose(self) -> None:
+        """Close the connections to the model (the ``openai`` client is its owner's to close)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def stream(
         self, messages: Sequence[Message], tools: Sequence[Message] | None = None
@@ -123,29 +127,31 @@ class OpenAIChatModel:
         attempt = 0
         events: AsyncGenerator[LLMEvent, None] | None = None
         while True:
-            response: _StreamingResponse | None = None
+            upstream: Upstream | None = None
             try:
                 async with asyncio.timeout_at(first_deadline):
-                    response = await self._open(body)
-                    events = sse_events(_body_chunks(response))
+                    upstream = await self._open(body)
+                    events = sse_events(upstream.chunks)
                     first = await anext(events, None)
             except TimeoutError:
-                await _close(response)
+                await _close(upstream)
                 raise LLMTimeout(
                     f"no answer from the model within {self.first_token_timeout:g}s"
                 ) from None
-            except (*_RETRIABLE, LLMError) as exc:
-                await _close(response)
+            except RequestRefused:
+                await _close(upstream)
+                raise
+            except LLMError as exc:  # 429, 5xx, a dropped connection, a stream broken early
+                await _close(upstream)
                 if attempt < self.retries and loop.time() < first_deadline - 0.05:
                     attempt += 1
-                    log.warning("llm.retry", attempt=attempt, error=describe(exc))
+                    log.warning("llm.retry", attempt=attempt, error=str(exc))
                     continue
-                raise LLMError(f"the model request failed: {describe(exc)}") from exc
-            except openai.APIError as exc:
-                await _close(response)
-                raise LLMError(f"the model request failed: {describe(exc)}") from exc
+                if str(exc).startswith("the model request failed"):
+                    raise
+                raise LLMError(f"the model request failed: {exc}") from exc
             except BaseException:
-                await _close(response)
+                await _close(upstream)
                 raise
             break
         try:
@@ -154,18 +160,9 @@ class OpenAIChatModel:
             yield first
             # The whole-answer deadline is checked per event (a timer per read costs more than
             # the rest of reading the event); a stream that stalls outright is ended by the
-            # client's read timeout, which is the turn timeout too.
+            # transport's read timeout, which is the turn timeout too.
             while True:
-                try:
-                    event = await anext(events, None)
-                except LLMError:
-                    raise  # already says what went wrong (LLMTimeout is also an OSError)
-                except (openai.APITimeoutError, _http.TimeoutException) as exc:
-                    raise LLMTimeout(f"the model's answer stalled: {describe(exc)}") from exc
-                except openai.APIError as exc:
-                    raise LLMError(f"the model stream broke: {describe(exc)}") from exc
-                except (_http.HTTPError, OSError) as exc:
-                    raise LLMError(f"the model stream broke: {describe(exc)}") from exc
+                event = await anext(events, None)
                 if event is None:
                     return
                 if loop.time() > turn_deadline:
@@ -174,29 +171,21 @@ class OpenAIChatModel:
         finally:
             if events is not None:
                 await events.aclose()
-            await _close(response)
+            await _close(upstream)
 
 
 def _chat_path(client: openai.AsyncOpenAI, model: str) -> str:
     # The Azure client maps the model to its deployment URL only for JSON bodies it encodes
     # itself; we send pre-encoded bytes, so we build that URL the same way it would.
     if isinstance(client, openai.AsyncAzureOpenAI) and "/deployments" not in client.base_url.path:
-        return f"/deployments/{quote(model, safe='')}/chat/completions"
-    return "/chat/completions"
+        return f"/deployments/{quote(model, safe='')}{CHAT_PATH}"
+    return CHAT_PATH
 
 
-async def _close(response: _StreamingResponse | None) -> None:
-    if response is not None:
+async def _close(upstream: Upstream | None) -> None:
+    if upstream is not None:
         # Shielded so that a cancelled turn still releases the upstream socket right away.
-        await asyncio.shield(response.aclose())
-
-
-def _body_chunks(response: _StreamingResponse) -> AsyncIterable[bytes]:
-    # An uncompressed body is read straight from the transport's stream: the client's own
-    # iterators add a decoder and a re-chunker per token (their cost: bench/README.md).
-    if response.headers.get("content-encoding", "identity") == "identity":
-        return response.stream
-    return response.aiter_bytes()
+        await asyncio.shield(upstream.close())
 
 
 def make_client(settings: Settings) -> openai.AsyncOpenAI | None:
@@ -238,3 +227,6 @@ def make_model(settings: Settings, client: openai.AsyncOpenAI) -> OpenAIChatMode
         turn_timeout=settings.turn_timeout,
         retries=settings.llm_retries,
     )
+
+
+__all__ = ["ChatModel", "Message", "OpenAIChatModel", "describe", "make_client", "make_model"]

@@ -10,6 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
+import aiohttp
 import openai
 import orjson
 
@@ -87,7 +88,7 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, N
                         slot.append(function["arguments"])
     except (TimeoutError, _http.TimeoutException) as exc:  # aiohttp's read timeout, or httpx's
         raise LLMTimeout(f"the model's answer stalled: {describe(exc)}") from exc
-    except (_http.HTTPError, OSError) as exc:
+    except (aiohttp.ClientError, _http.HTTPError, OSError, openai.APIError) as exc:
         raise LLMError(f"the model stream broke: {describe(exc)}") from exc
     for index in sorted(calls):
         call_id, name, *arguments = calls[index]

@@ -23,7 +23,7 @@ from quart import Quart, Response, websocket
 
 from engine.agent import Agent, CallInfo
 from engine.flow import FlowAgent
-from engine.llm import make_client, make_model
+from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
 from engine.project import Project
 from engine.settings import Settings
 
@@ -36,8 +36,8 @@ from .store import CallState, CallStore, MemoryCallStore
 
 log = structlog.get_logger("dialplan.server")
 
-AgentBuilder = Callable[[Settings, openai.AsyncOpenAI | None], Agent]
-"""Builds the process's agent once the event loop runs (the model client binds to it)."""
+AgentBuilder = Callable[[Settings, ChatModel | None], Agent]
+"""Builds the process's agent once the event loop runs, with its model (``None``: no model)."""
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     agent: Agent | None = None
     client: openai.AsyncOpenAI | None = None
+    model: OpenAIChatModel | None = None
 
 
 def project_agent(project: Project) -> AgentBuilder:
@@ -61,8 +62,8 @@ def project_agent(project: Project) -> AgentBuilder:
     for error in project.setup_errors():
         log.error("server.setup_error", error=error)
 
-    def build(settings: Settings, client: openai.AsyncOpenAI | None) -> Agent:
-        return project.agent(make_model(settings, client) if client else None)
+    def build(settings: Settings, model: ChatModel | None) -> Agent:
+        return project.agent(model)
 
     return build
 
@@ -88,7 +89,9 @@ def create_app(
     @app.before_serving
     async def start() -> None:
         runtime.client = make_client(settings)
-        runtime.agent = runtime.build_agent(settings, runtime.client)
+        if runtime.client is not None:
+            runtime.model = make_model(settings, runtime.client)
+        runtime.agent = runtime.build_agent(settings, runtime.model)
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
         # Everything loaded so far lives as long as the process: keep it out of the cycle
@@ -106,6 +109,8 @@ def create_app(
 
     @app.after_serving
     async def stop() -> None:
+        if runtime.model is not None:
+            await runtime.model.aclose()
         if runtime.client is not None:
             await runtime.client.close()
 

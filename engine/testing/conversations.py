@@ -163,6 +163,8 @@ class ConversationSession:
             await _Script(self, loaded, index, call).play()
         finally:
             runner.close()
+            if model is not None:
+                await model.aclose()
             if client is not None:
                 await client.close()
             self.coverage.setdefault(flow.name, Coverage()).add(

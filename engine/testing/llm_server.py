@@ -57,6 +57,8 @@ class LLMTestServer:
         self.default: Reply = default if default is not None else Reply(text="Okay.")
         self.stats = LLMStats()
         self.requests: list[dict[str, object]] = []
+        self.paths: list[str] = []  # path and query of each chat request, in order
+        self.headers: list[dict[str, str]] = []  # its headers (names lower-cased)
         self._host = host
         self._port = port
         self._lock = threading.Lock()
@@ -83,6 +85,8 @@ class LLMTestServer:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.paths.clear()
+            self.headers.clear()
             # In place, so references a test already holds stay live.
             self.stats.requests = self.stats.completed = 0
             self.stats.closed_early = self.stats.errors = 0
@@ -218,6 +222,8 @@ class LLMTestServer:
         with self._lock:
             self.stats.requests += 1
             self.requests.append(body)
+            self.paths.append(request.path_qs)
+            self.headers.append({k.lower(): v for k, v in request.headers.items()})
             reply = self._queue.popleft() if self._queue else self.default
         model = str(body.get("model") or request.match_info.get("deployment") or "gpt-test")
         try:
