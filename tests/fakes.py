@@ -132,7 +132,7 @@ class ScriptedConversation:
         return Greeting(f"{self.agent.greeting} {name}".strip() if name else self.agent.greeting)
 
     def observe(self, transcript: RawTranscript, turntaking: str | None) -> None:
-        self.agent.observed.append(len(transcript))
+        self.agent.observed.append(len(transcript.entries()))
 
     def close(self) -> None:
         pass

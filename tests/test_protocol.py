@@ -18,6 +18,7 @@ from engine.protocol import (
     ResponseRequired,
     ToolCallInvocation,
     ToolCallResult,
+    Transcript,
     UnknownEvent,
     UpdateAgent,
     UpdateOnly,
@@ -35,11 +36,13 @@ def test_parses_each_inbound_type():
     update = parse_event(
         '{"interaction_type":"update_only","transcript":[],"turntaking":"user_turn"}'
     )
-    assert update == UpdateOnly([], "user_turn")
+    assert isinstance(update, UpdateOnly) and update.turntaking == "user_turn"
+    assert update.transcript.utterances() == ()
     request = parse_event(
         b'{"interaction_type":"reminder_required","response_id":3,"transcript":[],"timestamp":9}'
     )
-    assert request == ResponseRequired(3, [], reminder=True)
+    assert isinstance(request, ResponseRequired)
+    assert (request.response_id, request.reminder) == (3, True)
     assert parse_event('{"interaction_type":"dtmf","digit":"1"}') == UnknownEvent("dtmf")
 
 
@@ -69,7 +72,29 @@ def test_utterances_skip_unusable_entries():
         "junk",
         {"role": "transfer_target", "content": "Desk"},
     ]
-    assert utterances(raw) == (Utterance("agent", "Hi"), Utterance("transfer_target", "Desk"))
+    expected = (Utterance("agent", "Hi"), Utterance("transfer_target", "Desk"))
+    assert utterances(raw) == expected
+    assert Transcript.of(raw).utterances() == expected  # decoded lazily, just as tolerant
+
+
+def test_a_transcript_is_decoded_only_when_read_and_keeps_everything():
+    frame = orjson.dumps(
+        {
+            "interaction_type": "response_required",
+            "response_id": 1,
+            "transcript": [
+                {"role": "user", "content": "Hi", "words": [{"word": "Hi", "start": 1.0}]},
+                {"role": "agent", "content": "Hello", "metadata": {"response_id": 0}},
+            ],
+        }
+    )
+    request = parse_event(frame)
+    assert isinstance(request, ResponseRequired)
+    assert request.transcript.utterances() == (
+        Utterance("user", "Hi"),
+        Utterance("agent", "Hello"),
+    )
+    assert request.transcript.entries()[0]["words"] == [{"word": "Hi", "start": 1.0}]
 
 
 def test_response_chunk_has_exact_types_and_omits_unset_actions():

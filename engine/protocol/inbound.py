@@ -2,9 +2,8 @@
 
 Parsing is deliberately lenient: unknown fields and event types are tolerated, because the
 platform adds fields over time and the docs' own samples carry strays. Transcripts are kept as
-the raw list the platform sent: ``update_only`` frames arrive many times a second and carry the
-whole call so far, so they are only turned into :class:`Utterance` objects when a response
-actually needs them.
+the raw JSON the platform sent (:class:`Transcript`): ``update_only`` frames arrive many times a
+second and carry the whole call so far, so they are decoded only when something reads them.
 """
 
 from __future__ import annotations
@@ -13,19 +12,68 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import msgspec
 import orjson
 
 from engine.errors import ProtocolError
 
-RawTranscript: TypeAlias = Sequence[Mapping[str, Any]]
 
-
-@dataclass(frozen=True, slots=True)
-class Utterance:
+class Utterance(msgspec.Struct, frozen=True):
     """One transcript entry: who spoke (``agent``, ``user`` or anything else) and what."""
 
     role: str
     content: str
+
+
+_UTTERANCES = msgspec.json.Decoder(tuple[Utterance, ...])
+
+
+class Transcript:
+    """A transcript as the platform sent it, decoded only as far as someone asks.
+
+    Frames carry the whole call so far, word timings included, many times a second; most of
+    them (``update_only``) are never read by the agent. So a frame keeps its transcript as raw
+    JSON; :meth:`utterances` decodes just roles and texts (skipping word timings without
+    building them), and :meth:`entries` the full entries, once each, when they are needed.
+    """
+
+    __slots__ = ("_entries", "_raw", "_utterances")
+
+    def __init__(self, raw: bytes = b"[]") -> None:
+        self._raw = raw
+        self._utterances: tuple[Utterance, ...] | None = None
+        self._entries: list[Any] | None = None
+
+    @classmethod
+    def of(cls, entries: Sequence[Mapping[str, Any]]) -> Transcript:
+        """A transcript from entries already decoded (tests, other sources)."""
+        return cls(orjson.dumps(list(entries)))
+
+    def utterances(self) -> tuple[Utterance, ...]:
+        """Who said what, in order; entries without a text role and content are skipped."""
+        if self._utterances is None:
+            try:
+                self._utterances = _UTTERANCES.decode(self._raw)
+            except msgspec.ValidationError:  # odd entries: keep the usable ones
+                self._utterances = utterances(self.entries())
+        return self._utterances
+
+    def entries(self) -> list[Any]:
+        """The entries as the platform sent them (word timings and metadata included)."""
+        if self._entries is None:
+            decoded = orjson.loads(self._raw)
+            self._entries = decoded if isinstance(decoded, list) else []
+        return self._entries
+
+    def __len__(self) -> int:
+        return len(self.utterances())
+
+    def __repr__(self) -> str:
+        return f"Transcript({len(self._raw)} bytes)"
+
+
+RawTranscript: TypeAlias = Transcript
+"""What ``update_only`` hands to a conversation: a transcript decoded on demand."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +94,7 @@ class CallDetails:
 class UpdateOnly:
     """A transcript update; never answered and never supersedes a request."""
 
-    transcript: RawTranscript
+    transcript: Transcript
     turntaking: str | None = None
 
 
@@ -55,7 +103,7 @@ class ResponseRequired:
     """The platform wants the agent to speak (``reminder`` when the caller went quiet)."""
 
     response_id: int
-    transcript: RawTranscript
+    transcript: Transcript
     reminder: bool = False
 
 
@@ -69,40 +117,54 @@ class UnknownEvent:
 InboundEvent: TypeAlias = PingPong | CallDetails | UpdateOnly | ResponseRequired | UnknownEvent
 
 
-def _transcript(data: Mapping[str, Any]) -> RawTranscript:
-    transcript = data.get("transcript")
-    if transcript is None:
-        return ()
-    if not isinstance(transcript, list):
+class _Frame(msgspec.Struct):
+    """The fields we read of an inbound frame; anything else is skipped, not built."""
+
+    interaction_type: Any = None
+    response_id: Any = None
+    timestamp: Any = None
+    transcript: msgspec.Raw = msgspec.Raw(b"null")
+    turntaking: Any = None
+    call: Any = None
+
+
+_FRAME = msgspec.json.Decoder(_Frame)
+
+
+def _transcript(frame: _Frame) -> Transcript:
+    raw = bytes(frame.transcript)
+    if raw == b"null":
+        return Transcript()
+    if raw[:1] != b"[":
         raise ProtocolError("`transcript` is not a list")
-    return transcript
+    return Transcript(raw)
 
 
 def parse_event(frame: str | bytes) -> InboundEvent:
     """Parse one inbound text frame; raise :class:`ProtocolError` when it is not usable."""
     try:
-        data = orjson.loads(frame)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"frame is not JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ProtocolError("frame is not a JSON object")
-    kind = data.get("interaction_type")
+        data = _FRAME.decode(frame)
+    except msgspec.ValidationError:
+        raise ProtocolError("frame is not a JSON object") from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"frame is not JSON ({exc})") from None
+    kind = data.interaction_type
     if kind == "update_only":
-        turntaking = data.get("turntaking")
+        turntaking = data.turntaking
         return UpdateOnly(_transcript(data), turntaking if isinstance(turntaking, str) else None)
     if kind == "response_required" or kind == "reminder_required":
-        response_id = data.get("response_id")
+        response_id = data.response_id
         # bool is an int subclass; `true` is not a response id. 0 is our begin message's.
         if not isinstance(response_id, int) or isinstance(response_id, bool) or response_id < 1:
             raise ProtocolError(f"{kind} without a usable `response_id`; not answered")
         return ResponseRequired(response_id, _transcript(data), kind == "reminder_required")
     if kind == "ping_pong":
-        timestamp = data.get("timestamp")
+        timestamp = data.timestamp
         if not isinstance(timestamp, int) or isinstance(timestamp, bool):
             raise ProtocolError("ping_pong without an integer `timestamp`")
         return PingPong(timestamp)
     if kind == "call_details":
-        call = data.get("call")
+        call = data.call
         if not isinstance(call, dict):
             raise ProtocolError("call_details without a `call` object")
         return CallDetails(call)
@@ -111,8 +173,8 @@ def parse_event(frame: str | bytes) -> InboundEvent:
     return UnknownEvent(kind)
 
 
-def utterances(transcript: RawTranscript) -> tuple[Utterance, ...]:
-    """Turn a raw transcript into utterances, skipping entries that are not usable."""
+def utterances(transcript: Sequence[Any]) -> tuple[Utterance, ...]:
+    """Utterances of decoded transcript entries, skipping entries that are not usable."""
     result = []
     for item in transcript:
         if not isinstance(item, Mapping):

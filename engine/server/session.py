@@ -36,7 +36,6 @@ from engine.protocol import (
     UpdateAgent,
     UpdateOnly,
     parse_event,
-    utterances,
 )
 from engine.settings import Settings
 
@@ -232,7 +231,7 @@ class Session:
         if self._generation is not None:
             self._generation.cancel()
             self.metrics.responses.labels("superseded").inc()
-        turn = Turn(response_id, utterances(event.transcript), state.call, event.reminder)
+        turn = Turn(response_id, event.transcript.utterances(), state.call, event.reminder)
         self._generation = asyncio.create_task(self._respond(state, turn))
 
     # -- speaking --------------------------------------------------------------------------
