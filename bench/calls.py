@@ -266,6 +266,8 @@ def child_env(**extra: str) -> dict[str, str]:
     drop = ("DIALPLAN_", "OPENAI_", "AZURE_OPENAI_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["PYTHONUNBUFFERED"] = "1"
+    if os.environ.get("BENCH_PYTHONMALLOC"):
+        env["PYTHONMALLOC"] = os.environ["BENCH_PYTHONMALLOC"]
     env.update(extra)
     return env
 

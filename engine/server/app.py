@@ -2,9 +2,10 @@
 
 Routes (``<prefix>`` defaults to ``/llm-websocket``):
 
-* ``<prefix>[/<secret>][/<flow>]/<call_id>`` — the platform's WebSocket, one per call. When a
-  secret is configured, a connection without the right one is refused with HTTP 403 before any
-  call state is touched. Any query string is accepted and kept on the call.
+* ``<prefix>[/<secret>][/<flow>]/<call_id>`` — the platform's WebSocket, one per call, served
+  straight on ASGI (:mod:`engine.server.asgi`). When a secret is configured, a connection
+  without the right one is refused with HTTP 403 before any call state is touched. Any query
+  string is accepted and kept on the call.
 * ``/healthz`` — the process is up. ``/readyz`` — the agent can do its job (503 with the
   reasons when it cannot, e.g. no model configured). ``/metrics`` — Prometheus text.
 """
@@ -15,11 +16,12 @@ import gc
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import openai
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Quart, Response, websocket
+from quart import Quart, Response
 
 from engine.agent import Agent, CallInfo
 from engine.flow import FlowAgent
@@ -28,7 +30,7 @@ from engine.project import Project
 from engine.settings import Settings
 
 from . import logs
-from ._quart import DirectASGIWebsocketConnection, DirectWebsocket
+from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
 from .metrics import Metrics
 from .session import Session
@@ -81,8 +83,6 @@ def create_app(
     runtime = Runtime(settings, build_agent, store or MemoryCallStore(settings.call_grace))
     set_compression(settings.compression)
     app = Quart("dialplan")
-    app.websocket_class = DirectWebsocket
-    app.asgi_websocket_class = DirectASGIWebsocketConnection
     app.extensions["dialplan"] = runtime
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
 
@@ -118,36 +118,34 @@ def create_app(
         assert runtime.agent is not None  # set before serving starts
         return CallState(call, runtime.agent.start(call))
 
-    @app.websocket(f"{settings.path_prefix}/<path:rest>")
-    async def call_socket(rest: str) -> Response | None:
-        segments = rest.split("/")
+    async def call_socket(scope: Scope, socket: AsgiSocket) -> None:
+        segments = scope["path"][len(settings.path_prefix) + 1 :].split("/")
         if secret is not None:
             given = segments.pop(0).encode() if len(segments) > 1 else b""
             if not hmac.compare_digest(given, secret):
                 log.warning("call.refused", reason="wrong or missing secret")
-                return Response("forbidden", status=403)
+                await socket.refuse(403, "forbidden")
+                return
         if len(segments) not in (1, 2) or not all(segments):
-            return Response("not found", status=404)
+            await socket.refuse(404, "not found")
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         call = CallInfo(
             call_id=segments[-1],
             flow=segments[0] if len(segments) == 2 else None,
-            query=dict(websocket.args.items()),
+            query=dict(query),
         )
         assert runtime.agent is not None  # set before serving starts
         refusal = runtime.agent.accepts(call)
         if refusal is not None:
             log.warning("call.refused", reason=refusal)
-            return Response(refusal, status=404)
-        session = Session(
-            websocket._get_current_object(),  # type: ignore[attr-defined]  # werkzeug proxy
-            call,
-            runtime.store,
-            new_state,
-            settings,
-            runtime.metrics,
-        )
+            await socket.refuse(404, refusal)
+            return
+        session = Session(socket, call, runtime.store, new_state, settings, runtime.metrics)
         await session.run()
-        return None
+
+    # Quart calls `asgi_app` for every connection: the documented place for ASGI middleware.
+    app.asgi_app = CallRouter(app.asgi_app, settings.path_prefix, call_socket)  # type: ignore[method-assign,assignment]
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:

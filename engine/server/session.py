@@ -50,6 +50,10 @@ HANGUP = 1000
 TAKEN_OVER = 4000  # private-use close code: a newer socket of the same call replaced this one
 
 
+class SocketClosed(Exception):
+    """The peer closed the socket (or the connection dropped); ``args[0]`` is its close code."""
+
+
 class Socket(Protocol):
     """The part of a server WebSocket a session uses."""
 
@@ -57,7 +61,7 @@ class Socket(Protocol):
         """Complete the WebSocket handshake."""
 
     async def receive(self) -> str | bytes:
-        """The next inbound frame (raises ``CancelledError`` when the peer is gone)."""
+        """The next inbound frame; raises :class:`SocketClosed` when the peer is gone."""
         ...
 
     async def send(self, data: str) -> None:
@@ -195,7 +199,10 @@ class Session:
     async def _read_loop(self, state: CallState) -> None:
         receive = self.socket.receive
         while True:
-            frame = await receive()
+            try:
+                frame = await receive()
+            except SocketClosed:
+                return
             if isinstance(frame, bytes):
                 self.metrics.frames_rejected.inc()
                 self.log.warning("frame.binary_ignored", size=len(frame))
