@@ -45,3 +45,17 @@ async def test_zero_grace_forgets_at_once():
     state, _ = store.open("c1", new_state)
     store.release("c1", state)
     assert len(store) == 0
+
+
+async def test_the_last_call_gone_hands_memory_back(monkeypatch):
+    from engine.server import memory
+
+    released: list[bool] = []
+    monkeypatch.setattr(memory, "release", lambda: released.append(True))
+    store = MemoryCallStore(grace=0)
+    first, _ = store.open("a", new_state)
+    second, _ = store.open("b", new_state)
+    store.release("a", first)
+    assert released == []  # a call is still on
+    store.release("b", second)
+    assert released == [True]

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from engine.agent import CallInfo, Conversation
 
+from . import memory
+
 
 class Owner(Protocol):
     """The socket that speaks for a call now; a newer socket of the call takes over from it."""
@@ -96,6 +98,8 @@ class MemoryCallStore:
         if self._calls.get(call_id) is state and state.owner is None:
             del self._calls[call_id]
             state.conversation.close()
+            if not self._calls:
+                memory.release()  # the last call is gone: the server is idle
 
     def __len__(self) -> int:
         return len(self._calls)
