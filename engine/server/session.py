@@ -144,8 +144,12 @@ class Session:
                 self.writer.put(ResponseChunk(0, "", True))
                 if state.agent_config:
                     self.writer.put(UpdateAgent(dict(state.agent_config)))
+            elif state.conversation.wants_call_details and not state.call.details:
+                self._greeting = asyncio.create_task(self._greet_with_details(state))
             else:
-                self._greeting = asyncio.create_task(self._greet(state))
+                # Queued now, not from a task of its own: under a burst of calls a new task
+                # would wait behind every turn already scheduled.
+                self._greet(state)
             await self._read_loop(state)
         finally:
             await self._finish(writer)
@@ -243,14 +247,16 @@ class Session:
 
     # -- speaking --------------------------------------------------------------------------
 
-    async def _greet(self, state: CallState) -> None:
+    async def _greet_with_details(self, state: CallState) -> None:
+        try:
+            async with asyncio.timeout(self.settings.call_details_wait):
+                await state.details_arrived.wait()
+        except TimeoutError:
+            self.log.info("greeting.without_call_details")
+        self._greet(state)
+
+    def _greet(self, state: CallState) -> None:
         conversation = state.conversation
-        if conversation.wants_call_details and not state.call.details:
-            try:
-                async with asyncio.timeout(self.settings.call_details_wait):
-                    await state.details_arrived.wait()
-            except TimeoutError:
-                self.log.info("greeting.without_call_details")
         try:
             greeting = conversation.greeting(state.call)
         except Exception:
