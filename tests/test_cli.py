@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +14,9 @@ from websockets.exceptions import InvalidStatus
 
 from engine.testing.platform import PlatformCall, Transcript
 from engine.testing.server import free_port
+from tests.helpers import EXAMPLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

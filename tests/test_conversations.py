@@ -21,10 +21,11 @@ from engine.examples import booking
 from engine.flow import safe_yaml as _yaml
 from engine.testing.conversation_spec import load_conversations
 from engine.testing.expectations import same_value
+from tests.helpers import EXAMPLE
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 
 
 @pytest.fixture

@@ -49,10 +49,21 @@ class _ConfigCapture:
     help="With --coverage: also write each flow's diagram with the unexercised parts greyed "
     "out (<flow>.coverage.mmd, Mermaid).",
 )
+@click.option(
+    "--live-actions",
+    is_flag=True,
+    help="Run the flows' actions for real (webhooks are sent). By default they are stubbed: "
+    "each returns {} or what the test file declares under `actions:`.",
+)
 @click.option("-k", "keyword", metavar="EXPRESSION", help="Only tests whose name matches.")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing test.")
 def test(
-    paths: tuple[Path, ...], coverage: bool, diagram: bool, keyword: str | None, exitfirst: bool
+    paths: tuple[Path, ...],
+    coverage: bool,
+    diagram: bool,
+    live_actions: bool,
+    keyword: str | None,
+    exitfirst: bool,
 ) -> None:
     """Run conversation tests (default: tests/conversations) with pytest.
 
@@ -92,6 +103,8 @@ def test(
         args += ["-k", keyword]
     if exitfirst:
         args.append("-x")
+    if live_actions:
+        args.append("--dialplan-live-actions")
     if coverage:
         (root / COVERAGE_FILE).unlink(missing_ok=True)  # this run's coverage, not old runs'
         args.append("--dialplan-coverage")
