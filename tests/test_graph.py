@@ -86,8 +86,11 @@ def test_dot_marks_give_ups_dashed_and_endings_double(clinic):
     assert '"ask_name" -> "front_desk" [label="gives up", style="dashed"]' in text
     assert '"confirm" -> "done" [label="intent confirm (or yes)"]' in text
     assert '"ask_name" -> "ask_dob"\n' in text
-    assert '"done" [label="done\\nhangs up", peripheries="2"]' in text
-    assert '"front_desk" [label="front_desk\\ntransfers", peripheries="2"]' in text
+    assert '"done" [label="done\\nhangs up", peripheries="2", fillcolor="#eceff1"]' in text
+    assert (
+        '"front_desk" [label="front_desk\\ntransfers", peripheries="2", fillcolor="#eceff1"]'
+        in text
+    )
     assert '"any state" -> "repeat_help" [label="intent help (returns)"]' in text
     assert '"repeat_help" -> "any state" [label="returns", style="dashed"]' in text
     assert '"[start]" -> "ask_name"' in text
@@ -248,7 +251,7 @@ def test_a_final_keypad_state_ends_the_flow_and_one_with_a_way_on_does_not():
     text = mermaid(flow)
     assert "  menu --> [*]: presses 2\n" in text
     assert "keys --> [*]" not in text
-    assert '"menu" [label="menu\\npresses 2", peripheries="2"]' in dot(flow)
+    assert '"menu" [label="menu\\npresses 2", peripheries="2", fillcolor="#eceff1"]' in dot(flow)
 
 
 @needs_dot
@@ -349,3 +352,41 @@ def test_command_runs_as_a_program():
     )
     assert result.returncode == 0, result.stderr
     assert "  class check at\n" in result.stdout
+
+
+def test_model_states_actions_and_endings_are_marked_apart():
+    flow = Flow.model_validate(
+        {
+            "flow": "kinds",
+            "states": {
+                "ask": {"prompt": "ask.j2", "next": [{"to": "look"}]},
+                "look": {
+                    "actions": [{"webhook": {"url": "http://127.0.0.1:9/x"}}],
+                    "next": [{"to": "both"}],
+                },
+                "both": {
+                    "prompt": "both.j2",
+                    "actions": [{"call": "x.y"}],
+                    "next": [{"to": "bye"}, {"to": "desk"}],
+                },
+                "bye": {"say": "Bye.", "end_call": True},
+                "desk": {"say": "One moment.", "transfer": "+14155550100"},
+            },
+        }
+    )
+    text = mermaid(flow)
+    assert "  classDef model fill:#e3f2fd," in text
+    assert "  classDef action fill:#ffffff,color:#263238,stroke:#2e7d32,stroke-width:3px\n" in text
+    assert "  classDef model_action fill:#e3f2fd," in text
+    assert "  classDef ending fill:#eceff1," in text
+    for line in ("class ask model", "class look action", "class both model_action"):
+        assert f"  {line}\n" in text
+    assert "  class bye,desk ending\n" in text
+    drawn = dot(flow)
+    assert '"ask" [fillcolor="#e3f2fd", label="ask\\nthe model speaks"]' in drawn
+    assert '"look" [color="#2e7d32", penwidth="2", label="look\\nruns actions"]' in drawn
+    assert (
+        '"both" [fillcolor="#e3f2fd", label="both\\nthe model speaks\\nruns actions", '
+        'color="#2e7d32", penwidth="2"]'
+    ) in drawn
+    assert '"desk" [label="desk\\ntransfers", peripheries="2", fillcolor="#eceff1"]' in drawn
