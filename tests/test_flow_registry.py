@@ -129,3 +129,21 @@ def test_chat_of_a_flow_works_while_another_is_broken(tmp_path):
     assert validate.returncode == 1
     assert "Traceback" not in validate.stderr
     assert "2 flow file(s) checked: 1 ok, 1 with errors (1 error(s))" in validate.stderr
+
+
+def test_editing_an_included_file_reloads_the_flow(tmp_path):
+    write_project(tmp_path, {"tiny": greeter("tiny", "{% include 'p.j2' %}")}, {"p.j2": "Bye."})
+    the_project = project(tmp_path)
+    first = the_project.open_flow("tiny")
+    partial = tmp_path / "prompts" / "p.j2"
+    partial.write_text("{{ 1 | nope }}")
+    os.utime(partial, (1, 1))
+    assert the_project.registry.get("tiny") is not None
+    assert the_project.registry.get("tiny").version == first.version  # the last good one
+    (errors,) = the_project.registry.broken().values()
+    assert str(errors[0]).startswith(f"{partial}:1: unknown filter 'nope'")
+    partial.write_text("Goodbye.")
+    os.utime(partial, (2, 2))
+    fixed = the_project.registry.get("tiny")
+    assert fixed is not None and fixed.version != first.version
+    assert the_project.registry.broken() == {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -25,13 +26,22 @@ from .template_checks import TemplateChecks
 
 
 def check_flow(
-    loaded: LoadedFlow, env: SandboxedEnvironment, extensions: Extensions
+    loaded: LoadedFlow,
+    env: SandboxedEnvironment,
+    extensions: Extensions,
+    files: list[Path] | None = None,
 ) -> list[AuthoringError]:
-    """Every problem of ``loaded`` that the schema alone cannot see."""
+    """Every problem of ``loaded`` that the schema alone cannot see.
+
+    ``files`` receives every template file the flow reads, included ones too.
+    """
     checker = _Checker(loaded, env, extensions)
     checker.slot_types()
     checker.graph()
-    TemplateChecks(loaded, env, checker.errors.append).run()
+    templates = TemplateChecks(loaded, env, checker.errors.append)
+    templates.run()
+    if files is not None:
+        files.extend(templates.files)
     return checker.errors
 
 

@@ -11,6 +11,7 @@ with any error never takes a call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -49,9 +50,14 @@ def load_flow(path: Path, env: SandboxedEnvironment, extensions: Extensions) -> 
             extensions.load(module, loaded.where("plugins", index))
         except AuthoringError as exc:
             errors.append(exc)
-    errors += check_flow(loaded, env, extensions)
+    used: list[Path] = []
+    errors += check_flow(loaded, env, extensions, used)
     if errors:
         raise AuthoringErrors(sorted(errors, key=_order(path)), parsed.warnings)
+    # Included and imported files are part of the version too: editing one reloads the flow.
+    extra = tuple(file for file in dict.fromkeys(used) if file not in files)
+    if extra:
+        loaded = replace(loaded, files=files + extra, version=digest(files + extra))
     return loaded
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -51,6 +52,7 @@ class TemplateChecks:
         self.report = report
         self._raw_lines = loaded.text.splitlines()
         self._files_seen: set[str] = set()
+        self.files: list[Path] = []  # every template file read, includes too (for reloading)
 
     def run(self) -> None:
         """Check the greeting, every state's lines, guards, actions, prompts and global lines."""
@@ -147,6 +149,8 @@ class TemplateChecks:
         tree = self.env.parse(source, name, filename)
         if name not in self._files_seen:
             self._files_seen.add(name)
+            if filename:
+                self.files.append(Path(filename))
             shown = filename or name
 
             def report(node: nodes.Node, needle: str | None) -> Callable[[str, str | None], None]:
