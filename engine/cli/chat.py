@@ -42,7 +42,7 @@ COMMANDS = {
     "/help": "this list",
 }
 TEST_MODEL_LINE = "This is the test model speaking."
-"""What ``--model test`` answers whenever the flow hands a turn to the model."""
+"""What ``--provider test`` answers whenever the flow hands a turn to the model."""
 
 
 @dataclass
