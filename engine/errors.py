@@ -33,6 +33,8 @@ class Location:
 class AuthoringError(DialplanError, ValueError):
     """A mistake in an authored file; the message reads ``file:line: message (hint)``."""
 
+    severity = "error"
+
     def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
         self.message = message
         self.location = location
@@ -40,29 +42,44 @@ class AuthoringError(DialplanError, ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        text = f"{self.location}: {self.message}" if self.location else self.message
+        message = f"warning: {self.message}" if self.severity == "warning" else self.message
+        text = f"{self.location}: {message}" if self.location else message
         return f"{text} ({self.hint})" if self.hint else text
+
+    def sort_key(self) -> tuple[str, int]:
+        """Order of reports: by file, then by line."""
+        location = self.location
+        return (location.file if location else "", (location.line or 0) if location else 0)
 
     def as_json(self) -> dict[str, str | int | None]:
         """The error for tools (``dialplan validate --format json``).
 
         ``file`` is the flow file or the template file the problem is in; ``line`` is ``None``
-        when the problem has no line (an unreadable file).
+        when the problem has no line (an unreadable file); ``severity`` is ``error`` or
+        ``warning``.
         """
         location = self.location
         return {
             "file": location.file if location else None,
             "line": location.line if location else None,
+            "severity": self.severity,
             "message": self.message,
             "hint": self.hint,
         }
 
 
-class AuthoringErrors(DialplanError, ValueError):
-    """Every authoring error found in one load, reported at once."""
+class AuthoringWarning(AuthoringError):
+    """Something in an authored file that works, but probably not as meant; never fails a load."""
 
-    def __init__(self, errors: list[AuthoringError]):
+    severity = "warning"
+
+
+class AuthoringErrors(DialplanError, ValueError):
+    """Every authoring error found in one load, reported at once (with the file's warnings)."""
+
+    def __init__(self, errors: list[AuthoringError], warnings: list[AuthoringError] | None = None):
         self.errors = errors
+        self.warnings = warnings or []
         super().__init__("\n".join(str(error) for error in errors))
 
 

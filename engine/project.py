@@ -18,15 +18,32 @@ from typing import Literal
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.agent import Agent
-from engine.errors import AuthoringError, AuthoringErrors, DialplanError, Location
+from engine.errors import (
+    AuthoringError,
+    AuthoringErrors,
+    AuthoringWarning,
+    DialplanError,
+    Location,
+)
 from engine.flow import CompiledFlow, Extensions, FlowAgent, FlowRegistry, flow_files
+from engine.flow.agent import model_states
 from engine.flow.parse import FLOW_SUFFIXES
 from engine.llm import ChatModel
+from engine.llm.client import model_configured
 from engine.prompt import PromptAgent, PromptAgentSpec, prompt_agent_spec
 from engine.settings import Settings
 from engine.templates import make_environment
 
 AgentKind = Literal["flow", "prompt"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What ``validate`` found in one flow file."""
+
+    path: Path
+    errors: list[AuthoringError]
+    warnings: list[AuthoringError]
 
 
 @dataclass
@@ -109,16 +126,35 @@ class Project:
             f"no flow named {str(name_or_path)!r} in {self.flows_dir} (flows: {known})"
         )
 
-    def check_files(self, paths: Iterable[Path] = ()) -> list[tuple[Path, list[AuthoringError]]]:
-        """Each flow file of ``paths`` (default: the flows folder) with its errors."""
+    def check_files(self, paths: Iterable[Path] = ()) -> list[FileCheck]:
+        """Each flow file of ``paths`` (default: the flows folder) with its errors and warnings.
+
+        Plugins named in the settings serve every flow: their errors belong to each file. A
+        flow with model (``prompt``) states gets a warning when no model is configured: its
+        calls work, but those states only say their ``reask`` line.
+        """
         results = []
+        has_model = model_configured(self.settings)
         for path in flow_files(list(paths) or [self.flows_dir]):
             try:
-                self.registry.compile(path)
-                errors: list[AuthoringError] = []
+                flow = self.registry.compile(path)
             except AuthoringErrors as exc:
-                errors = exc.errors
-            results.append((path, errors))
+                check = FileCheck(path, [*self.plugin_errors, *exc.errors], list(exc.warnings))
+            else:
+                warnings = list(flow.loaded.warnings)
+                needing = model_states(flow)
+                if needing and not has_model:
+                    warnings.append(
+                        AuthoringWarning(
+                            f"states {', '.join(needing)} have the model speak, and no model is "
+                            "configured: there they only say their `reask` line",
+                            flow.loaded.where("states", needing[0], "prompt"),
+                            "configure a model (OPENAI_API_KEY, OPENAI_BASE_URL or "
+                            "AZURE_OPENAI_*), or give those states a `say` line",
+                        )
+                    )
+                check = FileCheck(path, list(self.plugin_errors), warnings)
+            results.append(check)
         return results
 
     # -- the agent ---------------------------------------------------------------------------

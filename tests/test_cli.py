@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +14,9 @@ from websockets.exceptions import InvalidStatus
 
 from engine.testing.platform import PlatformCall, Transcript
 from engine.testing.server import free_port
+from tests.helpers import EXAMPLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -81,6 +81,28 @@ async def test_serve_runs_the_example_flow_without_a_model():
         output = finish(process, 10)
     assert "flow.bound" in output
     assert "Dana" not in output  # caller speech is not logged at INFO
+
+
+async def test_debug_log_has_the_caller_speech_one_line_per_turn():
+    port = free_port()
+    process = serve("--port", str(port), "--flow", "clinic_intake", "--log-level", "DEBUG")
+    try:
+        wait_healthy(port, process)
+        url = f"ws://127.0.0.1:{port}/llm-websocket/call_debug"
+        async with PlatformCall.connect(url) as call:
+            greeting = await call.response(0, timeout=5)
+            transcript = Transcript().agent(greeting.text).user("My name is Dana Scully")
+            await call.request(1, transcript)
+            answer = await call.response(1)
+            await call.request(2, transcript.agent(answer.text).user("March third 1980"))
+            await call.response(2)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = finish(process, 10)
+    said = [line for line in output.splitlines() if "caller.said" in line]
+    assert len(said) == 2, output
+    assert "My name is Dana Scully" in said[0]
+    assert "March third 1980" in said[1] and "Dana" not in said[1]
 
 
 async def test_serve_prompt_agent_says_it_has_no_model():

@@ -21,10 +21,11 @@ from engine.examples import booking
 from engine.flow import safe_yaml as _yaml
 from engine.testing.conversation_spec import load_conversations
 from engine.testing.expectations import same_value
+from tests.helpers import EXAMPLE
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 
 
 @pytest.fixture
@@ -311,6 +312,7 @@ tests:
   - name: happy path only
     turns:
       - caller: My name is Dana Scully
+      - caller: sorry, can you say that again?
       - caller: March 3rd 1980
       - caller: flu
       - caller: yes
@@ -318,7 +320,7 @@ tests:
 """
     )
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "test", "--coverage", "--diagram"],
+        [sys.executable, "-m", "engine.cli", "test", "--coverage", "--diagram", "cov"],
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,
@@ -338,8 +340,13 @@ tests:
     ):
         assert re.search(row, out), (row, out)
     assert not re.search(r"state\s+confirm\b", out)  # the happy path went through it
-    assert "states 5/8, transitions 4/15: 39% covered" in out
+    assert "global intent repeat" not in out  # taken, although it stays in place
+    assert re.search(r"transition\s+\(any state\)\s+repeat_help\s+global intent help", out)
+    assert "states 5/8, transitions 5/16: 42% covered" in out
     assert "flows with no conversation tests: booking" in out
     assert (tmp_path / ".dialplan-coverage.json").is_file()
-    diagram = (tmp_path / "clinic_intake.coverage.mmd").read_text()
+    assert "wrote cov/clinic_intake.coverage.mmd" in out
+    diagram = (tmp_path / "cov" / "clinic_intake.coverage.mmd").read_text()
     assert "stateDiagram-v2" in diagram and "which_fix" in diagram
+    assert "any_state --> any_state: intent repeat (stays)\n" in diagram  # taken: not greyed
+    assert not list(tmp_path.glob("*.mmd"))  # nothing written where it was not asked

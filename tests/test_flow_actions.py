@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from engine.flow import Plugin
 from engine.testing.platform import Dialog, PlatformCall
-from engine.testing.server import free_port
+from tests.helpers import EXAMPLE, OrderService
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 
 FLOW = """\
 flow: lookup
@@ -56,46 +53,6 @@ plugin = Plugin()
 def count(order: str) -> dict[str, object]:
     COUNTED.append(order)
     return {"ok": True}
-
-
-class OrderService:
-    """A webhook target on 127.0.0.1 that answers slowly and counts its calls."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.calls: list[dict[str, object]] = []
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    async def _order(self, request: web.Request) -> web.Response:
-        self.calls.append({"path": request.path, "body": await request.json()})
-        await asyncio.sleep(self.delay)
-        if request.match_info["order"] == "404":
-            return web.json_response({"error": "no such order"}, status=404)
-        return web.json_response({"status": "shipped", "eta": "Friday"})
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/orders/{order}", self._order)
-        runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", self.port)
-        self._loop.run_until_complete(site.start())
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
-
-    def __enter__(self) -> OrderService:
-        self._thread.start()
-        self._ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
 
 
 @pytest.fixture

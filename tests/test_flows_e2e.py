@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -12,8 +11,9 @@ from websockets.exceptions import InvalidStatus
 from engine.examples.booking import BOOK
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 from engine.testing.platform import Dialog, PlatformCall
+from tests.helpers import EXAMPLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 FLOWS = ROOT / "flows"
 PROMPTS = ROOT / "prompts"
 

@@ -43,7 +43,7 @@ def test_several_flows_need_a_default_named(tmp_path):
     ]
 
 
-def test_a_duplicate_flow_name_is_reported_as_not_ready(tmp_path):
+def test_a_duplicate_flow_name_is_reported_as_a_broken_flow(tmp_path):
     write_project(tmp_path, {"a": ONE.format(name="same"), "b": ONE.format(name="same")})
     the_project = project(tmp_path)
     errors = the_project.load()
@@ -53,7 +53,8 @@ def test_a_duplicate_flow_name_is_reported_as_not_ready(tmp_path):
     ]
     agent = the_project.agent(None)
     assert isinstance(agent, FlowAgent)
-    assert agent.problems() == [f"{tmp_path / 'flows' / 'b.yaml'}: 1 error(s)"]
+    assert agent.problems() == []  # flow `same` takes calls
+    assert [(e["flow"], e["state"]) for e in agent.report()] == [("b", "broken"), ("same", "ok")]
 
 
 async def test_readyz_shows_the_duplicate(no_llm, start_server, tmp_path):
@@ -63,8 +64,12 @@ async def test_readyz_shows_the_duplicate(no_llm, start_server, tmp_path):
     )
     async with httpx.AsyncClient() as http:
         ready = await http.get(server.http("/readyz"))
-    assert ready.status_code == 503
-    assert ready.json()["problems"] == [f"{tmp_path / 'flows' / 'b.yaml'}: 1 error(s)"]
+    assert ready.status_code == 200
+    (broken,) = [flow for flow in ready.json()["flows"] if flow["state"] == "broken"]
+    assert broken["file"] == str(tmp_path / "flows" / "b.yaml")
+    assert broken["errors"][0]["message"] == (
+        f"flow 'same' is also defined in {tmp_path / 'flows' / 'a.yaml'}"
+    )
 
 
 def test_open_flow_by_name_or_path(tmp_path):

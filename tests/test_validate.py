@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,6 @@ import pytest
 from engine.errors import AuthoringErrors
 from engine.flow import Extensions, load_flow
 from engine.templates import make_environment
-
-ROOT = Path(__file__).resolve().parent.parent
 
 VALID = """\
 flow: tiny
@@ -198,24 +197,12 @@ def test_prompt_file_errors_point_into_the_template(tmp_path):
     ]
 
 
-def test_example_flows_are_valid():
-    result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "validate", "flows"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 flow file(s) checked: 2 ok, 0 with errors" in result.stderr
-
-
 def test_validate_command_fails_with_lines(tmp_path):
     flow, _, _ = load(tmp_path, VALID)
     flow.write_text(VALID.replace("- to: bye", "- to: byee"))
     result = subprocess.run(
         [sys.executable, "-m", "engine.cli", "validate", str(flow)],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
@@ -223,3 +210,115 @@ def test_validate_command_fails_with_lines(tmp_path):
     assert result.returncode == 1
     assert f"{flow}:9: unknown state 'byee'" in result.stdout
     assert "1 with errors (1 error(s))" in result.stderr
+
+
+# -- every error of a file in one run, and hints for YAML's traps ---------------------------
+
+
+def errors_of(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(AuthoringErrors) as raised:
+        load(tmp_path, text)
+    return [str(error).replace(str(tmp_path / "tiny.yaml"), "{f}") for error in raised.value.errors]
+
+
+def test_schema_graph_and_template_errors_come_together_sorted_by_line(tmp_path):
+    text = (
+        VALID.replace("    say: What", "    sya: What").replace(
+            "Bye {{ slots.name }}", "Bye {{ slots.name | shout }}"
+        )
+        + "  lost:\n    say: Nobody comes here.\n    end_call: true\n"
+    )
+    errors = errors_of(tmp_path, text)
+    assert errors[0] == "{f}:6: states.ask.sya: unknown key (did you mean 'say'?)"
+    assert errors[1].startswith("{f}:12: unknown filter 'shout'")
+    assert errors[2].startswith("{f}:14: state 'lost' is never reached")
+    assert len(errors) == 3
+
+
+def test_a_state_with_schema_errors_keeps_its_good_parts_checked(tmp_path):
+    # `retries: many` is wrong; its `next` still leads to `bye`, and its good `say` is checked.
+    text = VALID.replace(
+        "    collect: [name]\n", "    collect: [name]\n    retries: many\n"
+    ).replace("What is your name?", "What is your {{ slots.nmae }}?")
+    errors = errors_of(tmp_path, text)
+    assert errors == [
+        "{f}:6: unknown slot 'nmae' (did you mean 'name'?)",
+        "{f}:8: states.ask.retries: Input should be a valid integer, unable to parse string as "
+        "an integer",
+    ]
+
+
+def test_a_bad_transition_does_not_hide_the_rest(tmp_path):
+    text = VALID.replace("      - to: bye\n", "      - to: bye\n        wen: x\n") + (
+        "  lost:\n    say: Nobody comes here.\n    end_call: true\n"
+    )
+    errors = errors_of(tmp_path, text)
+    assert errors[0] == "{f}:10: states.ask.next.0.wen: unknown key (did you mean 'when'?)"
+    assert errors[1].startswith("{f}:15: state 'lost' is never reached")
+
+
+def test_an_unquoted_phone_number_says_quote_it(tmp_path):
+    text = VALID.replace("    end_call: true\n", "    transfer: +14155550142\n")
+    assert errors_of(tmp_path, text) == [
+        "{f}:13: states.bye.transfer: Input should be a valid string "
+        '(YAML reads +14155550142 as a number; quote it: "+14155550142")'
+    ]
+
+
+def test_a_colon_in_plain_text_is_explained(tmp_path):
+    text = VALID.replace("What is your name?", "Note: what is your name?")
+    assert errors_of(tmp_path, text) == [
+        "{f}:6: a colon followed by a space inside plain text starts a new key "
+        '(put the text in quotes ("...") or in a block: `say: >-` with the text on the next lines)'
+    ]
+
+
+def test_a_tab_says_yaml_indents_with_spaces(tmp_path):
+    text = VALID.replace("    collect: [name]", "\tcollect: [name]")
+    errors = errors_of(tmp_path, text)
+    assert errors[0].startswith("{f}:7: a tab in the indentation")
+    assert errors[0].endswith("(YAML indents with spaces, not tabs)")
+
+
+def test_a_hash_in_plain_text_is_a_warning_and_the_flow_loads(tmp_path):
+    _, _, loaded = load(
+        tmp_path, VALID.replace("What is your name?", "What is your name? #1 question")
+    )
+    assert loaded.spec.states["ask"].say == "What is your name?"
+    (warning,) = loaded.warnings
+    assert str(warning).replace(str(tmp_path / "tiny.yaml"), "{f}") == (
+        "{f}:6: warning: `say` ends before ' #1 question': YAML reads ' #' as the start of a "
+        "comment (put the whole text in quotes if the # belongs to it)"
+    )
+
+
+def test_validate_prints_warnings_and_passes(tmp_path):
+    flow, _, _ = load(tmp_path, VALID.replace("What is your name?", "Your name? # ask once"))
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(flow), "--prompts-dir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{flow}:6: warning: `say` ends before ' # ask once'" in result.stdout
+    assert "1 ok, 0 with errors (0 error(s), 1 warning(s))" in result.stderr
+
+
+def test_validate_warns_about_model_states_without_a_model(tmp_path, no_llm):
+    flow, prompts, _ = load(tmp_path, VALID)
+    (prompts / "ask.j2").write_text("Ask for the name.")
+    flow.write_text(VALID.replace("    say: What is your name?", "    prompt: ask.j2"))
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(flow), "--prompts-dir", str(prompts)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DIALPLAN_LLM_PROVIDER": "auto"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{flow}:6: warning: states ask have the model speak, and no model is configured" in (
+        result.stdout
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
+from tests.helpers import EXAMPLE
 from tests.test_validate import VALID
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
 
 
 def validate(*args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
@@ -23,13 +23,13 @@ def validate(*args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
     return result.returncode, json.loads(result.stdout), result.stderr
 
 
-def test_example_flows_are_ok():
+def test_flows_that_load_are_ok():
     code, report, stderr = validate("flows")
     assert code == 0, report
     assert report == {
         "files": [
-            {"path": "flows/booking.yaml", "ok": True, "errors": []},
-            {"path": "flows/clinic_intake.yaml", "ok": True, "errors": []},
+            {"path": "flows/booking.yaml", "ok": True, "errors": [], "warnings": []},
+            {"path": "flows/clinic_intake.yaml", "ok": True, "errors": [], "warnings": []},
         ],
         "ok": 2,
         "failed": 0,
@@ -48,17 +48,25 @@ def test_errors_have_line_message_and_hint(tmp_path):
     assert code == 1
     assert report["ok"] == 1
     assert report["failed"] == 1
-    assert report["files"][0] == {"path": str(good), "ok": True, "errors": []}
+    assert report["files"][0] == {"path": str(good), "ok": True, "errors": [], "warnings": []}
     broken = report["files"][1]
     assert broken["path"] == str(bad)
     assert broken["ok"] is False
-    assert broken["errors"] == [
+    assert broken["errors"] == [  # every error of the file at once, by line
         {
             "file": str(bad),
             "line": 6,
+            "severity": "error",
             "message": "states.ask.sya: unknown key",
             "hint": "did you mean 'say'?",
-        }
+        },
+        {
+            "file": str(bad),
+            "line": 9,
+            "severity": "error",
+            "message": "unknown state 'byee'",
+            "hint": "did you mean 'bye'?",
+        },
     ]
 
 
@@ -71,6 +79,7 @@ def test_graph_errors_come_with_their_hint(tmp_path):
         {
             "file": str(bad),
             "line": 9,
+            "severity": "error",
             "message": "unknown state 'byee'",
             "hint": "did you mean 'bye'?",
         }

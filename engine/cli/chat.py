@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -25,13 +24,14 @@ from typing import Any, Literal, cast
 import click
 
 from engine.agent import CallInfo
-from engine.flow import AgentReply, CompiledFlow, FlowRunner
+from engine.flow import AgentReply, CompiledFlow, FlowRunner, StubbedCall, stub_runners
 from engine.llm import ChatModel
 from engine.settings import Settings
 
 from . import _project
 
-ModelChoice = Literal["auto", "none", "real", "test"]
+Provider = Literal["auto", "openai", "azure", "none", "test"]
+"""Where the chat's model comes from: ``DIALPLAN_LLM_PROVIDER``'s values, plus ``test``."""
 
 COMMANDS = {
     "/state": "the current state and the way the call came",
@@ -42,14 +42,7 @@ COMMANDS = {
     "/help": "this list",
 }
 TEST_MODEL_LINE = "This is the test model speaking."
-"""What ``--model test`` answers whenever the flow hands a turn to the model."""
-
-_MODEL_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT")
-
-
-def default_model() -> ModelChoice:
-    """``real`` when the ``openai`` variables configure a model, else ``none``."""
-    return "real" if any(os.environ.get(name) for name in _MODEL_VARIABLES) else "none"
+"""What ``--provider test`` answers whenever the flow hands a turn to the model."""
 
 
 @dataclass
@@ -64,16 +57,21 @@ class Chat:
     today: Callable[[], date] = date.today
     echo: Callable[[str], None] = click.echo
     fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
+    live_actions: bool = False  # run actions for real (webhooks are sent)
 
     def __post_init__(self) -> None:
         self.calls = 0
         self.over = False  # the call hung up or transferred, or the caller quit
+        self.actions: list[StubbedCall] = []  # every action the call ran or stood in for
+        self._shown_actions = 0
         self.runner = self._new_call()
 
     def _new_call(self) -> FlowRunner:
         self.calls += 1
         call = CallInfo(f"chat_{self.calls}", flow=self.flow.name)
-        return FlowRunner(self.flow, self.model, call=call, today=self.today)
+        # Stubbed unless asked: trying a flow must not POST to a live webhook.
+        actions = stub_runners(calls=self.actions, live=self.live_actions)
+        return FlowRunner(self.flow, self.model, call=call, today=self.today, actions=actions)
 
     def start(self) -> None:
         """Greet: the flow's begin line, then the state line."""
@@ -116,6 +114,9 @@ class Chat:
             self.echo(f"unknown command {command} (try /help)")
 
     def _show(self, reply: AgentReply, greeting: bool = False) -> None:
+        for action in self.actions[self._shown_actions :]:
+            self.echo(f"  (action {action.describe()})")
+        self._shown_actions = len(self.actions)
         text = reply.text
         if reply.error is not None:
             # What the server does when a turn fails: the caller hears the fallback line.
@@ -181,11 +182,24 @@ def script_lines(lines: Iterable[str]) -> Iterator[str]:
 
 
 class _Models(AbstractContextManager["_Models"]):
-    """The chat's model, opened and closed on the chat's event loop."""
+    """The chat's model, opened and closed on the chat's event loop.
 
-    def __init__(self, loop: asyncio.Runner, choice: ModelChoice) -> None:
+    ``auto`` is the server's choice (the configured model, else none); ``openai`` and ``azure``
+    insist on that provider being configured.
+    """
+
+    def __init__(self, loop: asyncio.Runner, settings: Settings, provider: Provider) -> None:
+        from engine.llm.client import model_configured
+
         self.loop = loop
-        self.choice = default_model() if choice == "auto" else choice
+        if provider == "auto":
+            provider = settings.llm_provider
+        if provider == "auto":
+            provider = "auto" if model_configured(settings) else "none"
+        self.choice: Provider = provider
+        self.settings = settings
+        if provider in ("openai", "azure", "auto"):
+            self.settings = settings.model_copy(update={"llm_provider": provider})
         self.model: ChatModel | None = None
         self._stack = ExitStack()
 
@@ -194,7 +208,7 @@ class _Models(AbstractContextManager["_Models"]):
             return self
         from engine.llm import make_client, make_model
 
-        settings = Settings()
+        settings = self.settings
         try:
             base_url = None
             if self.choice == "test":
@@ -216,8 +230,9 @@ class _Models(AbstractContextManager["_Models"]):
             client = self.loop.run(connect())
             if client is None:
                 raise click.ClickException(
-                    "no model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
-                    "server, or the AZURE_OPENAI_* variables), or chat with --model none"
+                    f"no {self.choice} model is configured: set OPENAI_API_KEY (or "
+                    "OPENAI_BASE_URL for a local server, or the AZURE_OPENAI_* variables), or "
+                    "chat with --provider none"
                 )
             self._stack.callback(lambda: self.loop.run(client.close()))
             model = make_model(settings, client)
@@ -236,23 +251,31 @@ def run(
     flow: CompiledFlow,
     *,
     lines: Iterable[str] | None,
-    model: ModelChoice = "auto",
+    provider: Provider = "auto",
+    model: str | None = None,
     today: date | None = None,
     echo: Callable[[str], None] = click.echo,
+    live_actions: bool = False,
 ) -> None:
-    """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal."""
-    fallback = Settings().fallback_line
-    with asyncio.Runner() as loop, _Models(loop, model) as models:
+    """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal.
+
+    ``provider`` picks where the model comes from; ``model`` names it (default: the settings').
+    """
+    settings = Settings()
+    if model:
+        settings = settings.model_copy(update={"model": model})
+    with asyncio.Runner() as loop, _Models(loop, settings, provider) as models:
         chat = Chat(
             flow,
             models.model,
             today=(lambda: today) if today is not None else date.today,
             echo=echo,
-            fallback_line=fallback,
+            fallback_line=settings.fallback_line,
+            live_actions=live_actions,
         )
         if lines is None:
             echo(
-                f"dialplan chat with {flow.name} (model: {models.choice}). You are the caller; "
+                f"dialplan chat with {flow.name} (provider: {models.choice}). You are the caller; "
                 "an empty line is silence, /help lists the commands."
             )
         try:
@@ -291,11 +314,20 @@ def _terminal() -> Iterator[str]:
 @click.command("chat")
 @click.argument("flow")
 @click.option(
-    "--model",
-    type=click.Choice(["none", "real", "test"]),
-    help="none: no model (flows of `say` states work fully); real: the configured model "
-    "(OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*); test: a local stand-in model that "
-    "always answers with one fixed line. [default: real if those variables are set, else none]",
+    "--provider",
+    type=click.Choice(["auto", "openai", "azure", "none", "test"]),
+    default=None,
+    help="Where the model comes from, as DIALPLAN_LLM_PROVIDER: auto (the configured model: "
+    "OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*; none if there is none), openai, azure, "
+    "none (no model: flows of `say` states work fully), or test (a local stand-in model that "
+    "always answers with one fixed line). [default: DIALPLAN_LLM_PROVIDER, else auto]",
+)
+@click.option("--model", metavar="NAME", help="Model or Azure deployment name [DIALPLAN_MODEL].")
+@click.option(
+    "--live-actions",
+    is_flag=True,
+    help="Run the flow's actions for real (webhooks are sent). By default they are stubbed: "
+    "each shows what it would have sent and returns {}.",
 )
 @click.option(
     "--script",
@@ -309,7 +341,14 @@ def _terminal() -> Iterator[str]:
     metavar="YYYY-MM-DD",
     help="Pretend today is YYYY-MM-DD (dates like 'next Friday' resolve from it).",
 )
-def chat(flow: str, model: str | None, script: Path | None, today: datetime | None) -> None:
+def chat(
+    flow: str,
+    provider: str | None,
+    model: str | None,
+    script: Path | None,
+    today: datetime | None,
+    live_actions: bool,
+) -> None:
     """Talk to FLOW as the caller, through the same conversation code the server runs.
 
     Type what the caller says; the agent's line follows, then the state and the slots as
@@ -334,8 +373,10 @@ def chat(flow: str, model: str | None, script: Path | None, today: datetime | No
         run(
             compiled,
             lines=lines,
-            model=cast(ModelChoice, model or "auto"),
+            provider=cast(Provider, provider or "auto"),
+            model=model,
             today=today.date() if today else None,
+            live_actions=live_actions,
         )
     except KeyboardInterrupt:
         click.echo()

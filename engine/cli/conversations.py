@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from engine.diagram import COVERAGE_FILE, Coverage, mermaid
-from engine.diagram.coverage import FlowTransition, exercised, transitions
+from engine.diagram.coverage import ANY_STATE, FlowTransition, exercised, transitions
 from engine.flow import CompiledFlow
 from engine.server.logs import configure
 
@@ -45,14 +45,27 @@ class _ConfigCapture:
 )
 @click.option(
     "--diagram",
-    is_flag=True,
+    "diagram_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
     help="With --coverage: also write each flow's diagram with the unexercised parts greyed "
-    "out (<flow>.coverage.mmd, Mermaid).",
+    "out to DIR/<flow>.coverage.mmd (Mermaid; DIR is created if needed).",
+)
+@click.option(
+    "--live-actions",
+    is_flag=True,
+    help="Run the flows' actions for real (webhooks are sent). By default they are stubbed: "
+    "each returns {} or what the test file declares under `actions:`.",
 )
 @click.option("-k", "keyword", metavar="EXPRESSION", help="Only tests whose name matches.")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing test.")
 def test(
-    paths: tuple[Path, ...], coverage: bool, diagram: bool, keyword: str | None, exitfirst: bool
+    paths: tuple[Path, ...],
+    coverage: bool,
+    diagram_dir: Path | None,
+    live_actions: bool,
+    keyword: str | None,
+    exitfirst: bool,
 ) -> None:
     """Run conversation tests (default: tests/conversations) with pytest.
 
@@ -76,7 +89,7 @@ def test(
     targets = list(paths) or [DEFAULT_TESTS]
     if not paths and not DEFAULT_TESTS.is_dir():
         raise click.ClickException(f"no {DEFAULT_TESTS} folder here; name the files to run")
-    coverage = coverage or diagram
+    coverage = coverage or diagram_dir is not None
     args = [str(target) for target in targets]
     # The named files and folders are the conversation tests, wherever they are; flows and
     # prompts are found from here, whatever pytest would pick as rootdir.
@@ -92,6 +105,8 @@ def test(
         args += ["-k", keyword]
     if exitfirst:
         args.append("-x")
+    if live_actions:
+        args.append("--dialplan-live-actions")
     if coverage:
         (root / COVERAGE_FILE).unlink(missing_ok=True)  # this run's coverage, not old runs'
         args.append("--dialplan-coverage")
@@ -105,8 +120,8 @@ def test(
             click.echo("\n" + coverage_report(session.flows, session.coverage))
             if not paths:
                 _untested_flows(session)
-            if diagram:
-                _diagrams(session, root)
+            if diagram_dir is not None:
+                _diagrams(session, diagram_dir)
     raise SystemExit(code)
 
 
@@ -153,7 +168,8 @@ def _shown(path: Path) -> Path:
 
 def _transition_row(way: FlowTransition) -> tuple[str, str, str]:
     source = "(any state)" if way.kind == "global" else way.source
-    return source, way.target, way.how
+    target = "(stays)" if way.target == ANY_STATE else way.target
+    return source, target, way.how
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -175,8 +191,9 @@ def _untested_flows(session: ConversationSession) -> None:
         click.echo(f"flows with no conversation tests: {', '.join(untested)}")
 
 
-def _diagrams(session: ConversationSession, root: Path) -> None:
+def _diagrams(session: ConversationSession, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     for name, flow in sorted(session.flows.items()):
-        path = root / f"{name}.coverage.mmd"
+        path = folder / f"{name}.coverage.mmd"
         path.write_text(mermaid(flow, coverage=session.coverage.get(name)), encoding="utf-8")
-        click.echo(f"wrote {path.relative_to(root)}")
+        click.echo(f"wrote {path}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from engine.errors import AuthoringError
 from engine.flow.spec import flow_json_schema
 
 from . import _project
@@ -27,35 +29,49 @@ from . import _project
 def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> None:
     """Check flow files (default: the flows folder); exit 1 if any has an error.
 
-    Every problem is listed as `file:line: message (hint)`. With --format json the output is
-    `{"files": [{"path", "ok", "errors": [{"file", "line", "message", "hint"}]}], "ok": N,
-    "failed": N}`; the exit code is the same.
+    Every problem is listed as `file:line: message (hint)`, warnings as `file:line: warning:
+    message (hint)`; warnings never fail. With --format json the output is `{"files": [{"path",
+    "ok", "errors": [{"file", "line", "severity", "message", "hint"}], "warnings": [...]}],
+    "ok": N, "failed": N}`; the exit code is the same.
     """
     overrides = {"prompts_dir": prompts_dir} if prompts_dir else {}
     project = _project.project(**overrides)
     results = project.check_files(paths)
-    if project.plugin_errors:
-        # Plugins named in the settings serve every flow: their errors belong to each file.
-        results = [(path, project.plugin_errors + errors) for path, errors in results]
-    broken = sum(1 for _, errors in results if errors)
-    total = sum(len(errors) for _, errors in results)
+    broken = sum(1 for check in results if check.errors)
+    total = sum(len(check.errors) for check in results)
+    warned = sum(len(check.warnings) for check in results)
     ok = len(results) - broken
     if fmt == "json":
         report = [
-            {"path": str(path), "ok": not errors, "errors": [e.as_json() for e in errors]}
-            for path, errors in results
+            {
+                "path": str(check.path),
+                "ok": not check.errors,
+                "errors": [e.as_json() for e in check.errors],
+                "warnings": [w.as_json() for w in check.warnings],
+            }
+            for check in results
         ]
         click.echo(json.dumps({"files": report, "ok": ok, "failed": broken}, indent=2))
     else:
-        for _, errors in results:
-            for error in errors:
-                click.echo(str(error))
+        for check in results:
+            for problem in sorted([*check.errors, *check.warnings], key=_by_line(check.path)):
+                click.echo(str(problem))
+        warnings = f", {warned} warning(s)" if warned else ""
         click.echo(
             f"{len(results)} flow file(s) checked: {ok} ok, {broken} with errors "
-            f"({total} error(s))",
+            f"({total} error(s){warnings})",
             err=True,
         )
     sys.exit(1 if broken or not results else 0)
+
+
+def _by_line(path: Path) -> Callable[[AuthoringError], tuple[bool, str, int]]:
+    # The flow file's own problems first, by line; then those in its template files.
+    def key(error: AuthoringError) -> tuple[bool, str, int]:
+        file, line = error.sort_key()
+        return (file != str(path), file, line)
+
+    return key
 
 
 @click.command()

@@ -28,7 +28,14 @@ def _export(name: str, value: object) -> None:
 @click.option("--prefix", "path_prefix", help="WebSocket path prefix [default: /llm-websocket].")
 @click.option("--flow", help="Flow for calls that name none [default: the only flow].")
 @click.option("--flows-dir", type=click.Path(file_okay=False), help="Flows folder.")
-@click.option("--model", help="Model or Azure deployment name.")
+@click.option(
+    "--provider",
+    "llm_provider",
+    type=click.Choice(["auto", "openai", "azure", "none"]),
+    help="Where the model comes from [default: auto: Azure if AZURE_OPENAI_ENDPOINT is set, "
+    "else OpenAI-style; none: no model].",
+)
+@click.option("--model", metavar="NAME", help="Model or Azure deployment name.")
 @click.option("--prompt", help="System prompt template, relative to the prompts folder.")
 @click.option("--prompts-dir", type=click.Path(file_okay=False), help="Prompts folder.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))

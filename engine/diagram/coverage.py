@@ -41,7 +41,7 @@ class FlowTransition:
 
     source: str
     target: str
-    kind: str  # "next", "on_give_up" or "global"
+    kind: str  # "next", "on_give_up" or "global" (target ANY_STATE: it stays where it is)
     intent: str | None = None  # the intent that takes it, if any
     when: str | None = None  # its guard, if any
 
@@ -49,7 +49,8 @@ class FlowTransition:
     def how(self) -> str:
         """What takes this way, for reports: ``intent confirm``, ``when: slots.x``, ..."""
         if self.kind == "global":
-            return f"global intent {self.intent}"
+            stays = " (stays)" if self.target == ANY_STATE else ""
+            return f"global intent {self.intent}{stays}"
         if self.kind == "on_give_up":
             return "on_give_up"
         if self.intent:
@@ -58,7 +59,9 @@ class FlowTransition:
 
 
 def transitions(flow: Flow) -> list[FlowTransition]:
-    """Every transition the flow declares: ``next`` targets, ``on_give_up`` and global intents.
+    """Every transition the flow declares: ``next``, ``on_give_up`` and every global intent.
+
+    A global intent that stays in place (``repeat``) is a transition too: a test can take it.
 
     Two ways between the same two states (two intents) are two transitions, and one recorded
     move covers both: a path records states, not the reason for each move.
@@ -70,8 +73,9 @@ def transitions(flow: Flow) -> list[FlowTransition]:
         if state.on_give_up:
             found.append(FlowTransition(name, state.on_give_up, "on_give_up"))
     for intent in flow.global_intents:
-        if intent.to:  # an intent that only re-asks (``repeat``) moves nowhere
-            found.append(FlowTransition(ANY_STATE, intent.to, "global", intent.intent))
+        # An intent that stays (``repeat``) moves nowhere, but it is a way a test can take.
+        target = intent.to or ANY_STATE
+        found.append(FlowTransition(ANY_STATE, target, "global", intent.intent))
     return found
 
 

@@ -13,14 +13,17 @@ from engine.flow.spec import Flow
 
 from .coverage import Coverage
 from .model import (
+    ACTION_STROKE,
     ANYWHERE,
     AT_FILL,
     AT_STROKE,
+    ENDING_FILL,
     GREY,
     GREY_FILL,
     GREY_TEXT,
     INK,
     INSTALL_HINT,
+    MODEL_FILL,
     TEXT,
     Edge,
     GraphError,
@@ -85,8 +88,14 @@ def _node_attrs(node: Node) -> dict[str, str]:
     attrs: dict[str, str] = {}
     if node.name == ANYWHERE:
         attrs.update(style="rounded,dashed", fontcolor=INK)
+    if node.model:
+        attrs.update(fillcolor=MODEL_FILL, label=f"{node.name}\nthe model speaks")
+    if node.actions:
+        attrs.update(color=ACTION_STROKE, penwidth="2")
+        attrs["label"] = attrs.get("label", node.name) + "\nruns actions"
     if node.ending:
-        attrs.update(label=f"{node.name}\n{node.ending}", peripheries="2")
+        label = attrs.get("label", node.name)
+        attrs.update(label=f"{label}\n{node.ending}", peripheries="2", fillcolor=ENDING_FILL)
     if not node.visited:
         attrs.update(style="rounded,filled,dashed", fillcolor=GREY_FILL, color=GREY)
         attrs.update(fontcolor=GREY_TEXT)

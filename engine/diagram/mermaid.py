@@ -9,13 +9,16 @@ from engine.flow.spec import Flow
 
 from .coverage import Coverage
 from .model import (
+    ACTION_STROKE,
     ANYWHERE,
     AT_FILL,
     AT_STROKE,
+    ENDING_FILL,
     GREY,
     GREY_FILL,
     GREY_TEXT,
     INK,
+    MODEL_FILL,
     TEXT,
     Node,
     diagram,
@@ -33,21 +36,15 @@ def mermaid(
     """The flow as Mermaid ``stateDiagram-v2`` text (for Markdown, GitHub, the Mermaid editor).
 
     Mermaid's state diagrams cannot style single edges, so an edge no conversation took is
-    marked in its label ("not taken") instead of greyed out; states are styled by class.
+    marked in its label ("not taken") instead of greyed out; states are styled by class: where
+    the model speaks (``model``), where actions run (``action``, both: ``model_action``), where
+    the call ends (``ending``), the highlighted state and what no test visited.
     """
     drawing = diagram(flow, at=at, coverage=coverage)
     ids = _mermaid_ids(drawing.nodes)
     classes: dict[str, list[str]] = {}
     for node in drawing.nodes:
-        style = (
-            "at"
-            if node.at
-            else "unvisited"
-            if not node.visited
-            else "anywhere"
-            if node.name == ANYWHERE
-            else None
-        )
+        style = _style(node)
         if style:
             classes.setdefault(style, []).append(ids[node.name])
     lines = [
@@ -57,7 +54,17 @@ def mermaid(
         "stateDiagram-v2",
         f"  %% {drawing.file}, drawn by `dialplan graph`. Edit the flow, not this file.",
     ]
+    if any(name in classes for name in ("model", "action", "model_action", "ending")):
+        lines.append(
+            "  %% model: the model speaks; action: runs actions on entering; "
+            "ending: hangs up or transfers"
+        )
+    action = f"stroke:{ACTION_STROKE},stroke-width:3px"
     class_styles = {
+        "model": f"fill:{MODEL_FILL},color:{TEXT},stroke:{INK}",
+        "action": f"fill:#ffffff,color:{TEXT},{action}",
+        "model_action": f"fill:{MODEL_FILL},color:{TEXT},{action}",
+        "ending": f"fill:{ENDING_FILL},color:{TEXT},stroke:{INK},stroke-width:2px",
         "anywhere": f"fill:#ffffff,color:{TEXT},stroke:{INK},stroke-dasharray:4 4",
         "at": f"fill:{AT_FILL},color:{TEXT},stroke:{AT_STROKE},stroke-width:3px",
         "unvisited": f"fill:{GREY_FILL},color:{GREY_TEXT},stroke:{GREY},stroke-dasharray:4 4",
@@ -77,6 +84,21 @@ def mermaid(
         lines.append(f"  {source} --> {target}" + (f": {_mermaid_text(label)}" if label else ""))
     lines += [f"  class {','.join(members)} {name}" for name, members in sorted(classes.items())]
     return "\n".join(lines) + "\n"
+
+
+def _style(node: Node) -> str | None:
+    """The one class of a node (Mermaid gives a state one): the most telling first."""
+    if node.at:
+        return "at"
+    if not node.visited:
+        return "unvisited"
+    if node.name == ANYWHERE:
+        return "anywhere"
+    if node.ending:
+        return "ending"
+    if node.model:
+        return "model_action" if node.actions else "model"
+    return "action" if node.actions else None
 
 
 def _mermaid_ids(nodes: Iterable[Node]) -> dict[str, str]:

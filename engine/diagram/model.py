@@ -1,7 +1,8 @@
 """What a flow's diagram shows, independent of the output format (Mermaid or Graphviz).
 
 Every state is drawn (the start marked; hang-ups, transfers and final keypad presses marked as
-the end of the flow), every ``next`` way out labelled with its guard or intent, every
+the end of the flow; states where the model speaks and states that run actions marked apart),
+every ``next`` way out labelled with its guard or intent, every
 ``on_give_up`` as a dashed "gives up" edge, and the global intents as edges from one "any
 state" node. A state can be highlighted (``at``), and a :class:`~engine.diagram.coverage.Coverage`
 greys out what no conversation visited. The output is a pure function of the flow (stable
@@ -52,6 +53,9 @@ AT_STROKE = "#ff8f00"
 GREY_FILL = "#f5f5f5"
 GREY = "#b0bec5"
 GREY_TEXT = "#90a4ae"
+MODEL_FILL = "#e3f2fd"  # the model speaks (`prompt:`)
+ACTION_STROKE = "#2e7d32"  # runs actions on entering
+ENDING_FILL = "#eceff1"  # hangs up, transfers, hands over to a phone menu
 
 
 class GraphError(DialplanError):
@@ -71,6 +75,8 @@ class Node:
     start: bool = False
     at: bool = False
     visited: bool = True
+    model: bool = False  # the model speaks here (a `prompt` state)
+    actions: bool = False  # actions run on entering it
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ def diagram(
             start=name == start,
             at=name == at,
             visited=entered is None or name in entered,
+            model=state.prompt is not None,
+            actions=bool(state.actions),
         )
         for name, state in spec.states.items()
     ]

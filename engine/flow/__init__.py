@@ -18,6 +18,7 @@ from engine.flow.registry import FlowRegistry
 from engine.flow.runner import AgentReply, FlowRunner
 from engine.flow.slots import BaseSlotType, Parsed, SlotType, SlotTypes
 from engine.flow.spec import Flow, SlotSpec
+from engine.flow.stub_actions import Stub, StubActionRunner, StubbedCall, stub_runners
 
 __all__ = [
     "ActionError",
@@ -40,7 +41,11 @@ __all__ = [
     "SlotSpec",
     "SlotType",
     "SlotTypes",
+    "Stub",
+    "StubActionRunner",
+    "StubbedCall",
     "compile_flow",
     "flow_files",
     "load_flow",
+    "stub_runners",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from engine.agent import CallInfo
 from engine.llm import ChatModel
@@ -63,20 +65,60 @@ class FlowAgent:
         return FlowConversation(call, self.services)
 
     def problems(self) -> list[str]:
-        """Flows that did not load, flows that need a model that is not there, or no flow."""
-        problems = [
-            f"{path}: {len(errs)} error(s)" for path, errs in self.registry.broken().items()
-        ]
-        if self.model is None:
-            for flow in self.registry:
-                needing = [name for name, s in flow.spec.states.items() if s.prompt]
-                if needing:
-                    problems.append(
-                        f"flow {flow.name!r} has model states ({', '.join(needing)}) "
-                        "but no language model is configured"
-                    )
+        """Why no call can be taken: no flow loads, or the default flow does not.
+
+        A broken or degraded flow beside working ones is no reason: see :meth:`report`.
+        """
+        problems = []
         if not self.registry.names():
             problems.append(f"no flows loaded from {self.registry.flows_dir}")
         elif self.default_flow and self.registry.get(self.default_flow) is None:
-            problems.append(f"default flow {self.default_flow!r} is not loaded")
+            problems.append(f"the default flow {self.default_flow!r} is not loaded")
         return problems
+
+    def report(self) -> list[dict[str, Any]]:
+        """Each flow's state, for ``/readyz``: ``ok``, ``degraded`` or ``broken``.
+
+        ``degraded``: it takes calls, but not as written: its model states have no model (they
+        say their ``reask`` line), or its file has errors and the last good version serves.
+        ``broken``: its file does not load and no version of it serves.
+        """
+        entries: list[dict[str, Any]] = []
+        broken = self.registry.broken()
+        serving = {flow.loaded.path: flow for flow in self.registry}
+        for flow in self.registry:
+            errors = broken.get(flow.loaded.path, [])
+            problems = []
+            if errors:
+                problems.append(
+                    f"{flow.loaded.path} has {len(errors)} error(s): the last good version "
+                    "serves until it is fixed"
+                )
+            needing = model_states(flow)
+            if needing and self.model is None:
+                problems.append(
+                    f"states {', '.join(needing)} have the model speak and no model is "
+                    "configured: they say their reask line"
+                )
+            entries.append(
+                _entry(flow.name, flow.loaded.path, "degraded" if problems else "ok", problems)
+                | {"version": flow.version, "errors": [e.as_json() for e in errors]}
+            )
+        for path, errors in broken.items():
+            if path not in serving:
+                entries.append(
+                    _entry(path.stem, path, "broken", [f"{path} does not load"])
+                    | {"version": None, "errors": [e.as_json() for e in errors]}
+                )
+        for entry in entries:
+            entry["default"] = entry["flow"] == self.default_flow
+        return sorted(entries, key=lambda entry: (entry["flow"], entry["file"]))
+
+
+def _entry(name: str, path: Path, state: str, problems: list[str]) -> dict[str, Any]:
+    return {"flow": name, "file": str(path), "state": state, "problems": problems}
+
+
+def model_states(flow: CompiledFlow) -> list[str]:
+    """The states of ``flow`` where the model speaks (``prompt:``)."""
+    return [name for name, state in flow.spec.states.items() if state.prompt]

@@ -1,5 +1,7 @@
 """Pass 3 of loading a flow: slot types, the state graph, slot names, templates and guards.
 
+Templates and guards are checked by :mod:`engine.flow.template_checks`.
+
 Everything here reads the spec and reports :class:`AuthoringError` items pointing at the line
 of the flow (or template) file; nothing runs a call. The checks are the ones a flow author
 would otherwise discover on a live phone call: a transition to a state that does not exist, a
@@ -10,32 +12,36 @@ template file that is not there.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.meta
-from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import AuthoringError, Location
 
 from .parse import LoadedFlow
 from .plugins import Extensions
-from .spec import string_leaves
-
-TEMPLATE_NAMES = frozenset({"slots", "call", "flow", "state"})
-"""What every template and guard sees."""
+from .template_checks import TemplateChecks
 
 
 def check_flow(
-    loaded: LoadedFlow, env: SandboxedEnvironment, extensions: Extensions
+    loaded: LoadedFlow,
+    env: SandboxedEnvironment,
+    extensions: Extensions,
+    files: list[Path] | None = None,
 ) -> list[AuthoringError]:
-    """Every problem of ``loaded`` that the schema alone cannot see."""
+    """Every problem of ``loaded`` that the schema alone cannot see.
+
+    ``files`` receives every template file the flow reads, included ones too.
+    """
     checker = _Checker(loaded, env, extensions)
     checker.slot_types()
     checker.graph()
-    checker.templates()
+    templates = TemplateChecks(loaded, env, checker.errors.append)
+    templates.run()
+    if files is not None:
+        files.extend(templates.files)
     return checker.errors
 
 
@@ -136,6 +142,8 @@ class _Checker:
                     name,
                     hint="no transition, give-up or global intent leads to it",
                 )
+            if ("states", name) in self.loaded.cut:
+                continue  # its schema errors are reported; what is left of it may be no state
             if not (state.next or state.on_give_up or state.terminal or name in returning):
                 self.error(
                     f"state {name!r} has no way out",
@@ -147,151 +155,33 @@ class _Checker:
     def _reachable(self) -> set[str]:
         flow = self.flow
         todo = [flow.start_state, *(g.to for g in flow.global_intents if g.to)]
+        todo += _raw_targets(self.loaded.lines.get("global"))
         seen: set[str] = set()
         while todo:
             name = todo.pop()
-            if name in seen:
+            if name in seen or name not in flow.states:
                 continue
             seen.add(name)
             state = flow.states[name]
             todo.extend(t.to for t in state.next)
             if state.on_give_up:
                 todo.append(state.on_give_up)
+            if ("states", name) in self.loaded.cut:
+                # The ways out as written, also those cut for schema errors: a state they lead
+                # to is not unreachable, only behind a mistake already reported.
+                raw = self.loaded.lines["states"][name]
+                if isinstance(raw, dict):
+                    todo += _raw_targets(raw.get("next"))
+                    if isinstance(raw.get("on_give_up"), str):
+                        todo.append(raw["on_give_up"])
         return seen
 
-    # -- templates -------------------------------------------------------------------------
 
-    def templates(self) -> None:
-        flow = self.flow
-        if flow.begin:
-            self._inline(flow.begin, "begin")
-        if flow.persona:
-            self._file(flow.persona, "persona")
-        for name, state in flow.states.items():
-            base = ("states", name)
-            for key in ("say", "reask", "reminder", "transfer"):
-                source = getattr(state, key)
-                if source:
-                    self._inline(source, *base, key)
-            if state.prompt:
-                self._file(state.prompt, *base, "prompt")
-            for index, transition in enumerate(state.next):
-                if transition.when:
-                    self._guard(transition.when, *base, "next", index, "when")
-                if transition.say:
-                    self._inline(transition.say, *base, "next", index, "say")
-            for index, action in enumerate(state.actions):
-                for where, value in string_leaves(action.args):
-                    self._inline(value, *base, "actions", index, "args", *where)
-                if action.webhook:
-                    self._inline(action.webhook.url, *base, "actions", index, "webhook", "url")
-                    for where, value in string_leaves(action.webhook.body or {}):
-                        self._inline(value, *base, "actions", index, "webhook", "body", *where)
-                for slot, expression in action.store.items():
-                    self._guard(
-                        expression, *base, "actions", index, "store", slot, extra={"result"}
-                    )
-        for index, intent in enumerate(flow.global_intents):
-            if intent.say:
-                self._inline(intent.say, "global", index, "say")
-
-    def _inline(self, source: str, *path: Any) -> None:
-        try:
-            tree = self.env.parse(source)
-        except jinja2.TemplateSyntaxError as exc:
-            self.error(f"template syntax: {exc.message}", *path, line=self._line(path, exc.lineno))
-            return
-        self._names(tree, path, None)
-
-    def _guard(self, source: str, *path: Any, extra: Iterable[str] = ()) -> None:
-        try:
-            tree = self.env.parse(f"{{{{ ({source}) }}}}")
-        except jinja2.TemplateSyntaxError as exc:
-            self.error(f"expression syntax: {exc.message}", *path)
-            return
-        self._names(tree, path, None, extra=set(extra))
-
-    def _file(self, name: str, *path: Any) -> None:
-        loader = self.env.loader
-        try:
-            assert loader is not None
-            source, filename, _ = loader.get_source(self.env, name)
-        except (jinja2.TemplateNotFound, AssertionError):
-            searched = getattr(loader, "searchpath", [])
-            self.error(
-                f"template file {name!r} not found",
-                *path,
-                hint=f"looked in {', '.join(map(str, searched)) or 'no prompts folder'}",
-            )
-            return
-        try:
-            tree = self.env.parse(source, name, filename)
-        except jinja2.TemplateSyntaxError as exc:
-            where = Location(filename or name, exc.lineno, self.flow.flow)
-            self.errors.append(AuthoringError(f"template syntax: {exc.message}", where))
-            return
-        self._names(tree, path, filename or name)
-
-    def _names(
-        self,
-        tree: nodes.Template,
-        path: tuple[Any, ...],
-        filename: str | None,
-        extra: set[str] | None = None,
-    ) -> None:
-        allowed = TEMPLATE_NAMES | (extra or set())
-        for name in sorted(jinja2.meta.find_undeclared_variables(tree) - allowed):
-            found = next((n for n in tree.find_all(nodes.Name) if n.name == name), None)
-            self._report(
-                f"unknown variable {name!r}",
-                path,
-                filename,
-                found.lineno if found else 1,
-                f"templates see {', '.join(sorted(allowed))}",
-            )
-        for use, slot in _slot_uses(tree):
-            if slot not in self.flow.slots:
-                self._report(
-                    f"unknown slot {slot!r}",
-                    path,
-                    filename,
-                    use.lineno,
-                    _did_you_mean(slot, self.flow.slots) or "declare it under `slots:`",
-                )
-
-    def _report(
-        self,
-        message: str,
-        path: tuple[Any, ...],
-        filename: str | None,
-        lineno: int,
-        hint: str | None,
-    ) -> None:
-        if filename is not None:
-            where = Location(filename, lineno, self.flow.flow)
-            self.errors.append(AuthoringError(message, where, hint))
-        else:
-            self.error(message, *path, hint=hint, line=self._line(path, lineno))
-
-    def _line(self, path: tuple[Any, ...], lineno: int | None) -> int | None:
-        line = self.loaded.line(*path)
-        if line is None or not lineno or lineno <= 1:
-            return line
-        return line + lineno  # a block scalar's text starts on the line after its key
-
-
-def _slot_uses(tree: nodes.Template) -> Iterator[tuple[nodes.Node, str]]:
-    for attr in tree.find_all(nodes.Getattr):
-        if isinstance(attr.node, nodes.Name) and attr.node.name == "slots":
-            yield attr, attr.attr
-    for item in tree.find_all(nodes.Getitem):
-        if (
-            isinstance(item.node, nodes.Name)
-            and item.node.name == "slots"
-            and isinstance(item.arg, nodes.Const)
-            and isinstance(item.arg.value, str)
-        ):
-            yield item, item.arg.value
+def _raw_targets(entries: Any) -> list[str]:
+    """The ``to`` of every entry of a YAML list as written (valid or not)."""
+    if not isinstance(entries, list):
+        return []
+    return [e["to"] for e in entries if isinstance(e, dict) and isinstance(e.get("to"), str)]
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str | None:

@@ -1,8 +1,10 @@
 """Passes 1 and 2 of loading a flow: safe YAML, then the schema, to a :class:`LoadedFlow`.
 
-1. **Parse** safely (:mod:`engine.flow.safe_yaml`): line numbers kept, duplicate keys refused.
-2. **Schema**: the models of :mod:`engine.flow.spec`; unknown keys are errors with a
-   did-you-mean.
+1. **Parse** safely (:mod:`engine.flow.safe_yaml`): line numbers kept, duplicate keys refused;
+   YAML's traps get a hint (:mod:`engine.flow.yaml_hints`).
+2. **Schema**: the models of :mod:`engine.flow.spec`, entry by entry
+   (:mod:`engine.flow.partial`), so that the valid part of a file is still checked by pass 3;
+   unknown keys are errors with a did-you-mean.
 
 Pass 3 (graph, slots, templates, actions) is :mod:`engine.flow.checks`; :func:`load_flow` in
 :mod:`engine.flow.load` runs all three. Errors read ``file:line: message (hint)``.
@@ -19,11 +21,12 @@ from typing import Any
 
 import jinja2
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from engine.errors import AuthoringError, AuthoringErrors, Location
 
-from . import safe_yaml, spec
+from . import partial, safe_yaml, spec
+from .yaml_hints import comment_warnings, tab_errors, value_hint, yaml_error
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 
@@ -37,6 +40,9 @@ class LoadedFlow:
     lines: Any  # the located YAML tree, to point later messages at lines
     files: tuple[Path, ...]  # the flow file and every template file it uses
     version: str  # content hash of all of ``files``
+    text: str = ""  # the flow file as written (block scalars are located in it)
+    cut: frozenset[tuple[str, str]] = frozenset()  # entries with schema errors, cut down
+    warnings: tuple[AuthoringError, ...] = ()  # things that work, but probably not as meant
 
     def line(self, *path: Any) -> int | None:
         """The line of an entry, e.g. ``flow.line("states", "ask_name", "say")``."""
@@ -69,11 +75,14 @@ _KNOWN_KEYS = _all_keys(
 )
 
 
-def _schema_errors(path: Path, data: Any, exc: ValidationError) -> list[AuthoringError]:
+def _schema_errors(
+    path: Path, data: Any, text: str, located: list[partial.Located]
+) -> list[AuthoringError]:
     errors = []
-    for error in exc.errors():
-        loc = error["loc"]
-        where = Location(str(path), safe_yaml.line_of(data, loc))
+    raw_lines = text.splitlines()
+    for loc, error in located:
+        line = safe_yaml.line_of(data, loc)
+        where = Location(str(path), line)
         dotted = ".".join(str(part) for part in loc) or "(top level)"
         hint = None
         if error["type"] == "extra_forbidden":
@@ -84,43 +93,58 @@ def _schema_errors(path: Path, data: Any, exc: ValidationError) -> list[Authorin
             message = f"{dotted}: required key is missing"
         else:
             message = f"{dotted}: {error['msg'].removeprefix('Value error, ')}"
+            if error["type"] == "string_type":
+                raw = raw_lines[line - 1] if line and line <= len(raw_lines) else ""
+                hint = value_hint(error["input"], raw)
         errors.append(AuthoringError(message, where, hint))
     return errors
 
 
-def parse_flow(path: Path) -> tuple[spec.Flow, Any]:
-    """Passes 1 and 2: the schema-checked spec and its located YAML tree."""
+@dataclass(frozen=True)
+class ParsedFlow:
+    """Passes 1 and 2 of one file: the flow as far as it is valid, and what is wrong with it."""
+
+    flow: spec.Flow | None  # None when nothing usable is left (the errors say why)
+    data: Any  # the located YAML tree
+    text: str
+    errors: list[AuthoringError]
+    warnings: list[AuthoringError]
+    cut: frozenset[tuple[str, str]]
+
+
+def parse_flow(path: Path) -> ParsedFlow:
+    """Passes 1 and 2: the schema-checked spec, its located YAML tree, and every error.
+
+    Raises :class:`AuthoringErrors` only when nothing can be checked further (an unreadable
+    file, broken YAML, no states).
+    """
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise AuthoringErrors(
-            [AuthoringError(f"cannot read: {exc.strerror}", Location(str(path)))]
+            [AuthoringError(f"cannot read: {reason}", Location(str(path)))]
         ) from None
+    warnings = comment_warnings(path, text)
     try:
         data = safe_yaml.load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        message = f"{exc.problem or 'invalid YAML'}"
-        if exc.context:
-            message = f"{exc.context}: {message}"
-        raise AuthoringErrors([AuthoringError(message, Location(str(path), line))]) from None
     except yaml.YAMLError as exc:
-        raise AuthoringErrors(
-            [AuthoringError(f"invalid YAML: {exc}", Location(str(path)))]
-        ) from None
+        first = yaml_error(path, text, exc)
+        others = [e for e in tab_errors(path, text) if e.location != first.location]
+        raise AuthoringErrors([first, *others], warnings) from None
+    errors = tab_errors(path, text)
     if not isinstance(data, dict):
-        raise AuthoringErrors(
-            [
-                AuthoringError(
-                    "a flow file is a mapping with `flow:` and `states:`", Location(str(path), 1)
-                )
-            ]
+        errors.append(
+            AuthoringError(
+                "a flow file is a mapping with `flow:` and `states:`", Location(str(path), 1)
+            )
         )
-    try:
-        flow = spec.Flow.model_validate(data)
-    except ValidationError as exc:
-        raise AuthoringErrors(_schema_errors(path, data, exc)) from None
-    return flow, data
+        raise AuthoringErrors(errors, warnings)
+    checked = partial.validate(data, path.stem)
+    errors += _schema_errors(path, data, text, checked.errors)
+    if checked.flow is None:
+        raise AuthoringErrors(errors, warnings)
+    return ParsedFlow(checked.flow, data, text, errors, warnings, frozenset(checked.cut))
 
 
 def template_files(flow: spec.Flow, env: jinja2.Environment) -> tuple[Path, ...]:

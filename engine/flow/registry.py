@@ -42,14 +42,25 @@ class FlowRegistry:
         return errors
 
     def compile(self, path: Path) -> CompiledFlow:
-        """Load, check and compile one flow file (raises :class:`AuthoringErrors`)."""
+        """Load, check and compile one flow file (raises :class:`AuthoringErrors`).
+
+        Whatever goes wrong while loading one file is that file's error: nothing a flow file
+        or template holds may escape as another exception, take down a command or the server,
+        or disturb another flow.
+        """
         try:
             loaded = load_flow(path, self.env, self.extensions)
             # mtimes first, then compile: an edit saved meanwhile is seen as a change next time.
             mtimes = file_mtimes(loaded.files)
             return compile_flow(loaded, self.env, self.extensions, mtimes)
+        except AuthoringErrors:
+            raise
         except AuthoringError as exc:
             raise AuthoringErrors([exc]) from None
+        except Exception as exc:  # a check that missed something: still only this file's error
+            log.debug("flow.load_crashed", file=str(path), exc_info=exc)  # for developers
+            error = AuthoringError(f"cannot load: {type(exc).__name__}: {exc}", Location(str(path)))
+            raise AuthoringErrors([error]) from None
 
     def _load(self, path: Path) -> list[AuthoringError]:
         try:

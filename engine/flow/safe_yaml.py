@@ -10,23 +10,40 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 
+@dataclass(frozen=True)
+class Scalar:
+    """Where a text value sits in the file: its lines (1-based) and its YAML style.
+
+    ``style`` is ``None`` for plain text, ``'"'`` or ``"'"`` for quoted text, ``"|"`` for a
+    literal block (lines kept) and ``">"`` for a folded block (lines joined with spaces).
+    """
+
+    key_line: int
+    start: int
+    end: int
+    style: str | None
+
+
 class LocatedDict(dict[Any, Any]):
-    """A mapping that knows the line of each key (1-based)."""
+    """A mapping that knows the line of each key (1-based), and where its text values sit."""
 
     line: int = 0
     lines: dict[Any, int]
+    scalars: dict[Any, Scalar]
 
 
 class LocatedList(list[Any]):
-    """A list that knows the line of each item (1-based)."""
+    """A list that knows the line of each item (1-based), and where its text items sit."""
 
     line: int = 0
     lines: list[int]
+    scalars: dict[int, Scalar]
 
 
 class DuplicateKeyError(yaml.MarkedYAMLError):
@@ -52,6 +69,7 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
     result = LocatedDict()
     result.line = node.start_mark.line + 1
     result.lines = {}
+    result.scalars = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, Hashable):
@@ -67,13 +85,27 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
             )
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.ScalarNode):
+            result.scalars[key] = _scalar(key_node.start_mark.line + 1, value_node)
     return result
+
+
+def _scalar(key_line: int, node: yaml.ScalarNode) -> Scalar:
+    end = node.end_mark.line + 1
+    if node.style in ("|", ">") and node.end_mark.column == 0:
+        end -= 1  # a block scalar ends at the start of the line after its text
+    return Scalar(key_line, node.start_mark.line + 1, max(end, key_line), node.style)
 
 
 def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
     result = LocatedList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
     result.lines = [child.start_mark.line + 1 for child in node.value]
+    result.scalars = {
+        index: _scalar(child.start_mark.line + 1, child)
+        for index, child in enumerate(node.value)
+        if isinstance(child, yaml.ScalarNode)
+    }
     return result
 
 
@@ -99,3 +131,18 @@ def line_of(data: Any, path: Sequence[Any]) -> int | None:
         else:
             break
     return line
+
+
+def scalar_at(data: Any, path: Sequence[Any]) -> Scalar | None:
+    """Where the text value at ``path`` sits, if ``path`` leads to one."""
+    node = data
+    for key in path[:-1]:
+        if (isinstance(node, LocatedDict) and key in node) or (
+            isinstance(node, LocatedList) and isinstance(key, int) and 0 <= key < len(node)
+        ):
+            node = node[key]
+        else:
+            return None
+    if not path or not isinstance(node, (LocatedDict, LocatedList)):
+        return None
+    return node.scalars.get(path[-1])

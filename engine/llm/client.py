@@ -188,31 +188,43 @@ async def _close(upstream: Upstream | None) -> None:
         await asyncio.shield(upstream.close())
 
 
+def _provider(settings: Settings) -> str | None:
+    """``openai`` or ``azure`` when the settings and the variables configure a model."""
+    provider = settings.llm_provider
+    if provider == "none":
+        return None
+    if provider == "auto":
+        provider = "azure" if os.environ.get("AZURE_OPENAI_ENDPOINT") else "openai"
+    if provider == "azure":
+        keyed = os.environ.get("AZURE_OPENAI_API_KEY") or os.environ.get("AZURE_OPENAI_AD_TOKEN")
+        return "azure" if keyed else None
+    configured = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    return "openai" if configured else None
+
+
+def model_configured(settings: Settings) -> bool:
+    """Whether :func:`make_client` would give a client (no client is made)."""
+    return _provider(settings) is not None
+
+
 def make_client(settings: Settings) -> openai.AsyncOpenAI | None:
     """The process's one model client, from the ``openai`` package's standard variables.
 
     Returns ``None`` when no model is configured; the server then runs without one and says so.
     Must be called on the running event loop (the aiohttp transport binds to it).
     """
-    provider = settings.llm_provider
-    if provider == "none":
+    provider = _provider(settings)
+    if provider is None:
         return None
-    if provider == "auto":
-        provider = "azure" if os.environ.get("AZURE_OPENAI_ENDPOINT") else "openai"
     common: dict[str, Any] = {
         "max_retries": 0,  # retries are ours, inside the first-token deadline
         "timeout": settings.turn_timeout,
         "http_client": openai.DefaultAioHttpClient(),
     }
     if provider == "azure":
-        if not (os.environ.get("AZURE_OPENAI_API_KEY") or os.environ.get("AZURE_OPENAI_AD_TOKEN")):
-            return None
         return openai.AsyncAzureOpenAI(**common)
-    api_key = os.environ.get("OPENAI_API_KEY")
-    if not api_key and os.environ.get("OPENAI_BASE_URL"):
-        api_key = "none"  # local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) need no key
-    if not api_key:
-        return None
+    # Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) need no key.
+    api_key = os.environ.get("OPENAI_API_KEY") or "none"
     return openai.AsyncOpenAI(api_key=api_key, **common)
 
 

@@ -6,8 +6,9 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   straight on ASGI (:mod:`engine.server.asgi`). When a secret is configured, a connection
   without the right one is refused with HTTP 403 before any call state is touched. Any query
   string is accepted and kept on the call.
-* ``/healthz`` — the process is up. ``/readyz`` — the agent can do its job (503 with the
-  reasons when it cannot, e.g. no model configured). ``/metrics`` — Prometheus text.
+* ``/healthz`` — the process is up. ``/readyz`` — the agent can take calls (503 with the
+  reasons when it cannot: no flow loads, the default flow does not), with each flow's state
+  (``ok``, ``degraded``, ``broken``). ``/metrics`` — Prometheus text.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def create_app(
         gc.freeze()
         for problem in runtime.agent.problems():
             log.warning("server.not_ready", problem=problem)
+        if isinstance(runtime.agent, FlowAgent):
+            for entry in runtime.agent.report():
+                if entry["state"] != "ok":
+                    log.warning(
+                        f"flow.{entry['state']}", flow=entry["flow"], problems=entry["problems"]
+                    )
         log.info(
             "server.started",
             prefix=settings.path_prefix or "/",
@@ -156,6 +163,8 @@ def create_app(
         problems = runtime.agent.problems() if runtime.agent else ["starting"]
         body: dict[str, object] = {"ready": not problems, "problems": problems}
         body["calls"] = len(runtime.store)
+        if isinstance(runtime.agent, FlowAgent):
+            body["flows"] = runtime.agent.report()
         return body, 200 if not problems else 503
 
     @app.get("/metrics")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -243,6 +244,14 @@ class Session:
             self._generation.cancel()
             self.metrics.responses.labels("superseded").inc()
         turn = Turn(response_id, event.transcript.utterances(), state.call, event.reminder)
+        # Caller speech is personal data: one DEBUG line per turn, never at INFO.
+        if self.log.is_enabled_for(logging.DEBUG):
+            self.log.debug(
+                "caller.said",
+                response_id=response_id,
+                reminder=event.reminder,
+                text=_last_caller_words(turn),
+            )
         self._generation = asyncio.create_task(self._respond(state, turn))
 
     # -- speaking --------------------------------------------------------------------------
@@ -334,3 +343,14 @@ class Session:
         state.interrupt_id += 1
         self.writer.put(AgentInterrupt(state.interrupt_id, text, True, control))
         return state.interrupt_id
+
+
+def _last_caller_words(turn: Turn) -> str:
+    """What the caller said since the agent last spoke ("" for a silence)."""
+    words: list[str] = []
+    for utterance in reversed(turn.transcript):
+        if utterance.role == "agent":
+            break
+        if utterance.role == "user":
+            words.append(utterance.content)
+    return " ".join(reversed(words))

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from engine.flow import AgentReply, FlowRunner
+from engine.flow import AgentReply, FlowRunner, StubbedCall
 
 from .conversation_spec import ConversationTest
 
@@ -35,10 +35,16 @@ class CallRecord:
     hung_up: bool = False
     model_requests: int = 0
     intents: list[str] = field(default_factory=list)  # global intents taken (coverage)
+    actions: list[StubbedCall] = field(default_factory=list)  # every action, stubbed or run
+    actions_before: int = 0  # actions of earlier turns
+
+    def turn_starts(self) -> None:
+        """A new turn: actions called from now on are this turn's."""
+        self.actions_before = len(self.actions)
 
     def agent_said(self, number: int, reply: AgentReply, asked: int) -> None:
         """Record the agent's reply on turn ``number`` (``asked``: model requests)."""
-        notes = []
+        notes = [f"action {a.describe()}" for a in self.actions[self.actions_before :]]
         if reply.ended:
             notes.append("hangs up")
         if reply.transfer is not None:

@@ -32,6 +32,20 @@ Expectations (all optional), on a turn and at the end:
   end: during the call).
 * ``model_called``: the model was asked on this turn (at the end: during the call).
 * ``path``, at the end only: every state entered, in order.
+* ``called``: actions called on this turn (at the end: during the call), by name: ``true``
+  (called), ``false`` (not called), or the arguments it must have been given (those named;
+  a webhook's JSON body).
+
+Actions are stubbed: nothing is sent and no Python action runs; each returns ``{}`` unless the
+file (``actions:``, for every test) or a test (its own ``actions:``) declares what it does::
+
+    actions:
+      booking.book: {result: {booked: true, reference: R1}}   # returns this
+      "webhook:lookup:0": {fail: "HTTP 503"}                   # fails (the flow sees result.error)
+      booking.check: {live: true}                               # runs for real
+
+A webhook's name is ``webhook:<state>:<index>`` (its place in the flow). ``dialplan test
+--live-actions`` runs every action for real.
 
 The models refuse unknown keys, and every mistake is reported as ``file:line: message``, like
 flow files (:mod:`engine.loader`).
@@ -81,6 +95,24 @@ class ScriptedReply(_Model):
         return self
 
 
+class ActionStubSpec(_Model):
+    """What a stubbed action does in a test: return ``result``, ``fail``, or run (``live``)."""
+
+    result: Any = None
+    fail: str | None = Field(None, min_length=1)
+    live: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ActionStubSpec:
+        chosen = [self.result is not None, self.fail is not None, self.live]
+        if sum(chosen) != 1:
+            raise ValueError("an action stub has exactly one of `result`, `fail` and `live: true`")
+        return self
+
+
+ActionStubs = dict[str, ActionStubSpec]
+
+
 class Expect(_Model):
     """What the agent must have done on one turn (every key optional)."""
 
@@ -92,6 +124,7 @@ class Expect(_Model):
     ended: bool | None = None
     transferred: bool | int | str | None = None
     model_called: bool | None = None
+    called: dict[str, bool | dict[str, Any]] | None = None
 
     @field_validator("says_regex")
     @classmethod
@@ -149,6 +182,7 @@ class ConversationTest(_Model):
     name: str = Field(min_length=1)
     today: date | None = None
     call: dict[str, Any] | None = None
+    actions: ActionStubs = Field(default_factory=dict)
     turns: list[ConversationTurn] = Field(min_length=1)
     expect: FinalExpect | None = None
 
@@ -164,6 +198,7 @@ class ConversationFile(_Model):
     flow: str = Field(min_length=1, description="A flow name, or a path to a flow file.")
     today: date | None = None
     call: dict[str, Any] = Field(default_factory=dict)
+    actions: ActionStubs = Field(default_factory=dict)
     tests: list[ConversationTest] = Field(min_length=1)
 
 
@@ -196,6 +231,7 @@ _KNOWN_KEYS = _known_keys(
         FinalExpect,
         ScriptedReply,
         ScriptedToolCall,
+        ActionStubSpec,
     )
 )
 

@@ -21,7 +21,7 @@ from typing import Any
 from engine.agent import CallInfo
 from engine.diagram import Coverage
 from engine.errors import AuthoringError, AuthoringErrors, Location
-from engine.flow import AgentReply, CompiledFlow, FlowRunner
+from engine.flow import AgentReply, CompiledFlow, FlowRunner, Stub, StubbedCall, stub_runners
 from engine.flow.decide import caller_words
 from engine.flow.intents import first_match
 from engine.flow.parse import FLOW_SUFFIXES
@@ -56,9 +56,10 @@ class ConversationSession:
     Close it when the run is over (it may own a test server thread).
     """
 
-    def __init__(self, project: Project, root: Path) -> None:
+    def __init__(self, project: Project, root: Path, *, live_actions: bool = False) -> None:
         self.project = project
         self.root = root
+        self.live_actions = live_actions  # run actions for real instead of stubbing them
         self.coverage: dict[str, Coverage] = {}
         self.flows: dict[str, CompiledFlow] = {}  # flows some test ran, by name (for reports)
         self._by_file: dict[Path, CompiledFlow] = {}
@@ -157,8 +158,19 @@ class ConversationSession:
             model = OpenAIChatModel(
                 client, model="test", first_token_timeout=10, turn_timeout=30, retries=0
             )
-        runner = FlowRunner(flow, model, call=call_info, today=lambda: today)
-        call = CallRecord(test, runner)
+        stubs = {
+            name: Stub(
+                result=spec.result if spec.result is not None else {},
+                fail=spec.fail,
+                live=spec.live,
+            )
+            for name, spec in {**loaded.spec.actions, **test.actions}.items()
+            if not self.live_actions  # live: every action runs for real, whatever is declared
+        }
+        called: list[StubbedCall] = []
+        actions = stub_runners(stubs, called, live=self.live_actions)
+        runner = FlowRunner(flow, model, call=call_info, today=lambda: today, actions=actions)
+        call = CallRecord(test, runner, actions=called)
         try:
             await _Script(self, loaded, index, call).play()
         finally:
@@ -196,6 +208,7 @@ class _Script:
     async def play(self) -> None:
         turns = self.test.turns
         expect_greeting = turns[0].agent
+        self.call.turn_starts()
         greeting = self.runner.start()
         if greeting.text:
             # The greeting belongs to turn 1 when the test checks it, so a failure marks it.
@@ -223,6 +236,7 @@ class _Script:
             server.reset()  # this turn's replies only, and its own request count
             server.script(*(_reply(r) for r in turn.model))
         before = self.runner.state
+        call.turn_starts()
         if turn.caller is not None:
             call.lines.append(Line(number, "caller", turn.caller))
             reply = await self.runner.say(turn.caller)

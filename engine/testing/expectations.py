@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from engine.errors import AuthoringError
-from engine.flow import AgentReply, CompiledFlow
+from engine.flow import AgentReply, CompiledFlow, StubbedCall
 
 from .call_record import CallRecord, show
 from .conversation_spec import Expect, FinalExpect, LoadedConversations
@@ -30,6 +30,7 @@ class Observed:
     model_requests: int
     path: tuple[str, ...]
     scope: str  # "on this turn" or "during the call"
+    actions: tuple[StubbedCall, ...] = ()
 
 
 def observe_turn(call: CallRecord, reply: AgentReply, asked: int) -> Observed:
@@ -44,6 +45,7 @@ def observe_turn(call: CallRecord, reply: AgentReply, asked: int) -> Observed:
         asked,
         tuple(runner.states),
         "on this turn",
+        tuple(call.actions[call.actions_before :]),
     )
 
 
@@ -60,6 +62,7 @@ def observe_end(call: CallRecord) -> Observed:
         call.model_requests,
         tuple(runner.states),
         "during the call",
+        tuple(call.actions),
     )
 
 
@@ -111,6 +114,7 @@ def check(expect: Expect, seen: Observed) -> list[str]:
                 f"model_called: expected no model call {seen.scope}, but the model was asked "
                 f"{seen.model_requests} time(s)"
             )
+    problems.extend(_called_problems(expect.called or {}, seen))
     wanted_path = expect.path if isinstance(expect, FinalExpect) else None
     if wanted_path is not None and list(seen.path) != wanted_path:
         expected, got = " -> ".join(wanted_path), " -> ".join(seen.path)
@@ -130,6 +134,32 @@ def _transfer_problems(wanted: bool | int | str | None, seen: Observed) -> list[
     if wanted is True or _digits(wanted) == _digits(got):
         return []
     return [f"transferred: expected a transfer to {wanted}, but it went to {got}"]
+
+
+def _called_problems(wanted: Mapping[str, bool | Mapping[str, Any]], seen: Observed) -> list[str]:
+    problems = []
+    for name, expected in wanted.items():
+        calls = [action for action in seen.actions if action.name == name]
+        if expected is False:
+            if calls:
+                problems.append(f"called.{name}: expected no call {seen.scope}, but it was called")
+            continue
+        if not calls:
+            ran = ", ".join(sorted({a.name for a in seen.actions})) or "none"
+            problems.append(
+                f"called.{name}: expected a call {seen.scope}, but there was none "
+                f"(actions called: {ran})"
+            )
+            continue
+        if isinstance(expected, Mapping):
+            args = [a.args if isinstance(a.args, Mapping) else {} for a in calls]
+            if not any(
+                all(k in given and same_value(v, given[k]) for k, v in expected.items())
+                for given in args
+            ):
+                got = " or ".join(show(given) for given in args)
+                problems.append(f"called.{name}: expected arguments {show(expected)}, got {got}")
+    return problems
 
 
 def _digits(number: object) -> str:
@@ -174,9 +204,8 @@ def check_against_flow(
 
     def unknown(kind: str, name: str, known: set[str], *path: Any) -> None:
         close = _close(name, known)
-        hint = (
-            f"did you mean {close!r}?" if close else f"{flow.name} has: {', '.join(sorted(known))}"
-        )
+        has = ", ".join(sorted(known)) or "none"
+        hint = f"did you mean {close!r}?" if close else f"{flow.name} has: {has}"
         errors.append(
             AuthoringError(
                 f"{kind} {name!r} is not in flow {flow.name!r}", loaded.where(*path), hint
@@ -185,6 +214,13 @@ def check_against_flow(
 
     test = loaded.spec.tests[index]
     base = ("tests", index)
+    actions = action_names(flow)
+    for name in loaded.spec.actions:
+        if name not in actions:
+            unknown("action", name, actions, "actions", name)
+    for name in test.actions:
+        if name not in actions:
+            unknown("action", name, actions, *base, "actions", name)
     expects: list[tuple[tuple[Any, ...], Expect]] = []
     for n, turn in enumerate(test.turns):
         for key in ("agent", "expect"):
@@ -207,7 +243,19 @@ def check_against_flow(
         for name in expect.slots or {}:
             if name not in slots:
                 unknown("slot", name, slots, *at, "slots", name)
+        for name in expect.called or {}:
+            if name not in actions:
+                unknown("action", name, actions, *at, "called", name)
     return sorted(errors, key=lambda error: (error.location and error.location.line) or 0)
+
+
+def action_names(flow: CompiledFlow) -> set[str]:
+    """The flow's actions as tests name them; a webhook is ``webhook:<state>:<index>``."""
+    return {
+        action.call or f"webhook:{state_name}:{index}"
+        for state_name, state in flow.spec.states.items()
+        for index, action in enumerate(state.actions)
+    }
 
 
 def _close(name: str, known: set[str]) -> str | None:

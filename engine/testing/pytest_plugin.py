@@ -48,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Save the flow states and moves the conversation tests went through "
         "(.dialplan-coverage.json in the project root).",
     )
+    group.addoption(
+        "--dialplan-live-actions",
+        action="store_true",
+        default=False,
+        help="Run flow actions for real in conversation tests (by default they are stubbed: "
+        "nothing is sent, no Python action runs).",
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -94,7 +101,8 @@ def _session(config: pytest.Config) -> ConversationSession:
         from .conversations import ConversationSession
 
         root = project_root(config)
-        session = ConversationSession(Project.from_settings(root=root), root)
+        live = bool(config.getoption("dialplan_live_actions"))
+        session = ConversationSession(Project.from_settings(root=root), root, live_actions=live)
         config.stash[_SESSION] = session
     return session
 
