@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     llm_retries: int = Field(
         1, ge=0, le=3, description="Retries of a failed model request, within the first deadline."
     )
+    llm_usage: bool = Field(
+        True,
+        description="Ask the model server for token counts (`stream_options`); turn off for "
+        "servers that refuse the option.",
+    )
 
     # --- the conversation --------------------------------------------------------------------
     agent: Literal["auto", "flow", "prompt"] = Field(

@@ -76,6 +76,7 @@ class OpenAIChatModel:
         first_token_timeout: float = 2.0,
         turn_timeout: float = 20.0,
         retries: int = 1,
+        usage: bool = True,
     ) -> None:
         self.client = client
         self.model = model
@@ -84,6 +85,7 @@ class OpenAIChatModel:
         self.first_token_timeout = first_token_timeout
         self.turn_timeout = turn_timeout
         self.retries = retries
+        self.usage = usage
         self._path = _chat_path(client, model)
 
     def _body(self, messages: Sequence[Message], tools: Sequence[Message] | None) -> bytes:
@@ -94,6 +96,8 @@ class OpenAIChatModel:
             body["max_tokens"] = self.max_tokens
         if tools:
             body["tools"] = tools
+        if self.usage:  # token counts for the call log, as a last chunk
+            body["stream_options"] = {"include_usage": True}
         return orjson.dumps(body)
 
     async def _open(self, body: bytes) -> _StreamingResponse:
@@ -237,4 +241,5 @@ def make_model(settings: Settings, client: openai.AsyncOpenAI) -> OpenAIChatMode
         first_token_timeout=settings.first_token_timeout,
         turn_timeout=settings.turn_timeout,
         retries=settings.llm_retries,
+        usage=settings.llm_usage,
     )
