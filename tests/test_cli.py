@@ -25,6 +25,8 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_"))
     }
+    # The test's own call log (see conftest.py): a server never writes into the repository.
+    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
     environment.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", *args],

@@ -6,7 +6,11 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   secret is configured, a connection without the right one is refused with HTTP 403 before any
   call state is touched. Any query string is accepted and kept on the call.
 * ``/healthz`` — the process is up. ``/readyz`` — the agent can do its job (503 with the
-  reasons when it cannot, e.g. no model configured). ``/metrics`` — Prometheus text.
+  reasons when it cannot, e.g. no model configured, or the call log cannot be written).
+  ``/metrics`` — Prometheus text.
+
+Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`);
+calls still known when the server stops are recorded as they are.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from engine.agent import Agent, CallInfo
 from engine.flow import FlowAgent
 from engine.llm import make_client, make_model
 from engine.project import Project
+from engine.records import CallLog
 from engine.settings import Settings
 
 from . import logs
 from ._quart import DirectASGIWebsocketConnection, DirectWebsocket
 from .hypercorn import set_compression
 from .metrics import Metrics
+from .recording import Recorder
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
 
@@ -42,11 +48,13 @@ AgentBuilder = Callable[[Settings, openai.AsyncOpenAI | None], Agent]
 
 @dataclass
 class Runtime:
-    """What one server process holds: settings, the agent, the call store, metrics."""
+    """What one server process holds: settings, the agent, the call store and log, metrics."""
 
     settings: Settings
     build_agent: AgentBuilder
     store: CallStore
+    call_log: CallLog
+    recorder: Recorder
     metrics: Metrics = field(default_factory=Metrics)
     agent: Agent | None = None
     client: openai.AsyncOpenAI | None = None
@@ -77,7 +85,11 @@ def create_app(
     logs.configure(settings.log_level, settings.log_format)
     if build_agent is None:
         build_agent = project_agent(Project.from_settings(settings))
-    runtime = Runtime(settings, build_agent, store or MemoryCallStore(settings.call_grace))
+    call_log = CallLog(settings)
+    recorder = Recorder(call_log)
+    store = store or MemoryCallStore(settings.call_grace)
+    store.on_expire = recorder.ended  # past the grace period: the call is over
+    runtime = Runtime(settings, build_agent, store, call_log, recorder)
     set_compression(settings.compression)
     app = Quart("dialplan")
     app.websocket_class = DirectWebsocket
@@ -89,6 +101,7 @@ def create_app(
     async def start() -> None:
         runtime.client = make_client(settings)
         runtime.agent = runtime.build_agent(settings, runtime.client)
+        await call_log.start()
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
         # Everything loaded so far lives as long as the process: keep it out of the cycle
@@ -102,10 +115,15 @@ def create_app(
             prefix=settings.path_prefix or "/",
             secret=secret is not None,
             model=settings.model if runtime.client else None,
+            records=call_log.database.where if call_log.database else None,
+            webhook=call_log.webhook,
         )
 
     @app.after_serving
     async def stop() -> None:
+        for state in runtime.store.calls():
+            recorder.ended(state)  # nothing collected is lost when the server stops
+        await call_log.stop()
         if runtime.client is not None:
             await runtime.client.close()
 
@@ -140,6 +158,7 @@ def create_app(
             new_state,
             settings,
             runtime.metrics,
+            recorder,
         )
         await session.run()
         return None
@@ -151,6 +170,8 @@ def create_app(
     @app.get("/readyz")
     async def readyz() -> tuple[dict[str, object], int]:
         problems = runtime.agent.problems() if runtime.agent else ["starting"]
+        if call_log.problem:
+            problems = [*problems, call_log.problem]
         body: dict[str, object] = {"ready": not problems, "problems": problems}
         body["calls"] = len(runtime.store)
         return body, 200 if not problems else 503
