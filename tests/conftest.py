@@ -68,3 +68,14 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The URL of a PostgreSQL server of this test session (skipped where none is installed)."""
+    from tests.postgres import postgres_server, programs
+
+    if programs() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    with postgres_server() as url:
+        yield url

@@ -1,25 +1,51 @@
-"""The call log: schema migrations, records written and read back, outcomes, masking."""
+"""The call log: schema migrations, records written and read back, outcomes, masking.
+
+The database tests run on SQLite and on a real PostgreSQL server (a fresh database each).
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from engine.agent import MASK, ActionRun, CallInfo, CallSummary, Finding, TurnTrace
 from engine.protocol import Utterance
 from engine.records import CallFacts, CallRecord, Database, Outbox, TurnRecord, build_record
 from engine.records import masked as mask_record
+from engine.records.outbox import Result
 from engine.records.tables import Base
 
 
-def database(tmp_path, name: str = "calls.db") -> Database:
-    db = Database(f"sqlite:///{tmp_path / name}")
-    db.migrate()
-    return db
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'calls.db'}"
+        return
+    server = request.getfixturevalue("postgres")
+    name = f"calls_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.close()
 
 
 def record(call_id: str = "call_1", **fields) -> CallRecord:  # type: ignore[no-untyped-def]
@@ -47,15 +73,13 @@ def turn(response_id: int, outcome: str = "complete", **fields) -> TurnRecord:  
 # -- migrations ---------------------------------------------------------------------------------
 
 
-def test_migrations_create_the_tables_in_an_empty_database_and_match_the_models(tmp_path):
-    db = database(tmp_path)
+def test_migrations_create_the_tables_in_an_empty_database_and_match_the_models(db):
     tables = set(inspect(db.engine).get_table_names())
     assert {"calls", "webhook_outbox", "alembic_version"} <= tables
     with db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []  # a model change without its migration fails here
     db.migrate()  # at head already: nothing to do, nothing breaks
-    db.close()
 
 
 def test_a_missing_file_is_reported_by_name(tmp_path):
@@ -67,8 +91,7 @@ def test_a_missing_file_is_reported_by_name(tmp_path):
 # -- writing and reading ------------------------------------------------------------------------
 
 
-def test_a_record_is_read_back_whole(tmp_path):
-    db = database(tmp_path)
+def test_a_record_is_read_back_whole(db):
     started = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
     written = record(
         flow="clinic_intake",
@@ -87,8 +110,7 @@ def test_a_record_is_read_back_whole(tmp_path):
     assert db.call("call_2") is None
 
 
-def test_the_same_call_written_again_is_updated_not_duplicated(tmp_path):
-    db = database(tmp_path)
+def test_the_same_call_written_again_is_updated_not_duplicated(db):
     db.save(record(outcome="transferred", slots={"name": "Dana"}))
     db.save(record(outcome="gave_up", slots={"name": "Dana", "reason": "cough"}))
     found = db.calls()
@@ -96,8 +118,7 @@ def test_the_same_call_written_again_is_updated_not_duplicated(tmp_path):
     assert found[0].slots == {"name": "Dana", "reason": "cough"}
 
 
-def test_calls_are_filtered_by_flow_time_and_outcome_newest_first(tmp_path):
-    db = database(tmp_path)
+def test_calls_are_filtered_by_flow_time_and_outcome_newest_first(db):
     now = datetime.now(UTC)
     db.save(record("old", flow="booking", started_at=now - timedelta(days=3)))
     db.save(record("mid", flow="intake", started_at=now - timedelta(hours=3), outcome="abandoned"))
@@ -111,8 +132,7 @@ def test_calls_are_filtered_by_flow_time_and_outcome_newest_first(tmp_path):
     assert [r.call_id for r in db.calls(since=naive_local)] == ["new"]
 
 
-def test_events_are_queued_with_their_record_in_one_write(tmp_path):
-    db = database(tmp_path)
+def test_events_are_queued_with_their_record_in_one_write(db):
     ids = db.save(record(), ["call.transferred"])
     ids += db.save(record(), ["call.ended"])
     events = Outbox(db).events("call_1")
@@ -120,6 +140,28 @@ def test_events_are_queued_with_their_record_in_one_write(tmp_path):
     assert [e.event for e in events] == ["call.transferred", "call.ended"]
     assert Outbox(db).pending() == 2
     assert db.save(record("call_2")) == []  # no webhook: nothing queued
+
+
+def test_an_event_is_claimed_by_one_deliverer_and_retried_later_when_it_fails(db):
+    outbox = Outbox(db)
+    (event_id,) = db.save(record(), ["call.ended"])
+    now = datetime.now(UTC)
+    (claimed,) = outbox.claim(now, lease=30)
+    assert claimed.id == event_id and claimed.body.startswith(b'{"id":"' + event_id.encode())
+    assert outbox.claim(now, lease=30) == []  # another deliverer gets nothing meanwhile
+    assert outbox.settle([Result(event_id, False, "HTTP 500")], now, 2.0, 5) == []
+    assert outbox.claim(now + timedelta(seconds=1), lease=30) == []  # not due yet
+    (again,) = outbox.claim(now + timedelta(seconds=2.5), lease=30)
+    assert again.attempts == 1
+    outbox.settle([Result(event_id, False, "HTTP 500")], now, 2.0, 5)
+    assert outbox.next_due() == now + timedelta(seconds=4)  # the delay doubles
+    (late,) = outbox.claim(now + timedelta(seconds=5), lease=30)
+    outbox.release([late.id])  # a stopping deliverer hands it back at once
+    (last,) = outbox.claim(now + timedelta(seconds=5), lease=30)
+    outbox.settle([Result(last.id, True)], now, 2.0, 5)
+    assert outbox.pending() == 0 and outbox.next_due() is None
+    (event,) = outbox.events()
+    assert event.attempts == 3 and event.delivered_at is not None
 
 
 # -- outcomes -----------------------------------------------------------------------------------
