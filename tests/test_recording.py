@@ -14,10 +14,12 @@ import pytest
 
 from engine.agent import MASK
 from engine.records import CallRecord, Database, Outbox, verify
+from engine.testing.llm_server import Reply, ToolCall
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.webhook import WebhookReceiver
 from tests.helpers import write_project
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec-test-key"
 FLOW = """\
 flow: member
@@ -215,3 +217,90 @@ async def test_without_a_webhook_url_nothing_is_queued(serve, call_log, receiver
         database.close()
     await asyncio.sleep(0.1)
     assert receiver.requests == []
+
+
+MODEL_FLOW = """\
+flow: dob
+begin: Hi. What is your date of birth?
+slots:
+  date_of_birth: {type: date, past: true, with_year: true}
+states:
+  ask_dob:
+    prompt: dob/ask.j2
+    collect: [date_of_birth]
+    next: [{to: done}]
+  done:
+    say: Thank you. Goodbye!
+    end_call: true
+"""
+
+
+async def test_a_turn_the_model_settles_is_traced_with_its_tokens(
+    tmp_path, start_server, llm, call_log
+):
+    root = write_project(
+        tmp_path / "project", {"dob": MODEL_FLOW}, {"dob/ask.j2": "Ask for the date of birth."}
+    )
+    server = start_server(
+        agent="flow", flows_dir=root / "flows", prompts_dir=root / "prompts", call_grace=0
+    )
+    llm.script(Reply(tool_calls=(ToolCall("set_date_of_birth", {"value": "1980-03-03"}),)))
+    async with PlatformCall.connect(server.url("call_model")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        answer = await dialog.say("same as my twin sister, you have her on file")
+        assert answer.text == "Thank you. Goodbye!"
+        await call.close()
+
+    record = await record_of(call_log, "call_model", "completed")
+    turn = record.turns[1]
+    assert turn.plan == "ask_model" and turn.state_after == "done"
+    assert turn.understood == [
+        {"kind": "slot", "name": "date_of_birth", "value": "1980-03-03", "by": "model"}
+    ]
+    model = turn.model
+    assert model is not None and model["requests"] == 1
+    assert model["prompt_tokens"] > 0 and model["completion_tokens"] is not None
+    assert model["first_token_ms"] is not None and model["total_ms"] >= model["first_token_ms"]
+
+
+async def test_the_prompt_agent_leaves_a_record_of_its_model_turns(start_server, llm, call_log):
+    server = start_server(call_grace=0)  # the single-prompt agent
+    llm.script(Reply(text="Sure, happy to help."))
+    async with PlatformCall.connect(server.url("call_prompt")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say("Hello there")
+        await call.close()
+
+    record = await record_of(call_log, "call_prompt")
+    assert record.outcome == "abandoned" and record.flow is None and record.slots == {}
+    greeting, answer = record.turns
+    assert greeting.kind == "greeting"
+    assert answer.said == "Sure, happy to help." and answer.plan == "answer"
+    assert answer.model is not None and answer.model["requests"] == 1
+
+
+async def test_actions_are_recorded_with_their_results(start_server, no_llm, call_log):
+    server = start_server(
+        agent="flow", flows_dir=ROOT / "flows", prompts_dir=ROOT / "prompts", flow="booking"
+    )
+    async with PlatformCall.connect(server.url("call_book", "booking")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        for line in ("A table for four please", "Tomorrow", "Seven thirty pm", "Dana Scully"):
+            await dialog.say(line)
+        answer = await dialog.say("Yes, book it")
+        assert answer.flag("end_call") is True
+        await call.close()
+
+    record = await record_of(call_log, "call_book", "completed")
+    assert record.slots["booked"] is True and record.slots["reference"]
+    assert [action["name"] for action in record.actions] == [
+        "booking.check_availability",
+        "booking.book",
+    ]  # each once, though the flow passed through its states on several turns
+    check, book = record.actions
+    assert check["ok"] and check["result"]["available"] is True
+    assert book["ok"] and book["arguments"]["name"] == "Dana Scully"
+    assert book["result"] == {"booked": True, "reference": record.slots["reference"]}
