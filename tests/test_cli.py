@@ -113,6 +113,17 @@ def test_serve_refuses_a_broken_flow(tmp_path):
     assert f"{tmp_path / 'x.yaml'}:3: unknown state 'b'" in output
 
 
+def test_serve_refuses_a_call_log_it_cannot_open():
+    process = serve(
+        "--port", str(free_port()), "--flow", "clinic_intake",
+        env={"DIALPLAN_DATABASE_URL": "postgresql+nodriver://u:hunter2@db.example/calls"},
+    )  # fmt: skip
+    output = finish(process)
+    assert process.returncode != 0
+    assert "cannot open the call log postgresql+nodriver://u:***@db.example/calls" in output
+    assert "hunter2" not in output
+
+
 def test_serve_refuses_a_broken_prompt(tmp_path):
     (tmp_path / "agent.j2").write_text("Hello {{ call.name\n")
     process = serve(

@@ -201,6 +201,18 @@ async def test_a_reconnected_call_is_one_record(serve, call_log):
         database.close()
 
 
+async def test_an_empty_database_url_keeps_no_call_log(serve, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    server = serve(database_url="", webhook_url=None, webhook_secret=None, call_grace=0)
+    async with PlatformCall.connect(server.url("call_unlogged")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        assert (await dialog.say("My name is Dana Scully")).text.startswith("Thanks Dana")
+        await call.close()
+    server.stop()
+    assert list(tmp_path.glob("*.db")) == []
+
+
 async def test_without_a_webhook_url_nothing_is_queued(serve, call_log, receiver):
     server = serve(webhook_url=None, webhook_secret=None)
     async with PlatformCall.connect(server.url("call_quiet")) as call:

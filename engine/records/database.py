@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from engine.errors import RuntimeFault
@@ -43,11 +43,21 @@ class Database:
     """The call log at a SQLAlchemy URL (``sqlite:///dialplan.db`` by default)."""
 
     def __init__(self, url: str) -> None:
-        self.url = make_url(url)
-        # Statement parameters are call data: they stay out of error messages (and so logs).
-        self.engine: Engine = create_engine(
-            self.url, json_serializer=_json, json_deserializer=orjson.loads, hide_parameters=True
-        )
+        try:
+            self.url = make_url(url)
+            # Statement parameters are call data: they stay out of error messages (and logs).
+            self.engine: Engine = create_engine(
+                self.url,
+                json_serializer=_json,
+                json_deserializer=orjson.loads,
+                hide_parameters=True,
+            )
+        except (ArgumentError, ImportError) as exc:  # a malformed URL, a driver not installed
+            shown = self.url.render_as_string(hide_password=True) if hasattr(self, "url") else ""
+            raise RecordsError(
+                f"cannot open the call log {shown or '(malformed URL)'}: {exc} "
+                "(DIALPLAN_DATABASE_URL; PostgreSQL needs `pip install psycopg`)"
+            ) from None
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
