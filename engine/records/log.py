@@ -63,8 +63,10 @@ class CallLog:
         if self.database is None:
             return
         await self._migrate()
+
+    def _start_delivering(self) -> None:
         settings = self.settings
-        if self.webhook and self._ready and self.outbox is not None:
+        if self.webhook and self.deliverer is None and self.outbox is not None:
             assert settings.webhook_url and settings.webhook_secret
             self.deliverer = Deliverer(
                 self.outbox,
@@ -86,6 +88,7 @@ class CallLog:
             log.error("records.unavailable", error=str(exc))
             return False
         self._ready, self.problem = True, None
+        self._start_delivering()  # pending events from before a restart go out now
         return True
 
     def write(self, facts: CallFacts, event: str = CALL_ENDED) -> None:

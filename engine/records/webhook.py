@@ -98,11 +98,16 @@ class Deliverer:
             try:
                 while not self._stopping:
                     self._wake.clear()
-                    batch = await self._blocking(self.outbox.claim, _now(), lease)
-                    if batch:
-                        await self._deliver(http, batch)
-                        continue
-                    await self._sleep()
+                    try:
+                        batch = await self._blocking(self.outbox.claim, _now(), lease)
+                        if batch:
+                            await self._deliver(http, batch)
+                            continue
+                        due = await self._blocking(self.outbox.next_due)
+                    except Exception as exc:  # the database is away: try again later
+                        log.error("webhook.outbox_unavailable", error=str(exc))
+                        due = None
+                    await self._sleep(due)
             finally:
                 if self._claimed:
                     await asyncio.shield(self.run_blocking(self.outbox.release, self._claimed))
@@ -111,8 +116,7 @@ class Deliverer:
         result: T = await self.run_blocking(fn, *args)
         return result
 
-    async def _sleep(self) -> None:
-        due = await self._blocking(self.outbox.next_due)
+    async def _sleep(self, due: datetime | None) -> None:
         delay = self.poll
         if due is not None:
             delay = min(delay, max(0.0, (due - _now()).total_seconds()))

@@ -328,30 +328,39 @@ class Session:
         error: str | None,
         control: CallControl | None,
     ) -> None:
-        """Keep the turn for the call's record; a transfer that went out is recorded at once."""
-        answered = control is not None
-        record = TurnRecord.build(
-            trace_of(state.conversation) if answered else None,
-            response_id=turn.response_id,
-            kind="reminder" if turn.reminder else "response",
-            started_at=started_at,
-            outcome=outcome,
-            transcript_len=len(turn.transcript),
-            said="".join(said),
-            first_speech_ms=round(first_speech * 1000, 1) if first_speech is not None else None,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            end_call=bool(control and control.end_call),
-            transfer_number=control.transfer_number if control else None,
-            error=error,
-        )
+        """Keep the turn for the call's record; a transfer that went out is recorded at once.
+
+        ``control`` is ``None`` for a turn that was not answered (superseded, cut off).
+        """
+        try:
+            record = TurnRecord.build(
+                trace_of(state.conversation) if control is not None else None,
+                response_id=turn.response_id,
+                kind="reminder" if turn.reminder else "response",
+                started_at=started_at,
+                outcome=outcome,
+                transcript_len=len(turn.transcript),
+                said="".join(said),
+                first_speech_ms=(
+                    round(first_speech * 1000, 1) if first_speech is not None else None
+                ),
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                end_call=bool(control and control.end_call),
+                transfer_number=control.transfer_number if control else None,
+                error=error,
+            )
+        except Exception:  # a conversation's odd trace must not break its call
+            self.log.exception("call.turn_not_recorded", response_id=turn.response_id)
+            return
         state.turns.append(record)
         if control is None:
             return
         if control.end_call:
             state.ended_by = "hang_up"
         elif control.transfer_number:
+            first = state.ended_by != "transfer"
             state.ended_by, state.transfer_number = "transfer", control.transfer_number
-            if self.recorder is not None:
+            if first and self.recorder is not None:
                 self.recorder.transferred(state)
 
     def _report_failure(self, exc: Exception, response_id: int) -> str:
