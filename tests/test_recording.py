@@ -71,6 +71,8 @@ def serve(tmp_path: Path, start_server, receiver: WebhookReceiver, no_llm):  # t
         settings.setdefault("webhook_url", receiver.url)
         settings.setdefault("webhook_secret", SECRET)
         settings.setdefault("webhook_retry_delay", 0.05)
+        # The flow may come from call metadata: calls that send no details wait this long.
+        settings.setdefault("call_details_wait", 0.05)
         return start_server(
             agent="flow", flows_dir=root / "flows", prompts_dir=root / "prompts", **settings
         )
@@ -254,7 +256,11 @@ async def test_a_turn_the_model_settles_is_traced_with_its_tokens(
         tmp_path / "project", {"dob": MODEL_FLOW}, {"dob/ask.j2": "Ask for the date of birth."}
     )
     server = start_server(
-        agent="flow", flows_dir=root / "flows", prompts_dir=root / "prompts", call_grace=0
+        agent="flow",
+        flows_dir=root / "flows",
+        prompts_dir=root / "prompts",
+        call_grace=0,
+        call_details_wait=0.05,
     )
     llm.script(Reply(tool_calls=(ToolCall("set_date_of_birth", {"value": "1980-03-03"}),)))
     async with PlatformCall.connect(server.url("call_model")) as call:
@@ -295,7 +301,11 @@ async def test_the_prompt_agent_leaves_a_record_of_its_model_turns(start_server,
 
 async def test_actions_are_recorded_with_their_results(start_server, no_llm, call_log):
     server = start_server(
-        agent="flow", flows_dir=ROOT / "flows", prompts_dir=ROOT / "prompts", flow="booking"
+        agent="flow",
+        flows_dir=ROOT / "flows",
+        prompts_dir=ROOT / "prompts",
+        flow="booking",
+        call_details_wait=0.05,
     )
     async with PlatformCall.connect(server.url("call_book", "booking")) as call:
         dialog = Dialog(call)
