@@ -307,6 +307,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         DIALPLAN_CALL_GRACE=str(GRACE),
         DIALPLAN_LLM_PROVIDER="openai",
         DIALPLAN_AGENT=options.agent,
+        # Calls are recorded as in production, into a log of this run (not the repository's).
+        DIALPLAN_DATABASE_URL=f"sqlite:///{logdir / f'calls-{tag}.db'}",
     )
     if options.agent == "flow":
         # Flow mode runs the bench's own flow, whose every turn goes to the model.
