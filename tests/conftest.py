@@ -73,7 +73,7 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """The URL of a PostgreSQL server of this test session (skipped where none is installed)."""
-    from tests.postgres import postgres_server, programs
+    from tests.helpers import postgres_server, programs
 
     if programs() is None:
         pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
