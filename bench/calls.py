@@ -337,6 +337,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         DIALPLAN_CALL_GRACE=str(GRACE),
         DIALPLAN_LLM_PROVIDER="openai",
         DIALPLAN_AGENT=options.agent,
+        # Calls are recorded as in production, into a log of this run (not the repository's).
+        DIALPLAN_DATABASE_URL=f"sqlite:///{logdir / f'calls-{tag}.db'}",
     )
     if options.log_level is not None:
         env["DIALPLAN_LOG_LEVEL"] = options.log_level

@@ -8,7 +8,9 @@ The public API, grouped:
 * Plugins: :class:`Plugin` (a module's actions and slot types), :class:`BaseSlotType`,
   :class:`Parsed`. The test kit is :mod:`engine.testing`.
 * Writing an agent: :class:`Agent`, :class:`Conversation`, :class:`CallInfo`, :class:`Turn`,
-  :class:`Speech`, :class:`Greeting`, :class:`CallControl`, :data:`Part`.
+  :class:`Speech`, :class:`Greeting`, :class:`CallControl`, :data:`Part`; for the call log
+  :class:`Recorded`, :class:`TurnTrace`, :class:`CallSummary`.
+* Call records: :class:`CallRecord`, :class:`Database` (the call log, read and written).
 * Models: :class:`ChatModel`, :class:`OpenAIChatModel`, :class:`TextDelta`,
   :class:`ToolCallRequest`.
 * Errors: :class:`DialplanError` and its branches.
@@ -18,7 +20,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from engine.agent import Agent, CallInfo, Conversation, Greeting, Part, Speech, Turn
+from engine.agent import (
+    Agent,
+    CallInfo,
+    CallSummary,
+    Conversation,
+    Greeting,
+    Part,
+    Recorded,
+    Speech,
+    Turn,
+    TurnTrace,
+)
 from engine.errors import (
     AuthoringError,
     AuthoringErrors,
@@ -42,6 +55,7 @@ from engine.flow import (
 from engine.llm import ChatModel, OpenAIChatModel, TextDelta, ToolCallRequest
 from engine.project import Project
 from engine.protocol import CallControl
+from engine.records import CallRecord, Database
 from engine.server import create_app
 from engine.settings import Settings
 
@@ -52,8 +66,11 @@ __all__ = [
     "BaseSlotType",
     "CallControl",
     "CallInfo",
+    "CallRecord",
+    "CallSummary",
     "ChatModel",
     "Conversation",
+    "Database",
     "DialplanError",
     "Flow",
     "FlowAgent",
@@ -68,6 +85,7 @@ __all__ = [
     "Plugin",
     "Project",
     "ProtocolError",
+    "Recorded",
     "RuntimeFault",
     "Settings",
     "SlotSpec",
@@ -76,5 +94,6 @@ __all__ = [
     "TextDelta",
     "ToolCallRequest",
     "Turn",
+    "TurnTrace",
     "create_app",
 ]

@@ -6,13 +6,17 @@ then per turn hands it a :class:`Turn` and streams back the :data:`Part` items i
 speech as it is produced, :class:`~engine.protocol.CallControl` (hang up, transfer, press
 digits, not interruptible) and bookkeeping events. The single-prompt agent and the flow engine
 are both agents; neither touches a socket.
+
+For the call log a conversation may also say what it did (:class:`Recorded`): a
+:class:`TurnTrace` after each turn and a :class:`CallSummary` of the whole call. These are
+plain records, so the server can keep them without knowing how the agent works.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from engine.protocol import NO_CONTROL, CallControl, RawTranscript, SideEvent, Utterance
 
@@ -105,3 +109,109 @@ class Agent(Protocol):
     def problems(self) -> list[str]:
         """Why the agent is not fully ready (shown by ``/readyz`` and at start); empty if ready."""
         ...
+
+
+# -- what a conversation tells the call log ------------------------------------------------------
+
+MASK = "***"
+"""What a sensitive value is replaced with wherever it must not be shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing understood in a turn: a slot value or an intent, and who understood it."""
+
+    kind: Literal["slot", "intent"]
+    name: str
+    value: Any = None
+    by: Literal["parser", "model"] = "parser"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A state entered during a turn, and why (``"when slots.name"``, ``"intent confirm"``...)."""
+
+    source: str
+    target: str
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUse:
+    """The model requests of one turn: how many, their tokens (if reported) and timings."""
+
+    requests: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    first_token_ms: float | None = None
+    """From sending the first request to its first event."""
+    total_ms: float = 0.0
+    """Time spent streaming, over all requests of the turn."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTrace:
+    """What a conversation did with one turn; sensitive values are already masked."""
+
+    state_before: str | None = None
+    state_after: str | None = None
+    plan: str = ""
+    """How the turn was settled (``move``, ``ask``, ``model``, ``not_understood``...)."""
+    understood: tuple[Finding, ...] = ()
+    moves: tuple[Move, ...] = ()
+    refused: tuple[str, ...] = ()
+    """Why values the caller or the model gave were refused."""
+    gave_up: bool = False
+    """The state's retries ran out in this turn."""
+    model: ModelUse | None = None
+    """``None`` when the model was not called."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRun:
+    """An action a call ran, with its arguments and result (``ok`` is ``None`` while running)."""
+
+    name: str
+    state: str
+    arguments: Any = None
+    result: Any = None
+    ok: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    """What a whole call amounts to so far, from the conversation's side."""
+
+    flow: str | None = None
+    flow_version: str | None = None
+    state: str | None = None
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    """Collected values, in clear (the call log masks the sensitive ones where it shows them)."""
+    sensitive: frozenset[str] = frozenset()
+    """Names of slots whose values are never shown or logged."""
+    path: tuple[str, ...] = ()
+    actions: tuple[ActionRun, ...] = ()
+    gave_up: bool = False
+
+
+@runtime_checkable
+class Recorded(Protocol):
+    """A conversation that tells the call log what it did (optional for a conversation)."""
+
+    def turn_trace(self) -> TurnTrace | None:
+        """What the last finished turn did (``None`` if it was superseded or none ran)."""
+        ...
+
+    def summary(self) -> CallSummary:
+        """The call so far: flow, slots, path, actions."""
+        ...
+
+
+def trace_of(conversation: object) -> TurnTrace | None:
+    """The last turn's trace of ``conversation``, if it keeps one."""
+    return conversation.turn_trace() if isinstance(conversation, Recorded) else None
+
+
+def summary_of(conversation: object) -> CallSummary:
+    """The summary of ``conversation`` (an empty one if it keeps none)."""
+    return conversation.summary() if isinstance(conversation, Recorded) else CallSummary()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     llm_retries: int = Field(
         1, ge=0, le=3, description="Retries of a failed model request, within the first deadline."
     )
+    llm_usage: bool = Field(
+        True,
+        description="Ask the model server for token counts (`stream_options`); turn off for "
+        "servers that refuse the option.",
+    )
 
     # --- the conversation --------------------------------------------------------------------
     agent: Literal["auto", "flow", "prompt"] = Field(
@@ -101,6 +106,26 @@ class Settings(BaseSettings):
         "Are you still there?", description="Re-prompt for silent callers when no model is set."
     )
 
+    # --- call records ------------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///dialplan.db",
+        description="SQLAlchemy URL of the call log (e.g. `postgresql+psycopg://...`); empty: "
+        "keep no call log.",
+    )
+    webhook_url: str | None = Field(
+        None, description="Where each call's record is POSTed when it ends or is transferred."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Key of the webhook's HMAC-SHA256 signature (needed with the URL)."
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds one webhook delivery may take.")
+    webhook_attempts: int = Field(
+        12, ge=1, le=30, description="Deliveries tried per event before it is given up."
+    )
+    webhook_retry_delay: float = Field(
+        2.0, gt=0, description="Seconds before the first retry; doubles each time, up to an hour."
+    )
+
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level. Caller speech is logged only at DEBUG."
@@ -120,3 +145,10 @@ class Settings(BaseSettings):
         # A trailing slash would make every route miss; the platform strips it on its side too.
         value = "/" + value.strip("/")
         return "" if value == "/" else value
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        # An unsigned record of a call (names, numbers, what was said) must not go out.
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("DIALPLAN_WEBHOOK_URL needs DIALPLAN_WEBHOOK_SECRET (the signing key)")
+        return self

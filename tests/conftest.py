@@ -18,6 +18,16 @@ def pytest_configure(config: pytest.Config) -> None:
     configure("WARNING")
 
 
+@pytest.fixture(autouse=True)
+def call_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every server a test starts keeps its call log in a fresh file, never in the repository."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'dialplan.db'}"
+    monkeypatch.setenv("DIALPLAN_DATABASE_URL", url)
+    for name in ("DIALPLAN_WEBHOOK_URL", "DIALPLAN_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    return url
+
+
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[LLMTestServer]:
     with LLMTestServer() as server:
@@ -58,3 +68,14 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The URL of a PostgreSQL server of this test session (skipped where none is installed)."""
+    from tests.helpers import postgres_server, programs
+
+    if programs() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    with postgres_server() as url:
+        yield url

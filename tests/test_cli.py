@@ -25,6 +25,8 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_"))
     }
+    # The test's own call log (see conftest.py): a server never writes into the repository.
+    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
     environment.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", *args],
@@ -131,6 +133,17 @@ def test_serve_refuses_a_broken_flow(tmp_path):
     output = finish(process)
     assert process.returncode != 0
     assert f"{tmp_path / 'x.yaml'}:3: unknown state 'b'" in output
+
+
+def test_serve_refuses_a_call_log_it_cannot_open():
+    process = serve(
+        "--port", str(free_port()), "--flow", "clinic_intake",
+        env={"DIALPLAN_DATABASE_URL": "postgresql+nodriver://u:hunter2@db.example/calls"},
+    )  # fmt: skip
+    output = finish(process)
+    assert process.returncode != 0
+    assert "cannot open the call log postgresql+nodriver://u:***@db.example/calls" in output
+    assert "hunter2" not in output
 
 
 def test_serve_refuses_a_broken_prompt(tmp_path):

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from engine.errors import LLMError, LLMTimeout
-from engine.llm import OpenAIChatModel, TextDelta, ToolCallRequest, make_client
+from engine.llm import Meter, OpenAIChatModel, TextDelta, ToolCallRequest, Usage, make_client
 from engine.settings import Settings
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 
@@ -40,17 +40,41 @@ def model(client: openai.AsyncOpenAI, **kw) -> OpenAIChatModel:  # type: ignore[
 
 
 async def collect(stream):  # type: ignore[no-untyped-def]
-    return [event async for event in stream]
+    """The answer's text and tool calls (token counts left out)."""
+    return [event async for event in stream if not isinstance(event, Usage)]
 
 
-async def test_streams_text_pieces(llm, client):
+async def test_streams_text_pieces_then_the_token_counts(llm, client):
     llm.script(Reply(text="Hello there, caller."))
-    events = await collect(model(client, temperature=0.2, max_tokens=50).stream(MESSAGES))
-    assert events == [TextDelta("Hello"), TextDelta(" there,"), TextDelta(" caller.")]
+    stream = model(client, temperature=0.2, max_tokens=50).stream(MESSAGES)
+    events = [event async for event in stream]
+    assert events[:3] == [TextDelta("Hello"), TextDelta(" there,"), TextDelta(" caller.")]
+    assert events[3:] == [Usage(prompt_tokens=3, completion_tokens=3)]
     body = llm.requests[0]
     assert body["model"] == "test-model" and body["stream"] is True
     assert body["temperature"] == 0.2 and body["max_tokens"] == 50
     assert body["messages"] == MESSAGES
+    assert body["stream_options"] == {"include_usage": True}
+
+
+async def test_token_counts_can_be_left_unasked(llm, client):
+    llm.script(Reply(text="Fine."))
+    events = [event async for event in model(client, usage=False).stream(MESSAGES)]
+    assert events == [TextDelta("Fine.")]
+    assert "stream_options" not in llm.requests[0]  # for servers that refuse the option
+
+
+async def test_a_meter_counts_requests_tokens_and_keeps_counts_out_of_the_answer(llm, client):
+    llm.script(Reply(text="One two."), Reply(text="Three."))
+    meter = Meter()
+    first = [event async for event in meter.wrap(model(client).stream(MESSAGES))]
+    second = [event async for event in meter.wrap(model(client).stream(MESSAGES))]
+    assert first == [TextDelta("One"), TextDelta(" two.")] and second == [TextDelta("Three.")]
+    use = meter.use()
+    assert use is not None and use.requests == 2
+    assert (use.prompt_tokens, use.completion_tokens) == (6, 3)
+    assert use.first_token_ms is not None and use.total_ms >= use.first_token_ms
+    assert Meter().use() is None  # no request, no model use
 
 
 async def test_tool_calls_are_assembled(llm, client):
@@ -222,6 +246,7 @@ async def test_requests_are_what_the_openai_client_itself_sends(llm, client):
         temperature=0.3,
         max_tokens=40,
         tools=tools,  # type: ignore[arg-type]
+        stream_options={"include_usage": True},  # ours asks for token counts too
     )
     async for _ in stream:
         pass

@@ -216,3 +216,39 @@ async def test_interrupt_cuts_in_with_its_own_ids():
     assert interrupts[0]["no_interruption_allowed"] is True
     assert agent.cancelled == [1]
     await line.gone()
+
+
+async def test_every_request_leaves_a_turn_record_with_how_it_ended():
+    agent = ScriptedAgent(
+        {
+            "first": [Step(say="Sure, "), Step(wait=0.2, say="stale words")],
+            "second": [
+                Step(part=CallControl(transfer_number="+14155550100")),
+                Step(say="One moment."),
+            ],
+            "down": [Step(fail=MODEL_DOWN)],
+        }
+    )
+    harness = Harness(agent)
+    line = harness.connect()
+    await line.answer(0)
+    await line.request(1, "first")
+    await line.socket.until(lambda: line.socket.text(1) == "Sure, ")
+    await line.request(2, "second")
+    await line.answer(2)
+    await line.request(3, "down")
+    await line.answer(3)
+    state = harness.store.get("call_1")
+    assert state is not None
+    greeting, superseded, transfer, failed = state.turns
+    assert (greeting.kind, greeting.said) == ("greeting", "Hello.")
+    assert (superseded.response_id, superseded.outcome, superseded.said) == (
+        1,
+        "superseded",
+        "Sure, ",
+    )
+    assert transfer.outcome == "complete" and transfer.transfer_number == "+14155550100"
+    assert transfer.first_speech_ms is not None and transfer.transcript_len == 1
+    assert failed.outcome == "fallback" and failed.error == "the model request failed: HTTP 503"
+    assert state.ended_by == "transfer" and state.transfer_number == "+14155550100"
+    await line.gone()

@@ -30,3 +30,12 @@ def test_invalid_values_are_refused(monkeypatch):
     monkeypatch.setenv("DIALPLAN_PORT", "99999")
     with pytest.raises(ValidationError, match="port"):
         Settings()
+
+
+def test_a_webhook_needs_its_signing_secret(monkeypatch):
+    monkeypatch.setenv("DIALPLAN_WEBHOOK_URL", "https://example.org/hooks")
+    with pytest.raises(ValidationError, match="DIALPLAN_WEBHOOK_SECRET"):
+        Settings()
+    monkeypatch.setenv("DIALPLAN_WEBHOOK_SECRET", "k3y")
+    settings = Settings()
+    assert settings.webhook_secret is not None and "k3y" not in repr(settings)

@@ -6,6 +6,7 @@ import click
 
 from engine import __version__
 
+from .calls import calls
 from .chat import chat
 from .conversations import test
 from .flows import schema, validate
@@ -20,5 +21,5 @@ def main() -> None:
     """Dialplan: scripted voice agents for the Custom LLM WebSocket protocol."""
 
 
-for command in (serve, validate, schema, graph, chat, test, new):
+for command in (serve, validate, schema, graph, chat, test, new, calls):
     main.add_command(command)

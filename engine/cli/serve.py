@@ -9,6 +9,7 @@ import sys
 import click
 
 from engine import __version__
+from engine.records import Database, RecordsError
 
 from . import _project
 
@@ -52,6 +53,11 @@ def serve(reload: bool, **flags: object) -> None:
     settings = project.settings
     # Check prompts and flows now: a broken file stops the start with file:line.
     errors = project.setup_errors()
+    if settings.database_url:
+        try:
+            Database(settings.database_url).close()
+        except RecordsError as exc:
+            errors.append(str(exc))
     if errors:
         raise click.ClickException("cannot start:\n" + "\n".join(errors))
 

@@ -10,6 +10,9 @@ is configured, the model gets it with the state's tools (:mod:`engine.flow.tools
 
 A turn that is superseded is undone: the memory is put back as it was before the turn, so the
 re-asked turn starts from the same place and no slot or move is applied twice.
+
+For the call log, each finished turn leaves a trace (:mod:`engine.flow.trace`): what was
+understood and by whom, the states entered and why, the model's requests.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from engine.agent import CallInfo, Greeting, Part, Speech, Turn
+from engine.agent import CallInfo, CallSummary, Greeting, Part, Speech, Turn, TurnTrace
 from engine.errors import RuntimeFault
 from engine.llm import ChatModel, TextDelta, ToolCallRequest
 from engine.protocol import NO_CONTROL, RawTranscript, ToolCallInvocation, ToolCallResult
@@ -35,6 +38,7 @@ from .machine import Position
 from .memory import CallMemory
 from .spec import Transition
 from .tools import ToolOutcome, ToolTable
+from .trace import ActionLog, TurnTracer, summarize
 from .view import template_view
 
 log = structlog.get_logger("dialplan.conversation")
@@ -72,6 +76,11 @@ class FlowConversation:
         self.memory = CallMemory(state="")
         self.runner: ActionRunner | None = None
         self._position: Position | None = None
+        self._sensitive: frozenset[str] = frozenset()
+        self._tracer = TurnTracer("", self._sensitive)
+        self._trace: TurnTrace | None = None
+        self._actions = ActionLog()
+        self._gave_up = False
         if call.flow is not None:
             self._bind(call)
 
@@ -88,6 +97,7 @@ class FlowConversation:
             start = self._position.state
             self.memory = CallMemory(state=start, path=[start])
             self.runner = self.services.actions(call.call_id, flow.actions)
+            self._sensitive = frozenset(name for name, s in flow.slots.items() if s.sensitive)
             log.info("flow.bound", call_id=call.call_id, flow=flow.name, version=flow.version)
         return self.flow
 
@@ -123,12 +133,32 @@ class FlowConversation:
         """Run one turn; undone if it is superseded before it finishes."""
         self._bind(turn.call)
         before = self.memory.copy()
+        tracer = self._tracer = TurnTracer(self.memory.state, self._sensitive)
+        self._trace = None
         try:
             async for part in _spaced(self._turn(turn)):
                 yield part
         except (asyncio.CancelledError, GeneratorExit):
             self._restore(before)
             raise
+        except Exception:
+            self._finish_turn(tracer)
+            raise
+        self._finish_turn(tracer)
+
+    def _finish_turn(self, tracer: TurnTracer) -> None:
+        self._trace = tracer.finish(self.memory.state)
+        self._gave_up = self._gave_up or tracer.gave_up
+
+    # -- what the call log keeps -----------------------------------------------------------
+
+    def turn_trace(self) -> TurnTrace | None:
+        """What the last finished turn did (``None`` if it was superseded)."""
+        return self._trace
+
+    def summary(self) -> CallSummary:
+        """The call so far: its flow, slots, path and actions (sensitive values in clear)."""
+        return summarize(self.flow, self.memory, self._actions, gave_up=self._gave_up)
 
     def _restore(self, memory: CallMemory) -> None:
         self.memory = memory
@@ -156,6 +186,7 @@ class FlowConversation:
             view=self._view,
         )
         memory.slots.update(understood.values)
+        self._tracer.planned(plan, understood)
         match plan:
             case decide.Remind():
                 yield Speech(self._line("reminder") or STILL_THERE)
@@ -190,6 +221,8 @@ class FlowConversation:
         self.memory.retries += 1
         if state.on_give_up and self.memory.retries > state.retries:
             log.info("flow.give_up", call_id=self.call.call_id, state=self.state)
+            self._tracer.gave_up = True
+            self._tracer.why("gave up")
             async for part in self._enter_chain(state.on_give_up, turn):
                 yield part
             return
@@ -228,6 +261,7 @@ class FlowConversation:
             return
         if intent.returns and intent.to != self.state:
             self.memory.returns.append(self.state)
+        self._tracer.why(f"global intent {name}")
         async for part in self._enter_chain(intent.to, turn):
             yield part
 
@@ -245,6 +279,7 @@ class FlowConversation:
         being given up ("Sorry, 7 PM is taken").
         """
         parts: list[Part] = []
+        self._tracer.leave(transition)
         if transition.say:
             index = self._flow().state(self.state).next.index(transition)
             template = self._flow().template("states", self.state, "next", index, "say")
@@ -270,6 +305,7 @@ class FlowConversation:
                 target = transition.to
             elif not state.next and not state.terminal and memory.returns:
                 target = memory.returns.pop()  # back to where a returning global intent left
+                self._tracer.why("return")
             else:
                 target = None
         if hops >= MAX_HOPS:
@@ -278,6 +314,7 @@ class FlowConversation:
     def _enter(self, target: str, turn: Turn) -> None:
         flow, memory = self._flow(), self.memory
         assert self._position is not None
+        self._tracer.enter(memory.state, target)
         if target != memory.state:
             flow.machine.move(self._position, target)
         memory.state = target
@@ -308,6 +345,7 @@ class FlowConversation:
                 flow, memory.state, index, self._view(), self.runner, tool_id, memory.slots
             )
             async for part in parts:
+                self._actions.saw(part, memory.state)
                 yield part
 
     async def _speak(self, turn: Turn) -> AsyncIterator[Part]:
@@ -340,6 +378,10 @@ class FlowConversation:
         async for part in self._model_speaks(turn, table, outcome):
             spoke = spoke or isinstance(part, Speech)
             yield part
+        self._tracer.slots(outcome.slots, "model")
+        self._tracer.refuse(outcome.errors)
+        if outcome.intent:
+            self._tracer.intent(outcome.intent, "model")
         slots = self.memory.slots
         transition = decide.choose(flow, self.state, self._view(), slots, None)
         if transition is None and outcome.intent:
@@ -371,10 +413,10 @@ class FlowConversation:
             flow, memory.state, system, turn.transcript, memory.entered_at
         )
         calls: list[ToolCallRequest] = []
-        async for event in model.stream(messages, offered or None):
+        async for event in self._tracer.meter.wrap(model.stream(messages, offered or None)):
             if isinstance(event, TextDelta):
                 yield Speech(event.text)
-            else:
+            elif isinstance(event, ToolCallRequest):
                 calls.append(event)
         if table is None or outcome is None:
             return

@@ -48,6 +48,11 @@ class SlotSpec(_Spec):
     source: Literal["caller", "action"] = Field(
         "caller", description="`action`: set only by actions, never asked or heard from the caller."
     )
+    sensitive: bool = Field(
+        False,
+        description="A value (a card or insurance number) never logged or traced, masked in "
+        "`dialplan calls` output unless revealed; only the signed webhook carries it.",
+    )
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> SlotSpec:

@@ -72,6 +72,7 @@ class OpenAIChatModel:
         first_token_timeout: float = 2.0,
         turn_timeout: float = 20.0,
         retries: int = 1,
+        usage: bool = True,
     ) -> None:
         self.client = client
         self.model = model
@@ -80,11 +81,14 @@ class OpenAIChatModel:
         self.first_token_timeout = first_token_timeout
         self.turn_timeout = turn_timeout
         self.retries = retries
+        self.usage = usage
         self._direct = static_credentials(client)
         self._endpoint: Endpoint | None = None
         self._session: aiohttp.ClientSession | None = None
         # Everything in the body but the messages and tools is the same for every answer.
         fixed: dict[str, Any] = {"model": model, "stream": True}
+        if usage:  # token counts for the call log, as a last chunk
+            fixed["stream_options"] = {"include_usage": True}
         if temperature is not None:
             fixed["temperature"] = temperature
         if max_tokens is not None:
@@ -238,6 +242,7 @@ def make_model(settings: Settings, client: openai.AsyncOpenAI) -> OpenAIChatMode
         first_token_timeout=settings.first_token_timeout,
         turn_timeout=settings.turn_timeout,
         retries=settings.llm_retries,
+        usage=settings.llm_usage,
     )
 
 

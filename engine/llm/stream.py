@@ -38,7 +38,15 @@ class ToolCallRequest:
     arguments: str
 
 
-LLMEvent: TypeAlias = TextDelta | ToolCallRequest
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The tokens a request used, when the server reports them (the last event of a stream)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+LLMEvent: TypeAlias = TextDelta | ToolCallRequest | Usage
 
 
 async def _lines(chunks: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
@@ -59,6 +67,7 @@ async def _lines(chunks: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
 async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, None]:
     """Parse server-sent chat-completion chunks into text deltas and finished tool calls."""
     calls: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
+    usage: Usage | None = None
     try:
         async for line in _lines(chunks):
             if not line.startswith(b"data:"):
@@ -72,6 +81,11 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, N
                 raise LLMError("the model sent a malformed stream chunk") from None
             if chunk.get("error"):
                 raise LLMError(f"the model reported an error mid-stream: {chunk['error']}")
+            counts = chunk.get("usage")
+            if counts:  # with `stream_options.include_usage`: a last chunk with no choices
+                usage = Usage(
+                    int(counts.get("prompt_tokens") or 0), int(counts.get("completion_tokens") or 0)
+                )
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
                 text = delta.get("content")
@@ -93,6 +107,8 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, N
     for index in sorted(calls):
         call_id, name, *arguments = calls[index]
         yield ToolCallRequest(call_id or f"call_{index}", name, "".join(arguments) or "{}")
+    if usage is not None:
+        yield usage
 
 
 def describe(exc: BaseException) -> str:

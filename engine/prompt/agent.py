@@ -14,8 +14,8 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
-from engine.agent import CallInfo, Greeting, Part, Speech, Turn
-from engine.llm import ChatModel, TextDelta, chat_messages
+from engine.agent import CallInfo, CallSummary, Greeting, Part, Speech, Turn, TurnTrace
+from engine.llm import ChatModel, Meter, TextDelta, chat_messages
 from engine.protocol import RawTranscript
 from engine.templates import compile_string, load_template, render
 
@@ -80,6 +80,7 @@ class PromptConversation:
         self.spec = spec
         self.model = model
         self._system: tuple[object, str] | None = None  # (call details it was rendered for, text)
+        self._trace: TurnTrace | None = None
 
     @property
     def wants_call_details(self) -> bool:
@@ -98,10 +99,21 @@ class PromptConversation:
     def close(self) -> None:
         """Nothing to release."""
 
+    def turn_trace(self) -> TurnTrace | None:
+        """The last finished turn: whether (and how) the model answered it."""
+        return self._trace
+
+    def summary(self) -> CallSummary:
+        """Nothing collected: the prompt agent keeps no slots or states."""
+        return CallSummary()
+
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
         """Stream the model's answer to the transcript (a short check-in on reminders)."""
+        self._trace = None
+        plan = "remind" if turn.reminder else "answer"
         if self.model is None:
             yield Speech(self.spec.reminder_line if turn.reminder else NO_MODEL_LINE)
+            self._trace = TurnTrace(plan=f"{plan}_without_model")
             return
         # The system prompt depends only on the call details, which arrive once per call.
         if self._system is None or self._system[0] is not turn.call.details:
@@ -110,9 +122,15 @@ class PromptConversation:
         if turn.reminder:
             system = f"{system}\n\n{REMINDER_INSTRUCTION}"
         messages: Sequence[Mapping[str, Any]] = chat_messages(system, turn.transcript)
-        async for event in self.model.stream(messages):
-            if isinstance(event, TextDelta):
-                yield Speech(event.text)
+        meter = Meter()
+        try:
+            async for event in meter.wrap(self.model.stream(messages)):
+                if isinstance(event, TextDelta):
+                    yield Speech(event.text)
+        except Exception:
+            self._trace = TurnTrace(plan=plan, model=meter.use())
+            raise
+        self._trace = TurnTrace(plan=plan, model=meter.use())
 
 
 def _context(call: CallInfo) -> dict[str, Any]:

@@ -7,8 +7,12 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   without the right one is refused with HTTP 403 before any call state is touched. Any query
   string is accepted and kept on the call.
 * ``/healthz`` — the process is up. ``/readyz`` — the agent can take calls (503 with the
-  reasons when it cannot: no flow loads, the default flow does not), with each flow's state
-  (``ok``, ``degraded``, ``broken``). ``/metrics`` — Prometheus text.
+  reasons when it cannot: no flow loads, the default flow does not, the call log cannot be
+  written), with each flow's state (``ok``, ``degraded``, ``broken``). ``/metrics`` —
+  Prometheus text.
+
+Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`);
+calls still known when the server stops are recorded as they are.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ from engine.agent import Agent, CallInfo
 from engine.flow import FlowAgent
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
 from engine.project import Project
+from engine.records import CallLog
 from engine.settings import Settings
 
 from . import logs
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
 from .metrics import Metrics
+from .recording import Recorder
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
 
@@ -45,11 +51,13 @@ AgentBuilder = Callable[[Settings, ChatModel | None], Agent]
 
 @dataclass
 class Runtime:
-    """What one server process holds: settings, the agent, the call store, metrics."""
+    """What one server process holds: settings, the agent, the call store and log, metrics."""
 
     settings: Settings
     build_agent: AgentBuilder
     store: CallStore
+    call_log: CallLog
+    recorder: Recorder
     metrics: Metrics = field(default_factory=Metrics)
     agent: Agent | None = None
     client: openai.AsyncOpenAI | None = None
@@ -81,7 +89,11 @@ def create_app(
     logs.configure(settings.log_level, settings.log_format)
     if build_agent is None:
         build_agent = project_agent(Project.from_settings(settings))
-    runtime = Runtime(settings, build_agent, store or MemoryCallStore(settings.call_grace))
+    call_log = CallLog(settings)
+    recorder = Recorder(call_log)
+    store = store or MemoryCallStore(settings.call_grace)
+    store.on_expire = recorder.ended  # past the grace period: the call is over
+    runtime = Runtime(settings, build_agent, store, call_log, recorder)
     set_compression(settings.compression)
     app = Quart("dialplan")
     app.extensions["dialplan"] = runtime
@@ -93,6 +105,7 @@ def create_app(
         if runtime.client is not None:
             runtime.model = make_model(settings, runtime.client)
         runtime.agent = runtime.build_agent(settings, runtime.model)
+        await call_log.start()
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
         # Everything loaded so far lives as long as the process: keep it out of the cycle
@@ -112,10 +125,15 @@ def create_app(
             prefix=settings.path_prefix or "/",
             secret=secret is not None,
             model=settings.model if runtime.client else None,
+            records=call_log.database.where if call_log.database else None,
+            webhook=call_log.webhook,
         )
 
     @app.after_serving
     async def stop() -> None:
+        for state in runtime.store.calls():
+            recorder.ended(state)  # nothing collected is lost when the server stops
+        await call_log.stop()
         if runtime.model is not None:
             await runtime.model.aclose()
         if runtime.client is not None:
@@ -148,7 +166,9 @@ def create_app(
             log.warning("call.refused", reason=refusal)
             await socket.refuse(404, refusal)
             return
-        session = Session(socket, call, runtime.store, new_state, settings, runtime.metrics)
+        session = Session(
+            socket, call, runtime.store, new_state, settings, runtime.metrics, recorder
+        )
         await session.run()
 
     # Quart calls `asgi_app` for every connection: the documented place for ASGI middleware.
@@ -161,6 +181,8 @@ def create_app(
     @app.get("/readyz")
     async def readyz() -> tuple[dict[str, object], int]:
         problems = runtime.agent.problems() if runtime.agent else ["starting"]
+        if call_log.problem:
+            problems = [*problems, call_log.problem]
         body: dict[str, object] = {"ready": not problems, "problems": problems}
         body["calls"] = len(runtime.store)
         if isinstance(runtime.agent, FlowAgent):

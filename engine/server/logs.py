@@ -36,6 +36,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
         level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     # The HTTP clients log every request URL at INFO (noise, and a URL can carry credentials);
-    # transitions logs every state callback at INFO. Our own events say what matters.
-    for name in ("httpx", "httpx2", "openai", "aiohttp.access", "transitions"):
+    # transitions logs every state callback at INFO, alembic every step of a migration. Our own
+    # events say what matters.
+    for name in ("httpx", "httpx2", "openai", "aiohttp.access", "transitions", "alembic"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

@@ -6,6 +6,10 @@ speech), hands ``update_only`` to the conversation, and for each ``response_requ
 upstream HTTP stream) and starts a new one. A current response is always closed with
 ``content_complete: true``, also when the conversation fails; then the caller first hears the
 fallback line instead of dead air.
+
+Each request, answered or not, leaves a :class:`~engine.records.TurnRecord` on the call's
+state for the call log: what only the session knows (response id, time to first speech, how
+the turn ended) with the conversation's own trace of it.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
 
-from engine.agent import CallInfo, Greeting, Speech, Turn
+from engine.agent import MASK, CallInfo, Greeting, Speech, Turn, summary_of, trace_of
 from engine.errors import LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
     NO_CONTROL,
@@ -38,9 +43,11 @@ from engine.protocol import (
     UpdateOnly,
     parse_event,
 )
+from engine.records import TurnRecord, mask_text, secrets_of
 from engine.settings import Settings
 
 from .metrics import Metrics
+from .recording import Recorder
 from .store import CallState, CallStore
 from .writer import Writer
 
@@ -92,6 +99,7 @@ class Session:
         new_state: Callable[[CallInfo], CallState],
         settings: Settings,
         metrics: Metrics,
+        recorder: Recorder | None = None,
     ) -> None:
         self.socket = socket
         self.call_id = call.call_id
@@ -100,6 +108,7 @@ class Session:
         self._new_state = new_state
         self.settings = settings
         self.metrics = metrics
+        self.recorder = recorder
         self.phase = Phase.CONNECTING
         # The writer's current id is the newest request read on *this* socket: a reconnected
         # socket starts again at 0 because the platform expects a begin message on every socket.
@@ -161,6 +170,7 @@ class Session:
             if task is not None:
                 task.cancel()
         state = self.state
+        owned = state is not None and state.owner is self
         if state is not None:
             self.metrics.calls_active.dec()
             if state.owner is self:
@@ -172,6 +182,8 @@ class Session:
         pending = [t for t in (self._generation, self._greeting, writer) if t is not None]
         await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
         self.phase = Phase.CLOSED
+        if owned and state is not None and self.recorder is not None:
+            self.recorder.socket_closed(state)
         self.metrics.stale_dropped.inc(self.writer.stale_dropped)
         self.log.info("call.socket_closed", frames_sent=self.writer.frames_sent)
 
@@ -221,6 +233,7 @@ class Session:
             if isinstance(event, PingPong):
                 self.writer.put_first(Pong(event.timestamp))
             elif isinstance(event, UpdateOnly):
+                state.transcript = event.transcript
                 try:
                     state.conversation.observe(event.transcript, event.turntaking)
                 except Exception:
@@ -240,18 +253,11 @@ class Session:
             self.log.info("request.out_of_order", response_id=response_id, latest=self.latest)
             return
         self.writer.current = response_id  # from here on, older chunks are never sent
+        state.transcript = event.transcript
         if self._generation is not None:
             self._generation.cancel()
             self.metrics.responses.labels("superseded").inc()
         turn = Turn(response_id, event.transcript.utterances(), state.call, event.reminder)
-        # Caller speech is personal data: one DEBUG line per turn, never at INFO.
-        if self.log.is_enabled_for(logging.DEBUG):
-            self.log.debug(
-                "caller.said",
-                response_id=response_id,
-                reminder=event.reminder,
-                text=_last_caller_words(turn),
-            )
         self._generation = asyncio.create_task(self._respond(state, turn))
 
     # -- speaking --------------------------------------------------------------------------
@@ -277,45 +283,120 @@ class Session:
             greeting = Greeting("")
         self.writer.put(ResponseChunk(0, greeting.text, True, greeting.control))
         state.greeted = True
+        state.turns.append(
+            TurnRecord(
+                response_id=0, kind="greeting", started_at=datetime.now(UTC), said=greeting.text
+            )
+        )
 
     async def _respond(self, state: CallState, turn: Turn) -> None:
         response_id = turn.response_id
         writer = self.writer
         control = NO_CONTROL
-        spoke = False
+        first_speech: float | None = None
         started = time.perf_counter()
+        started_at = datetime.now(UTC)
+        said: list[str] = []
         outcome = "complete"
+        error: str | None = None
         try:
             async for part in state.conversation.respond(turn):
                 if isinstance(part, Speech):
                     if part.text:
-                        if not spoke:
-                            self.metrics.first_speech.observe(time.perf_counter() - started)
-                            spoke = True
+                        if first_speech is None:
+                            first_speech = time.perf_counter() - started
+                            self.metrics.first_speech.observe(first_speech)
+                        said.append(part.text)
                         writer.put(ResponseChunk(response_id, part.text, False, control))
                 elif isinstance(part, CallControl):
                     control = control | part
                 else:
                     self._side_event(state, part)
         except asyncio.CancelledError:
-            raise  # superseded or the socket is gone: the platform discards this response
+            # Superseded or the socket is gone: the platform discards this response.
+            cut = "superseded" if self.writer.current != response_id else "cut_off"
+            self._record(state, turn, started_at, started, first_speech, said, cut, None, None)
+            raise
         except Exception as exc:
             outcome = "fallback"
-            self._report_failure(exc, response_id)
-            if not spoke:
+            error = self._report_failure(exc, response_id)
+            if first_speech is None:
                 writer.put(ResponseChunk(response_id, self.settings.fallback_line, False, control))
+                said.append(self.settings.fallback_line)
         writer.put(ResponseChunk(response_id, "", True, control))
         self.metrics.responses.labels(outcome).inc()
         if self._generation is asyncio.current_task():
             self._generation = None  # done: a later request supersedes nothing
+        self._record(state, turn, started_at, started, first_speech, said, outcome, error, control)
 
-    def _report_failure(self, exc: Exception, response_id: int) -> None:
+    def _record(
+        self,
+        state: CallState,
+        turn: Turn,
+        started_at: datetime,
+        started: float,
+        first_speech: float | None,
+        said: list[str],
+        outcome: str,
+        error: str | None,
+        control: CallControl | None,
+    ) -> None:
+        """Keep the turn for the call's record; a transfer that went out is recorded at once.
+
+        ``control`` is ``None`` for a turn that was not answered (superseded, cut off).
+        """
+        try:
+            record = TurnRecord.build(
+                trace_of(state.conversation) if control is not None else None,
+                response_id=turn.response_id,
+                kind="reminder" if turn.reminder else "response",
+                started_at=started_at,
+                outcome=outcome,
+                transcript_len=len(turn.transcript),
+                said="".join(said),
+                first_speech_ms=(
+                    round(first_speech * 1000, 1) if first_speech is not None else None
+                ),
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                end_call=bool(control and control.end_call),
+                transfer_number=control.transfer_number if control else None,
+                error=error,
+            )
+        except Exception:  # a conversation's odd trace must not break its call
+            self.log.exception("call.turn_not_recorded", response_id=turn.response_id)
+            return
+        state.turns.append(record)
+        if control is None:
+            return
+        if self.log.is_enabled_for(logging.DEBUG):
+            # Caller speech is personal data: one DEBUG line per answered turn, never at INFO,
+            # with the values of sensitive slots masked (the whole line in the turn that gave
+            # one, since the caller's words are the value).
+            words = MASK
+            if not record.sensitive:
+                words = mask_text(
+                    _last_caller_words(turn), secrets_of(summary_of(state.conversation))
+                )
+            self.log.debug(
+                "caller.said", response_id=turn.response_id, reminder=turn.reminder, text=words
+            )
+        if control.end_call:
+            state.ended_by = "hang_up"
+        elif control.transfer_number:
+            first = state.ended_by != "transfer"
+            state.ended_by, state.transfer_number = "transfer", control.transfer_number
+            if first and self.recorder is not None:
+                self.recorder.transferred(state)
+
+    def _report_failure(self, exc: Exception, response_id: int) -> str:
+        """Log and count a failed turn; returns what went wrong, for the call's record."""
         if isinstance(exc, RuntimeFault):
             kind = "timeout" if isinstance(exc, LLMTimeout) else "error"
             self.metrics.llm_failures.labels(kind).inc()
             self.log.error("response.failed", response_id=response_id, error=str(exc))
-        else:
-            self.log.error("response.crashed", response_id=response_id, exc_info=exc)
+            return str(exc)
+        self.log.error("response.crashed", response_id=response_id, exc_info=exc)
+        return f"the agent crashed ({type(exc).__name__})"
 
     def _side_event(self, state: CallState, event: SideEvent) -> None:
         if isinstance(event, UpdateAgent):

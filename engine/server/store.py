@@ -2,9 +2,10 @@
 
 The platform re-dials the same URL when a socket drops, so a call can outlive its first
 connection. Its state (the conversation, whether the greeting was spoken, the last settings sent
-with ``update_agent``) is kept here, keyed by call id, and expires a grace period after its
-last socket closed. The store interface is small so that a shared store can replace the
-in-memory one when several worker processes serve one platform.
+with ``update_agent``, what the call log will need at its end) is kept here, keyed by call id,
+and expires a grace period after its last socket closed: then the call is over. The store
+interface is small so that a shared store can replace the in-memory one when several worker
+processes serve one platform.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from engine.agent import CallInfo, Conversation
+from engine.protocol import Transcript
+from engine.records import TurnRecord
 
 from . import memory
 
@@ -40,10 +43,26 @@ class CallState:
     started: float = field(default_factory=time.monotonic)
     details_arrived: asyncio.Event = field(default_factory=asyncio.Event)
     owner: Owner | None = None
+    # For the call's record:
+    started_at: float = field(default_factory=time.time)
+    transcript: Transcript = field(default_factory=Transcript)
+    """The last whole transcript the platform sent."""
+    turns: list[TurnRecord] = field(default_factory=list)
+    ended_by: Literal["hang_up", "transfer"] | None = None
+    """The agent ended the call: a response with ``end_call`` or a transfer went out whole."""
+    transfer_number: str | None = None
+    recorded: int = -1
+    """How many turns the last final record held (-1: none written yet)."""
+
+
+Expired = Callable[[CallState], None]
+"""Told when a call's state expires: nothing has been heard of the call for the grace period."""
 
 
 class CallStore(Protocol):
     """Holds call states by call id."""
+
+    on_expire: Expired | None
 
     def open(self, call_id: str, create: Callable[[], CallState]) -> tuple[CallState, bool]:
         """The state for ``call_id``: ``(state, True)`` if the call was known, else a new one."""
@@ -57,14 +76,19 @@ class CallStore(Protocol):
         """The state of a live or recently ended call, if any."""
         ...
 
+    def calls(self) -> list[CallState]:
+        """Every call state held (live calls and calls in their grace period)."""
+        ...
+
     def __len__(self) -> int: ...
 
 
 class MemoryCallStore:
     """Call states in this process's memory, each expiring ``grace`` seconds after release."""
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, on_expire: Expired | None = None) -> None:
         self.grace = grace
+        self.on_expire = on_expire
         self._calls: dict[str, CallState] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
 
@@ -97,9 +121,15 @@ class MemoryCallStore:
         self._expiry.pop(call_id, None)
         if self._calls.get(call_id) is state and state.owner is None:
             del self._calls[call_id]
+            if self.on_expire is not None:
+                self.on_expire(state)  # before the conversation lets go of what it knows
             state.conversation.close()
             if not self._calls:
                 memory.release()  # the last call is gone: the server is idle
+
+    def calls(self) -> list[CallState]:
+        """See :meth:`CallStore.calls`."""
+        return list(self._calls.values())
 
     def __len__(self) -> int:
         return len(self._calls)

@@ -1,0 +1,366 @@
+"""``dialplan calls``: read the call log: list calls, show one, export them for a spreadsheet.
+
+Sensitive slot values (``sensitive: true`` in the flow), and the caller's words that gave
+them, are masked unless ``--reveal`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO, TypeVar
+
+import click
+import orjson
+
+from engine.records import OUTCOMES, CallRecord, Database, RecordsError, TurnRecord, masked
+
+from . import _project
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+FIXED_COLUMNS = (
+    "call_id",
+    "flow",
+    "flow_version",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "outcome",
+    "from_number",
+    "to_number",
+    "direction",
+    "transfer_number",
+)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``2h``, ``90m``, ``3d``, ``1w`` ago, or an ISO date or time (local time if no zone)."""
+    now = now or datetime.now(UTC)
+    relative = _RELATIVE.match(text)
+    if relative:
+        amount, unit = float(relative.group(1)), relative.group(2).lower()
+        return now - timedelta(**{_UNITS[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a time like 2026-11-25 or 2026-11-25T14:30 nor like 2h, 3d"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+def _database(url: str | None) -> Database:
+    url = url if url is not None else _project.settings().database_url
+    if not url:
+        raise click.ClickException("no call log: DIALPLAN_DATABASE_URL is empty")
+    database = Database(url)
+    file = database.sqlite_file()
+    if file is not None and not file.exists():
+        raise click.ClickException(
+            f"no call log at {file}: run this where `dialplan serve` runs, or set "
+            "DIALPLAN_DATABASE_URL (or --database)"
+        )
+    try:
+        database.migrate()
+    except RecordsError as exc:
+        raise click.ClickException(str(exc)) from None
+    return database
+
+
+def _common(fn: F) -> F:
+    fn = click.option(
+        "--database",
+        "database_url",
+        metavar="URL",
+        help="SQLAlchemy URL of the call log [default: DIALPLAN_DATABASE_URL, sqlite:///dialplan.db].",
+    )(fn)
+    return click.option(
+        "--reveal", is_flag=True, help="Show the values of sensitive slots instead of ***."
+    )(fn)
+
+
+def _filters(fn: F) -> F:
+    fn = click.option("--flow", help="Only calls of this flow.")(fn)
+    fn = click.option(
+        "--since", metavar="WHEN", help="Only calls started since: 2h, 3d, 1w, or an ISO date/time."
+    )(fn)
+    return click.option(
+        "--outcome",
+        "outcomes",
+        multiple=True,
+        type=click.Choice(OUTCOMES),
+        help="Only calls that ended so (repeatable).",
+    )(fn)
+
+
+def _records(
+    database_url: str | None,
+    flow: str | None,
+    since: str | None,
+    outcomes: tuple[str, ...],
+    reveal: bool,
+    limit: int | None = None,
+) -> list[CallRecord]:
+    database = _database(database_url)
+    try:
+        found = database.calls(
+            flow=flow,
+            since=parse_since(since) if since else None,
+            outcomes=outcomes,
+            limit=limit,
+        )
+    finally:
+        database.close()
+    return found if reveal else [masked(record) for record in found]
+
+
+@click.group()
+def calls() -> None:
+    """Read the call log: what each call collected and how it went."""
+
+
+@calls.command("list")
+@_filters
+@_common
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many calls.")
+@click.option("--json", "as_json", is_flag=True, help="JSON (without transcripts and turns).")
+def list_calls(
+    database_url: str | None,
+    reveal: bool,
+    flow: str | None,
+    since: str | None,
+    outcomes: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The latest calls, newest first, with what they collected."""
+    found = _records(database_url, flow, since, outcomes, reveal, limit)
+    if as_json:
+        rows = [r.model_dump(mode="json", exclude={"transcript", "turns"}) for r in found]
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not found:
+        click.echo("no calls")
+        return
+    table = [("started", "call", "flow", "outcome", "duration", "slots")]
+    for record in found:
+        table.append(
+            (
+                _local(record.started_at),
+                record.call_id,
+                record.flow or "-",
+                record.outcome,
+                _duration(record.duration_s),
+                ", ".join(f"{k}={_short(v)}" for k, v in record.slots.items() if v is not None),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[5]]))
+
+
+@calls.command("show")
+@click.argument("call_id")
+@_common
+@click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
+def show_call(call_id: str, database_url: str | None, reveal: bool, as_json: bool) -> None:
+    """One call's record: details, slots, path, actions, transcript and turns."""
+    database = _database(database_url)
+    try:
+        record = database.call(call_id)
+    finally:
+        database.close()
+    if record is None:
+        raise click.ClickException(f"no call {call_id!r} in the call log")
+    record = record if reveal else masked(record)
+    if as_json:
+        click.echo(orjson.dumps(record.to_json(), option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(_story(record))
+
+
+@calls.command("export")
+@_filters
+@_common
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="csv: one row per call, one column per slot; jsonl: one whole record per line.",
+)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), help="File to write.")
+def export_calls(
+    database_url: str | None,
+    reveal: bool,
+    flow: str | None,
+    since: str | None,
+    outcomes: tuple[str, ...],
+    fmt: str,
+    output: TextIO | None,
+) -> None:
+    """Every call (matching the filters), oldest first, for a spreadsheet or a script."""
+    found = list(reversed(_records(database_url, flow, since, outcomes, reveal)))
+    out = output or sys.stdout
+    if fmt == "jsonl":
+        for record in found:
+            out.write(orjson.dumps(record.to_json()).decode() + "\n")
+    else:
+        out.write(to_csv(found))
+    if output is not None:
+        click.echo(f"{len(found)} call(s) written to {output.name}", err=True)
+
+
+def to_csv(records: Iterable[CallRecord]) -> str:
+    """One row per call: the call's fields, then one column per slot (first seen, first)."""
+    records = list(records)
+    slots: dict[str, str] = {}
+    for record in records:
+        for name in record.slots:
+            column = name if name not in FIXED_COLUMNS else f"slot_{name}"
+            slots.setdefault(name, column)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*FIXED_COLUMNS, *slots.values()])
+    for record in records:
+        data = record.to_json()
+        row = [_cell(data.get(column)) for column in FIXED_COLUMNS]
+        row += [_cell(record.slots.get(name)) for name in slots]
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def _story(record: CallRecord) -> str:
+    lines = [f"call {record.call_id}   {record.flow or '(no flow)'}   {record.outcome}"]
+    if record.flow_version:
+        lines.append(f"  flow version   {record.flow_version}")
+    ended = _local(record.ended_at) if record.ended_at else "(still going)"
+    lines.append(
+        f"  started {_local(record.started_at)}   ended {ended}   {_duration(record.duration_s)}"
+    )
+    who = [f"from {record.from_number}" if record.from_number else ""]
+    who += [f"to {record.to_number}" if record.to_number else ""]
+    who += [f"({', '.join(x for x in (record.direction, record.call_type) if x)})"]
+    if any(who[:2]):
+        lines.append("  " + " ".join(w for w in who if w and w != "()"))
+    if record.transfer_number:
+        lines.append(f"  transferred to {record.transfer_number}")
+    if record.error:
+        lines.append(f"  error: {record.error}")
+    for title, mapping in (("metadata", record.metadata), ("variables", record.dynamic_variables)):
+        if mapping:
+            lines.append(f"  {title}  {_json(mapping)}")
+    lines.append("slots:")
+    width = max((len(name) for name in record.slots), default=0)
+    for name, value in record.slots.items():
+        note = "   (sensitive)" if name in record.sensitive else ""
+        lines.append(f"  {name.ljust(width)}  {_text(value)}{note}")
+    if not record.slots:
+        lines.append("  (none)")
+    if record.path:
+        lines.append("path: " + " -> ".join(record.path))
+    if record.actions:
+        lines.append("actions:")
+        for action in record.actions:
+            ok = {True: "ok", False: "failed", None: "running"}[action.get("ok")]
+            lines.append(
+                f"  {action.get('name')} in {action.get('state')}: {ok}  "
+                f"{_json(action.get('arguments'))} -> {_json(action.get('result'))}"
+            )
+    lines.append("transcript:")
+    for utterance in record.transcript:
+        role = "caller" if utterance.get("role") == "user" else utterance.get("role", "?")
+        lines.append(f"  {role + ':':7} {utterance.get('content', '')}")
+    lines.append("turns:")
+    lines.extend(_turn(turn) for turn in record.turns)
+    return "\n".join(lines)
+
+
+def _turn(turn: TurnRecord) -> str:
+    head = f"  #{turn.response_id} {turn.kind}"
+    if turn.outcome != "complete":
+        head += f" ({turn.outcome})"
+    if turn.state_before or turn.state_after:
+        head += f"  {turn.state_before or '?'} -> {turn.state_after or '?'}"
+    if turn.plan:
+        head += f"  [{turn.plan}]"
+    details = []
+    for found in turn.understood:
+        value = f"={_short(found.get('value'))}" if found.get("kind") == "slot" else ""
+        details.append(f"{found.get('kind')} {found.get('name')}{value} by {found.get('by')}")
+    for move in turn.moves:
+        details.append(f"entered {move.get('target')} ({move.get('how')})")
+    details.extend(f"refused: {reason}" for reason in turn.refused)
+    if turn.gave_up:
+        details.append("gave up")
+    model = turn.model
+    if model:
+        tokens = ""
+        if model.get("prompt_tokens") is not None:
+            tokens = f", {model['prompt_tokens']}+{model.get('completion_tokens')} tokens"
+        details.append(
+            f"model: {model.get('requests')} request(s){tokens}, first token "
+            f"{model.get('first_token_ms')} ms, {model.get('total_ms')} ms in all"
+        )
+    elif turn.kind != "greeting":
+        details.append("no model")
+    if turn.first_speech_ms is not None:
+        details.append(f"first speech {turn.first_speech_ms} ms")
+    if turn.end_call:
+        details.append("hangs up")
+    if turn.transfer_number:
+        details.append(f"transfers to {turn.transfer_number}")
+    if turn.error:
+        details.append(f"error: {turn.error}")
+    lines = [head]
+    if turn.said:
+        lines.append(f"      agent: {turn.said}")
+    if details:
+        lines.append("      " + "; ".join(details))
+    return "\n".join(lines)
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else _json(value)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = _text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return _json(value)

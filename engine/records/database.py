@@ -1,0 +1,253 @@
+"""The call log's database: its schema kept current, records written and read.
+
+Every method here blocks (SQLAlchemy's synchronous API); the server calls them on a thread of
+their own (:mod:`engine.records.log`), the command line directly. A record is written whole in
+one transaction together with the webhook events it causes (the outbox), so an event exists
+exactly when its record does.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from engine.errors import RuntimeFault
+
+from .model import CallRecord
+from .tables import CallRow, OutboxRow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class RecordsError(RuntimeFault):
+    """The call log cannot be reached, migrated, written or read."""
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+class Database:
+    """The call log at a SQLAlchemy URL (``sqlite:///dialplan.db`` by default)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.url = make_url(url)
+            # Statement parameters are call data: they stay out of error messages (and logs).
+            self.engine: Engine = create_engine(
+                self.url,
+                json_serializer=_json,
+                json_deserializer=orjson.loads,
+                hide_parameters=True,
+            )
+        except (ArgumentError, ImportError) as exc:  # a malformed URL, a driver not installed
+            shown = self.url.render_as_string(hide_password=True) if hasattr(self, "url") else ""
+            raise RecordsError(
+                f"cannot open the call log {shown or '(malformed URL)'}: {exc} "
+                "(DIALPLAN_DATABASE_URL; PostgreSQL needs `pip install psycopg`)"
+            ) from None
+        if self.url.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def where(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    def sqlite_file(self) -> Path | None:
+        """The database file, for a SQLite URL with one."""
+        database = self.url.database
+        if self.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(database)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (creating the tables on first use).
+
+        Several workers may start at once on one database: a worker that loses the race to
+        create a table tries again and finds the schema current.
+        """
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as connection:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                return
+            except SQLAlchemyError as exc:
+                if attempt == 2:
+                    raise RecordsError(
+                        f"cannot migrate the call log at {self.where}: {exc}"
+                    ) from exc
+                time.sleep(0.2 * (attempt + 1))
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, record: CallRecord, events: Sequence[str] = ()) -> list[str]:
+        """Write ``record`` (replacing an earlier one of the call) and queue ``events`` for it.
+
+        Returns the new events' ids. Two workers writing the same call at once: the one whose
+        insert collides writes again as an update.
+        """
+        for attempt in range(2):
+            try:
+                with Session(self.engine) as session, session.begin():
+                    self._upsert(session, record)
+                    return [self._queue(session, record, name) for name in events]
+            except IntegrityError:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert(self, session: Session, record: CallRecord) -> None:
+        data = record.to_json()
+        row = session.get(CallRow, record.call_id)
+        writes = 1
+        if row is None:
+            row = CallRow(call_id=record.call_id)
+            session.add(row)
+        else:
+            writes = row.writes + 1
+        row.flow = record.flow
+        row.flow_version = record.flow_version
+        row.agent_id = record.agent_id
+        row.call_type = record.call_type
+        row.direction = record.direction
+        row.from_number = record.from_number
+        row.to_number = record.to_number
+        row.started_at = record.started_at
+        row.ended_at = record.ended_at
+        row.duration_s = record.duration_s
+        row.outcome = record.outcome
+        row.transfer_number = record.transfer_number
+        row.error = record.error
+        row.slots = data["slots"]
+        row.sensitive = data["sensitive"]
+        row.metadata_ = data["metadata"]
+        row.dynamic_variables = data["dynamic_variables"]
+        row.details = data["details"]
+        row.path = data["path"]
+        row.actions = data["actions"]
+        row.transcript = data["transcript"]
+        row.turns = data["turns"]
+        row.writes = writes
+        row.updated_at = datetime.now(UTC)
+
+    def _queue(self, session: Session, record: CallRecord, name: str) -> str:
+        event_id = f"evt_{uuid.uuid4().hex}"
+        now = datetime.now(UTC)
+        body = {"id": event_id, "event": name, "created_at": now.isoformat(), "call": record}
+        session.add(
+            OutboxRow(
+                id=event_id,
+                call_id=record.call_id,
+                event=name,
+                body=orjson.dumps(body, default=_pydantic).decode(),
+                created_at=now,
+                attempts=0,
+                next_at=now,
+            )
+        )
+        return event_id
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def calls(
+        self,
+        *,
+        flow: str | None = None,
+        since: datetime | None = None,
+        outcomes: Sequence[str] = (),
+        limit: int | None = None,
+    ) -> list[CallRecord]:
+        """Records, newest first, of ``flow``, started at or after ``since``, with an outcome."""
+        query = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.call_id)
+        if flow is not None:
+            query = query.where(CallRow.flow == flow)
+        if since is not None:
+            query = query.where(CallRow.started_at >= _utc(since))
+        if outcomes:
+            query = query.where(CallRow.outcome.in_(list(outcomes)))
+        if limit is not None:
+            query = query.limit(limit)
+        with Session(self.engine) as session:
+            return [_record(row) for row in session.scalars(query)]
+
+    def call(self, call_id: str) -> CallRecord | None:
+        """The record of ``call_id``, if there is one."""
+        with Session(self.engine) as session:
+            row = session.get(CallRow, call_id)
+            return _record(row) if row is not None else None
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps no time zone: every stored time is UTC, and so is every time compared.
+    aware = moment if moment.tzinfo is not None else moment.astimezone()
+    return aware.astimezone(UTC)
+
+
+def _record(row: CallRow) -> CallRecord:
+    def aware(moment: datetime | None) -> datetime | None:
+        if moment is None or moment.tzinfo is not None:
+            return moment
+        return moment.replace(tzinfo=UTC)
+
+    return CallRecord.model_validate(
+        {
+            "call_id": row.call_id,
+            "flow": row.flow,
+            "flow_version": row.flow_version,
+            "agent_id": row.agent_id,
+            "call_type": row.call_type,
+            "direction": row.direction,
+            "from_number": row.from_number,
+            "to_number": row.to_number,
+            "metadata": row.metadata_,
+            "dynamic_variables": row.dynamic_variables,
+            "details": row.details,
+            "started_at": aware(row.started_at),
+            "ended_at": aware(row.ended_at),
+            "duration_s": row.duration_s,
+            "outcome": row.outcome,
+            "transfer_number": row.transfer_number,
+            "error": row.error,
+            "slots": row.slots,
+            "sensitive": row.sensitive,
+            "path": row.path,
+            "actions": row.actions,
+            "transcript": row.transcript,
+            "turns": row.turns,
+        }
+    )
+
+
+def _pydantic(value: Any) -> Any:
+    if isinstance(value, CallRecord):
+        return value.to_json()
+    return str(value)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL lets `dialplan calls` read while the server writes; the busy timeout makes a writer
+    # wait for another (several workers) instead of failing.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the call log, run by :func:`engine.records.database.Database.migrate`."""

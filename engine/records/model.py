@@ -1,0 +1,276 @@
+"""A call's record: what it collected, how it went, turn by turn; and how it is shown masked.
+
+A :class:`CallRecord` is what the call log stores and the webhook sends. It holds the slot
+values in clear (the webhook's receiver needs them); every place that shows a record to a
+person (``dialplan calls``) shows :func:`masked` unless asked to reveal. The per-turn trace is
+masked already when it is recorded, so it never holds a sensitive value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.agent import MASK, ActionRun, CallInfo, CallSummary, TurnTrace
+from engine.protocol import Utterance
+
+Outcome: TypeAlias = Literal["completed", "transferred", "gave_up", "abandoned", "error"]
+"""How a call ended: the agent hung up; transferred; retries ran out; the caller hung up
+mid-flow (or the socket was gone past the grace period); the last turn failed."""
+
+OUTCOMES: tuple[Outcome, ...] = ("completed", "transferred", "gave_up", "abandoned", "error")
+
+TurnOutcome: TypeAlias = Literal["complete", "fallback", "superseded", "cut_off"]
+"""How a turn ended: answered; failed (the fallback line was spoken); a newer request
+replaced it; the socket closed under it."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TurnRecord(_Record):
+    """One request of the platform and what the agent did with it."""
+
+    response_id: int
+    kind: Literal["greeting", "response", "reminder"] = "response"
+    started_at: datetime
+    outcome: TurnOutcome = "complete"
+    transcript_len: int = 0
+    """Utterances in the request's transcript (what the caller said is its tail)."""
+    said: str = ""
+    """The agent's words (sensitive values masked)."""
+    first_speech_ms: float | None = None
+    duration_ms: float = 0.0
+    end_call: bool = False
+    transfer_number: str | None = None
+    error: str | None = None
+    state_before: str | None = None
+    state_after: str | None = None
+    plan: str | None = None
+    understood: list[dict[str, Any]] = Field(default_factory=list)
+    """``{kind: slot|intent, name, value, by: parser|model}`` (sensitive values masked)."""
+    moves: list[dict[str, Any]] = Field(default_factory=list)
+    """``{source, target, how}``: states entered, and the guard or intent that led there."""
+    refused: list[str] = Field(default_factory=list)
+    gave_up: bool = False
+    model: dict[str, Any] | None = None
+    """``{requests, prompt_tokens, completion_tokens, first_token_ms, total_ms}``; ``None``
+    when the model was not called."""
+
+    @classmethod
+    def build(cls, trace: TurnTrace | None, **fields: Any) -> TurnRecord:
+        """A turn's record from the session's facts and the conversation's trace."""
+        if trace is not None:
+            fields.update(
+                state_before=trace.state_before,
+                state_after=trace.state_after,
+                plan=trace.plan or None,
+                understood=[dataclasses.asdict(f) for f in trace.understood],
+                moves=[dataclasses.asdict(m) for m in trace.moves],
+                refused=list(trace.refused),
+                gave_up=trace.gave_up,
+                model=dataclasses.asdict(trace.model) if trace.model else None,
+            )
+        return cls(**fields)
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether the caller gave a sensitive value in this turn (its words are masked)."""
+        return any(f.get("value") == MASK for f in self.understood)
+
+
+class CallRecord(_Record):
+    """Everything kept of one call; see the README's "Call records" for each field."""
+
+    call_id: str
+    flow: str | None = None
+    flow_version: str | None = None
+    agent_id: str | None = None
+    call_type: str | None = None
+    direction: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    dynamic_variables: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+    """The platform's ``call`` object as it arrived in ``call_details``."""
+    started_at: datetime
+    ended_at: datetime | None = None
+    """``None`` while the call goes on (a ``call.transferred`` record)."""
+    duration_s: float | None = None
+    outcome: Outcome
+    transfer_number: str | None = None
+    error: str | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+    sensitive: list[str] = Field(default_factory=list)
+    """Names of the slots whose values are masked wherever a record is shown."""
+    path: list[str] = Field(default_factory=list)
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    """``{name, state, arguments, result, ok}`` for each action run."""
+    transcript: list[dict[str, str]] = Field(default_factory=list)
+    """The last whole transcript the platform sent: ``{role, content}`` per utterance."""
+    turns: list[TurnRecord] = Field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-ready data (what the webhook sends and ``--json`` prints)."""
+        return self.model_dump(mode="json")
+
+
+@dataclasses.dataclass(frozen=True)
+class CallFacts:
+    """What the server knows of a call when it writes the record (besides the conversation)."""
+
+    call: CallInfo
+    summary: CallSummary
+    turns: Sequence[TurnRecord]
+    transcript: Sequence[Utterance]
+    started_at: float
+    """Unix seconds."""
+    ended_at: float | None
+    ended_by: Literal["hang_up", "transfer"] | None = None
+    transfer_number: str | None = None
+
+
+def outcome(facts: CallFacts) -> Outcome:
+    """How the call went, from who ended it and how its last turn ended.
+
+    Retries running out is the most telling (such a call is usually transferred to a person
+    next); then a transfer or the agent's hang-up; a caller who hangs up right after a failed
+    turn is an error; anyone else who hangs up before the agent is done abandoned the call.
+    """
+    if facts.summary.gave_up:
+        return "gave_up"
+    if facts.ended_by == "transfer":
+        return "transferred"
+    if facts.ended_by == "hang_up":
+        return "completed"
+    answered = [t for t in facts.turns if t.outcome in ("complete", "fallback")]
+    if answered and answered[-1].outcome == "fallback":
+        return "error"
+    return "abandoned"
+
+
+def build_record(facts: CallFacts) -> CallRecord:
+    """The record of a call from the facts the server has at its end (or at a transfer)."""
+    details = dict(facts.call.details)
+    summary = facts.summary
+    secrets = _secrets(summary.slots, summary.sensitive)
+    started = datetime.fromtimestamp(facts.started_at, UTC)
+    ended = datetime.fromtimestamp(facts.ended_at, UTC) if facts.ended_at is not None else None
+    failures = [t.error for t in facts.turns if t.error]
+    return CallRecord(
+        call_id=facts.call.call_id,
+        flow=summary.flow or facts.call.flow,
+        flow_version=summary.flow_version,
+        agent_id=_text(details.get("agent_id")),
+        call_type=_text(details.get("call_type")),
+        direction=_text(details.get("direction")),
+        from_number=_text(details.get("from_number")),
+        to_number=_text(details.get("to_number")),
+        metadata=_mapping(details.get("metadata")),
+        dynamic_variables=_mapping(details.get("retell_llm_dynamic_variables")),
+        details=details,
+        started_at=started,
+        ended_at=ended,
+        duration_s=(
+            round(facts.ended_at - facts.started_at, 3) if facts.ended_at is not None else None
+        ),
+        outcome=outcome(facts),
+        transfer_number=facts.transfer_number,
+        error=failures[-1] if failures else None,
+        slots=dict(summary.slots),
+        sensitive=sorted(summary.sensitive),
+        path=list(summary.path),
+        actions=[_action(run) for run in summary.actions],
+        transcript=[{"role": u.role, "content": u.content} for u in facts.transcript],
+        # The agent may read a sensitive value back; the stored trace never holds it.
+        turns=[t.model_copy(update={"said": mask_text(t.said, secrets)}) for t in facts.turns],
+    )
+
+
+# -- masking ------------------------------------------------------------------------------------
+
+
+def masked(record: CallRecord) -> CallRecord:
+    """``record`` as shown to a person: sensitive slots, and where they were said, masked."""
+    if not record.sensitive:
+        return record
+    secrets = _secrets(record.slots, record.sensitive)
+    slots = {k: MASK if k in record.sensitive else v for k, v in record.slots.items()}
+    hidden = _sensitive_lines(record)
+    transcript = [
+        {**u, "content": MASK if i in hidden else mask_text(u.get("content", ""), secrets)}
+        for i, u in enumerate(record.transcript)
+    ]
+    return record.model_copy(
+        update={
+            "slots": slots,
+            "transcript": transcript,
+            "actions": mask_value(record.actions, secrets),
+            "turns": [
+                t.model_copy(update={"said": mask_text(t.said, secrets)}) for t in record.turns
+            ],
+        }
+    )
+
+
+def mask_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of a secret replaced by the mask."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+def mask_value(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` (nested lists and dicts) with secrets masked in every string."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: mask_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(v, secrets) for v in value]
+    return value
+
+
+def secrets_of(summary: CallSummary) -> list[str]:
+    """The sensitive values a call has collected so far, as :func:`mask_text` takes them."""
+    return _secrets(summary.slots, summary.sensitive)
+
+
+def _secrets(slots: Mapping[str, Any], sensitive: Iterable[str]) -> list[str]:
+    # Longest first, so that a value containing another is masked whole. Very short values
+    # ("1") would mask unrelated text and say little: they are masked only as slot values.
+    values = {str(slots[name]) for name in sensitive if slots.get(name) is not None}
+    return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+
+
+def _sensitive_lines(record: CallRecord) -> set[int]:
+    """Indexes of the caller's utterances in turns where a sensitive value was understood."""
+    hidden: set[int] = set()
+    for turn in record.turns:
+        if not turn.sensitive:
+            continue
+        index = min(turn.transcript_len, len(record.transcript)) - 1
+        while index >= 0 and record.transcript[index].get("role") != "agent":
+            hidden.add(index)
+            index -= 1
+    return hidden
+
+
+def _action(run: ActionRun) -> dict[str, Any]:
+    return dataclasses.asdict(run)
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}

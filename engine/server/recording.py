@@ -1,0 +1,61 @@
+"""When a call's record is written: at a transfer, when the agent ends it, when it expires.
+
+The record is made from the call's state alone (:class:`~engine.server.store.CallState`: the
+call, its conversation's summary, the turns the sessions recorded, the last transcript), so it
+does not matter which socket or process saw the call last. A record is written once per call
+end; a call that comes back (a reconnect after the agent's hang-up) is written again, replacing
+the earlier record.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from engine.agent import summary_of
+from engine.records import CALL_ENDED, CALL_TRANSFERRED, CallFacts, CallLog
+
+from .store import CallState
+
+log = structlog.get_logger("dialplan.records")
+
+
+class Recorder:
+    """Hands a call's facts to the call log at the moments its call ends."""
+
+    def __init__(self, call_log: CallLog) -> None:
+        self.call_log = call_log
+
+    def transferred(self, state: CallState) -> None:
+        """The transfer line went out: the record so far, sent at once (``call.transferred``)."""
+        self._write(state, CALL_TRANSFERRED, ended=False)
+
+    def socket_closed(self, state: CallState) -> None:
+        """The call's socket closed; if the agent had ended the call, the call is over now."""
+        if state.ended_by is not None:
+            self.ended(state)
+
+    def ended(self, state: CallState) -> None:
+        """The call is over (or expired, or the server stops): its final record."""
+        if state.recorded == len(state.turns):
+            return  # written already, and nothing happened since
+        state.recorded = len(state.turns)
+        self._write(state, CALL_ENDED, ended=True)
+
+    def _write(self, state: CallState, event: str, *, ended: bool) -> None:
+        try:
+            facts = CallFacts(
+                call=state.call,
+                summary=summary_of(state.conversation),
+                turns=tuple(state.turns),
+                transcript=state.transcript.utterances(),
+                started_at=state.started_at,
+                ended_at=time.time() if ended else None,
+                ended_by=state.ended_by,
+                transfer_number=state.transfer_number,
+            )
+        except Exception:  # a conversation's summary failed: the call's record cannot be made
+            log.exception("call.record_lost", call_id=state.call.call_id)
+            return
+        self.call_log.write(facts, event)

@@ -1,0 +1,185 @@
+"""The signed webhook: signatures, retries with backoff, giving up, and a restart mid-delivery.
+
+Deliveries go over real HTTP to a receiver on 127.0.0.1, from the outbox in a real database
+file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+from engine.agent import CallInfo, CallSummary
+from engine.records import CallFacts, CallLog, Database, Outbox, sign, verify
+from engine.settings import Settings
+from engine.testing.platform import Dialog, PlatformCall
+from engine.testing.server import free_port
+from engine.testing.webhook import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "whsec-test-key"
+
+
+def facts(call_id: str = "call_1") -> CallFacts:
+    return CallFacts(
+        call=CallInfo(call_id),
+        summary=CallSummary(flow="intake", slots={"name": "Dana"}),
+        turns=(),
+        transcript=(),
+        started_at=time.time() - 5,
+        ended_at=time.time(),
+        ended_by="hang_up",
+    )
+
+
+def settings(url: str, receiver: WebhookReceiver, **kw: object) -> Settings:
+    kw.setdefault("webhook_retry_delay", 0.05)
+    return Settings(
+        database_url=url,
+        webhook_url=receiver.url,
+        webhook_secret=SECRET,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def events(url: str) -> list:  # type: ignore[type-arg]
+    database = Database(url)
+    try:
+        return Outbox(database).events()
+    finally:
+        database.close()
+
+
+def test_a_signature_verifies_and_a_changed_body_or_an_old_one_does_not():
+    body = b'{"id":"evt_1"}'
+    now = int(time.time())
+    header = sign(SECRET.encode(), body, now)
+    assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", header)
+    assert verify(SECRET.encode(), body, header)
+    assert not verify(SECRET.encode(), body + b" ", header)
+    assert not verify(b"another key", body, header)
+    assert not verify(SECRET.encode(), body, sign(SECRET.encode(), body, now - 3600))
+    assert not verify(SECRET.encode(), body, "garbage")
+
+
+async def test_a_receiver_that_fails_twice_gets_the_same_event_a_third_time(call_log):
+    with WebhookReceiver(fail=2) as receiver:
+        log = CallLog(settings(call_log, receiver))
+        await log.start()
+        try:
+            log.write(facts())
+            await asyncio.to_thread(receiver.wait, 1)
+        finally:
+            await log.stop()
+    first, second, third = receiver.requests
+    assert [d.status for d in receiver.requests] == [500, 500, 200]
+    assert first.event_id == second.event_id == third.event_id
+    assert first.body == second.body == third.body  # the same bytes every time
+    assert all(verify(SECRET.encode(), d.body, d.signature) for d in receiver.requests)
+    (event,) = events(call_log)
+    assert event.attempts == 3 and event.delivered_at is not None and event.last_error is None
+
+
+async def test_delivery_is_given_up_after_the_last_attempt(call_log):
+    with WebhookReceiver(fail=100) as receiver:
+        log = CallLog(settings(call_log, receiver, webhook_attempts=3))
+        await log.start()
+        try:
+            log.write(facts())
+            await asyncio.to_thread(receiver.wait, 3, 10.0, False)
+            for _ in range(100):  # bounded: until the give-up is written
+                (event,) = await log.run(Outbox(log.database).events)  # type: ignore[arg-type]
+                if event.failed_at is not None:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # time for retries that must not happen
+        finally:
+            await log.stop()
+    assert len(receiver.requests) == 3
+    assert event.failed_at is not None and event.last_error == "HTTP 500"
+
+
+async def test_pending_events_survive_a_restart_and_are_delivered_once(start_server, call_log):
+    with WebhookReceiver() as receiver:
+        receiver.answer(then=503)  # the receiver is down for now
+        webhook = {"webhook_url": receiver.url, "webhook_secret": SECRET}
+        first = start_server(call_grace=0, webhook_retry_delay=0.2, **webhook)
+        async with PlatformCall.connect(first.url("call_restart")) as call:
+            await Dialog(call).start()
+            await call.close()
+        await asyncio.to_thread(receiver.wait, 1, 10.0, False)
+        first.stop()  # with the event still pending
+        (pending,) = events(call_log)
+        assert pending.delivered_at is None and pending.failed_at is None
+
+        receiver.answer(then=200)
+        second = start_server(webhook_retry_delay=0.2, **webhook)
+        (delivered,) = await asyncio.to_thread(receiver.wait, 1)
+        await asyncio.sleep(0.3)  # time for a second delivery that must not happen
+        second.stop()
+    assert delivered.event_id == pending.id and delivered.json["call"]["call_id"] == "call_restart"
+    assert len(receiver.accepted) == 1
+    (event,) = events(call_log)
+    assert event.delivered_at is not None
+
+
+def run_python(script: Path, environment: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def readme_receiver() -> str:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    return next(block for block in blocks if "X-Dialplan-Signature" in block)
+
+
+async def test_the_readme_receiver_verifies_real_deliveries_and_refuses_forged_ones(
+    tmp_path, start_server, no_llm
+):
+    script = tmp_path / "receiver.py"
+    script.write_text(readme_receiver())
+    port = free_port()
+    environment = {**os.environ, "DIALPLAN_WEBHOOK_SECRET": SECRET, "PORT": str(port)}
+    process = run_python(script, environment)
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(100):  # bounded: 100 x 50 ms until it listens
+                try:
+                    forged = await http.post(
+                        f"http://127.0.0.1:{port}/",
+                        content=b'{"id":"evt_x"}',
+                        headers={"X-Dialplan-Signature": f"t={int(time.time())},v1=00"},
+                    )
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        assert forged.status_code == 401
+        server = start_server(
+            call_grace=0,
+            webhook_url=f"http://127.0.0.1:{port}/",
+            webhook_secret=SECRET,
+        )
+        async with PlatformCall.connect(server.url("call_readme")) as call:
+            await Dialog(call).start()
+            await call.close()
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 10)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)  # reaps it and closes its pipe
+    event, call_id, slots = line.split(" ", 2)
+    assert (event, call_id, orjson.loads(slots)) == ("call.ended", "call_readme", {})
