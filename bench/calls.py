@@ -128,6 +128,7 @@ class Options:
     log_level: str | None = None  # None: the server's default (INFO)
     workers: int = 1
     costs: bool = True  # the per-frame-kind cost phase
+    server: str = "dialplan"  # or "floor": bench/floor.py, the bare protocol
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -158,6 +159,13 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--stagger", type=float, help="spread call starts, s [shape]")
     parser.add_argument("--think", type=float, help="mean caller pause between turns, s [shape]")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes [1]")
+    parser.add_argument(
+        "--server",
+        choices=("dialplan", "floor"),
+        default="dialplan",
+        help="floor: bench/floor.py, a bare websockets + uvloop server of the protocol, for "
+        "comparison [dialplan]",
+    )
     parser.add_argument(
         "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
     )
@@ -206,6 +214,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         log_level=None if platform else "WARNING",
         workers=args.workers,
         costs=not args.no_costs,
+        server=args.server,
     )
 
 
@@ -331,6 +340,9 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", str(options.workers)]
+    if options.server == "floor":
+        argv = [sys.executable, str(ROOT / "bench" / "floor.py"), "--port", str(port)]
+        argv += ["--model-url", f"http://127.0.0.1:{llm_port}/v1"]
     env = child_env(
         OPENAI_BASE_URL=f"http://127.0.0.1:{llm_port}/v1",
         OPENAI_API_KEY="bench",
