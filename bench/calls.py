@@ -67,6 +67,7 @@ import math
 import os
 import random
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -129,6 +130,8 @@ class Options:
     workers: int = 1
     costs: bool = True  # the per-frame-kind cost phase
     server: str = "dialplan"  # or "floor": bench/floor.py, the bare protocol
+    server_command: str | None = None  # any other server: {port} and {model_url} filled in
+    server_env: tuple[str, ...] = ()  # KEY=VALUE for that server
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -165,6 +168,18 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         default="dialplan",
         help="floor: bench/floor.py, a bare websockets + uvloop server of the protocol, for "
         "comparison [dialplan]",
+    )
+    parser.add_argument(
+        "--server-command",
+        help="run this server instead (another implementation, for comparison): {port} and "
+        "{model_url} are filled in, and PORT and OPENAI_BASE_URL are set in its environment",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for --server-command (repeatable)",
     )
     parser.add_argument(
         "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
@@ -215,6 +230,8 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         workers=args.workers,
         costs=not args.no_costs,
         server=args.server,
+        server_command=args.server_command,
+        server_env=tuple(args.server_env),
     )
 
 
@@ -318,6 +335,8 @@ def wait_ready(child: Child, url: str, core: int | None) -> None:
         child.check_alive()
         try:
             http_get(url, timeout=0.5)
+        except urllib.error.HTTPError:
+            pass  # it answers (a server without this route): ready
         except OSError:
             if time.monotonic() > deadline:
                 break
@@ -361,6 +380,11 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
             DIALPLAN_PROMPTS_DIR=str(ROOT / "bench" / "prompts"),
             DIALPLAN_FLOW="bench_chat",
         )
+    if options.server_command:
+        model_url = f"http://127.0.0.1:{llm_port}/v1"
+        argv = shlex.split(options.server_command.format(port=port, model_url=model_url))
+        env = child_env(PORT=str(port), OPENAI_BASE_URL=model_url, OPENAI_API_KEY="bench")
+        env.update(item.split("=", 1) for item in options.server_env if "=" in item)
     started: list[Child] = []
     try:
         llm = Child(f"llm-{tag}", llm_argv, child_env(), logdir)
@@ -482,7 +506,10 @@ _METRIC = re.compile(r"^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) ([-+0-9.eE]+|NaN|[+-]In
 
 
 def server_metrics(port: int) -> dict[str, float]:
-    text = http_get(f"http://127.0.0.1:{port}/metrics").decode()
+    try:
+        text = http_get(f"http://127.0.0.1:{port}/metrics").decode()
+    except urllib.error.HTTPError:
+        return {}  # a server without metrics (another implementation)
     return {name: float(value) for name, value in _METRIC.findall(text)}
 
 
@@ -493,7 +520,10 @@ def readiness(port: int) -> dict[str, Any]:
         body = http_get(url)
     except urllib.error.HTTPError as exc:
         body = exc.read()
-    ready: dict[str, Any] = orjson.loads(body)
+    try:
+        ready: dict[str, Any] = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}  # a server without /readyz (another implementation)
     return ready
 
 
