@@ -19,31 +19,36 @@ them. The order of the rules is the order of :func:`plan`:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeAlias
 
 from engine.protocol import Utterance
 
+from . import understanding
 from .compile import CompiledFlow
 from .intents import first_match
 from .spec import State, Transition
+from .understanding import Understanding
 
-
-@dataclass(frozen=True)
-class Understanding:
-    """What the parsers took from the caller's words."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-    """Slot values to store (validated by their types)."""
-    errors: tuple[str, ...] = ()
-    """Speakable reasons why an answer to this state's question was refused."""
-    corrected: tuple[str, ...] = ()
-    """Slots that held another value before."""
-
-    def learned(self, known: Mapping[str, Any]) -> bool:
-        """Whether a slot that was empty gets a value."""
-        return any(known.get(name) is None for name in self.values)
+__all__ = [
+    "Ask",
+    "AskModel",
+    "Correct",
+    "GotIt",
+    "Move",
+    "NotUnderstood",
+    "Plan",
+    "Remind",
+    "TakeGlobal",
+    "Understanding",
+    "caller_words",
+    "choose",
+    "plan",
+    "recognise",
+    "satisfied",
+    "understand",
+]
 
 
 @dataclass(frozen=True)
@@ -111,25 +116,13 @@ def caller_words(transcript: tuple[Utterance, ...]) -> str | None:
 def understand(
     flow: CompiledFlow, state: State, known: Mapping[str, Any], said: str, today: date
 ) -> Understanding:
-    """The slot values in ``said``: this state's slots from the answer, others when clear."""
-    values: dict[str, Any] = {}
-    errors: list[str] = []
-    corrected: list[str] = []
-    for name, slot in flow.slots.items():
-        if slot.source == "action":
-            continue
-        asked = name in state.collect
-        parsed = flow.slot_types[name].extract(said, slot, today, asked=asked)
-        if parsed is None:
-            continue
-        if not parsed.ok:
-            if asked:
-                errors.append(parsed.error)
-            continue
-        if known.get(name) is not None and known[name] != parsed.value:
-            corrected.append(name)
-        values[name] = parsed.value
-    return Understanding(values, tuple(errors), tuple(corrected))
+    """The slot values in ``said`` for ``state`` (see :mod:`engine.flow.understanding`)."""
+    return understanding.understand(flow.listener, state.collect, known, said, today)
+
+
+def recognise(flow: CompiledFlow, state_name: str, said: str) -> str | None:
+    """The intent our rules hear in ``said`` in a state: a global one first, then the state's."""
+    return first_match(flow.global_intents, said) or first_match(flow.intents[state_name], said)
 
 
 def satisfied(state: State, slots: Mapping[str, Any]) -> bool:
@@ -168,6 +161,28 @@ def asking_state(flow: CompiledFlow, slot: str) -> str | None:
     return next((name for name, state in flow.spec.states.items() if slot in state.collect), None)
 
 
+def correction_target(
+    flow: CompiledFlow, state_name: str, slots: Mapping[str, Any], changed: list[str]
+) -> str | None:
+    """Where a change to slots this state does not ask for takes the call, if anywhere.
+
+    Back to the state that asks for the changed value, so that everything after it runs again
+    with the new value (its own question is skipped: the value is known). Not forward: while
+    this state still waits for its own answer, a state after it would skip that answer
+    ("Can you do the 25th at 7:30?" asked for the party size keeps asking for the party size).
+    """
+    state = flow.state(state_name)
+    order = list(flow.spec.states)
+    waiting = bool(state.collect) and not satisfied(state, slots)
+    for name in changed:
+        target = asking_state(flow, name)
+        if target is None:
+            continue
+        if not waiting or order.index(target) < order.index(state_name):
+            return target
+    return None
+
+
 def plan(
     flow: CompiledFlow,
     state_name: str,
@@ -193,18 +208,22 @@ def plan(
         return TakeGlobal(chosen), nothing
     state = flow.state(state_name)
     understood = understand(flow, state, slots, said, today)
-    elsewhere = [name for name in understood.corrected if name not in state.collect]
-    if elsewhere:
-        # "No, make it seven": go back to where that value is asked. Its state is skipped (the
-        # value is known now) and everything after it runs again with the new value.
-        return Correct(asking_state(flow, elsewhere[0])), understood
     after = {**slots, **understood.values}
+    for name in understood.removed:
+        after.pop(name, None)
+    changed = [*understood.corrected, *understood.removed]
+    elsewhere = [name for name in changed if name not in state.collect]
+    if elsewhere:
+        # "No, make it seven": go back to where that value is asked.
+        target = correction_target(flow, state_name, after, elsewhere)
+        if target is not None or not state.collect:
+            return Correct(target), understood
     transition = choose(flow, state_name, view(after), after, said)
     if transition is not None:
         return Move(transition), understood
     if state.terminal:
         return Ask(), understood
-    if understood.learned(slots) and not understood.errors:
+    if (understood.learned(slots) or elsewhere) and not understood.errors:
         return GotIt(), understood
     if has_model and not understood.errors:
         return AskModel(), understood
