@@ -133,9 +133,8 @@ tests:
         expect: {model_called: false}
       - caller: I'd rather not say
         model:
-          text: "Sure. "
-          tool_calls: [{name: set_date_of_birth, arguments: {value: "1980-03-03"}}]
-        expect: {state: ask_reason, says: Sure., model_called: true}
+          tool_calls: [{name: record_answer, arguments: {date_of_birth: "1980-03-03"}}]
+        expect: {state: ask_reason, says: reason for your visit, model_called: true}
   - name: unscripted
     turns:
       - caller: My name is Dana Scully

@@ -61,9 +61,10 @@ class Chat:
 
     flow: CompiledFlow
     model: ChatModel | None = None
-    today: Callable[[], date] = date.today
+    today: Callable[[], date] | None = None
     echo: Callable[[str], None] = click.echo
     fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
         self.calls = 0
@@ -73,7 +74,9 @@ class Chat:
     def _new_call(self) -> FlowRunner:
         self.calls += 1
         call = CallInfo(f"chat_{self.calls}", flow=self.flow.name)
-        return FlowRunner(self.flow, self.model, call=call, today=self.today)
+        return FlowRunner(
+            self.flow, self.model, call=call, today=self.today, time_zone=self.time_zone
+        )
 
     def start(self) -> None:
         """Greet: the flow's begin line, then the state line."""
@@ -239,14 +242,15 @@ def run(
     echo: Callable[[str], None] = click.echo,
 ) -> None:
     """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal."""
-    fallback = Settings().fallback_line
+    settings = Settings()
     with asyncio.Runner() as loop, _Models(loop, model) as models:
         chat = Chat(
             flow,
             models.model,
-            today=(lambda: today) if today is not None else date.today,
+            today=(lambda: today) if today is not None else None,
             echo=echo,
-            fallback_line=fallback,
+            fallback_line=settings.fallback_line,
+            time_zone=settings.time_zone,
         )
         if lines is None:
             echo(

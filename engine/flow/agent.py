@@ -10,8 +10,9 @@ from engine.llm import ChatModel
 
 from .actions import ActionRegistry, ActionRunner
 from .compile import CompiledFlow
-from .conversation import FlowConversation, FlowServices
+from .conversation import FlowConversation
 from .registry import FlowRegistry
+from .services import FlowServices
 
 
 class FlowAgent:
@@ -23,8 +24,9 @@ class FlowAgent:
         model: ChatModel | None,
         default_flow: str | None,
         *,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] | None = None,
         actions: Callable[[str, ActionRegistry], ActionRunner] = ActionRunner,
+        time_zone: str = "UTC",
     ) -> None:
         self.registry = registry
         self.default_flow = default_flow
@@ -33,6 +35,7 @@ class FlowAgent:
             model=model,
             today=today,
             actions=actions,
+            time_zone=time_zone,
         )
 
     @property

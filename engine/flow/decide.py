@@ -89,7 +89,10 @@ class GotIt:
 
 @dataclass(frozen=True)
 class AskModel:
-    """Our rules cannot settle the turn: the model gets it, with the state's tools."""
+    """Our rules cannot settle the turn: the model reads the answer (or speaks, in a prompt)."""
+
+    errors: tuple[str, ...] = ()
+    """Why our parsers refused the answer, said if the model cannot settle it either."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ def plan(
         return Ask(), understood
     if (understood.learned(slots) or elsewhere) and not understood.errors:
         return GotIt(), understood
-    if has_model and not understood.errors:
-        return AskModel(), understood
+    if has_model and (not understood.errors or state.say is not None):
+        # A fixed line's state asks the model to read an answer even when our parsers refused
+        # it (a value said oddly); a prompt state lets the caller hear why first.
+        return AskModel(understood.errors), understood
     return NotUnderstood(understood.errors), understood

@@ -58,8 +58,7 @@ class IntentPattern:
             means = "yes" if name in _YES_NAMES else "no" if name in _NO_NAMES else None
         phrases = tuple(normalise(e) for e in examples if normalise(e))
         meanings = tuple(
-            (frozenset(concepts(phrase)), bool(_DENIALS & set(words(phrase))))
-            for phrase in phrases
+            (frozenset(concepts(phrase)), bool(_DENIALS & set(words(phrase)))) for phrase in phrases
         )
         extra = GLOBAL_EXTRA if anywhere else LOCAL_EXTRA
         return cls(name, phrases, means, extra, tuple(m for m in meanings if m[0]))

@@ -42,9 +42,17 @@ class ChatModel(Protocol):
     """Anything that streams a chat completion as :data:`LLMEvent` items."""
 
     def stream(
-        self, messages: Sequence[Message], tools: Sequence[Message] | None = None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None = None,
+        *,
+        tool_choice: Message | str | None = None,
     ) -> AsyncIterator[LLMEvent]:
-        """Stream the answer to ``messages``; raise :class:`LLMError` when it cannot."""
+        """Stream the answer to ``messages``; raise :class:`LLMError` when it cannot.
+
+        ``tool_choice`` is the chat-completions field: ``{"type": "function", "function":
+        {"name": ...}}`` makes the model call that function (a structured answer).
+        """
         ...
 
 
@@ -86,7 +94,12 @@ class OpenAIChatModel:
         self.retries = retries
         self._path = _chat_path(client, model)
 
-    def _body(self, messages: Sequence[Message], tools: Sequence[Message] | None) -> bytes:
+    def _body(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None,
+        tool_choice: Message | str | None = None,
+    ) -> bytes:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
         if self.temperature is not None:
             body["temperature"] = self.temperature
@@ -94,6 +107,8 @@ class OpenAIChatModel:
             body["max_tokens"] = self.max_tokens
         if tools:
             body["tools"] = tools
+            if tool_choice is not None:
+                body["tool_choice"] = tool_choice
         return orjson.dumps(body)
 
     async def _open(self, body: bytes) -> _StreamingResponse:
@@ -112,14 +127,18 @@ class OpenAIChatModel:
         return cast(_StreamingResponse, response)
 
     async def stream(
-        self, messages: Sequence[Message], tools: Sequence[Message] | None = None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None = None,
+        *,
+        tool_choice: Message | str | None = None,
     ) -> AsyncIterator[LLMEvent]:
         """Stream the model's answer; see the module docstring for the deadlines."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         first_deadline = started + self.first_token_timeout
         turn_deadline = started + self.turn_timeout
-        body = self._body(messages, tools)
+        body = self._body(messages, tools, tool_choice)
         attempt = 0
         events: AsyncGenerator[LLMEvent, None] | None = None
         while True:
