@@ -143,7 +143,9 @@ class Chat:
             self._end("hung up")
         elif control.transfer_number:
             self._end(f"transferred to {control.transfer_number}")
-        elif control.digit_to_press and not (state.next or state.on_give_up):
+        elif control.digit_to_press and not (
+            state.next or self.flow.spec.give_up_target(self.runner.state)
+        ):
             # A keypad state with no way out hands the call to a phone menu: the flow is done.
             self._end(f"pressed {control.digit_to_press} for a phone menu", what="flow")
 

@@ -148,14 +148,22 @@ def choose(
     for index, transition in enumerate(state.next):
         if transition.when and flow.guards[("states", state_name, "next", index)](**view):
             return transition
+    patterns = flow.intents[state_name]
     if said is not None:
-        matched = first_match(flow.intents[state_name], said)
+        matched = first_match(patterns, said, yes_no_words=False)
         if matched is not None:
             return next(t for t in state.next if t.intent == matched)
-    if satisfied(state, slots):
-        for transition in state.next:
-            if not transition.when and not transition.intent:
-                return transition
+    plain = next((t for t in state.next if not t.when and not t.intent), None)
+    if plain is not None and satisfied(state, slots) and (said is None or state.collect):
+        # The question is answered: "no, seven" to "6:30 or 7:30?" gives the time, and the
+        # plain "no" of an intent that means no does not take the caller elsewhere.
+        return plain
+    if said is not None:
+        matched = first_match(patterns, said)
+        if matched is not None:
+            return next(t for t in state.next if t.intent == matched)
+    if plain is not None and satisfied(state, slots):
+        return plain
     return None
 
 

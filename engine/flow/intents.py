@@ -63,8 +63,11 @@ class IntentPattern:
         extra = GLOBAL_EXTRA if anywhere else LOCAL_EXTRA
         return cls(name, phrases, means, extra, tuple(m for m in meanings if m[0]))
 
-    def matches(self, utterance: str) -> bool:
-        """Whether ``utterance`` clearly expresses this intent."""
+    def matches(self, utterance: str, *, yes_no_words: bool = True) -> bool:
+        """Whether ``utterance`` clearly expresses this intent.
+
+        ``yes_no_words=False`` leaves out the plain yes/no answers of a ``means`` intent.
+        """
         text = normalise(utterance)
         if not text:
             return False
@@ -81,7 +84,7 @@ class IntentPattern:
                 return True
         if self.meanings and self._means_the_same(text):
             return True
-        if self.means is not None:
+        if self.means is not None and yes_no_words:
             answer = yes_no(utterance)
             return answer is (self.means == "yes")
         return False
@@ -99,9 +102,11 @@ class IntentPattern:
         return False
 
 
-def first_match(patterns: Iterable[IntentPattern], utterance: str) -> str | None:
+def first_match(
+    patterns: Iterable[IntentPattern], utterance: str, *, yes_no_words: bool = True
+) -> str | None:
     """The first intent whose pattern matches, or ``None``."""
     for pattern in patterns:
-        if pattern.matches(utterance):
+        if pattern.matches(utterance, yes_no_words=yes_no_words):
             return pattern.name
     return None

@@ -302,8 +302,12 @@ class Flow(_Spec):
         return value
 
     def give_up_target(self, state: str) -> str | None:
-        """Where ``state`` goes when it gives up: its own ``on_give_up``, else the flow's."""
-        target = self.states[state].on_give_up or self.on_give_up
+        """Where ``state`` goes when it gives up: its own ``on_give_up``, else the flow's.
+
+        A state that ends the call (hangs up, transfers) never gives up.
+        """
+        spec = self.states[state]
+        target = spec.on_give_up or (None if spec.terminal else self.on_give_up)
         return None if target == state else target
 
     @property
