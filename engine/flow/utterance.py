@@ -44,12 +44,13 @@ _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\
 _CORRECTION = (
     r"sorry,? (?:i mean[t]?|i said)|(?:no|oh),? i mean[t]?|i mean[t]?|i meant|actually"
     r"|no,? wait|wait,? no|make (?:that|it)|change (?:that|it|the \w+)(?: to)?|or rather|rather"
-    r"|scratch that|let me correct(?: that)?|correction|no(?=, )|sorry(?=, )"
+    r"|scratch that|let me correct(?: that)?|correction"
 )
 _MARKERS = re.compile(
     rf"{_ABBREVIATION}(?:\.{{2,}}|[.!?;](?=\s|$))"  # sentence ends (not "Dr." or "a.m.")
     r"|\s[-\u2013\u2014]+\s"  # a dash between words
     rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
+    r"|(?P<plain>\b(?:no|sorry)(?=, ))"  # "no, four": a fresh start, but not a correction
     r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of)\b)"
     r"|(?P<alternative>\bor\b)",
     re.IGNORECASE,

@@ -54,7 +54,8 @@ _NOT_NAME = _words(
     spelled spelt repeat excuse pardon huh can could would should will shall please thanks
     name first last one two three four five six seven eight nine ten eleven twelve dozen
     couple people person us tomorrow today tonight morning evening afternoon night pm am
-    o'clock then also only still really actually maybe"""
+    o'clock then also only still really actually maybe nothing else anything something
+    everything none all thing"""
 )
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 # Three letters or more, so that initials ("J Smith") are not run together.
