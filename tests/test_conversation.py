@@ -61,7 +61,8 @@ async def test_a_superseded_turn_is_undone_whole(tmp_path):
     assert talk.memory == before
     # Every field of the memory is compared above: a field added later is covered too.
     assert {f.name for f in dataclasses.fields(CallMemory)} >= {
-        "state", "slots", "retries", "returns", "path", "entered_at", "started",
+        "state", "slots", "retries", "returns", "path", "entered_at", "started", "silences",
+        "visits",
     }  # fmt: skip
     again = [part async for part in talk.respond(Turn(2, transcript, call))]
     assert Speech("Thanks, Dana Scully. What should we call you?") in again
