@@ -15,7 +15,11 @@ from engine.flow.asking import question, reask
             "And what time? We seat from five to nine thirty.",
             "What time? We seat from five to nine thirty.",
         ),
-        ("Let me read that back. Dana, born May 1st. Is that right?", "Is that right?"),
+        (
+            "Let me read that back. Dana, born May 1st. Is that right?",
+            "Let me read that back. Dana, born May 1st. Is that right?",
+        ),
+        ("No problem. What should I fix?", "What should I fix?"),
         ("Please hold.", "Please hold."),
     ],
 )

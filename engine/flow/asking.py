@@ -24,14 +24,22 @@ _LOWER = frozenset(
 )
 
 
-def question(line: str) -> str:
-    """The part of ``line`` that asks: from its first question on (else the whole line).
+ACKNOWLEDGEMENT = 4
+"""Words before a question that only acknowledge ("Thanks, Dana.", "No problem.")."""
 
-    A joining word it starts with goes: "And what time?" is asked again as "What time?".
+
+def question(line: str) -> str:
+    """The part of ``line`` that asks: from its first question on, after an acknowledgement.
+
+    "Thanks, Dana. What is your date of birth?" is asked again as "What is your date of
+    birth?", and "And what time?" as "What time?". A question that needs what comes before it
+    ("Let me read that back. ... Is that right?") keeps the whole line.
     """
     sentences = _SENTENCE.split(line.strip())
     for index, sentence in enumerate(sentences):
         if sentence.endswith("?"):
+            if len(" ".join(sentences[:index]).split()) > ACKNOWLEDGEMENT:
+                return line.strip()
             asked = _OPENER.sub("", " ".join(sentences[index:]))
             return asked[:1].upper() + asked[1:]
     return line.strip()
