@@ -12,6 +12,18 @@ from __future__ import annotations
 import re
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+GOT_IT = "Got it."
+NO_MODEL = "Sorry, I can't help with that on this line."
+STILL_THERE = "Are you still there?"
+GONE_QUIET = (
+    "I haven't heard from you for a while, so I'll end the call. Please call back any time. "
+    "Goodbye!"
+)
+CANNOT_GO_ON = (
+    "I'm sorry, I can't get any further on this call. Please call back any time. Goodbye!"
+)
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _OPENER = re.compile(r"^(?:and|so|now|okay|ok|great|alright|then)\b,?\s*", re.IGNORECASE)
 # First words after which "Sorry, " can start the same sentence in lower case.

@@ -39,16 +39,6 @@ from .view import template_view
 log = structlog.get_logger("dialplan.conversation")
 
 MAX_HOPS = 8  # states entered in one turn; a loop in a flow stops here instead of spinning
-GOT_IT = "Got it."
-NO_MODEL = "Sorry, I can't help with that on this line."
-STILL_THERE = "Are you still there?"
-GONE_QUIET = (
-    "I haven't heard from you for a while, so I'll end the call. Please call back any time. "
-    "Goodbye!"
-)
-CANNOT_GO_ON = (
-    "I'm sorry, I can't get any further on this call. Please call back any time. Goodbye!"
-)
 
 
 class NoFlow(RuntimeFault):
@@ -79,7 +69,7 @@ class FlowConversation:
             self.flow = flow
             self._position = flow.machine.add(call.call_id)
             start = self._position.state
-            self.memory = CallMemory(state=start, path=[start])
+            self.memory = CallMemory(state=start, path=[start], visits={start: 1})
             self.runner = self.services.actions(call.call_id, flow.actions)
             log.info("flow.bound", call_id=call.call_id, flow=flow.name, version=flow.version)
         return self.flow
@@ -173,7 +163,7 @@ class FlowConversation:
             case decide.GotIt():
                 # Useful, just not what this state asked ("March third" when asked for a
                 # name): keep it, say so, and ask again without counting a failed try.
-                yield Speech(GOT_IT)
+                yield Speech(asking.GOT_IT)
                 yield Speech(self._line("reask") or self._question())
             case decide.AskModel(errors=errors):
                 async for part in self._model_turn(turn, errors):
@@ -190,17 +180,17 @@ class FlowConversation:
         limit = flow.spec.reminders if state.reminders is None else state.reminders
         if memory.silences > limit:
             log.info("flow.give_up", call_id=self.call.call_id, state=self.state, why="silence")
-            async for part in self._give_up(turn, GONE_QUIET):
+            async for part in self._give_up(turn, asking.GONE_QUIET):
                 yield part
             return
-        yield Speech(self._line("reminder") or f"{STILL_THERE} {self._question()}".strip())
+        yield Speech(self._line("reminder") or f"{asking.STILL_THERE} {self._question()}".strip())
 
     async def _not_understood(self, turn: Turn, errors: tuple[str, ...]) -> AsyncIterator[Part]:
         state = self._flow().state(self.state)
         self.memory.retries += 1
         if self.memory.retries > state.retries:
             log.info("flow.give_up", call_id=self.call.call_id, state=self.state, why="retries")
-            async for part in self._give_up(turn, CANNOT_GO_ON):
+            async for part in self._give_up(turn, asking.CANNOT_GO_ON):
                 yield part
             return
         if state.prompt is not None and not self._line("reask"):
@@ -274,13 +264,13 @@ class FlowConversation:
         returning = False
         while target is not None and hops < MAX_HOPS:
             hops += 1
-            if self._visited_enough(target):
+            if decide.visited_enough(flow, self.memory.visits, target):
                 # "Seven, then" for the third time: the loop ends where giving up leads.
                 log.info("flow.give_up", call_id=self.call.call_id, state=target, why="visits")
                 given_up = flow.spec.give_up_target(target)
-                if given_up is None or self._visited_enough(given_up):
+                if given_up is None or decide.visited_enough(flow, self.memory.visits, given_up):
                     yield CallControl(end_call=True)
-                    yield Speech(CANNOT_GO_ON)
+                    yield Speech(asking.CANNOT_GO_ON)
                     return
                 target = given_up
             self._enter(target, turn)
@@ -300,15 +290,6 @@ class FlowConversation:
                 target = None
         if hops >= MAX_HOPS:
             log.warning("flow.hop_limit", call_id=self.call.call_id, state=self.state)
-
-    def _visited_enough(self, target: str) -> bool:
-        """Whether entering ``target`` once more would pass its ``visits`` limit."""
-        flow = self._flow()
-        state = flow.state(target)
-        if state.terminal:
-            return False  # hanging up or transferring is where loops end, never a loop
-        limit = flow.spec.visits if state.visits is None else state.visits
-        return self.memory.visits.get(target, 0) >= limit
 
     def _enter(self, target: str, turn: Turn) -> None:
         flow, memory = self._flow(), self.memory
@@ -362,7 +343,7 @@ class FlowConversation:
             yield Speech(render(flow.template("states", self.state, "say"), self._view()))
         elif state.prompt is not None:
             if self.services.model is None:
-                yield Speech(self._line("reask") or NO_MODEL)
+                yield Speech(self._line("reask") or asking.NO_MODEL)
                 return
             parts = speaking.speak(self.services.model, flow, self.memory, self._view(), turn, None)
             async for part in parts:

@@ -48,6 +48,7 @@ __all__ = [
     "recognise",
     "satisfied",
     "understand",
+    "visited_enough",
 ]
 
 
@@ -170,6 +171,16 @@ def choose(
 def asking_state(flow: CompiledFlow, slot: str) -> str | None:
     """The first state (in flow order) that asks for ``slot``, if any does."""
     return next((name for name, state in flow.spec.states.items() if slot in state.collect), None)
+
+
+def visited_enough(flow: CompiledFlow, visits: Mapping[str, int], target: str) -> bool:
+    """Whether entering ``target`` once more would pass its ``visits`` limit.
+
+    A state that ends the call is where loops end, never part of one.
+    """
+    state = flow.state(target)
+    limit = flow.spec.visits if state.visits is None else state.visits
+    return not state.terminal and visits.get(target, 0) >= limit
 
 
 def correction_target(
