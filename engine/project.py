@@ -210,4 +210,6 @@ class Project:
         if self.agent_kind == "prompt":
             return PromptAgent(self.prompt_spec(), model)
         self._ensure_loaded()
-        return FlowAgent(self.registry, model, self.default_flow())
+        return FlowAgent(
+            self.registry, model, self.default_flow(), time_zone=self.settings.time_zone
+        )

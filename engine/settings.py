@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +106,11 @@ class Settings(BaseSettings):
     reminder_line: str = Field(
         "Are you still there?", description="Re-prompt for silent callers when no model is set."
     )
+    time_zone: str = Field(
+        "UTC",
+        description="IANA time zone of the callers (`America/New_York`): what `today` means. A "
+        "flow's `time_zone` and a call's `metadata.time_zone` come first.",
+    )
 
     # --- call records ------------------------------------------------------------------------
     database_url: str = Field(
@@ -137,6 +143,15 @@ class Settings(BaseSettings):
     def _split_plugins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name)") from None
         return value
 
     @field_validator("path_prefix")

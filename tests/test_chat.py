@@ -199,10 +199,13 @@ def test_quit_and_unknown_commands():
     assert out[-1] == "/quit"
 
 
-def test_test_model_answers_what_the_parsers_cannot():
+def test_the_test_model_reads_answers_but_never_speaks_a_fixed_line():
+    # In a `say` state the model is only asked to read the answer (a structured call); the
+    # test model answers in words, so nothing is read and the flow asks again.
     out = chat("clinic_intake", "Dana Scully", "um hmm okay", provider="test")
+    assert chat_module.TEST_MODEL_LINE not in "\n".join(out)
     assert out[-2:] == [
-        f"agent: {chat_module.TEST_MODEL_LINE}",
+        "agent: Sorry, what is your date of birth, with the month, day and year?",
         "  [ask_dob] full_name=Dana Scully",
     ]
 

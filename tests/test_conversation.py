@@ -61,7 +61,8 @@ async def test_a_superseded_turn_is_undone_whole(tmp_path):
     assert talk.memory == before
     # Every field of the memory is compared above: a field added later is covered too.
     assert {f.name for f in dataclasses.fields(CallMemory)} >= {
-        "state", "slots", "retries", "returns", "path", "entered_at", "started",
+        "state", "slots", "retries", "returns", "path", "entered_at", "started", "silences",
+        "visits",
     }  # fmt: skip
     again = [part async for part in talk.respond(Turn(2, transcript, call))]
     assert Speech("Thanks, Dana Scully. What should we call you?") in again
@@ -222,3 +223,51 @@ async def test_a_crashing_action_still_reports_its_result_then_fails_the_turn(tm
     assert isinstance(result, ToolCallResult) and result.successful is False
     assert "ValueError" in result.content
     assert reply.error is not None and "could not convert" in reply.error  # fallback line
+
+
+LOOPY = """\
+flow: loopy
+slots:
+  code: {type: number}
+states:
+  ask:
+    say: Your code?
+    collect: [code]
+    retries: 1
+    next: [{to: check}]
+  check:
+    next: [{to: ask, clear: [code], say: "That code did not work."}]
+"""
+
+
+async def test_silence_ends_the_call_when_there_is_nowhere_to_give_up_to(tmp_path):
+    runner = FlowRunner(compile_text(tmp_path, LOOPY))
+    runner.start()
+    replies = [await runner.silence() for _ in range(3)]
+    assert [r.text for r in replies[:2]] == ["Are you still there? Your code?"] * 2
+    assert replies[2].ended and "end the call" in replies[2].text
+
+
+async def test_nonsense_ends_the_call_after_its_retries(tmp_path):
+    runner = FlowRunner(compile_text(tmp_path, LOOPY))
+    runner.start()
+    assert (await runner.say("purple")).text == "Sorry, I didn't catch that. Your code?"
+    last = await runner.say("banana")
+    assert last.ended and "can't get any further" in last.text
+
+
+async def test_a_loop_between_states_ends_after_its_visits(tmp_path):
+    runner = FlowRunner(compile_text(tmp_path, "visits: 3\n" + LOOPY))
+    runner.start()
+    said = [await runner.say(str(code)) for code in (1, 2, 3)]
+    assert said[0].text == "That code did not work. Your code?"
+    assert said[2].ended and "can't get any further" in said[2].text
+    assert runner.conversation.memory.visits == {"ask": 3, "check": 3}
+
+
+@pytest.mark.parametrize("name", ["clinic_intake", "booking"])
+def test_every_state_of_the_examples_gives_up_somewhere(name):
+    root = Path(__file__).resolve().parent.parent
+    flow = project(root).open_flow(name).spec
+    for state, spec in flow.states.items():
+        assert spec.terminal or flow.give_up_target(state) is not None, state

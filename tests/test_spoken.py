@@ -52,6 +52,11 @@ def test_spoken_date_without_year() -> None:
     assert spoken_date("1980-03-03", year=False) == "March 3rd"
 
 
+def test_spoken_date_with_the_weekday_to_confirm_by() -> None:
+    assert spoken_date("2026-12-04", year=False, weekday=True) == "Friday, December 4th"
+    assert spoken_date("2026-12-04", weekday=True) == "Friday, December 4th, 2026"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -180,7 +180,7 @@ def test_yes_and_no_stay_words(tmp_path):
     text = VALID.replace(
         "        when: slots.name\n",
         "        when: slots.name\n"
-        "      - {to: bye, intent: agree, examples: [yes, on, off, no]}\n",
+        "      - {to: ask, intent: agree, examples: [yes, on, off, no]}\n",
     )
     _, _, loaded = load(tmp_path, text)
     assert loaded.spec.states["ask"].next[1].examples == ("yes", "on", "off", "no")

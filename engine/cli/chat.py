@@ -54,10 +54,11 @@ class Chat:
 
     flow: CompiledFlow
     model: ChatModel | None = None
-    today: Callable[[], date] = date.today
+    today: Callable[[], date] | None = None
     echo: Callable[[str], None] = click.echo
     fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
     live_actions: bool = False  # run actions for real (webhooks are sent)
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
         self.calls = 0
@@ -71,7 +72,14 @@ class Chat:
         call = CallInfo(f"chat_{self.calls}", flow=self.flow.name)
         # Stubbed unless asked: trying a flow must not POST to a live webhook.
         actions = stub_runners(calls=self.actions, live=self.live_actions)
-        return FlowRunner(self.flow, self.model, call=call, today=self.today, actions=actions)
+        return FlowRunner(
+            self.flow,
+            self.model,
+            call=call,
+            today=self.today,
+            actions=actions,
+            time_zone=self.time_zone,
+        )
 
     def start(self) -> None:
         """Greet: the flow's begin line, then the state line."""
@@ -141,7 +149,9 @@ class Chat:
             self._end("hung up")
         elif control.transfer_number:
             self._end(f"transferred to {control.transfer_number}")
-        elif control.digit_to_press and not (state.next or state.on_give_up):
+        elif control.digit_to_press and not (
+            state.next or self.flow.spec.give_up_target(self.runner.state)
+        ):
             # A keypad state with no way out hands the call to a phone menu: the flow is done.
             self._end(f"pressed {control.digit_to_press} for a phone menu", what="flow")
 
@@ -268,10 +278,11 @@ def run(
         chat = Chat(
             flow,
             models.model,
-            today=(lambda: today) if today is not None else date.today,
+            today=(lambda: today) if today is not None else None,
             echo=echo,
             fallback_line=settings.fallback_line,
             live_actions=live_actions,
+            time_zone=settings.time_zone,
         )
         if lines is None:
             echo(

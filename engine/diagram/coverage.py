@@ -70,8 +70,8 @@ def transitions(flow: Flow) -> list[FlowTransition]:
     for name, state in flow.states.items():
         for way in state.next:
             found.append(FlowTransition(name, way.to, "next", way.intent, way.when))
-        if state.on_give_up:
-            found.append(FlowTransition(name, state.on_give_up, "on_give_up"))
+        if give_up := flow.give_up_target(name):
+            found.append(FlowTransition(name, give_up, "on_give_up"))
     for intent in flow.global_intents:
         # An intent that stays (``repeat``) moves nowhere, but it is a way a test can take.
         target = intent.to or ANY_STATE

@@ -30,7 +30,7 @@ from typing import Literal
 
 from engine.errors import DialplanError
 from engine.flow import CompiledFlow
-from engine.flow.spec import Flow, State
+from engine.flow.spec import Flow
 
 from .coverage import Coverage
 
@@ -139,7 +139,7 @@ def diagram(
     nodes = [
         Node(
             name,
-            ending=_ending(state),
+            ending=_ending(spec, name),
             start=name == start,
             at=name == at,
             visited=entered is None or name in entered,
@@ -159,11 +159,9 @@ def diagram(
                 parts.append(f"when {transition.when}")
             label = " ".join(" ".join(parts).split())  # a folded YAML guard spans lines
             edges.append(Edge(name, transition.to, "next", label, seen(name, transition.to)))
-        if state.on_give_up:
-            edges.append(
-                Edge(name, state.on_give_up, "give_up", "gives up", seen(name, state.on_give_up))
-            )
-        ending = _ending(state)
+        if give_up := spec.give_up_target(name):
+            edges.append(Edge(name, give_up, "give_up", "gives up", seen(name, give_up)))
+        ending = _ending(spec, name)
         if ending:
             visited = entered is None or name in entered
             edges.append(Edge(name, "", "end", ending, visited))
@@ -184,13 +182,14 @@ def diagram(
     return Diagram(spec.flow, file, tuple(nodes), tuple(edges))
 
 
-def _ending(state: State) -> str | None:
-    """How the call leaves the agent in ``state``, if the flow ends there."""
+def _ending(flow: Flow, name: str) -> str | None:
+    """How the call leaves the agent in state ``name``, if the flow ends there."""
+    state = flow.states[name]
     if state.end_call:
         return "hangs up"
     if state.transfer is not None:
         return "transfers"
-    if state.press_digit is not None and not (state.next or state.on_give_up):
+    if state.press_digit is not None and not (state.next or flow.give_up_target(name)):
         return f"presses {state.press_digit}"  # keys for a phone menu: the menu takes over
     return None
 

@@ -36,10 +36,13 @@ class Book:
             return False
         return self.taken.get((date, time), 0) < self.capacity
 
-    def alternatives(self, date: str, time: str, count: int = 2) -> list[str]:
-        """The free times nearest to ``time`` on ``date``."""
+    def alternatives(
+        self, date: str, time: str, count: int = 2, exclude: frozenset[str] = frozenset()
+    ) -> list[str]:
+        """The free times nearest to ``time`` on ``date``, other than those in ``exclude``."""
         ranked = sorted(OPENING, key=lambda t: abs(_minutes(t) - _minutes(time)))
-        return [t for t in ranked if t != time and self.free(date, t)][:count]
+        free = [t for t in ranked if t != time and t not in exclude and self.free(date, t)]
+        return sorted(free[:count])
 
 
 BOOK = Book()
@@ -57,11 +60,14 @@ def _minutes(time: str) -> int:
 
 
 @plugin.action("booking.check_availability")
-def check_availability(date: str, time: str, party_size: object = 2) -> dict[str, object]:
-    """Is a table free? If not, the nearest free times."""
+def check_availability(
+    date: str, time: str, party_size: object = 2, exclude: str = ""
+) -> dict[str, object]:
+    """Is a table free? If not, the nearest free times not offered before (``exclude``)."""
     if BOOK.free(date, time) and int(float(str(party_size))) <= MAX_PARTY:
         return {"available": True, "alternatives": []}
-    return {"available": False, "alternatives": BOOK.alternatives(date, time)}
+    offered = frozenset(exclude.split())
+    return {"available": False, "alternatives": BOOK.alternatives(date, time, exclude=offered)}
 
 
 @plugin.action("booking.book")

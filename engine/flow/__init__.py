@@ -9,13 +9,14 @@ before a call), :mod:`~engine.flow.compile` and :mod:`~engine.flow.registry` (wh
 from engine.flow.actions import ActionError, ActionRegistry, ActionRunner
 from engine.flow.agent import FlowAgent
 from engine.flow.compile import CompiledFlow, compile_flow
-from engine.flow.conversation import FlowConversation, FlowServices
+from engine.flow.conversation import FlowConversation
 from engine.flow.load import load_flow
 from engine.flow.memory import CallMemory
 from engine.flow.parse import LoadedFlow, flow_files
 from engine.flow.plugins import Extensions, Plugin
 from engine.flow.registry import FlowRegistry
 from engine.flow.runner import AgentReply, FlowRunner
+from engine.flow.services import FlowServices
 from engine.flow.slots import BaseSlotType, Parsed, SlotType, SlotTypes
 from engine.flow.spec import Flow, SlotSpec
 from engine.flow.stub_actions import Stub, StubActionRunner, StubbedCall, stub_runners

@@ -12,8 +12,9 @@ from engine.llm import ChatModel
 
 from .actions import ActionRegistry, ActionRunner
 from .compile import CompiledFlow
-from .conversation import FlowConversation, FlowServices
+from .conversation import FlowConversation
 from .registry import FlowRegistry
+from .services import FlowServices
 
 
 class FlowAgent:
@@ -25,8 +26,9 @@ class FlowAgent:
         model: ChatModel | None,
         default_flow: str | None,
         *,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] | None = None,
         actions: Callable[[str, ActionRegistry], ActionRunner] = ActionRunner,
+        time_zone: str = "UTC",
     ) -> None:
         self.registry = registry
         self.default_flow = default_flow
@@ -35,6 +37,7 @@ class FlowAgent:
             model=model,
             today=today,
             actions=actions,
+            time_zone=time_zone,
         )
 
     @property

@@ -130,6 +130,7 @@ class _Checker:
                         )
         for index, intent in enumerate(flow.global_intents):
             self._state_ref(intent.to, "global", index, "to")
+        self._state_ref(flow.on_give_up, "on_give_up")
         if self.errors:
             return  # reachability over broken edges would only add noise
         reached = self._reachable()
@@ -144,7 +145,8 @@ class _Checker:
                 )
             if ("states", name) in self.loaded.cut:
                 continue  # its schema errors are reported; what is left of it may be no state
-            if not (state.next or state.on_give_up or state.terminal or name in returning):
+            way_out = state.next or flow.give_up_target(name) or state.terminal
+            if not (way_out or name in returning):
                 self.error(
                     f"state {name!r} has no way out",
                     "states",
@@ -164,8 +166,8 @@ class _Checker:
             seen.add(name)
             state = flow.states[name]
             todo.extend(t.to for t in state.next)
-            if state.on_give_up:
-                todo.append(state.on_give_up)
+            if give_up := flow.give_up_target(name):
+                todo.append(give_up)
             if ("states", name) in self.loaded.cut:
                 # The ways out as written, also those cut for schema errors: a state they lead
                 # to is not unreachable, only behind a mistake already reported.

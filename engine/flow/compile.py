@@ -25,6 +25,7 @@ from .parse import LoadedFlow
 from .plugins import Extensions
 from .slots import SlotType
 from .spec import Flow, SlotSpec, State, string_leaves
+from .understanding import Listener
 
 TemplatePath = tuple[Any, ...]
 """Where a template sits in the flow file, e.g. ``("states", "done", "say")``."""
@@ -47,6 +48,7 @@ class CompiledFlow:
     machine: FlowMachine
     actions: ActionRegistry
     begin_uses_call: bool
+    listener: Listener
     mtimes: tuple[float, ...] = field(default=())
 
     @property
@@ -125,19 +127,21 @@ def compile_flow(
     uses_call = bool(flow.begin) and "call" in jinja2.meta.find_undeclared_variables(
         env.parse(flow.begin)
     )
+    slot_types = {name: extensions.slot_types[slot.type] for name, slot in flow.slots.items()}
     return CompiledFlow(
         loaded=loaded,
         env=env,
         templates=templates,
         guards=guards,
-        slot_types={name: extensions.slot_types[slot.type] for name, slot in flow.slots.items()},
+        slot_types=slot_types,
         intents=intents,
         global_intents=tuple(
-            IntentPattern.of(g.intent, g.examples, None) for g in flow.global_intents
+            IntentPattern.of(g.intent, g.examples, None, anywhere=True) for g in flow.global_intents
         ),
         machine=FlowMachine(flow),
         actions=extensions.actions,
         begin_uses_call=uses_call,
+        listener=Listener(flow.slots, slot_types, flow.hours),
         mtimes=mtimes,
     )
 

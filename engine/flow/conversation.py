@@ -18,8 +18,7 @@ understood and by whom, the states entered and why, the model's requests.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -27,15 +26,15 @@ import structlog
 
 from engine.agent import CallInfo, CallSummary, Greeting, Part, Speech, Turn, TurnTrace
 from engine.errors import RuntimeFault
-from engine.llm import ChatModel, TextDelta, ToolCallRequest
-from engine.protocol import NO_CONTROL, RawTranscript, ToolCallInvocation, ToolCallResult
+from engine.protocol import NO_CONTROL, CallControl, RawTranscript
 from engine.templates import render
 
-from . import decide, effects, prompting
-from .actions import ActionRegistry, ActionRunner
+from . import asking, decide, effects, extraction, speaking
+from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
 from .memory import CallMemory
+from .services import FlowServices
 from .spec import Transition
 from .tools import ToolOutcome, ToolTable
 from .trace import ActionLog, TurnTracer, summarize
@@ -44,26 +43,10 @@ from .view import template_view
 log = structlog.get_logger("dialplan.conversation")
 
 MAX_HOPS = 8  # states entered in one turn; a loop in a flow stops here instead of spinning
-NOT_UNDERSTOOD = "Sorry, I didn't catch that."
-GOT_IT = "Got it."
-NO_MODEL = "Sorry, I can't help with that on this line."
-STILL_THERE = "Are you still there?"
 
 
 class NoFlow(RuntimeFault):
     """No flow could be chosen for a call."""
-
-
-@dataclass(frozen=True)
-class FlowServices:
-    """What a flow conversation uses besides its flow and call: the narrow context it runs in."""
-
-    choose: Callable[[CallInfo], CompiledFlow | None]
-    """The flow for a call (from its URL, its metadata, or the default)."""
-    model: ChatModel | None = None
-    today: Callable[[], date] = date.today
-    actions: Callable[[str, ActionRegistry], ActionRunner] = ActionRunner
-    """Makes the call's action runner from its call id and the flow's actions."""
 
 
 class FlowConversation:
@@ -75,12 +58,12 @@ class FlowConversation:
         self.flow: CompiledFlow | None = None
         self.memory = CallMemory(state="")
         self.runner: ActionRunner | None = None
-        self._position: Position | None = None
         self._sensitive: frozenset[str] = frozenset()
         self._tracer = TurnTracer("", self._sensitive)
         self._trace: TurnTrace | None = None
         self._actions = ActionLog()
         self._gave_up = False
+        self._position: Position | None = None
         if call.flow is not None:
             self._bind(call)
 
@@ -95,7 +78,7 @@ class FlowConversation:
             self.flow = flow
             self._position = flow.machine.add(call.call_id)
             start = self._position.state
-            self.memory = CallMemory(state=start, path=[start])
+            self.memory = CallMemory(state=start, path=[start], visits={start: 1})
             self.runner = self.services.actions(call.call_id, flow.actions)
             self._sensitive = frozenset(name for name, s in flow.slots.items() if s.sensitive)
             log.info("flow.bound", call_id=call.call_id, flow=flow.name, version=flow.version)
@@ -136,7 +119,7 @@ class FlowConversation:
         tracer = self._tracer = TurnTracer(self.memory.state, self._sensitive)
         self._trace = None
         try:
-            async for part in _spaced(self._turn(turn)):
+            async for part in effects.spaced(self._turn(turn)):
                 yield part
         except (asyncio.CancelledError, GeneratorExit):
             self._restore(before)
@@ -181,15 +164,20 @@ class FlowConversation:
             memory.slots,
             decide.caller_words(turn.transcript),
             reminder=turn.reminder,
-            today=self.services.today(),
+            today=self.today(),
             has_model=self.services.model is not None,
             view=self._view,
         )
         memory.slots.update(understood.values)
         self._tracer.planned(plan, understood)
+        for name in understood.removed:
+            memory.slots.pop(name, None)
+        if not turn.reminder:
+            memory.silences = 0
         match plan:
             case decide.Remind():
-                yield Speech(self._line("reminder") or STILL_THERE)
+                async for part in self._remind(turn):
+                    yield part
             case decide.Ask():
                 async for part in self._speak(turn):
                     yield part
@@ -206,43 +194,59 @@ class FlowConversation:
             case decide.GotIt():
                 # Useful, just not what this state asked ("March third" when asked for a
                 # name): keep it, say so, and ask again without counting a failed try.
-                yield Speech(GOT_IT)
-                async for part in self._ask_again(turn):
-                    yield part
-            case decide.AskModel():
-                async for part in self._model_turn(turn):
+                yield Speech(asking.GOT_IT)
+                yield Speech(self._line("reask") or self._question())
+            case decide.AskModel(errors=errors):
+                async for part in self._model_turn(turn, errors):
                     yield part
             case decide.NotUnderstood(errors=errors):
                 async for part in self._not_understood(turn, errors):
                     yield part
 
+    async def _remind(self, turn: Turn) -> AsyncIterator[Part]:
+        """The state's reminder; after too many in a row, the state gives up."""
+        flow, memory = self._flow(), self.memory
+        state = flow.state(memory.state)
+        memory.silences += 1
+        limit = flow.spec.reminders if state.reminders is None else state.reminders
+        if memory.silences > limit:
+            log.info("flow.give_up", call_id=self.call.call_id, state=self.state, why="silence")
+            async for part in self._give_up(turn, asking.GONE_QUIET):
+                yield part
+            return
+        yield Speech(self._line("reminder") or f"{asking.STILL_THERE} {self._question()}".strip())
+
     async def _not_understood(self, turn: Turn, errors: tuple[str, ...]) -> AsyncIterator[Part]:
         state = self._flow().state(self.state)
         self.memory.retries += 1
-        if state.on_give_up and self.memory.retries > state.retries:
-            log.info("flow.give_up", call_id=self.call.call_id, state=self.state)
-            self._tracer.gave_up = True
-            self._tracer.why("gave up")
-            async for part in self._enter_chain(state.on_give_up, turn):
+        if self.memory.retries > state.retries:
+            log.info("flow.give_up", call_id=self.call.call_id, state=self.state, why="retries")
+            async for part in self._give_up(turn, asking.CANNOT_GO_ON):
                 yield part
             return
-        opener = f"Sorry, {errors[0]}." if errors else NOT_UNDERSTOOD
-        reask = self._line("reask")
-        if reask and reask.lower().startswith("sorry") and not errors:
-            opener = ""  # the author's line apologises already
-        if opener:
-            yield Speech(opener)
-        async for part in self._ask_again(turn):
-            yield part
-
-    async def _ask_again(self, turn: Turn) -> AsyncIterator[Part]:
-        """The state's ``reask`` line, or its question again."""
-        reask = self._line("reask")
-        if reask:
-            yield Speech(reask)
+        if state.prompt is not None and not self._line("reask"):
+            yield Speech(asking.reask("", errors))  # the model asks in its own words
+            async for part in self._speak(turn):
+                yield part
             return
-        async for part in self._speak(turn):
-            yield part
+        yield Speech(asking.reask(self._line("reask") or self._question(), errors))
+
+    async def _give_up(self, turn: Turn, goodbye: str) -> AsyncIterator[Part]:
+        """To the state's give-up state (its own or the flow's); with none, end the call."""
+        self._tracer.gave_up = True
+        self._tracer.why("gave up")
+        target = self._flow().spec.give_up_target(self.state)
+        if target is not None:
+            async for part in self._enter_chain(target, turn):
+                yield part
+            return
+        yield CallControl(end_call=True)
+        yield Speech(goodbye)
+
+    def _question(self) -> str:
+        """Only the question of the current state's line ("What is your date of birth?")."""
+        line = self._line("say")
+        return asking.question(line) if line else ""
 
     async def _global(self, name: str, turn: Turn) -> AsyncIterator[Part]:
         flow = self._flow()
@@ -256,7 +260,7 @@ class FlowConversation:
         if intent.say:
             yield Speech(render(flow.template("global", index, "say"), self._view()))
         if intent.to is None:
-            async for part in self._speak(turn):  # e.g. "repeat that"
+            async for part in self._speak(turn):  # e.g. "repeat that": the whole line again
                 yield part
             return
         if intent.returns and intent.to != self.state:
@@ -292,11 +296,22 @@ class FlowConversation:
         """Enter ``target`` and keep going while the way out is already open."""
         flow, memory = self._flow(), self.memory
         hops = 0
+        returning = False
         while target is not None and hops < MAX_HOPS:
             hops += 1
+            if decide.visited_enough(flow, self.memory.visits, target):
+                # "Seven, then" for the third time: the loop ends where giving up leads.
+                log.info("flow.give_up", call_id=self.call.call_id, state=target, why="visits")
+                given_up = flow.spec.give_up_target(target)
+                if given_up is None or decide.visited_enough(flow, self.memory.visits, given_up):
+                    yield CallControl(end_call=True)
+                    yield Speech(asking.CANNOT_GO_ON)
+                    return
+                target = given_up
             self._enter(target, turn)
-            async for part in self._on_enter(turn):
+            async for part in self._on_enter(turn, question_only=returning):
                 yield part
+            returning = False
             state = flow.state(memory.state)
             transition = decide.choose(flow, memory.state, self._view(), memory.slots, None)
             if transition is not None:
@@ -305,6 +320,7 @@ class FlowConversation:
                 target = transition.to
             elif not state.next and not state.terminal and memory.returns:
                 target = memory.returns.pop()  # back to where a returning global intent left
+                returning = True
                 self._tracer.why("return")
             else:
                 target = None
@@ -319,16 +335,22 @@ class FlowConversation:
             flow.machine.move(self._position, target)
         memory.state = target
         memory.retries = 0
+        memory.silences = 0
+        memory.visits[target] = memory.visits.get(target, 0) + 1
         memory.entered_at = len(turn.transcript)
         memory.path.append(target)
         log.debug("flow.enter", call_id=self.call.call_id, state=target)
 
-    async def _on_enter(self, turn: Turn) -> AsyncIterator[Part]:
+    async def _on_enter(self, turn: Turn, *, question_only: bool = False) -> AsyncIterator[Part]:
         async for part in self._enter_effects():
             yield part
         state = self._flow().state(self.state)
         if state.collect and decide.satisfied(state, self.memory.slots):
             return  # everything this state asks for is known: skip its question
+        if question_only and state.say is not None:
+            # Back from a global intent ("who is this?"): the question, not the whole line.
+            yield Speech(self._question())
+            return
         async for part in self._speak(turn):
             yield part
 
@@ -359,9 +381,11 @@ class FlowConversation:
             yield Speech(render(flow.template("states", self.state, "say"), self._view()))
         elif state.prompt is not None:
             if self.services.model is None:
-                yield Speech(self._line("reask") or NO_MODEL)
+                yield Speech(self._line("reask") or asking.NO_MODEL)
                 return
-            async for part in self._model_speaks(turn, None):
+            model = self._tracer.meter.model(self.services.model)
+            parts = speaking.speak(model, flow, self.memory, self._view(), turn, None)
+            async for part in parts:
                 yield part
 
     def _line(self, key: str) -> str | None:
@@ -369,21 +393,33 @@ class FlowConversation:
 
     # -- the model -------------------------------------------------------------------------
 
-    async def _model_turn(self, turn: Turn) -> AsyncIterator[Part]:
-        flow = self._flow()
+    async def _model_turn(self, turn: Turn, errors: tuple[str, ...]) -> AsyncIterator[Part]:
+        """The model settles what our rules could not: it reads the answer, or it speaks."""
+        flow, memory = self._flow(), self.memory
         state = flow.state(self.state)
-        table = ToolTable(flow, state, self.memory.slots, self.services.today())
+        assert self.services.model is not None
+        model = self._tracer.meter.model(self.services.model)
         outcome = ToolOutcome()
         spoke = False
-        async for part in self._model_speaks(turn, table, outcome):
+        if state.say is not None and extraction.extraction_tool(flow, self.state):
+            # The flow speaks its own lines here: the model only reads the caller's answer.
+            asked = self._question() or self._line("say") or ""
+            parts = extraction.extract(
+                model, flow, self.state, turn.transcript, memory.entered_at, asked,
+                self.today(), outcome,
+            )  # fmt: skip
+        else:
+            table = ToolTable(flow, state, memory.slots, self.today())
+            parts = speaking.speak(model, flow, memory, self._view(), turn, table, outcome)
+        async for part in parts:
             spoke = spoke or isinstance(part, Speech)
             yield part
+        memory.slots.update(outcome.slots)
         self._tracer.slots(outcome.slots, "model")
         self._tracer.refuse(outcome.errors)
         if outcome.intent:
             self._tracer.intent(outcome.intent, "model")
-        slots = self.memory.slots
-        transition = decide.choose(flow, self.state, self._view(), slots, None)
+        transition = decide.choose(flow, self.state, self._view(), memory.slots, None)
         if transition is None and outcome.intent:
             transition = next((t for t in state.next if t.intent == outcome.intent), None)
             if transition is None:  # a global intent the model recognised
@@ -395,36 +431,8 @@ class FlowConversation:
                 yield part
             return
         if not spoke:
-            async for part in self._not_understood(turn, tuple(outcome.errors)):
+            async for part in self._not_understood(turn, tuple(outcome.errors) or errors):
                 yield part
-
-    async def _model_speaks(
-        self, turn: Turn, table: ToolTable | None, outcome: ToolOutcome | None = None
-    ) -> AsyncIterator[Part]:
-        """The model speaks for the current state; with a ``table``, it may use its tools."""
-        flow, memory = self._flow(), self.memory
-        model = self.services.model
-        assert model is not None
-        offered = table.offered() if table else []
-        system = prompting.system_prompt(
-            flow, memory.state, self._view(), memory.slots, with_tools=bool(offered)
-        )
-        messages = prompting.messages(
-            flow, memory.state, system, turn.transcript, memory.entered_at
-        )
-        calls: list[ToolCallRequest] = []
-        async for event in self._tracer.meter.wrap(model.stream(messages, offered or None)):
-            if isinstance(event, TextDelta):
-                yield Speech(event.text)
-            elif isinstance(event, ToolCallRequest):
-                calls.append(event)
-        if table is None or outcome is None:
-            return
-        for call in calls:
-            yield ToolCallInvocation(call.id, call.name, call.arguments)
-            result = table.apply(call, outcome)
-            yield ToolCallResult(call.id, result, not result.startswith("rejected"))
-        memory.slots.update(outcome.slots)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -432,22 +440,13 @@ class FlowConversation:
         assert self.flow is not None
         return self.flow
 
+    def today(self) -> date:
+        """Today where the caller is (see :meth:`FlowServices.today_for`)."""
+        return self.services.today_for(self.call, self.flow)
+
     def _view(self, slots: dict[str, Any] | None = None) -> dict[str, Any]:
         """What templates and guards see (with ``slots`` instead of the memory's, if given)."""
         memory = self.memory
         return template_view(
             self._flow(), memory.state, memory.slots if slots is None else slots, self.call
         )
-
-
-async def _spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
-    """Keep pieces of speech from running into each other ("Got it.What's ...")."""
-    last = ""
-    async for part in parts:
-        if isinstance(part, Speech):
-            if not part.text:
-                continue
-            if last and not last[-1].isspace() and not part.text[0].isspace():
-                part = Speech(" " + part.text)
-            last = part.text
-        yield part

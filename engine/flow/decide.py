@@ -19,31 +19,37 @@ them. The order of the rules is the order of :func:`plan`:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeAlias
 
 from engine.protocol import Utterance
 
+from . import understanding
 from .compile import CompiledFlow
 from .intents import first_match
 from .spec import State, Transition
+from .understanding import Understanding
 
-
-@dataclass(frozen=True)
-class Understanding:
-    """What the parsers took from the caller's words."""
-
-    values: dict[str, Any] = field(default_factory=dict)
-    """Slot values to store (validated by their types)."""
-    errors: tuple[str, ...] = ()
-    """Speakable reasons why an answer to this state's question was refused."""
-    corrected: tuple[str, ...] = ()
-    """Slots that held another value before."""
-
-    def learned(self, known: Mapping[str, Any]) -> bool:
-        """Whether a slot that was empty gets a value."""
-        return any(known.get(name) is None for name in self.values)
+__all__ = [
+    "Ask",
+    "AskModel",
+    "Correct",
+    "GotIt",
+    "Move",
+    "NotUnderstood",
+    "Plan",
+    "Remind",
+    "TakeGlobal",
+    "Understanding",
+    "caller_words",
+    "choose",
+    "plan",
+    "recognise",
+    "satisfied",
+    "understand",
+    "visited_enough",
+]
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,10 @@ class GotIt:
 
 @dataclass(frozen=True)
 class AskModel:
-    """Our rules cannot settle the turn: the model gets it, with the state's tools."""
+    """Our rules cannot settle the turn: the model reads the answer (or speaks, in a prompt)."""
+
+    errors: tuple[str, ...] = ()
+    """Why our parsers refused the answer, said if the model cannot settle it either."""
 
 
 @dataclass(frozen=True)
@@ -111,25 +120,13 @@ def caller_words(transcript: tuple[Utterance, ...]) -> str | None:
 def understand(
     flow: CompiledFlow, state: State, known: Mapping[str, Any], said: str, today: date
 ) -> Understanding:
-    """The slot values in ``said``: this state's slots from the answer, others when clear."""
-    values: dict[str, Any] = {}
-    errors: list[str] = []
-    corrected: list[str] = []
-    for name, slot in flow.slots.items():
-        if slot.source == "action":
-            continue
-        asked = name in state.collect
-        parsed = flow.slot_types[name].extract(said, slot, today, asked=asked)
-        if parsed is None:
-            continue
-        if not parsed.ok:
-            if asked:
-                errors.append(parsed.error)
-            continue
-        if known.get(name) is not None and known[name] != parsed.value:
-            corrected.append(name)
-        values[name] = parsed.value
-    return Understanding(values, tuple(errors), tuple(corrected))
+    """The slot values in ``said`` for ``state`` (see :mod:`engine.flow.understanding`)."""
+    return understanding.understand(flow.listener, state.collect, known, said, today)
+
+
+def recognise(flow: CompiledFlow, state_name: str, said: str) -> str | None:
+    """The intent our rules hear in ``said`` in a state: a global one first, then the state's."""
+    return first_match(flow.global_intents, said) or first_match(flow.intents[state_name], said)
 
 
 def satisfied(state: State, slots: Mapping[str, Any]) -> bool:
@@ -152,20 +149,60 @@ def choose(
     for index, transition in enumerate(state.next):
         if transition.when and flow.guards[("states", state_name, "next", index)](**view):
             return transition
+    patterns = flow.intents[state_name]
     if said is not None:
-        matched = first_match(flow.intents[state_name], said)
+        matched = first_match(patterns, said, yes_no_words=False)
         if matched is not None:
             return next(t for t in state.next if t.intent == matched)
-    if satisfied(state, slots):
-        for transition in state.next:
-            if not transition.when and not transition.intent:
-                return transition
+    plain = next((t for t in state.next if not t.when and not t.intent), None)
+    if plain is not None and satisfied(state, slots) and (said is None or state.collect):
+        # The question is answered: "no, seven" to "6:30 or 7:30?" gives the time, and the
+        # plain "no" of an intent that means no does not take the caller elsewhere.
+        return plain
+    if said is not None:
+        matched = first_match(patterns, said)
+        if matched is not None:
+            return next(t for t in state.next if t.intent == matched)
+    if plain is not None and satisfied(state, slots):
+        return plain
     return None
 
 
 def asking_state(flow: CompiledFlow, slot: str) -> str | None:
     """The first state (in flow order) that asks for ``slot``, if any does."""
     return next((name for name, state in flow.spec.states.items() if slot in state.collect), None)
+
+
+def visited_enough(flow: CompiledFlow, visits: Mapping[str, int], target: str) -> bool:
+    """Whether entering ``target`` once more would pass its ``visits`` limit.
+
+    A state that ends the call is where loops end, never part of one.
+    """
+    state = flow.state(target)
+    limit = flow.spec.visits if state.visits is None else state.visits
+    return not state.terminal and visits.get(target, 0) >= limit
+
+
+def correction_target(
+    flow: CompiledFlow, state_name: str, slots: Mapping[str, Any], changed: list[str]
+) -> str | None:
+    """Where a change to slots this state does not ask for takes the call, if anywhere.
+
+    Back to the state that asks for the changed value, so that everything after it runs again
+    with the new value (its own question is skipped: the value is known). Not forward: while
+    this state still waits for its own answer, a state after it would skip that answer
+    ("Can you do the 25th at 7:30?" asked for the party size keeps asking for the party size).
+    """
+    state = flow.state(state_name)
+    order = list(flow.spec.states)
+    waiting = bool(state.collect) and not satisfied(state, slots)
+    for name in changed:
+        target = asking_state(flow, name)
+        if target is None:
+            continue
+        if not waiting or order.index(target) < order.index(state_name):
+            return target
+    return None
 
 
 def plan(
@@ -193,19 +230,25 @@ def plan(
         return TakeGlobal(chosen), nothing
     state = flow.state(state_name)
     understood = understand(flow, state, slots, said, today)
-    elsewhere = [name for name in understood.corrected if name not in state.collect]
-    if elsewhere:
-        # "No, make it seven": go back to where that value is asked. Its state is skipped (the
-        # value is known now) and everything after it runs again with the new value.
-        return Correct(asking_state(flow, elsewhere[0])), understood
     after = {**slots, **understood.values}
+    for name in understood.removed:
+        after.pop(name, None)
+    changed = [*understood.corrected, *understood.removed]
+    elsewhere = [name for name in changed if name not in state.collect]
+    if elsewhere:
+        # "No, make it seven": go back to where that value is asked.
+        target = correction_target(flow, state_name, after, elsewhere)
+        if target is not None or not state.collect:
+            return Correct(target), understood
     transition = choose(flow, state_name, view(after), after, said)
     if transition is not None:
         return Move(transition), understood
     if state.terminal:
         return Ask(), understood
-    if understood.learned(slots) and not understood.errors:
+    if (understood.learned(slots) or elsewhere) and not understood.errors:
         return GotIt(), understood
-    if has_model and not understood.errors:
-        return AskModel(), understood
+    if has_model and (not understood.errors or state.say is not None):
+        # A fixed line's state asks the model to read an answer even when our parsers refused
+        # it (a value said oddly); a prompt state lets the caller hear why first.
+        return AskModel(understood.errors), understood
     return NotUnderstood(understood.errors), understood

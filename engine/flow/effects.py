@@ -15,7 +15,7 @@ import jinja2
 import orjson
 import structlog
 
-from engine.agent import Part
+from engine.agent import Part, Speech
 from engine.errors import RuntimeFault
 from engine.protocol import CallControl, ToolCallInvocation, ToolCallResult, UpdateAgent
 from engine.templates import render
@@ -146,3 +146,16 @@ def _render_leaves(
     if isinstance(value, (list, tuple)):
         return [_render_leaves(flow, v, view, (*path, i)) for i, v in enumerate(value)]
     return value
+
+
+async def spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
+    """Keep pieces of speech from running into each other ("Got it.What's ...")."""
+    last = ""
+    async for part in parts:
+        if isinstance(part, Speech):
+            if not part.text:
+                continue
+            if last and not last[-1].isspace() and not part.text[0].isspace():
+                part = Speech(" " + part.text)
+            last = part.text
+        yield part

@@ -3,6 +3,8 @@
 1. Safe YAML and the schema (:mod:`engine.flow.parse`).
 2. The flow's plugins, imported into the project's registries (:mod:`engine.flow.plugins`).
 3. Slot types, the state graph, templates, guards and actions (:mod:`engine.flow.checks`).
+4. The path proof: no state uses a slot that some way into it leaves empty
+   (:mod:`engine.flow.paths`).
 
 Every error found is collected and reported at once as ``file:line: message (hint)``; a flow
 with any error never takes a call.
@@ -20,6 +22,7 @@ from engine.errors import AuthoringError, AuthoringErrors
 
 from .checks import check_flow
 from .parse import LoadedFlow, digest, parse_flow, template_files
+from .paths import check_paths
 from .plugins import Extensions
 
 
@@ -52,6 +55,8 @@ def load_flow(path: Path, env: SandboxedEnvironment, extensions: Extensions) -> 
             errors.append(exc)
     used: list[Path] = []
     errors += check_flow(loaded, env, extensions, used)
+    if not errors:  # the proof walks the graph, which must be sound first
+        errors += check_paths(loaded, env)
     if errors:
         raise AuthoringErrors(sorted(errors, key=_order(path)), parsed.warnings)
     # Included and imported files are part of the version too: editing one reloads the flow.

@@ -51,8 +51,11 @@ class FlowMachine:
         edges: set[tuple[str, str]] = set()
         for name, state in flow.states.items():
             edges.update((name, t.to) for t in state.next)
-            if state.on_give_up:
-                edges.add((name, state.on_give_up))
+            give_up = flow.give_up_target(name)
+            if give_up:
+                edges.add((name, give_up))
+                # Too many visits of a state lead where it gives up, from wherever it is entered.
+                edges.update((source, give_up) for source in flow.states)
         # Global intents (and returning from them) may move a call from anywhere.
         anywhere = {g.to for g in flow.global_intents if g.to}
         if any(g.returns for g in flow.global_intents):

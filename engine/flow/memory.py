@@ -23,6 +23,10 @@ class CallMemory:
     """Values collected so far (or set by actions), by slot name."""
     retries: int = 0
     """Failed answers in the current state (compared with its ``retries``)."""
+    silences: int = 0
+    """Reminders in a row in the current state (compared with its ``reminders``)."""
+    visits: dict[str, int] = field(default_factory=dict)
+    """How often the call entered each state (compared with its ``visits``)."""
     returns: list[str] = field(default_factory=list)
     """States to come back to after a returning global intent, innermost last."""
     path: list[str] = field(default_factory=list)

@@ -14,9 +14,10 @@ does::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from engine.agent import CallInfo, Speech, Turn
@@ -25,7 +26,8 @@ from engine.protocol import NO_CONTROL, CallControl, SideEvent, Utterance
 
 from .actions import ActionRegistry, ActionRunner
 from .compile import CompiledFlow
-from .conversation import FlowConversation, FlowServices
+from .conversation import FlowConversation
+from .services import FlowServices
 
 
 @dataclass
@@ -57,12 +59,16 @@ class FlowRunner:
         model: ChatModel | None = None,
         *,
         call: CallInfo | None = None,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] | None = None,
         actions: Callable[[str, ActionRegistry], ActionRunner] = ActionRunner,
+        time_zone: str = "UTC",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.flow = flow
         self.call = call or CallInfo("test_call", flow=flow.name)
-        services = FlowServices(lambda _call: flow, model, today, actions)
+        services = FlowServices(lambda _call: flow, model, today, actions, time_zone)
+        if clock is not None:
+            services = dataclasses.replace(services, clock=clock)
         self.conversation = FlowConversation(self.call, services)
         self.transcript: list[Utterance] = []
         self.turns = 0

@@ -13,8 +13,16 @@ from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A flow, state, slot or intent name: letters, digits and underscores."""
@@ -53,6 +61,20 @@ class SlotSpec(_Spec):
         description="A value (a card or insurance number) never logged or traced, masked in "
         "`dialplan calls` output unless revealed; only the signed webhook carries it.",
     )
+    early: bool = Field(
+        True,
+        description="Take the value whenever the caller gives it, before it is asked; `false`: "
+        "only as the answer to its own question (or a correction of it).",
+    )
+    cues: tuple[str, ...] = Field(
+        default_factory=tuple,
+        description="Words that name this slot in what a caller says (`my birthday`, `pick "
+        "up`): a value said with them goes to this slot. A `text` slot takes the words after "
+        "a cue even before it is asked.",
+    )
+    hours: bool = Field(
+        False, description="date, time: the value must fall within the flow's opening `hours`."
+    )
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> SlotSpec:
@@ -68,6 +90,48 @@ class SlotSpec(_Spec):
         if isinstance(self.values, dict):
             return {str(key): tuple(words) for key, words in self.values.items()}
         return {str(value): () for value in self.values or ()}
+
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+
+
+class OpeningHours(_Spec):
+    """When the business takes bookings (``hours:``): the slots with ``hours: true`` check it."""
+
+    open: str = Field(description='Earliest time, `HH:MM` (24-hour), e.g. `"17:00"`.')
+    close: str = Field(description='Latest time, `HH:MM` (24-hour), e.g. `"21:30"`.')
+    closed: tuple[Weekday, ...] = Field(
+        default_factory=tuple, description="Days with no opening, e.g. `[monday]`."
+    )
+
+    @field_validator("open", "close", mode="before")
+    @classmethod
+    def _clock(cls, value: object) -> object:
+        # Unquoted 17:00 is YAML 1.1's base-60 integer 1020: read it back as the time it was.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return f"{value // 60:02d}:{value % 60:02d}"
+        if isinstance(value, str):
+            hour, _, minute = value.strip().partition(":")
+            if hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60:
+                return f"{int(hour):02d}:{int(minute):02d}"
+            raise ValueError(f"{value!r} is not a time as HH:MM")
+        return value
+
+    @field_validator("closed", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        if isinstance(value, (list, tuple)):
+            return tuple(str(day).lower() for day in value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningHours:
+        if self.close < self.open:
+            raise ValueError("`close` comes before `open`")
+        return self
 
 
 class Transition(_Spec):
@@ -158,7 +222,20 @@ class State(_Spec):
     reask: str | None = Field(None, description="Line for when the answer was not understood.")
     reminder: str | None = Field(None, description="Line for a caller who went quiet.")
     retries: int = Field(2, ge=0, description="Failed answers before `on_give_up`.")
-    on_give_up: Name | None = Field(None, description="State to go to after too many failures.")
+    reminders: int | None = Field(
+        None, ge=0, description="Silent turns reminded before giving up (default: the flow's)."
+    )
+    visits: int | None = Field(
+        None,
+        ge=1,
+        description="Times the call may enter this state before giving up (default: the "
+        "flow's); ends loops such as asking again and again for a time that is taken.",
+    )
+    on_give_up: Name | None = Field(
+        None,
+        description="State to go to after too many failures, silences or visits (default: the "
+        "flow's `on_give_up`; with neither, the call ends politely).",
+    )
     actions: tuple[ActionSpec, ...] = Field(default_factory=tuple, description="Run on entering.")
     next: tuple[Transition, ...] = Field(
         default_factory=tuple, description="Ways out, tried in order."
@@ -201,9 +278,42 @@ class Flow(_Spec):
         description="Python modules whose `plugin` provides the actions and slot types this "
         "flow uses, e.g. `myproject.actions`.",
     )
+    time_zone: str | None = Field(
+        None,
+        description="IANA time zone of the flow's callers (`America/New_York`): what `today` "
+        "and `tomorrow` mean. A call's `metadata.time_zone` wins; default: the project's.",
+    )
+    hours: OpeningHours | None = Field(
+        None, description="Opening days and hours, checked by slots with `hours: true`."
+    )
+    reminders: int = Field(
+        2, ge=0, description="Silent turns reminded in a row before a state gives up."
+    )
+    visits: int = Field(
+        6, ge=1, description="Times the call may enter any one state before it gives up."
+    )
+    on_give_up: Name | None = Field(
+        None, description="Where states without their own `on_give_up` go when they give up."
+    )
     slots: dict[Name, SlotSpec] = Field(default_factory=dict)
     states: dict[Name, State] = Field(min_length=1)
     global_intents: tuple[GlobalIntent, ...] = Field(default_factory=tuple, alias="global")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_time_zone(value)
+        return value
+
+    def give_up_target(self, state: str) -> str | None:
+        """Where ``state`` goes when it gives up: its own ``on_give_up``, else the flow's.
+
+        A state that ends the call (hangs up, transfers) never gives up.
+        """
+        spec = self.states[state]
+        target = spec.on_give_up or (None if spec.terminal else self.on_give_up)
+        return None if target == state else target
 
     @property
     def start_state(self) -> str:
@@ -212,6 +322,16 @@ class Flow(_Spec):
 
 
 ActionSpec.model_rebuild()
+
+
+def check_time_zone(name: str) -> ZoneInfo:
+    """The zone called ``name``; ``ValueError`` naming it when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (an IANA name such as 'America/New_York')"
+        ) from None
 
 
 def string_leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:

@@ -49,9 +49,17 @@ class ChatModel(Protocol):
     """Anything that streams a chat completion as :data:`LLMEvent` items."""
 
     def stream(
-        self, messages: Sequence[Message], tools: Sequence[Message] | None = None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None = None,
+        *,
+        tool_choice: Message | str | None = None,
     ) -> AsyncIterator[LLMEvent]:
-        """Stream the answer to ``messages``; raise :class:`LLMError` when it cannot."""
+        """Stream the answer to ``messages``; raise :class:`LLMError` when it cannot.
+
+        ``tool_choice`` is the chat-completions field: ``{"type": "function", "function":
+        {"name": ...}}`` makes the model call that function (a structured answer).
+        """
         ...
 
 
@@ -95,10 +103,17 @@ class OpenAIChatModel:
             fixed["max_tokens"] = max_tokens
         self._prefix = orjson.dumps(fixed)[:-1] + b',"messages":'
 
-    def _body(self, messages: Sequence[Message], tools: Sequence[Message] | None) -> bytes:
+    def _body(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None,
+        tool_choice: Message | str | None = None,
+    ) -> bytes:
         body = self._prefix + orjson.dumps(messages)
         if tools:
             body += b',"tools":' + orjson.dumps(tools)
+            if tool_choice is not None:
+                body += b',"tool_choice":' + orjson.dumps(tool_choice)
         return body + b"}"
 
     async def _open(self, body: bytes) -> Upstream:
@@ -120,14 +135,18 @@ class OpenAIChatModel:
             self._session = None
 
     async def stream(
-        self, messages: Sequence[Message], tools: Sequence[Message] | None = None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None = None,
+        *,
+        tool_choice: Message | str | None = None,
     ) -> AsyncIterator[LLMEvent]:
         """Stream the model's answer; see the module docstring for the deadlines."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         first_deadline = started + self.first_token_timeout
         turn_deadline = started + self.turn_timeout
-        body = self._body(messages, tools)
+        body = self._body(messages, tools, tool_choice)
         attempt = 0
         events: AsyncGenerator[LLMEvent, None] | None = None
         while True:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from engine.agent import ModelUse
 
+from .client import ChatModel, Message
 from .stream import LLMEvent, Usage
 
 
@@ -45,6 +46,10 @@ class Meter:
             if close is not None:
                 await close()
 
+    def model(self, model: ChatModel) -> ChatModel:
+        """``model`` with every stream it opens measured by this meter."""
+        return _Metered(model, self)
+
     def use(self) -> ModelUse | None:
         """What the requests so far amount to (``None`` if there were none)."""
         if not self.requests:
@@ -57,3 +62,21 @@ class Meter:
             first_token_ms=round(first * 1000, 1) if first is not None else None,
             total_ms=round(self.total_s * 1000, 1),
         )
+
+
+class _Metered:
+    """A :class:`ChatModel` whose streams a :class:`Meter` measures."""
+
+    def __init__(self, model: ChatModel, meter: Meter) -> None:
+        self._model = model
+        self._meter = meter
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Message] | None = None,
+        *,
+        tool_choice: Message | str | None = None,
+    ) -> AsyncIterator[LLMEvent]:
+        """The wrapped model's stream, measured."""
+        return self._meter.wrap(self._model.stream(messages, tools, tool_choice=tool_choice))

@@ -30,6 +30,7 @@ from quart import Quart, Response
 
 from engine.agent import Agent, CallInfo
 from engine.flow import FlowAgent
+from engine.flow.meaning import warm_up as warm_up_meaning
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
 from engine.project import Project
 from engine.records import CallLog
@@ -108,6 +109,7 @@ def create_app(
         await call_log.start()
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
+            warm_up_meaning()
         # Everything loaded so far lives as long as the process: keep it out of the cycle
         # collector's full passes, which otherwise stall every call at once under load.
         gc.collect()

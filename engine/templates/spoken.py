@@ -39,8 +39,12 @@ def ordinal(day: int) -> str:
 
 
 @_tolerant
-def spoken_date(value: object, year: bool = True) -> str:
-    """An ISO date (or date/datetime) as speech: ``"March 3rd, 1980"``, or ``"March 3rd"``."""
+def spoken_date(value: object, year: bool = True, weekday: bool = False) -> str:
+    """An ISO date (or date/datetime) as speech: ``"March 3rd, 1980"``, or ``"March 3rd"``.
+
+    ``weekday=True`` puts the day of the week first, so a caller can confirm by it:
+    ``"Friday, December 4th"``.
+    """
     if isinstance(value, datetime):
         value = value.date()
     elif isinstance(value, str):
@@ -48,7 +52,8 @@ def spoken_date(value: object, year: bool = True) -> str:
     if not isinstance(value, date):
         return str(value)
     spoken = f"{value:%B} {ordinal(value.day)}"
-    return f"{spoken}, {value.year}" if year else spoken
+    spoken = f"{spoken}, {value.year}" if year else spoken
+    return f"{value:%A}, {spoken}" if weekday else spoken
 
 
 @_tolerant

@@ -18,11 +18,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine.agent import CallInfo
 from engine.diagram import Coverage
 from engine.errors import AuthoringError, AuthoringErrors, Location
 from engine.flow import AgentReply, CompiledFlow, FlowRunner, Stub, StubbedCall, stub_runners
 from engine.flow.decide import caller_words
+from engine.flow.extraction import EXTRACT_TOOL
 from engine.flow.intents import first_match
 from engine.flow.parse import FLOW_SUFFIXES
 from engine.project import Project
@@ -291,10 +294,15 @@ class _Script:
         if matched is None:
             local = {t.intent for t in flow.spec.states[before].next if t.intent}
             for event in reply.events:
-                if isinstance(event, ToolCallInvocation) and event.name.startswith("intent_"):
-                    name = event.name.removeprefix("intent_")
-                    if name not in local:
-                        matched = name
+                if not isinstance(event, ToolCallInvocation):
+                    continue
+                name = (
+                    event.name.removeprefix("intent_") if event.name.startswith("intent_") else ""
+                )
+                if event.name == EXTRACT_TOOL:
+                    name = str(_arguments(event.arguments).get("intent") or "")
+                if name and name not in local:
+                    matched = name
         if matched is not None:
             self.call.intents.append(matched)
 
@@ -312,6 +320,14 @@ class _Script:
         body = "\n".join(f"{when}: {problem}" for problem in problems)
         place = f"  at {where}, in conversation {self.test.name!r}"
         raise ConversationFailure(f"{body}\n{place}\n\n{self.call.story(number)}")
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        found = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _reply(scripted: ScriptedReply) -> Reply:

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.errors import AuthoringError
 from engine.flow import AgentReply, CompiledFlow, StubbedCall
+from engine.flow.extraction import EXTRACT_TOOL
 
 from .call_record import CallRecord, show
 from .conversation_spec import Expect, FinalExpect, LoadedConversations
@@ -199,7 +200,7 @@ def check_against_flow(
     states, slots = set(spec.states), set(spec.slots)
     intents = {g.intent for g in spec.global_intents}
     intents |= {t.intent for s in spec.states.values() for t in s.next if t.intent}
-    tools = {f"set_{s}" for s in slots} | {f"intent_{i}" for i in intents}
+    tools = {f"set_{s}" for s in slots} | {f"intent_{i}" for i in intents} | {EXTRACT_TOOL}
     errors: list[AuthoringError] = []
 
     def unknown(kind: str, name: str, known: set[str], *path: Any) -> None:

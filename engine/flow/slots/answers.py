@@ -19,14 +19,15 @@ _HEDGE = re.compile(
     r"|no idea)\b"
 )
 _NO = re.compile(
-    r"\b(?:no|nope|nah|negative|incorrect|wrong|false|uh uh|i don't think so"
+    r"\b(?:no|nope|nah|negative|incorrect|wrong|false|uh uh|i don't think so|don't|do not"
+    r"|never mind|cancel"
     r"|(?:absolutely|definitely|certainly|of course) not"
     r"|not (?:quite|really|exactly|correct|right|true|it)|isn't (?:right|correct))\b"
 )
 _YES = re.compile(
     r"\b(?:yes|yeah|yea|yep|yup|ya|correct|right|alright|exactly|sure|absolutely|definitely"
     r"|certainly|affirmative|of course|uh huh|mm hmm|mhm|you got it|that's it|sounds good"
-    r"|perfect|true)\b"
+    r"|perfect|true|fine|please do|do it|go ahead|go for it|that works|works for me)\b"
 )
 
 
@@ -48,13 +49,19 @@ def yes_no(text: str) -> bool | None:
 
 
 class TextType(BaseSlotType):
-    """Free text: the whole answer when asked, nothing volunteered."""
+    """Free text: the caller's words when asked, trimmed of trailing punctuation.
+
+    What counts as the caller's point in an utterance (not the fillers, nor what other slots
+    took) is :mod:`engine.flow.understanding`'s business; this type only tidies it.
+    """
 
     name = "text"
     format = "the caller's answer"
+    free_text = True
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        return Parsed(True, said) if asked else None
+        point = said.strip().rstrip(" .,;:!?\u2026").strip()
+        return Parsed(True, point) if asked and point else None
 
 
 class YesNoType(BaseSlotType):

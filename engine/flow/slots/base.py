@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from text_to_num import alpha2digit  # type: ignore[import-untyped,unused-ignore]
 
@@ -46,6 +46,14 @@ class SlotType(Protocol):
         """A stored value as the agent reads it back."""
 
 
+@runtime_checkable
+class Amends(Protocol):
+    """A slot type that can change part of a known value ("the fourth, not the third")."""
+
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """``base`` with the parts ``text`` names changed, or None when it names none."""
+
+
 _UNINTELLIGIBLE = re.compile(r"\(\s*unintelligible audio\s*\)", re.IGNORECASE)
 
 
@@ -74,6 +82,7 @@ class BaseSlotType:
     name = ""
     format = ""  # how the model must write the value, shown in the tool schema
     invalid = "I didn't catch that"
+    free_text = False  # the value is the caller's own words (see engine.flow.understanding)
 
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:
         """A string, described by the slot's description and this type's ``format``."""

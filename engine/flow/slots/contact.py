@@ -28,7 +28,9 @@ class PhoneType(BaseSlotType):
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said = " ".join(re.sub(r"[,;]", " ", numerals(said)).split())
-        said = re.sub(r"(?<=\d) oh?(?= \d)", " 0", said)
+        previous = None
+        while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
+            previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)
         said = re.sub(
             r"\b(double|triple) (\d)\b", lambda m: m[2] * (3 if m[1] == "triple" else 2), said
         )
@@ -69,6 +71,7 @@ class EmailType(BaseSlotType):
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         words = "|".join(_EMAIL_WORDS)
         said = re.sub(rf"\b(?:{words})\b", lambda m: _EMAIL_WORDS[m.group()], said.lower())
+        said = re.sub(r"\b([a-z]+) (\d+)(?= ?[@._-])", r"\1\2", said)  # "kim 77 at ..."
         said = re.sub(r"\s*([@._-])\s*", r"\1", said)  # spoken separators join their neighbours
         said = re.sub(r"\b(\w)\s+(?=\w\b)", r"\1", said)  # "d a n a" -> "dana"
         found = _EMAIL.search(said)

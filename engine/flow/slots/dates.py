@@ -1,10 +1,11 @@
-"""Dates: calendar days as callers say them, absolute or relative."""
+"""Dates: calendar days as callers say them, absolute, relative, or as a change to a known day."""
 
 from __future__ import annotations
 
+import calendar
 import re
-from datetime import date, datetime, timedelta
-from datetime import time as clock_time
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from typing_extensions import override
 
@@ -13,28 +14,71 @@ from engine.templates.spoken import spoken_date
 
 from .base import BaseSlotType, Parsed, numerals
 
+_MONTHS = {
+    name: number
+    for number in range(1, 13)
+    for name in (calendar.month_name[number].lower(), calendar.month_abbr[number].lower())
+} | {"sept": 9}
 _MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+    r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 )
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-_ABSOLUTE_DATE = re.compile(
-    rf"\b(?:(?:the )?{_DAY} (?:of )?{_MONTH}|{_MONTH} (?:the )?{_DAY})(?: (?:of |in )?\d{{4}})?\b"
-    r"|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b\d{4}-\d\d-\d\d\b"
+_DAY = r"(?P<day>3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?(?!\d)"
+_YEAR = r"(?P<year>\d{4}|\d{2})"
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY = r"(?P<weekday>(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+
+# Each pattern names the parts it finds; the first that matches wins, in this order.
+_ABSOLUTE = (
+    re.compile(r"\b(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)\b"),
+    re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})(?:/(?P<year>\d{4}|\d{2}))?\b"),
+    re.compile(rf"\b(?P<year>\d{{4}}) {_MONTH} (?:the )?{_DAY}\b"),
+    re.compile(rf"\b(?:the )?{_DAY} (?:day )?(?:of )?{_MONTH}\b(?:(?: of| in)? {_YEAR}\b)?"),
+    re.compile(rf"\b{_MONTH} (?:the )?{_DAY}\b(?:(?: of| in)? {_YEAR}\b)?"),
+    re.compile(rf"\b{_WEEKDAY} (?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b"),
+    re.compile(r"\b(?P<holiday>new year'?s? eve|new year'?s?(?: day)?|christmas eve|christmas)\b"),
 )
-_RELATIVE_DATE = re.compile(
-    r"\b(?:(?:the )?day after tomorrow|today|tonight|tomorrow|yesterday|in \d+ (?:days?|weeks?)"
-    r"|(?:(?:this|next|last|on) )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+_RELATIVE = re.compile(
+    r"\b(?:(?P<after>(?:the )?day after tomorrow)|(?P<today>today|tonight|this evening)"
+    r"|(?P<tomorrow>tomorrow)|(?P<yesterday>yesterday)"
+    r"|in (?P<count>\d+|a|one) (?P<unit>days?|weeks?)"
+    r"|(?:a|one) week from (?P<from>today|tomorrow)"
+    rf"|(?:(?P<which>this|next|last|on|this coming|coming) )?{_WEEKDAY})\b"
 )
+# A day of the month alone ("the 4th"): only as an answer, or to change a known date.
+_ORDINAL = re.compile(r"\b(?:on )?(?:the )?(?P<day>\d{1,2})(?:st|nd|rd|th)\b")
+_ALONE_MONTH = re.compile(rf"\b{_MONTH}\b")
+_ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>\d{4})\b")
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a caller said of a date: any of day, month and year (a year as said)."""
+
+    day: int | None = None
+    month: int | None = None
+    year: str | None = None
+
+
+def _normal(text: str) -> str:
+    said = numerals(text.replace("\u2019", "'"))
+    said = re.sub(r"\bnew years\b", "new year's", said)
+    said = " ".join(re.sub(r"[^\w/' -]+|(?<!\w)-|-(?!\w)|'(?!s\b)", " ", said).split())
+    # text2num reads "nineteen eighty" as "19 80" and "twenty oh five" as "20 oh 5".
+    said = re.sub(r"\b(1[89]|20) (\d\d)\b(?! ?(?:am|pm|o'?clock))", r"\1\2", said)
+    return re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
 
 
 class DateType(BaseSlotType):
     """A calendar date, stored as ``YYYY-MM-DD``.
 
-    Only strong evidence counts, asked or not: a month name with a day ("March third nineteen
-    eighty"), a numeric date (month first: "3/4/1980"), or a relative day ("tomorrow", "next
-    Friday", "in 3 days"); a bare "6" is never a date. Without a year, ``past`` slots take the
-    most recent such day, others the next one (today included).
+    Volunteered only with strong evidence: a month name with a day ("March third nineteen
+    eighty", "the 4th of December"), a numeric date (month first: "3/4/1980"), a holiday, or
+    a relative day ("tomorrow", "this Friday", "in 3 days"); a bare "6" is never a date. As an
+    answer, a day of the month alone counts too ("the 4th": the next 4th). Without a year,
+    ``past`` slots take the most recent such day, others the next one (today included); a
+    two-digit year is the latest that fits. ``amend`` changes only the parts a caller names
+    ("the fourth, not the third" keeps the month and year).
     """
 
     name = "date"
@@ -42,21 +86,124 @@ class DateType(BaseSlotType):
     invalid = "I didn't catch a date"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = " ".join(re.sub(r"[^\w/ -]+", " ", numerals(said)).split())
-        # text2num reads "nineteen eighty" as "19 80" and "twenty oh five" as "20 oh 5".
-        said = re.sub(r"\b(1[89]|20) (\d\d)\b", r"\1\2", said)
-        said = re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
-        found = _ABSOLUTE_DATE.search(said) or _RELATIVE_DATE.search(said)
-        if found is None:
+        text = _normal(said)
+        for pattern in _ABSOLUTE:
+            if found := pattern.search(text):
+                return self._absolute(found, spec, today, asked)
+        if found := _RELATIVE.search(text):
+            when = _relative(found, spec, today)
+            return self._check(when, spec, today) if when else None
+        if asked and (found := _ORDINAL.search(text)):
+            if spec.with_year:
+                return Parsed(False, error="I need the month and the year too")
+            return self._resolve(_Parts(day=int(found["day"])), spec, today)
+        return None
+
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """``base`` with the day, month or year ``text`` names ("the 5th", "June", "1981")."""
+        try:
+            known = date.fromisoformat(str(base))
+        except ValueError:
             return None
-        absolute = found.re is _ABSOLUTE_DATE
-        if spec.with_year and not re.search(r"\b\d{4}\b|/\d{2}\b", found.group()):
+        said = _normal(text)
+        parts = _Parts()
+        for pattern in _ABSOLUTE[2:5]:  # a month and a day, maybe a year
+            if found := pattern.search(said):
+                groups = found.groupdict()
+                parts = _Parts(int(found["day"]), _MONTHS[found["month"][:3]], groups.get("year"))
+                break
+        else:
+            day = _ORDINAL.search(said)
+            month = _ALONE_MONTH.search(said)
+            year = _ALONE_YEAR.search(said)
+            parts = _Parts(
+                int(day["day"]) if day else None,
+                _MONTHS[month["month"][:3]] if month else None,
+                year["year"] if year else None,
+            )
+        if parts == _Parts():
+            return None
+        year_of = _year(parts.year, spec, today) if parts.year else known.year
+        try:
+            when = known.replace(
+                year=year_of, month=parts.month or known.month, day=parts.day or known.day
+            )
+        except ValueError:
+            return Parsed(False, error="that isn't a real date")
+        return self._check(when, spec, today)
+
+    def _absolute(
+        self, found: re.Match[str], spec: SlotSpec, today: date, asked: bool
+    ) -> Parsed | None:
+        groups = found.groupdict()
+        if groups.get("holiday"):
+            name = found["holiday"]
+            if name.startswith("new year"):
+                month, day = (12, 31) if name.endswith("eve") else (1, 1)
+            else:
+                month, day = (12, 24) if name.endswith("eve") else (12, 25)
+            parts = _Parts(day, month)
+        elif groups.get("weekday"):
+            return self._weekday_and_day(found, spec, today)
+        else:
+            month_said = found["month"]
+            month = int(month_said) if month_said.isdigit() else _MONTHS[month_said[:3]]
+            parts = _Parts(int(found["day"]), month, groups.get("year"))
+        if spec.with_year and not parts.year:
             # "The third of March" is no date of birth; ask again rather than guess the year.
             return Parsed(False, error="I need the year too") if asked else None
-        when = _dateparser(found.group(), spec, today, absolute=absolute)
-        if when is None:
-            return Parsed(False, error="that isn't a real date") if absolute else None
-        return self._check(when, spec, today)
+        return self._resolve(parts, spec, today)
+
+    def _weekday_and_day(self, found: re.Match[str], spec: SlotSpec, today: date) -> Parsed:
+        # "Friday the 4th": the nearest 4th that is a Friday, else simply the nearest 4th.
+        day, weekday = int(found["day"]), _WEEKDAYS.index(found["weekday"])
+        step = -1 if spec.past else 1
+        month_start = today.replace(day=1)
+        for offset in range(13):
+            month = _add_months(month_start, step * offset)
+            try:
+                when = month.replace(day=day)
+            except ValueError:
+                continue
+            if when.weekday() == weekday and (when <= today if spec.past else when >= today):
+                return self._check(when, spec, today)
+        return self._resolve(_Parts(day=day), spec, today)
+
+    def _resolve(self, parts: _Parts, spec: SlotSpec, today: date) -> Parsed:
+        assert parts.day is not None
+        if parts.year:
+            year = _year(parts.year, spec, today)
+            try:
+                return self._check(date(year, parts.month or today.month, parts.day), spec, today)
+            except ValueError:
+                return Parsed(False, error="that isn't a real date")
+        if parts.month is None:
+            # The day of this month or the next (the last, for a date in the past).
+            step = -1 if spec.past else 1
+            for offset in range(3):
+                month = _add_months(today.replace(day=1), step * offset)
+                try:
+                    when = month.replace(day=parts.day)
+                except ValueError:
+                    continue
+                if when <= today if spec.past else when >= today:
+                    return self._check(when, spec, today)
+            return Parsed(False, error="that isn't a real date")
+        for year in (today.year - 1, today.year, today.year + 1) if not spec.past else ():
+            try:
+                when = date(year, parts.month, parts.day)
+            except ValueError:
+                continue
+            if when >= today:
+                return self._check(when, spec, today)
+        for year in range(today.year, today.year - 5, -1):
+            try:
+                when = date(year, parts.month, parts.day)
+            except ValueError:
+                continue
+            if when <= today:
+                return self._check(when, spec, today)
+        return Parsed(False, error="that isn't a real date")
 
     @staticmethod
     def _check(when: date, spec: SlotSpec, today: date) -> Parsed:
@@ -71,23 +218,44 @@ class DateType(BaseSlotType):
 
     @override
     def say(self, value: object, spec: SlotSpec) -> str:
-        return spoken_date(value)
+        return spoken_date(value, weekday=spec.future)
 
 
-def _dateparser(phrase: str, spec: SlotSpec, today: date, *, absolute: bool) -> date | None:
-    # Imported when first needed: dateparser is slow to import and to load its data.
-    import dateparser  # type: ignore[import-untyped,unused-ignore]
+def _year(said: str, spec: SlotSpec, today: date) -> int:
+    """A year as said: two digits are the latest year that fits ("72" -> 1972 for a birth)."""
+    if len(said) == 4:
+        return int(said)
+    century = today.year // 100 * 100
+    year = century + int(said)
+    return year - 100 if spec.past and year > today.year else year
 
-    # Preferring the future skips the base day itself, so "June 15th" said on June 15th would be
-    # next year; a base of yesterday keeps today. Relative days ("tomorrow") need the real base.
-    base = today - timedelta(days=1) if absolute and not spec.past else today
-    settings: dict[str, object] = {
-        "RELATIVE_BASE": datetime.combine(base, clock_time()),
-        "PREFER_DATES_FROM": "past" if spec.past else "future",
-        "DATE_ORDER": "MDY",
-        "RETURN_AS_TIMEZONE_AWARE": False,
-    }
-    if absolute:
-        settings["REQUIRE_PARTS"] = ["day", "month"]  # "March 1980" names no day
-    when: datetime | None = dateparser.parse(phrase, languages=["en"], settings=settings)
-    return when.date() if when else None
+
+def _add_months(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _relative(found: re.Match[str], spec: SlotSpec, today: date) -> date | None:
+    if found["after"]:
+        return today + timedelta(days=2)
+    if found["today"]:
+        return today
+    if found["tomorrow"]:
+        return today + timedelta(days=1)
+    if found["yesterday"]:
+        return today - timedelta(days=1)
+    if found["unit"]:
+        count = 1 if found["count"] in ("a", "one") else int(found["count"])
+        return today + timedelta(days=count * (7 if found["unit"].startswith("week") else 1))
+    if found["from"]:
+        return today + timedelta(days=7 + (found["from"] == "tomorrow"))
+    weekday = _WEEKDAYS.index(found["weekday"])
+    which = found["which"] or ""
+    if which == "last" or (spec.past and which != "next"):
+        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
+    ahead = (weekday - today.weekday()) % 7
+    if which == "next":
+        # "Next Friday": the Friday of next week, not the one of this week.
+        monday = today + timedelta(days=7 - today.weekday())
+        return monday + timedelta(days=weekday)
+    return today + timedelta(days=ahead)

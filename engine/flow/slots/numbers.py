@@ -13,7 +13,21 @@ from engine.flow.spec import SlotSpec
 from .base import BaseSlotType, Parsed, numerals
 
 _COUNT = re.compile(
-    r"\b(?:party of|table for|group of) (\d+)\b|\b(\d+) (?:people|persons|guests|adults|of us)\b"
+    r"\b(?:party of|table for|group of|we're|we are|we'll be|we will be|there'll be|there will be"
+    r"|there's|there are) (\d+)\b(?! ?(?:[ap]m|o'?clock|:))"
+    r"|\b(\d+) (?:people|persons|guests|adults|of us|in total|in all)\b"
+)
+# "Two adults and two kids", "me and two friends", "my wife and I": heads counted.
+_HEADS = re.compile(
+    r"\b(\d+) (?:adults?|grown ?ups?) (?:and|plus|with) (\d+) (?:kids?|children|child|teens?"
+    r"|babies|baby|toddlers?)\b"
+)
+_ME_AND = re.compile(
+    r"\b(?:me|myself) (?:and|plus|with) (?:(\d+) (?:\w+ )?(?:friends|others|people|guests"
+    r"|colleagues|kids|children|family)\b|my \w+)|\bmy \w+ and (?:i|me|myself)\b"
+)
+_ALONE = re.compile(
+    r"\b(?:just|only) (?:me|myself|1)\b|\b(?:by myself|on my own|me alone|table for 1)\b"
 )
 _CLOCK_NUMBER = re.compile(r"\bat \d{1,2}(?:[: ]\d\d)?\b|\b\d{1,2}(?:[: ]\d\d)? ?(?:[ap]m|o'clock)")
 _NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
@@ -43,8 +57,15 @@ class NumberType(BaseSlotType):
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said = re.sub(r"\ba couple\b", "2", numerals(said))
+        said = re.sub(r"\b(?:a|one) dozen\b", "12", said)
+        if heads := _HEADS.search(said):
+            return self._check(float(int(heads[1]) + int(heads[2])), spec)
         if count := _COUNT.search(said):
             return self._check(float(count[1] or count[2]), spec)
+        if asked and (company := _ME_AND.search(said)):
+            return self._check(float(1 + (int(company[1]) if company[1] else 1)), spec)
+        if asked and _ALONE.search(said):
+            return self._check(1.0, spec)
         # "6 at 7 pm": the time is not the number; two numbers left are for the model.
         numbers = {float(n) for n in _NUMBER.findall(_CLOCK_NUMBER.sub(" ", said))}
         return self._check(numbers.pop(), spec) if asked and len(numbers) == 1 else None

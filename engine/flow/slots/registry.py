@@ -69,7 +69,7 @@ class SlotTypes:
         return sorted(self._types)
 
     def warm_up(self) -> None:
-        """Load every parser's data now (dateparser loads its languages on first use).
+        """Run every parser once now (imports and compiled patterns are loaded on first use).
 
         A server calls this before it takes calls, so the first caller does not wait for the
         loading and the data joins the long-lived objects the cycle collector skips.

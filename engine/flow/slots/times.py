@@ -45,6 +45,8 @@ class TimeType(BaseSlotType):
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said = re.sub(r"(?<=\d)\s*([ap])\.?\s?m\b\.?", r" \1m", numerals(said))
         said = re.sub(r"(?<=\d)\s*o\s?'?\s?clock\b", " oclock", said)
+        said = re.sub(r"(?<=\d)-?ish\b", "", said)  # "7ish"
+        said = re.sub(r"\bhalf (\d{1,2})\b(?! ?(?:past|after|to|hour))", r"\1:30", said)  # "half 7"
         said = " ".join(re.sub(r"[^\w: ]+", " ", said).split())
         part = re.search(r"\b(?:(morning)|afternoon|evening|tonight|night)\b", said)
         part_of_day = None if part is None else "am" if part[1] else "pm"

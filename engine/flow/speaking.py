@@ -1,0 +1,53 @@
+"""The model speaks for a state: its words streamed to the caller, its tool calls checked.
+
+In a ``prompt`` state (and in a ``say`` state with nothing to extract) the model answers the
+caller in its own words, guided by the state's prompt; with a :class:`~engine.flow.tools.
+ToolTable` it may set slots and choose intents as it speaks, and each call is checked by the
+table like anything a caller said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from engine.agent import Part, Speech, Turn
+from engine.llm import ChatModel, TextDelta, ToolCallRequest
+from engine.protocol import ToolCallInvocation, ToolCallResult
+
+from . import prompting
+from .compile import CompiledFlow
+from .memory import CallMemory
+from .tools import ToolOutcome, ToolTable
+
+
+async def speak(
+    model: ChatModel,
+    flow: CompiledFlow,
+    memory: CallMemory,
+    view: Mapping[str, Any],
+    turn: Turn,
+    table: ToolTable | None,
+    outcome: ToolOutcome | None = None,
+) -> AsyncIterator[Part]:
+    """The model's answer in the call's current state, as speech and tool bookkeeping.
+
+    Values the table accepted are in ``outcome``; storing them is the conversation's business.
+    """
+    offered = table.offered() if table else []
+    system = prompting.system_prompt(
+        flow, memory.state, view, memory.slots, with_tools=bool(offered)
+    )
+    shown = prompting.messages(flow, memory.state, system, turn.transcript, memory.entered_at)
+    calls: list[ToolCallRequest] = []
+    async for event in model.stream(shown, offered or None):
+        if isinstance(event, TextDelta):
+            yield Speech(event.text)
+        elif isinstance(event, ToolCallRequest):  # (token counts are the meter's business)
+            calls.append(event)
+    if table is None or outcome is None:
+        return
+    for call in calls:
+        yield ToolCallInvocation(call.id, call.name, call.arguments)
+        result = table.apply(call, outcome)
+        yield ToolCallResult(call.id, result, not result.startswith("rejected"))

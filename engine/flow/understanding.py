@@ -1,0 +1,388 @@
+"""What a caller's words mean for a flow's slots: each value to the one slot it belongs to.
+
+The slot types read values out of words; this module decides which words each type reads and
+where the values go (see :func:`understand`):
+
+* The utterance is cut at corrections, negations and alternatives
+  (:mod:`engine.flow.utterance`). Within one answer the last value wins ("five thirty, sorry,
+  I mean nine"), "not X" takes X back, "X or Y" settles nothing, and a question to the agent
+  ("what time do you close today?") is no answer.
+* A value that could fit several slots of its type goes to the slot the caller's words name
+  (the slot's ``cues``, or the words of its name: "my birthday is ..." -> ``date_of_birth``),
+  else to the slot being asked, else to the only slot of its type; otherwise to none.
+* A slot with ``early: false`` takes values only as the answer to its own question.
+* A partial correction changes only what it names: "March fourth, not third" keeps the year.
+* Free text is the caller's point: the words no other slot took, without hesitations,
+  politeness, taken-back words or trailing punctuation.
+* An invalid value is never stored anywhere; when it answered the question, its reason is
+  kept to be said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .hours import check_hours
+from .slots import Amends, Parsed, SlotType, yes_no
+from .slots.base import clean
+from .spec import OpeningHours, SlotSpec
+from .utterance import Mode, Segment, corrective, pieces, segments, spans, strip_fillers
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the parsers took from the caller's words."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    """Slot values to store (validated by their types)."""
+    errors: tuple[str, ...] = ()
+    """Speakable reasons why an answer to this state's question was refused."""
+    corrected: tuple[str, ...] = ()
+    """Slots that held another value before."""
+    removed: tuple[str, ...] = ()
+    """Slots whose value the caller took back ("not Friday"): to be emptied."""
+
+    def learned(self, known: Mapping[str, Any]) -> bool:
+        """Whether a slot that was empty gets a value."""
+        return any(known.get(name) is None for name in self.values)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """What understanding needs of a flow: its slots, their types and its opening hours."""
+
+    slots: Mapping[str, SlotSpec]
+    types: Mapping[str, SlotType]
+    hours: OpeningHours | None = None
+
+
+# Words of a slot's name that say nothing about which slot of a type is meant.
+_GENERIC = frozenset(
+    re.findall(r"\w+", "date day time number name value size full first last count type the of my")
+)
+_SYNONYMS = {
+    "birth": ("born", "birthday", "birthdate", "dob"),
+    "pickup": ("pick up", "pick it up", "collect"),
+    "phone": ("number", "cell", "mobile"),
+    "party": ("people", "guests", "of us"),
+    "callback": ("call me back", "call back", "reach me"),
+}
+
+
+def cues(name: str, spec: SlotSpec, *, from_name: bool = True) -> tuple[str, ...]:
+    """The phrases that name slot ``name``: its ``cues``, and its name's telling words."""
+    words = [w for w in name.lower().split("_") if w not in _GENERIC] if from_name else []
+    named = [*words, *(synonym for word in words for synonym in _SYNONYMS.get(word, ()))]
+    return tuple(dict.fromkeys(phrase.lower() for phrase in (*spec.cues, *named) if phrase))
+
+
+def free_text(kind: SlotType) -> bool:
+    """Whether values of ``kind`` are the caller's own words (the ``text`` type)."""
+    return getattr(kind, "free_text", False) is True
+
+
+def _cue_pattern(phrases: Collection[str]) -> re.Pattern[str] | None:
+    if not phrases:
+        return None
+    # The last word may go on ("birth" names "birthday"); words may be apart by one space.
+    alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) + r"\w*" for p in phrases)
+    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
+
+
+@dataclass
+class _Slot:
+    """One slot's running result while an utterance is read."""
+
+    name: str
+    spec: SlotSpec
+    kind: SlotType
+    asked: bool
+    known: Any
+    cue: re.Pattern[str] | None
+    value: Any = None
+    changed: bool = False
+    removed: bool = False
+    ambiguous: bool = False
+    error: str = ""
+
+    @property
+    def current(self) -> Any:
+        """The value so far: this utterance's, else the one the call holds."""
+        return self.value if self.changed else self.known
+
+
+def understand(
+    listener: Listener,
+    asked: Collection[str],
+    known: Mapping[str, Any],
+    said: str,
+    today: date,
+) -> Understanding:
+    """The slot values in ``said``, for a state that asks for the slots ``asked``."""
+    text = clean(said)
+    if not text:
+        return Understanding()
+    found = segments(text)
+    correcting = corrective(found, text)
+    slots = {
+        name: _Slot(
+            name,
+            spec,
+            listener.types[name],
+            name in asked,
+            known.get(name),
+            # Free text is taken after the author's own cues only: "reason" alone is too loose.
+            _cue_pattern(cues(name, spec, from_name=not free_text(listener.types[name]))),
+        )
+        for name, spec in listener.slots.items()
+        if spec.source == "caller"
+    }
+    reader = _Reader(listener, slots, today, correcting)
+    for segment in found:
+        if segment.question:
+            continue  # "what time do you close today?" answers nothing
+        reader.read(segment)
+    for slot in slots.values():
+        if free_text(slot.kind):
+            reader.free_text(slot, found)
+        elif slot.kind.name == "yes_no" and slot.asked:
+            answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
+            if answer is not None:
+                slot.value, slot.changed = answer, True
+    return _result(slots.values())
+
+
+def _result(slots: Collection[_Slot]) -> Understanding:
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    corrected: list[str] = []
+    removed: list[str] = []
+    for slot in slots:
+        if slot.removed:
+            if slot.known is not None:
+                removed.append(slot.name)
+        elif slot.changed and not slot.ambiguous and slot.value is not None:
+            values[slot.name] = slot.value
+            if slot.known is not None and slot.known != slot.value:
+                corrected.append(slot.name)
+        elif slot.asked and slot.error and not slot.changed:
+            errors.append(slot.error)
+    return Understanding(values, tuple(errors), tuple(corrected), tuple(removed))
+
+
+class _Reader:
+    """Reads segments into the running results of the slots."""
+
+    def __init__(
+        self, listener: Listener, slots: dict[str, _Slot], today: date, correcting: bool
+    ) -> None:
+        self.listener = listener
+        self.slots = slots
+        self.today = today
+        self.correcting = correcting
+        groups: dict[str, list[_Slot]] = {}
+        for slot in slots.values():
+            if not free_text(slot.kind) and slot.kind.name != "yes_no":
+                groups.setdefault(slot.kind.name, []).append(slot)
+        self.groups = groups
+        self.weak: set[str] = set()  # slots read as answers only because a correction was made
+
+    # -- values of one type ----------------------------------------------------------------
+
+    def read(self, segment: Segment) -> None:
+        """Take the values of every type out of one segment.
+
+        A value a slot took only because the caller corrects it ("make it 8" for a known time)
+        counts only when no other type heard anything: "make it 8" for a known party size and
+        time is either, so neither; "actually make it Saturday" is a day, not a name.
+        """
+        mentions = [
+            found for group in self.groups.values() for found in self._mentions(group, segment)
+        ]
+        weak = [found for found in mentions if found[0].name in self.weak]
+        if weak and len(mentions) > 1:
+            mentions = [found for found in mentions if found not in weak]
+        self.weak.clear()
+        for slot, parsed in mentions:
+            self._apply(slot, parsed, segment.mode)
+
+    def _eligible(self, group: list[_Slot], mode: Mode) -> list[_Slot]:
+        """Slots of one type that may take a value now: asked, correctable, or early."""
+        return [
+            slot
+            for slot in group
+            if slot.asked
+            or slot.spec.early
+            or (slot.known is not None and mode != "plain")
+            or (slot.known is not None and self.correcting)
+        ]
+
+    def _mentions(self, group: list[_Slot], segment: Segment) -> list[tuple[_Slot, Parsed]]:
+        eligible = self._eligible(group, segment.mode)
+        if not eligible:
+            return []
+        if len(eligible) > 1:
+            # Two values of one type in one breath ("born June 4th 1972, and I'll pick it up
+            # Friday"): each piece of the segment goes to its own slot.
+            split = [
+                (piece, results)
+                for piece in pieces(segment.text)
+                if (results := self._parse_all(eligible, piece, segment.mode))
+                and any(parsed.ok for parsed in results.values())
+            ]
+            if len(split) > 1:
+                chosen = [self._choose(eligible, piece, results) for piece, results in split]
+                return [found for found in chosen if found is not None]
+        results = self._parse_all(eligible, segment.text, segment.mode)
+        found = self._choose(eligible, segment.text, results) if results else None
+        return [found] if found is not None else []
+
+    def _parse_all(self, slots: list[_Slot], text: str, mode: Mode) -> dict[str, Parsed]:
+        results = {}
+        for slot in slots:
+            parsed = self._parse(slot, text, mode)
+            if parsed is not None:
+                results[slot.name] = parsed
+        return results
+
+    def _parse(self, slot: _Slot, text: str, mode: Mode) -> Parsed | None:
+        named = slot.cue is not None and slot.cue.search(text) is not None
+        # A correction of a known value reads the words as an answer: "make that six".
+        correcting = slot.current is not None and mode in ("replace", "negated")
+        answering = slot.asked or correcting
+        parsed = slot.kind.extract(text, slot.spec, self.today, asked=slot.asked)
+        if parsed is None and correcting and not slot.asked:
+            parsed = slot.kind.extract(text, slot.spec, self.today, asked=True)
+            if parsed is not None:
+                self.weak.add(slot.name)
+        base = slot.current
+        may_amend = answering or named or self.correcting
+        if (
+            (parsed is None or not parsed.ok)
+            and base is not None
+            and may_amend
+            and isinstance(slot.kind, Amends)
+        ):
+            amended = slot.kind.amend(text, slot.spec, self.today, base)
+            if amended is not None:
+                parsed = amended
+        if parsed is not None and parsed.ok and slot.spec.hours and self.listener.hours:
+            reason = check_hours(slot.kind.name, parsed.value, self.listener.hours)
+            if reason:
+                parsed = Parsed(False, error=reason)
+        return parsed
+
+    def _choose(
+        self, slots: list[_Slot], text: str, results: Mapping[str, Parsed]
+    ) -> tuple[_Slot, Parsed] | None:
+        """The one slot a value in ``text`` belongs to, with its reading, or None."""
+        named = [s for s in slots if s.cue is not None and s.cue.search(text)]
+        if len(named) == 1:
+            chosen: _Slot | None = named[0]
+        elif asked := [s for s in slots if s.asked]:
+            chosen = asked[0]
+        elif self.correcting and len(known := [s for s in slots if s.known is not None]) == 1:
+            chosen = known[0]  # "not the third" changes what was said before
+        elif len(slots) == 1:
+            chosen = slots[0]
+        else:
+            # Fits several slots and the caller named none: store it nowhere.
+            chosen = None
+        if chosen is None or chosen.name not in results:
+            return None
+        return chosen, results[chosen.name]
+
+    def _apply(self, slot: _Slot, parsed: Parsed, mode: Mode) -> None:
+        if not parsed.ok:
+            if not slot.error:
+                slot.error = parsed.error
+            return
+        if mode == "negated":
+            if slot.current is not None and parsed.value == slot.current:
+                slot.value, slot.changed, slot.removed = None, True, True
+            return
+        if mode == "alternative":
+            slot.ambiguous = slot.ambiguous or (slot.changed and parsed.value != slot.value)
+            return
+        if mode == "replace":
+            slot.ambiguous = False
+        slot.value, slot.changed, slot.removed = parsed.value, True, False
+
+    # -- free text -------------------------------------------------------------------------
+
+    def free_text(self, slot: _Slot, found: list[Segment]) -> None:
+        """The caller's point: asked, what no other slot took; else the words after a cue."""
+        if slot.asked:
+            point = self._point(slot, found)
+        elif slot.spec.early or slot.known is not None:
+            point = self._after_cue(slot, found)
+        else:
+            point = ""
+        if point:
+            parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
+            if parsed is not None and parsed.ok:
+                self._apply(slot, parsed, "plain")
+
+    def _point(self, slot: _Slot, found: list[Segment]) -> str:
+        said = [s for s in found if s.mode != "negated" and not s.question]
+        replaced = [i for i, s in enumerate(said) if s.mode == "replace"]
+        if replaced and any(self._content(slot, s.text) for s in said[replaced[-1] :]):
+            said = said[replaced[-1] :]  # "a headache, sorry, I mean a migraine"
+        kept = [part for s in said for part in self._content(slot, s.text)]
+        return ", ".join(kept)
+
+    def _content(self, slot: _Slot, text: str) -> list[str]:
+        """The caller's own words in ``text``: runs of pieces no other slot took, as said."""
+        taken = [s for s in self.slots.values() if s is not slot and s.changed]
+        runs: list[str] = []
+        run: tuple[int, int] | None = None
+        for start, end in [*spans(text), (len(text), len(text))]:
+            piece = text[start:end]
+            if cue := slot.cue.search(piece) if slot.cue is not None else None:
+                start += cue.end()  # "I'm calling about a sore knee"
+            if end > start and not any(_holds(other, piece, self.today) for other in taken):
+                if strip_fillers(text[start:end]):
+                    run = (run[0] if run else start, end)
+                    continue
+                if run is None:
+                    continue  # hesitations before the point: "um, well, it's my knee"
+            if run is not None:
+                # What another slot took, or the end, closes a run of the caller's own words.
+                point = strip_fillers(text[run[0] : run[1]])
+                if point:
+                    runs.append(point)
+                run = None
+        return runs
+
+    def _after_cue(self, slot: _Slot, found: list[Segment]) -> str:
+        if slot.cue is None:
+            return ""
+        for segment in found:
+            if segment.mode == "negated" or segment.question:
+                continue
+            for piece in pieces(segment.text):
+                match = slot.cue.search(piece)
+                if match:
+                    point = strip_fillers(piece[match.end() :])
+                    if point:
+                        return point
+        return ""
+
+
+def _holds(slot: _Slot, piece: str, today: date) -> bool:
+    """Whether ``piece`` says ``slot``'s new value (so it is not part of free text)."""
+    if free_text(slot.kind):
+        return False
+    if slot.kind.name == "yes_no":
+        return yes_no(piece) is not None
+    parsed = slot.kind.extract(piece, slot.spec, today, asked=True)
+    if parsed is None or not parsed.ok:
+        return False
+    said, value = parsed.value, slot.value
+    if isinstance(said, str) and isinstance(value, str):
+        return said.lower() in value.lower()  # "S M Y T H" spells part of "John Smyth"
+    return bool(said == value)

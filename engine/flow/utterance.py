@@ -1,0 +1,159 @@
+"""A caller's utterance in pieces: what is said plainly, taken back, corrected or only hesitated.
+
+Callers correct themselves as they speak ("five thirty, sorry, I mean nine"), take values back
+("March fourth, not third"), offer alternatives ("six or seven") and fill silence ("um, hold
+on"). Before any slot type reads the words, the utterance is cut into :class:`Segment` items at
+those markers and at sentence ends, each with its :data:`Mode`; commas and "and" only cut a
+segment into finer :func:`pieces` where that is needed to tell two values apart or to find the
+caller's point. Everything here is pure text work.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Mode = Literal["plain", "replace", "negated", "alternative"]
+"""How a segment relates to what came before it.
+
+``replace``: it follows a correction ("I mean", "actually", "make that"): its value wins.
+``negated``: it follows "not" or "instead of": the caller does not mean this value.
+``alternative``: it follows "or": one of two values, neither settled.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of the utterance between two markers."""
+
+    text: str
+    mode: Mode = "plain"
+
+    @property
+    def question(self) -> bool:
+        """Whether it asks something of the agent ("what time do you close today?").
+
+        Values in such a question are the caller's topic, not an answer ("how about Friday" and
+        "can you do 7?" are proposals, and count).
+        """
+        return bool(_QUESTION.match(strip_fillers(self.text)))
+
+
+_ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\bprof)"
+_CORRECTION = (
+    r"sorry,? (?:i mean[t]?|i said)|(?:no|oh),? i mean[t]?|i mean[t]?|i meant|actually"
+    r"|no,? wait|wait,? no|make (?:that|it)|change (?:that|it|the \w+)(?: to)?|or rather|rather"
+    r"|scratch that|let me correct(?: that)?|correction"
+)
+_MARKERS = re.compile(
+    rf"{_ABBREVIATION}(?:\.{{2,}}|[.!?;](?=\s|$))"  # sentence ends (not "Dr." or "a.m.")
+    r"|\s[-\u2013\u2014]+\s"  # a dash between words
+    rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
+    r"|(?P<plain>\b(?:no|sorry)(?=, ))"  # "no, four": a fresh start, but not a correction
+    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of)\b)"
+    r"|(?P<alternative>\bor\b)",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"(?:what|when|where|why|which|who|how)(?:'s| is| are| do| does| did| time| times| late"
+    r"| early| long| many| much| can| should| would)\b",
+    re.IGNORECASE,
+)
+# "Not" ends at the next comma: "not 7, 8" takes back 7 and means 8.
+_SOFT = re.compile(
+    r"\s*[,;:]\s*(?:(?:and|but|plus|also)\s+)?|\s+(?:and|but|plus|also)\s+", re.IGNORECASE
+)
+
+
+_CORRECTIVE = re.compile(r"\binstead\b|\bwrong\b|\bmistake\b", re.IGNORECASE)
+
+
+def corrective(found: list[Segment], text: str) -> bool:
+    """Whether the caller is correcting something: a correction, a "not", or "instead"."""
+    return any(s.mode in ("replace", "negated") for s in found) or bool(_CORRECTIVE.search(text))
+
+
+def segments(text: str) -> list[Segment]:
+    """``text`` cut at corrections, negations, alternatives and sentence ends, in order.
+
+    A negation covers only the words up to the next comma; empty stretches are dropped, and a
+    correction right after "or" ("or actually") is a correction.
+    """
+    found: list[Segment] = []
+    mode: Mode = "plain"
+    position = 0
+    for marker in _MARKERS.finditer(text):
+        _add(found, text[position : marker.start()], mode)
+        position = marker.end()
+        if marker.lastgroup is not None:
+            # "or actually" corrects; a marker with nothing before it keeps the stronger mode.
+            pending = found[-1].mode if found and not found[-1].text else None
+            mode = marker.lastgroup  # type: ignore[assignment]
+            if pending == "alternative" and mode == "replace":
+                found.pop()
+        else:
+            mode = "plain"
+    _add(found, text[position:], mode)
+    return [segment for segment in found if segment.text]
+
+
+def _add(found: list[Segment], text: str, mode: Mode) -> None:
+    if mode != "negated":
+        found.append(Segment(_tidy(text), mode))
+        return
+    # Only the words up to the next comma are taken back; the rest is said plainly.
+    head, *rest = re.split(r"\s*,\s*", text.strip(" ,"), maxsplit=1)
+    found.append(Segment(_tidy(head), "negated"))
+    if rest:
+        found.append(Segment(_tidy(rest[0]), "plain"))
+
+
+def _tidy(text: str) -> str:
+    return " ".join(text.strip(" ,;:").split())
+
+
+def pieces(text: str) -> list[str]:
+    """``text`` cut at commas and joining words ("and", "but"): the caller's separate points."""
+    return [text[start:end] for start, end in spans(text)]
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """Where each of :func:`pieces` lies in ``text`` (start, end), in order."""
+    found = []
+    position = 0
+    for separator in [*_SOFT.finditer(text), None]:
+        end = separator.start() if separator else len(text)
+        piece = text[position:end]
+        stripped = piece.strip(" ,;:")
+        if stripped:
+            start = position + piece.index(stripped)
+            found.append((start, start + len(stripped)))
+        position = separator.end() if separator else len(text)
+    return found
+
+
+_FILLER_PHRASE = re.compile(
+    r"^(?:(?:um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok|alright|yes|yeah|yep|no|nope"
+    r"|please|sorry|hi|hello|hey|wait|hold on|hang on|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?"
+    r"|moment|minute)|let me (?:think|see|check)|you know|i guess|basically|anyway|then"
+    r"|thanks|thank you)\b[\s,.!?]*)+",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(
+    r"(?:[\s,]+(?:please|thanks|thank you|i think|i guess|you know|then|for now))+[\s.!?]*$"
+    r"|[\s.!?,;:]+$",
+    re.IGNORECASE,
+)
+
+
+def strip_fillers(text: str) -> str:
+    """``text`` without leading hesitations and yes/no words, and without trailing politeness.
+
+    ``"um, well, it's my knee."`` -> ``"it's my knee"``; a text of only fillers -> ``""``.
+    """
+    text = _FILLER_PHRASE.sub("", text.strip())
+    previous = None
+    while previous != text:
+        previous, text = text, _TRAILING.sub("", text)
+    return text.strip()

@@ -1,0 +1,182 @@
+"""A labelled corpus of what callers say, scored against what dialplan understands.
+
+A corpus is a folder of YAML files (the project's own is ``tests/understanding/``; its README
+describes the format). Value cases run :func:`engine.flow.understanding.understand` with the
+file's slots; intent cases run the intent rules of a flow of the project. ``bench/
+understanding.py`` prints the report, and a test holds its floor.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from engine.flow import CompiledFlow, safe_yaml
+from engine.flow.decide import recognise
+from engine.flow.slots import SlotTypes
+from engine.flow.spec import OpeningHours, SlotSpec
+from engine.flow.understanding import Listener, understand
+from engine.project import Project
+
+INTENT = "intent"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled utterance."""
+
+    file: str
+    line: int
+    kind: str  # the slot type (or "intent", "several slots") it is reported under
+    said: str
+    expect: Any  # the values (a dict) or, for an intent case, the intent name or None
+    asked: tuple[str, ...] = ()
+    known: Mapping[str, Any] = field(default_factory=dict)
+    today: date = date(2026, 11, 25)
+    error: str = ""
+    listener: Listener | None = None
+    flow: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A case and what was understood."""
+
+    case: Case
+    got: Any
+    ok: bool
+
+
+@dataclass
+class Report:
+    """Accuracy per kind of value, overall, and every miss."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        """Kind -> (cases understood, cases), kinds sorted by name."""
+        passed: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        for outcome in self.outcomes:
+            total[outcome.case.kind] += 1
+            passed[outcome.case.kind] += outcome.ok
+        return {kind: (passed[kind], total[kind]) for kind in sorted(total)}
+
+    @property
+    def accuracy(self) -> float:
+        """The share of all cases understood (1.0 for an empty corpus)."""
+        if not self.outcomes:
+            return 1.0
+        return sum(o.ok for o in self.outcomes) / len(self.outcomes)
+
+    @property
+    def misses(self) -> list[Outcome]:
+        """Every case not understood, in corpus order."""
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    def lines(self) -> list[str]:
+        """The report as text: a table per kind, the overall figure, then every miss."""
+        rows = [f"{'kind':<14} {'right':>6} {'cases':>6} {'accuracy':>9}"]
+        for kind, (passed, total) in self.by_kind().items():
+            rows.append(f"{kind:<14} {passed:>6} {total:>6} {passed / total:>9.1%}")
+        right = sum(o.ok for o in self.outcomes)
+        rows.append(f"{'overall':<14} {right:>6} {len(self.outcomes):>6} {self.accuracy:>9.1%}")
+        if self.misses:
+            rows += ["", f"misses ({len(self.misses)}):"]
+        for miss in self.misses:
+            case = miss.case
+            asked = f" (asked {', '.join(case.asked)})" if case.asked else ""
+            where = f" [{case.flow}.{case.state}]" if case.flow else asked
+            rows.append(f"  {case.file}:{case.line}{where}: {case.said!r}")
+            rows.append(f"      expected {_show(case.expect)}, got {_show(miss.got)}")
+        return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {v!r}" for k, v in sorted(value.items())) + "}"
+    return repr(value)
+
+
+def _plain(value: Any) -> Any:
+    """YAML's dates as the ISO text slots store."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def load_corpus(folder: Path) -> list[Case]:
+    """Every case of every ``*.yaml`` file in ``folder``, files in name order."""
+    types = SlotTypes.builtin()
+    cases: list[Case] = []
+    for path in sorted(folder.glob("*.yaml")):
+        data = safe_yaml.load(path.read_text(encoding="utf-8"))
+        kind = str(data.get("type", path.stem))
+        today = data.get("today", date(2026, 11, 25))
+        listener = None
+        if data.get("slots"):
+            specs = {str(n): SlotSpec.model_validate(s) for n, s in data["slots"].items()}
+            hours = OpeningHours.model_validate(data["hours"]) if data.get("hours") else None
+            listener = Listener(specs, {n: types[s.type] for n, s in specs.items()}, hours)
+        entries = data["cases"]
+        for index, entry in enumerate(entries):
+            asked = entry.get("asked") or ()
+            common: dict[str, Any] = {
+                "file": path.name,
+                "line": entries.lines[index],
+                "kind": kind,
+                "said": str(entry["said"]),
+            }
+            if kind == INTENT:
+                cases.append(
+                    Case(
+                        **common,
+                        expect=entry.get("intent"),
+                        flow=entry["flow"],
+                        state=entry["state"],
+                    )
+                )
+                continue
+            cases.append(
+                Case(
+                    **common,
+                    expect=_plain(entry.get("expect") or {}),
+                    asked=(asked,) if isinstance(asked, str) else tuple(asked),
+                    known=_plain(entry.get("known") or {}),
+                    today=entry.get("today", today),
+                    error=str(entry.get("error") or ""),
+                    listener=listener,
+                )
+            )
+    return cases
+
+
+def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
+    """Understand every case; intent cases need the ``project`` whose flows they name."""
+    report = Report()
+    flows: dict[str, CompiledFlow] = {}
+    for case in cases:
+        if case.kind == INTENT:
+            if project is None:
+                raise ValueError("intent cases need the project their flows are in")
+            flow = flows.get(case.flow) or flows.setdefault(case.flow, project.open_flow(case.flow))
+            got: Any = recognise(flow, case.state, case.said)
+            report.outcomes.append(Outcome(case, got, got == case.expect))
+            continue
+        assert case.listener is not None
+        understood = understand(case.listener, case.asked, case.known, case.said, case.today)
+        got = dict(understood.values) | {name: None for name in understood.removed}
+        ok = got == case.expect
+        if case.error:
+            said = " ".join(understood.errors)
+            ok = ok and case.error.lower() in said.lower()
+            got = got | ({"(refused)": said} if said else {})
+        report.outcomes.append(Outcome(case, got, ok))
+    return report

@@ -1,0 +1,65 @@
+"""Utterances cut at corrections, negations and alternatives; fillers stripped."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.flow.utterance import Segment, corrective, pieces, segments, strip_fillers
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("five thirty, sorry, I mean nine", [("five thirty", "plain"), ("nine", "replace")]),
+        ("make that 3pm, not 2", [("3pm", "replace"), ("2", "negated")]),
+        ("not 7, 8", [("7", "negated"), ("8", "plain")]),
+        ("8 instead of 7", [("8", "plain"), ("7", "negated")]),
+        ("six or seven", [("six", "plain"), ("seven", "alternative")]),
+        (
+            "617 555 0123, or actually, use my home number 617 555 0199",
+            [("617 555 0123", "plain"), ("use my home number 617 555 0199", "replace")],
+        ),
+        ("three, no, four", [("three", "plain"), ("four", "plain")]),
+        (
+            "Hi, this is Dr. Ana de la Cruz calling",
+            [("Hi, this is Dr. Ana de la Cruz calling", "plain")],
+        ),
+        ("7 p.m. tomorrow. Thanks!", [("7 p.m. tomorrow", "plain"), ("Thanks", "plain")]),
+    ],
+)
+def test_segments(said: str, expected: list[tuple[str, str]]) -> None:
+    assert segments(said) == [Segment(text, mode) for text, mode in expected]  # type: ignore[arg-type]
+
+
+def test_a_question_to_the_agent_is_no_answer_but_a_proposal_is() -> None:
+    assert segments("what time do you close today")[0].question
+    assert segments("When are you open tomorrow?")[0].question
+    assert not segments("how about Friday")[0].question
+    assert not segments("Can you do September 25th at 7:30pm?")[0].question
+
+
+def test_corrective() -> None:
+    assert corrective(segments("actually the 5th"), "actually the 5th")
+    assert corrective(segments("the 6th instead"), "the 6th instead")
+    assert not corrective(segments("three, no, four"), "three, no, four")
+
+
+def test_pieces_are_the_callers_separate_points() -> None:
+    said = "Hi, this is Ana Silva, born March 3rd 1980, and I'm calling about a sore knee"
+    assert pieces(said) == [
+        "Hi", "this is Ana Silva", "born March 3rd 1980", "I'm calling about a sore knee",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("said", "point"),
+    [
+        ("Um, well, it's my knee.", "it's my knee"),
+        ("a check-up, please", "a check-up"),
+        ("hold on a second", ""),
+        ("uh...", ""),
+        ("yes, a follow-up!", "a follow-up"),
+    ],
+)
+def test_strip_fillers(said: str, point: str) -> None:
+    assert strip_fillers(said) == point
