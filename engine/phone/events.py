@@ -128,24 +128,27 @@ class EventQueue:
     async def _run(self) -> None:
         while True:
             event = await self._queue.get()
-            pause = 0.5
-            while True:
-                try:
-                    new = await self.run_blocking(self.store.add, event)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the database is away: try again, the event waits
-                    log.error("platform.event_unsaved", call_id=event.call_id, error=str(exc))
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 30.0)
-            if new:
-                self.kept += 1
-                log.info("platform.event", call_id=event.call_id, event=event.event)
-            else:
-                self.duplicates += 1
-                log.info("platform.event_duplicate", call_id=event.call_id, event=event.event)
-            self._queue.task_done()
+            try:
+                await self._write(event)
+            finally:
+                self._queue.task_done()  # a drain or a stop never waits for a lost cause
+
+    async def _write(self, event: PlatformEvent) -> None:
+        pause = 0.5
+        while True:
+            try:
+                new = await self.run_blocking(self.store.add, event)
+                break
+            except Exception as exc:  # the database is away: try again, the event waits
+                log.error("platform.event_unsaved", call_id=event.call_id, error=str(exc))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+        if new:
+            self.kept += 1
+            log.info("platform.event", call_id=event.call_id, kind=event.event)
+        else:
+            self.duplicates += 1
+            log.info("platform.event_duplicate", call_id=event.call_id, kind=event.event)
 
 
 def parse_event(body: Any) -> PlatformEvent | str | None:

@@ -81,7 +81,7 @@ def platform_routes(key: bytes | None, events: EventQueue | None, router: Router
             log.warning("platform.webhook_malformed", reason=found)
             return Response(found, 400, content_type="text/plain")
         if found is None:
-            log.debug("platform.event_ignored", event=body.get("event"))
+            log.debug("platform.event_ignored", kind=body.get("event"))
             return Response(status=204)
         if events is None:
             log.warning("platform.event_dropped", call_id=found.call_id, reason="no call log")

@@ -279,7 +279,7 @@ class PlatformAPI:
         if loop is None or thread is None:
             return
         if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(_shutdown(runner), loop).result(timeout=10)
         self._loop = self._thread = self._runner = None
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -290,3 +290,12 @@ class PlatformAPI:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def _shutdown(runner: web.AppRunner) -> None:
+    await runner.cleanup()
+    # Answers still being held back (``slow``) for clients that left: end them, not leak them.
+    pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
