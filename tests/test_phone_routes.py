@@ -177,3 +177,38 @@ async def test_an_edited_table_is_picked_up_and_a_broken_edit_keeps_the_last_goo
     assert router.problems == [f"{path}:2: unknown flow 'nope' (flows: booking, clinic_intake)"]
     path.unlink()
     assert await router.route(call("+12125550123")) == Route()
+
+
+def test_dialplan_validate_checks_the_routing_table_with_the_flows(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    from tests.helpers import EXAMPLE
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIALPLAN_FLOWS_DIR", str(EXAMPLE / "flows"))
+    monkeypatch.setenv("DIALPLAN_PROMPTS_DIR", str(EXAMPLE / "prompts"))
+    (tmp_path / "routes.yaml").write_text("routes:\n  - to: '+14155550100'\n    flow: bookin\n")
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 1
+    assert "routes.yaml:3: unknown flow 'bookin' (did you mean 'booking'?)" in result.stdout
+    assert "routing table routes.yaml: 1 error(s)" in result.stderr
+    (tmp_path / "routes.yaml").write_text("routes:\n  - to: '+14155550100'\n    flow: booking\n")
+    result = CliRunner().invoke(main, ["validate", "routes.yaml"])
+    assert result.exit_code == 0 and "routing table routes.yaml: ok" in result.stderr
+    result = CliRunner().invoke(main, ["validate", "--format", "json"])
+    assert result.exit_code == 0 and '"path": "routes.yaml"' in result.stdout
+
+
+def test_dialplan_serve_does_not_start_with_a_broken_routing_table(tmp_path):
+    from engine.testing.server import free_port
+    from tests.test_cli import finish, serve
+
+    table = tmp_path / "routes.yaml"
+    table.write_text("routes:\n  - from: '+1415*'\n    flow: nope\n")
+    process = serve(
+        "--port", str(free_port()), "--flow", "booking", env={"DIALPLAN_ROUTES_FILE": str(table)}
+    )
+    output = finish(process)
+    assert process.returncode == 1
+    assert f"cannot start:\n{table}:3: unknown flow 'nope'" in output

@@ -206,22 +206,33 @@ def load_routes(path: Path, flows: Iterable[str] | None = None) -> RoutingTable:
             [AuthoringError("a routing table is a mapping with `routes:`", Location(where, 1))]
         )
     errors: list[AuthoringError] = []
+    # Entry by entry, so that one bad route does not hide the mistakes of the others.
+    entries = data.get("routes")
     try:
-        spec = RoutesSpec.model_validate(data)
+        spec = RoutesSpec.model_validate({**data, "routes": []})
     except ValidationError as exc:
         errors += _schema_errors(path, data, exc)
-        raise AuthoringErrors(errors) from None
+        spec = RoutesSpec()
+    if entries is not None and not isinstance(entries, list):
+        errors.append(
+            AuthoringError(
+                "routes: a list of routes", Location(where, safe_yaml.line_of(data, ["routes"]))
+            )
+        )
+        entries = []
     known = set(flows) if flows is not None else None
     lines = []
-    for index, route in enumerate(spec.routes):
+    for index, entry in enumerate(entries or []):
         line = safe_yaml.line_of(data, ["routes", index])
+        try:
+            route = RouteSpec.model_validate(entry)
+        except ValidationError as exc:
+            errors += _schema_errors(path, data, exc, ["routes", index])
+            continue
         lines.append((route, line))
         if route.flow is None and route.agent is None:
             errors.append(
-                AuthoringError(
-                    "a route names a `flow` (or an `agent`)",
-                    Location(where, line),
-                )
+                AuthoringError("a route names a `flow` (or an `agent`)", Location(where, line))
             )
         if route.flow is not None and known is not None and route.flow not in known:
             close = difflib.get_close_matches(route.flow, sorted(known), n=1)
@@ -249,13 +260,18 @@ def load_routes(path: Path, flows: Iterable[str] | None = None) -> RoutingTable:
     return RoutingTable(path, tuple(lines), hook)
 
 
-def _schema_errors(path: Path, data: Any, exc: ValidationError) -> list[AuthoringError]:
+def _schema_errors(
+    path: Path, data: Any, exc: ValidationError, prefix: list[Any] | None = None
+) -> list[AuthoringError]:
     errors = []
     for error in exc.errors():
         loc = [
-            part
-            for part in error["loc"]
-            if not (isinstance(part, str) and part.startswith(("tuple[", "list[")))
+            *(prefix or []),
+            *(
+                part
+                for part in error["loc"]
+                if not (isinstance(part, str) and part.startswith(("tuple[", "list[")))
+            ),
         ]
         line = safe_yaml.line_of(data, loc)
         dotted = ".".join(str(part) for part in loc) or "(top level)"
