@@ -1,4 +1,4 @@
-"""The ledger of placed calls: written before the platform is asked, settled after."""
+"""The ledger of placed calls and the store of platform events, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from engine.phone import Ledger
+from engine.phone import EventStore, Ledger, PlatformEvent
 from engine.records import Database
+from tests.test_records import db_url  # noqa: F401  # the SQLite and PostgreSQL databases
 
 
 @pytest.fixture
-def ledger(tmp_path) -> Iterator[Ledger]:  # type: ignore[no-untyped-def]
-    database = Database(f"sqlite:///{tmp_path / 'calls.db'}")
-    database.migrate()
-    yield Ledger(database)
-    database.close()
+def database(db_url: str) -> Iterator[Database]:  # noqa: F811  # the imported fixture
+    found = Database(db_url)
+    found.migrate()
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def ledger(database: Database) -> Ledger:
+    return Ledger(database)
 
 
 def begin(ledger: Ledger, number: str = "+14155550100", **fields):  # type: ignore[no-untyped-def]
@@ -90,3 +96,15 @@ def test_an_event_of_the_call_resolves_a_placement_whose_answer_was_lost(ledger)
 def test_a_batch_remembers_that_it_ran(ledger):
     assert ledger.open_batch("people", "booking", "people.csv") is False
     assert ledger.open_batch("people", "booking", "people.csv") is True
+
+
+def test_an_event_is_kept_once_per_call_and_settles_the_placement_it_names(database, ledger):
+    placement = begin(ledger)
+    store = EventStore(database)
+    call = {"call_id": "call_7", "metadata": {"dialplan": {"placement": placement.id}}}
+    event = PlatformEvent("call_started", "call_7", call, datetime.now(UTC))
+    assert store.add(event) is True
+    assert store.add(event) is False  # the platform's retry
+    assert store.add(PlatformEvent("call_ended", "call_7", call, datetime.now(UTC))) is True
+    found = ledger.get(placement.id)
+    assert found is not None and (found.status, found.call_id) == ("placed", "call_7")

@@ -145,3 +145,21 @@ async def test_without_a_call_log_a_call_still_carries_an_idempotency_key(platfo
         )
     assert outcome.result == "placed" and len(platform.calls) == 1
     assert platform.requests[0].body["metadata"] == {"dialplan": {"placement": outcome.placement}}
+
+
+async def test_a_number_another_run_is_placing_is_skipped_not_called(platform, ledger):
+    ledger.begin(
+        to_number="+14155550100",
+        from_number=None,
+        flow="booking",
+        agent_id=None,
+        variables={},
+        batch="people",
+    )
+    async with PlatformClient(platform.url, platform.key) as client:
+        placer = Placer(
+            client, from_number="+14155550199", flow="booking", ledger=ledger, batch="people"
+        )
+        outcome = await placer.place(Order("+14155550100"))  # planned before the other run began
+    assert (outcome.result, outcome.error) == ("skipped", "placed by another run of this batch")
+    assert platform.requests == []

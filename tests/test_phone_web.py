@@ -226,3 +226,15 @@ async def test_events_queued_when_the_server_stops_are_written(start_server, pla
             assert session.scalar(select(func.count()).select_from(PlatformEventRow)) == 10
     finally:
         database.close()
+
+
+async def test_a_full_queue_is_refused_so_that_the_platform_sends_the_event_again():
+    from engine.phone import EventQueue, PlatformEvent
+
+    async def never(*args: object) -> bool:
+        raise AssertionError("not started")
+
+    queue = EventQueue(None, never, size=1)  # type: ignore[arg-type]
+    event = PlatformEvent("call_ended", "call_1", {"call_id": "call_1"}, datetime.now(UTC))
+    assert queue.submit(event) is True
+    assert queue.submit(event) is False

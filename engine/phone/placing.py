@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import structlog
 from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import IntegrityError
 
 from .client import CreatePhoneCall, PlatformClient, PlatformError
 from .ledger import Ledger, Placement, new_id
@@ -139,7 +140,10 @@ class Placer:
 
     async def place(self, order: Order, again: Placement | None = None) -> Outcome:
         """Write ``placing``, ask the platform, write what it answered."""
-        placement = await self._begin(order, again)
+        try:
+            placement = await self._begin(order, again)
+        except IntegrityError:  # the batch's number is being placed by another run right now
+            return Outcome(order, "skipped", error="placed by another run of this batch")
         request = CreatePhoneCall(
             from_number=self.from_number,
             to_number=order.to_number,
