@@ -132,6 +132,40 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Seconds before the first retry; doubles each time, up to an hour."
     )
 
+    # --- phone calls (the platform's REST API and webhooks) -----------------------------------
+    platform_url: str | None = Field(
+        None,
+        description="The platform's REST base URL (`dialplan call` POSTs "
+        "`<url>/v2/create-phone-call`).",
+    )
+    platform_key: SecretStr | None = Field(
+        None,
+        description="The platform's API key: sent as `Authorization: Bearer ...`, and the key "
+        "that signs its webhooks (`X-Retell-Signature`). Never logged.",
+    )
+    platform_webhook_key: SecretStr | None = Field(
+        None,
+        description="The key that signs the platform's webhooks, where it is not "
+        "DIALPLAN_PLATFORM_KEY (the platform marks which API key signs them).",
+    )
+    from_number: str | None = Field(
+        None, description="Caller id of placed calls (a number of yours on the platform, E.164)."
+    )
+    platform_timeout: float = Field(
+        30.0, gt=0, description="Seconds one request to the platform's REST API may take."
+    )
+    platform_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a platform request that failed on the way or with 408, 409, "
+        "429 or 5xx (each create carries its idempotency key, so a retry never calls twice).",
+    )
+    routes_file: Path = Field(
+        Path("routes.yaml"),
+        description="Routing table of inbound calls (caller and dialled numbers to flows).",
+    )
+
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level. Caller speech is logged only at DEBUG."
@@ -160,6 +194,11 @@ class Settings(BaseSettings):
         # A trailing slash would make every route miss; the platform strips it on its side too.
         value = "/" + value.strip("/")
         return "" if value == "/" else value
+
+    @property
+    def webhook_key(self) -> SecretStr | None:
+        """The key that signs the platform's webhooks (its own, else the API key)."""
+        return self.platform_webhook_key or self.platform_key
 
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> Settings:

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from engine.errors import AuthoringErrors
+from engine.errors import AuthoringError, AuthoringErrors
 from engine.flow import CompiledFlow
+from engine.phone import load_routes
 from engine.project import Project
 from engine.settings import Settings
 
@@ -35,3 +36,16 @@ def open_flow(name_or_path: str | Path, the_project: Project | None = None) -> C
         raise click.ClickException(f"flow {str(name_or_path)!r} does not load:\n{exc}") from None
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def routes_errors(the_project: Project, path: Path | None = None) -> list[AuthoringError]:
+    """The errors of a routing table (default: the project's; none when there is no file)."""
+    path = path or the_project.settings.routes_file
+    if not path.exists():
+        return []
+    flows = the_project.flow_names() if the_project.agent_kind == "flow" else None
+    try:
+        load_routes(path, flows)
+    except AuthoringErrors as exc:
+        return list(exc.errors)
+    return []

@@ -38,6 +38,8 @@ FIXED_COLUMNS = (
     "direction",
     "transfer_number",
 )
+PHONE_COLUMNS = ("batch", "batch_row", "disconnection_reason", "recording_url")
+"""From how dialplan placed the call and what the platform's events said."""
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -226,14 +228,22 @@ def to_csv(records: Iterable[CallRecord]) -> str:
     slots: dict[str, str] = {}
     for record in records:
         for name in record.slots:
-            column = name if name not in FIXED_COLUMNS else f"slot_{name}"
+            taken = name in FIXED_COLUMNS or name in PHONE_COLUMNS
+            column = name if not taken else f"slot_{name}"
             slots.setdefault(name, column)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*FIXED_COLUMNS, *slots.values()])
+    writer.writerow([*FIXED_COLUMNS, *PHONE_COLUMNS, *slots.values()])
     for record in records:
         data = record.to_json()
         row = [_cell(data.get(column)) for column in FIXED_COLUMNS]
+        placed, report = record.placed, record.platform
+        row += [
+            _cell(placed.batch if placed else None),
+            _cell(placed.row if placed else None),
+            _cell(report.disconnection_reason if report else None),
+            _cell(report.recording_url if report else None),
+        ]
         row += [_cell(record.slots.get(name)) for name in slots]
         writer.writerow(row)
     return buffer.getvalue()
@@ -255,6 +265,16 @@ def _story(record: CallRecord) -> str:
     who += [f"({', '.join(x for x in (record.direction, record.call_type) if x)})"]
     if any(who[:2]):
         lines.append("  " + " ".join(w for w in who if w and w != "()"))
+    if record.placed is not None:
+        batch = (
+            f" as row {record.placed.row} of batch {record.placed.batch!r}"
+            if record.placed.batch
+            else ""
+        )
+        lines.append(
+            f"  placed by dialplan call{batch} at {_local(record.placed.placed_at)} "
+            f"({record.placed.id})"
+        )
     if record.transfer_number:
         lines.append(f"  transferred to {record.transfer_number}")
     if record.error:
@@ -262,6 +282,7 @@ def _story(record: CallRecord) -> str:
     for title, mapping in (("metadata", record.metadata), ("variables", record.dynamic_variables)):
         if mapping:
             lines.append(f"  {title}  {_json(mapping)}")
+    lines.extend(_platform(record))
     lines.append("slots:")
     width = max((len(name) for name in record.slots), default=0)
     for name, value in record.slots.items():
@@ -286,6 +307,31 @@ def _story(record: CallRecord) -> str:
     lines.append("turns:")
     lines.extend(_turn(turn) for turn in record.turns)
     return "\n".join(lines)
+
+
+def _platform(record: CallRecord) -> list[str]:
+    """What the platform's events said of the call (its webhook), if any came."""
+    report = record.platform
+    if report is None:
+        return []
+    head = f"platform: {', '.join(report.events)}"
+    facts = [
+        f"status {report.call_status}" if report.call_status else "",
+        f"ended by {report.disconnection_reason}" if report.disconnection_reason else "",
+        _duration(report.duration_ms / 1000) if report.duration_ms is not None else "",
+        f"cost {report.cost}" if report.cost is not None else "",
+    ]
+    lines = [head + "".join(f"   {fact}" for fact in facts if fact)]
+    if report.transfer_destination:
+        lines.append(f"  transfer to {report.transfer_destination}")
+    if report.recording_url:
+        lines.append(f"  recording  {report.recording_url}")
+    if report.public_log_url:
+        lines.append(f"  log        {report.public_log_url}")
+    for name, value in (report.analysis or {}).items():
+        if value not in (None, "", {}):
+            lines.append(f"  {name}  {_text(value)}")
+    return lines
 
 
 def _turn(turn: TurnRecord) -> str:

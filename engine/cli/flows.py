@@ -11,6 +11,7 @@ import click
 
 from engine.errors import AuthoringError
 from engine.flow.spec import flow_json_schema
+from engine.project import FileCheck
 
 from . import _project
 
@@ -27,7 +28,7 @@ from . import _project
     help="json: one JSON document on stdout, for editors and CI.",
 )
 def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> None:
-    """Check flow files (default: the flows folder); exit 1 if any has an error.
+    """Check flow files (default: the flows folder, and routes.yaml); exit 1 if any has an error.
 
     Every problem is listed as `file:line: message (hint)`, warnings as `file:line: warning:
     message (hint)`; warnings never fail. With --format json the output is `{"files": [{"path",
@@ -36,11 +37,18 @@ def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> Non
     """
     overrides = {"prompts_dir": prompts_dir} if prompts_dir else {}
     project = _project.project(**overrides)
-    results = project.check_files(paths)
+    # The routing table (routes.yaml) is checked with the flows: by default, or when named.
+    table = project.settings.routes_file
+    named = [path for path in paths if path.name == table.name]
+    flow_paths = [path for path in paths if path.name != table.name]
+    results = project.check_files(flow_paths) if flow_paths or not paths else []
+    tables = named or ([table] if not paths and table.exists() else [])
+    routes = [FileCheck(path, _project.routes_errors(project, path), []) for path in tables]
     broken = sum(1 for check in results if check.errors)
     total = sum(len(check.errors) for check in results)
     warned = sum(len(check.warnings) for check in results)
     ok = len(results) - broken
+    broken_tables = sum(1 for check in routes if check.errors)
     if fmt == "json":
         report = [
             {
@@ -49,20 +57,35 @@ def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> Non
                 "errors": [e.as_json() for e in check.errors],
                 "warnings": [w.as_json() for w in check.warnings],
             }
-            for check in results
+            for check in [*results, *routes]
         ]
-        click.echo(json.dumps({"files": report, "ok": ok, "failed": broken}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "files": report,
+                    "ok": ok + len(routes) - broken_tables,
+                    "failed": broken + broken_tables,
+                },
+                indent=2,
+            )
+        )
     else:
         for check in results:
             for problem in sorted([*check.errors, *check.warnings], key=_by_line(check.path)):
                 click.echo(str(problem))
         warnings = f", {warned} warning(s)" if warned else ""
-        click.echo(
-            f"{len(results)} flow file(s) checked: {ok} ok, {broken} with errors "
-            f"({total} error(s){warnings})",
-            err=True,
-        )
-    sys.exit(1 if broken or not results else 0)
+        if results or not routes:
+            click.echo(
+                f"{len(results)} flow file(s) checked: {ok} ok, {broken} with errors "
+                f"({total} error(s){warnings})",
+                err=True,
+            )
+        for check in routes:
+            for problem in check.errors:
+                click.echo(str(problem))
+            verdict = f"{len(check.errors)} error(s)" if check.errors else "ok"
+            click.echo(f"routing table {check.path}: {verdict}", err=True)
+    sys.exit(1 if broken or broken_tables or not (results or routes) else 0)
 
 
 def _by_line(path: Path) -> Callable[[AuthoringError], tuple[bool, str, int]]:

@@ -6,6 +6,7 @@ import click
 
 from engine import __version__
 
+from .call import call
 from .calls import calls
 from .chat import chat
 from .conversations import test
@@ -21,5 +22,5 @@ def main() -> None:
     """Dialplan: scripted voice agents for the Custom LLM WebSocket protocol."""
 
 
-for command in (serve, validate, schema, graph, chat, test, new, calls):
+for command in (serve, validate, schema, graph, chat, test, new, calls, call):
     main.add_command(command)

@@ -53,6 +53,7 @@ def serve(reload: bool, **flags: object) -> None:
     settings = project.settings
     # Check prompts and flows now: a broken file stops the start with file:line.
     errors = project.setup_errors()
+    errors += [str(error) for error in _project.routes_errors(project)]
     if settings.database_url:
         try:
             Database(settings.database_url).close()

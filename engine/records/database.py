@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from engine.errors import RuntimeFault
 
-from .model import CallRecord
-from .tables import CallRow, OutboxRow
+from .model import CallRecord, Placement, PlatformReport
+from .tables import CallRow, OutboxRow, PlacementRow, PlatformEventRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -188,13 +188,61 @@ class Database:
         if limit is not None:
             query = query.limit(limit)
         with Session(self.engine) as session:
-            return [_record(row) for row in session.scalars(query)]
+            return _joined(session, [_record(row) for row in session.scalars(query)])
 
     def call(self, call_id: str) -> CallRecord | None:
         """The record of ``call_id``, if there is one."""
         with Session(self.engine) as session:
             row = session.get(CallRow, call_id)
-            return _record(row) if row is not None else None
+            return _joined(session, [_record(row)])[0] if row is not None else None
+
+
+_CHUNK = 500  # call ids per IN (...) list, well under every database's limit
+
+
+def _joined(session: Session, records: list[CallRecord]) -> list[CallRecord]:
+    """``records`` with how dialplan placed them and what the platform's events said.
+
+    The two are joined when a record is read, not when it is written: a platform event may
+    come before the call's record exists (the record is written when the call ends), and
+    is kept until then.
+    """
+    ids = [record.call_id for record in records]
+    placed: dict[str, Placement] = {}
+    events: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for row in session.scalars(select(PlacementRow).where(PlacementRow.call_id.in_(chunk))):
+            assert row.call_id is not None  # selected by it
+            placed[row.call_id] = Placement(
+                id=row.id, batch=row.batch, row=row.row, placed_at=_aware(row.created_at)
+            )
+        query = (
+            select(PlatformEventRow)
+            .where(PlatformEventRow.call_id.in_(chunk))
+            .order_by(PlatformEventRow.received_at)
+        )
+        for found in session.scalars(query):
+            events.setdefault(found.call_id, []).append((found.event, found.call))
+    if not placed and not events:
+        return records
+    return [
+        record.model_copy(
+            update={
+                "placed": placed.get(record.call_id),
+                "platform": (
+                    PlatformReport.fold(events[record.call_id])
+                    if record.call_id in events
+                    else None
+                ),
+            }
+        )
+        for record in records
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _utc(moment: datetime) -> datetime:

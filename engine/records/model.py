@@ -84,6 +84,103 @@ class TurnRecord(_Record):
         return any(f.get("value") == MASK for f in self.understood)
 
 
+class Placement(_Record):
+    """How dialplan placed a call: the create request's key, and its batch and row if any."""
+
+    id: str
+    """The create request's idempotency key."""
+    batch: str | None = None
+    row: int | None = None
+    """The line of the batch file."""
+    placed_at: datetime
+
+
+LIFECYCLE = (
+    "call_started",
+    "transfer_started",
+    "transfer_bridged",
+    "transfer_cancelled",
+    "transfer_ended",
+    "call_ended",
+    "call_analyzed",
+)
+"""The platform's call events in the order they describe a call (later ones know more)."""
+
+
+class PlatformReport(_Record):
+    """A call as the platform's events describe it (its ``call`` objects, folded in order)."""
+
+    events: list[str] = Field(default_factory=list)
+    call_status: str | None = None
+    disconnection_reason: str | None = None
+    """``user_hangup``, ``agent_hangup``, ``call_transfer``, ``dial_no_answer``, ..."""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_ms: int | None = None
+    recording_url: str | None = None
+    public_log_url: str | None = None
+    transfer_destination: str | None = None
+    analysis: dict[str, Any] | None = None
+    """``call_analysis``: ``call_summary``, ``user_sentiment``, ``call_successful``, ..."""
+    cost: float | None = None
+    """``call_cost.combined_cost``."""
+
+    @classmethod
+    def fold(cls, events: Iterable[tuple[str, Mapping[str, Any]]]) -> PlatformReport:
+        """The report of ``(event, call object)`` pairs, in the order they were received.
+
+        Events are taken in the order of a call's life, so a late ``call_ended`` never hides
+        what ``call_analyzed`` said; each fills in what it knows.
+        """
+        ordered = sorted(
+            enumerate(events),
+            key=lambda item: (_rank(item[1][0]), item[0]),
+        )
+        fields: dict[str, Any] = {"events": [name for _, (name, _call) in ordered]}
+        for _, (_name, call) in ordered:
+            cost = call.get("call_cost")
+            found = {
+                "call_status": _text(call.get("call_status")),
+                "disconnection_reason": _text(call.get("disconnection_reason")),
+                "started_at": _moment(call.get("start_timestamp")),
+                "ended_at": _moment(call.get("end_timestamp")),
+                "duration_ms": _int(call.get("duration_ms")),
+                "recording_url": _text(call.get("recording_url")),
+                "public_log_url": _text(call.get("public_log_url")),
+                "transfer_destination": _text(call.get("transfer_destination")),
+                "analysis": _mapping(call.get("call_analysis")) or None,
+                "cost": _float(cost.get("combined_cost")) if isinstance(cost, Mapping) else None,
+            }
+            fields.update({key: value for key, value in found.items() if value is not None})
+        if (
+            fields.get("duration_ms") is None
+            and fields.get("started_at")
+            and fields.get("ended_at")
+        ):
+            span = fields["ended_at"] - fields["started_at"]
+            fields["duration_ms"] = round(span.total_seconds() * 1000)
+        return cls(**fields)
+
+
+def _rank(event: str) -> int:
+    return LIFECYCLE.index(event) if event in LIFECYCLE else len(LIFECYCLE)
+
+
+def _moment(value: object) -> datetime | None:
+    # The platform's timestamps are Unix milliseconds.
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return None
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _float(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 class CallRecord(_Record):
     """Everything kept of one call; see the README's "Call records" for each field."""
 
@@ -115,6 +212,10 @@ class CallRecord(_Record):
     transcript: list[dict[str, str]] = Field(default_factory=list)
     """The last whole transcript the platform sent: ``{role, content}`` per utterance."""
     turns: list[TurnRecord] = Field(default_factory=list)
+    placed: Placement | None = None
+    """Set when dialplan placed the call (``dialplan call``), alone or as a batch's row."""
+    platform: PlatformReport | None = None
+    """What the platform's call events (its webhook) said of the call, once they came."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (what the webhook sends and ``--json`` prints)."""

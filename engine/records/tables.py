@@ -1,4 +1,4 @@
-"""The call log's tables (SQLAlchemy 2 ORM): one row per call, one per webhook event.
+"""The call log's tables (SQLAlchemy 2 ORM): calls, webhook events, placed calls, platform events.
 
 Only portable column types (strings, numbers, timestamps, JSON), so SQLite and PostgreSQL
 hold the same schema. The migrations in ``migrations/versions`` create exactly these tables;
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -77,3 +77,63 @@ class OutboxRow(Base):
     failed_at: Mapped[datetime | None]
     """Given up after the last attempt."""
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchRow(Base):
+    """A batch of calls placed from a CSV file; reruns of the same name continue it."""
+
+    __tablename__ = "batches"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    flow: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(Text)
+    """The CSV file it was last run from."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PlacementRow(Base):
+    """A call dialplan placed (or is placing) through the platform: alone, or a batch's row.
+
+    Written as ``placing`` before the platform is asked, ``placed`` (with the call id) or
+    ``failed`` after; a rerun after a crash asks again with the same idempotency key, and the
+    platform answers with the call it made already.
+    """
+
+    __tablename__ = "placements"
+    __table_args__ = (UniqueConstraint("batch", "to_number", name="uq_placements_batch_number"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Sent in the call's metadata (``dialplan.placement``), so its events find it."""
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    """The create request's key (a new one only after the platform refused the last)."""
+    batch: Mapped[str | None] = mapped_column(String(200), index=True)
+    row: Mapped[int | None] = mapped_column(Integer)
+    """The batch file's line number."""
+    to_number: Mapped[str] = mapped_column(String(64))
+    from_number: Mapped[str | None] = mapped_column(String(64))
+    flow: Mapped[str | None] = mapped_column(String(200))
+    agent_id: Mapped[str | None] = mapped_column(String(200))
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """``placing``, ``placed`` or ``failed`` (the platform refused; no call was made)."""
+    call_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    key_first_sent_at: Mapped[datetime | None]
+    """When the key was first sent: the platform recognises a key for an hour."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PlatformEventRow(Base):
+    """One call event of the platform's webhook (``call_ended``...), kept once per call."""
+
+    __tablename__ = "platform_events"
+
+    call_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """A retry of the same event for the same call is the same row: it is kept once."""
+    received_at: Mapped[datetime]
+    call: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The platform's call object as the event carried it."""

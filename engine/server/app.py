@@ -10,6 +10,8 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   reasons when it cannot: no flow loads, the default flow does not, the call log cannot be
   written), with each flow's state (``ok``, ``degraded``, ``broken``). ``/metrics`` —
   Prometheus text.
+* ``POST /webhook`` — the platform's call events, signed; ``POST /webhook/inbound`` — the
+  flow and variables of an inbound call (:mod:`engine.phone`).
 
 Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`);
 calls still known when the server stops are recorded as they are.
@@ -32,6 +34,7 @@ from engine.agent import Agent, CallInfo
 from engine.flow import FlowAgent
 from engine.flow.meaning import warm_up as warm_up_meaning
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
+from engine.phone import PlatformHooks
 from engine.project import Project
 from engine.records import CallLog
 from engine.settings import Settings
@@ -63,6 +66,7 @@ class Runtime:
     agent: Agent | None = None
     client: openai.AsyncOpenAI | None = None
     model: OpenAIChatModel | None = None
+    platform: PlatformHooks | None = None
 
 
 def project_agent(project: Project) -> AgentBuilder:
@@ -100,6 +104,13 @@ def create_app(
     app.extensions["dialplan"] = runtime
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
 
+    def flow_names() -> list[str] | None:
+        agent = runtime.agent
+        return agent.registry.names() if isinstance(agent, FlowAgent) else None
+
+    runtime.platform = platform = PlatformHooks(settings, call_log, flow_names)
+    app.register_blueprint(platform.blueprint)
+
     @app.before_serving
     async def start() -> None:
         runtime.client = make_client(settings)
@@ -107,6 +118,7 @@ def create_app(
             runtime.model = make_model(settings, runtime.client)
         runtime.agent = runtime.build_agent(settings, runtime.model)
         await call_log.start()
+        await platform.start()
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
             warm_up_meaning()
@@ -135,6 +147,7 @@ def create_app(
     async def stop() -> None:
         for state in runtime.store.calls():
             recorder.ended(state)  # nothing collected is lost when the server stops
+        await platform.stop()
         await call_log.stop()
         if runtime.model is not None:
             await runtime.model.aclose()
