@@ -126,6 +126,12 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Seconds before the first retry; doubles each time, up to an hour."
     )
 
+    # --- the console -------------------------------------------------------------------------
+    console_token: SecretStr | None = Field(
+        None,
+        description="Turns the web console on at `/console`: the token that signs a browser in.",
+    )
+
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level. Caller speech is logged only at DEBUG."

@@ -13,6 +13,10 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
 
 Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`);
 calls still known when the server stops are recorded as they are.
+
+With ``DIALPLAN_CONSOLE_TOKEN`` set, the web console (:mod:`engine.console`) is mounted at
+``/console`` and every session publishes its call to the console's live feed
+(:mod:`engine.server.live`); without it there is no ``/console`` and nothing is published.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Quart, Response
 
 from engine.agent import Agent, CallInfo
+from engine.console import ConsoleContext, LiveFeed, MemoryLiveFeed, console_blueprint
 from engine.flow import FlowAgent
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
 from engine.project import Project
@@ -38,6 +43,7 @@ from engine.settings import Settings
 from . import logs
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
+from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
 from .session import Session
@@ -62,6 +68,8 @@ class Runtime:
     agent: Agent | None = None
     client: openai.AsyncOpenAI | None = None
     model: OpenAIChatModel | None = None
+    feed: LiveFeed | None = None
+    """The console's live feed (``None`` without the console)."""
 
 
 def project_agent(project: Project) -> AgentBuilder:
@@ -83,6 +91,7 @@ def create_app(
     settings: Settings | None = None,
     build_agent: AgentBuilder | None = None,
     store: CallStore | None = None,
+    feed: LiveFeed | None = None,
 ) -> Quart:
     """The dialplan ASGI app (usable directly as ``hypercorn 'engine.server:create_app()'``)."""
     settings = settings or Settings()
@@ -92,11 +101,18 @@ def create_app(
     call_log = CallLog(settings)
     recorder = Recorder(call_log)
     store = store or MemoryCallStore(settings.call_grace)
-    store.on_expire = recorder.ended  # past the grace period: the call is over
-    runtime = Runtime(settings, build_agent, store, call_log, recorder)
+    console = settings.console_token is not None
+    if console and feed is None:
+        feed = MemoryLiveFeed()
+    live = LivePublisher(feed) if console and feed is not None else None
+    store.on_expire = _expired(recorder, live)
+    runtime = Runtime(settings, build_agent, store, call_log, recorder, feed=feed if live else None)
     set_compression(settings.compression)
     app = Quart("dialplan")
     app.extensions["dialplan"] = runtime
+    if live is not None and feed is not None:
+        context = ConsoleContext(settings, feed, lambda: runtime.agent, call_log.database)
+        app.register_blueprint(console_blueprint(context))
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
 
     @app.before_serving
@@ -133,6 +149,10 @@ def create_app(
     async def stop() -> None:
         for state in runtime.store.calls():
             recorder.ended(state)  # nothing collected is lost when the server stops
+            if live is not None:
+                live.ended(state)
+        if feed is not None:
+            feed.close()
         await call_log.stop()
         if runtime.model is not None:
             await runtime.model.aclose()
@@ -167,7 +187,7 @@ def create_app(
             await socket.refuse(404, refusal)
             return
         session = Session(
-            socket, call, runtime.store, new_state, settings, runtime.metrics, recorder
+            socket, call, runtime.store, new_state, settings, runtime.metrics, recorder, live
         )
         await session.run()
 
@@ -194,6 +214,18 @@ def create_app(
         return Response(generate_latest(runtime.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _expired(recorder: Recorder, live: LivePublisher | None) -> Callable[[CallState], None]:
+    """What happens when a call's state expires: its record, and its end on the console."""
+    if live is None:
+        return recorder.ended
+
+    def expired(state: CallState) -> None:
+        recorder.ended(state)
+        live.ended(state)
+
+    return expired
 
 
 def runtime_of(app: Quart) -> Runtime:

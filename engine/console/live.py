@@ -1,0 +1,86 @@
+"""Live calls: every call in progress, updated as its turns happen (server-sent events).
+
+The page is rendered whole on the server; then one event stream sends each call again,
+rendered by the same template, whenever the live feed says it changed. The stream first says
+which calls are in progress (so a page that was away learns which of its calls ended), then
+every call in progress, then each change. A quiet stream sends a comment now and then, so
+proxies keep it open; the browser reconnects by itself when it drops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+from quart import Blueprint, Response, request
+
+from .context import ConsoleContext
+from .feed import CallSnapshot
+from .render import fragment, page
+
+KEEPALIVE = 15.0
+"""Seconds between comments on a quiet stream."""
+RETRY_MS = 2000
+"""How soon a browser reconnects a dropped stream."""
+
+STATUS_LABELS = {"live": "in progress", "reconnecting": "reconnecting", "ended": "ended"}
+
+
+def card(call: CallSnapshot, *, compact: bool = False) -> str:
+    """One call as the live page shows it."""
+    return fragment("_call.html", call=call, labels=STATUS_LABELS, compact=compact)
+
+
+def event(name: str, data: object) -> bytes:
+    """One server-sent event (JSON data on one line)."""
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def register(bp: Blueprint, context: ConsoleContext) -> None:
+    """Add the live page, its event stream and single call cards."""
+    feed = context.feed
+
+    @bp.get("/console")
+    async def live_page() -> Response:
+        calls = await feed.current()
+        return page("live.html", calls=calls, cards=[card(call) for call in calls])
+
+    @bp.get("/console/api/live")
+    async def live_events() -> Response:
+        subscription = feed.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield f"retry: {RETRY_MS}\n\n".encode()
+                calls = await feed.current()
+                yield event("calls", {"live": [call.call_id for call in calls]})
+                for call in calls:
+                    yield _call_event(call)
+                while True:
+                    try:
+                        changed = await subscription.next(KEEPALIVE)
+                    except EOFError:  # the server stops
+                        return
+                    yield b": still here\n\n" if changed is None else _call_event(changed)
+            finally:
+                subscription.close()
+
+        response = Response(stream(), content_type="text/event-stream")
+        response.headers["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+        response.timeout = None  # a stream for as long as the page is open
+        return response
+
+    @bp.get("/console/api/live/<call_id>")
+    async def live_card(call_id: str) -> Response:
+        call = await feed.get(call_id)
+        if call is None:
+            return Response("no such call in progress", 404, content_type="text/plain")
+        compact = request.args.get("view") == "panel"  # state and slots, no transcript
+        return Response(card(call, compact=compact), content_type="text/html; charset=utf-8")
+
+
+def _call_event(call: CallSnapshot) -> bytes:
+    return event(
+        "call",
+        {"call_id": call.call_id, "status": call.status, "state": call.state, "html": card(call)},
+    )
