@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from engine.examples.booking import BOOK
+from engine.examples import booking
 from engine.testing.browser import chromium, launch
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.server import ServerThread
@@ -24,6 +24,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 WAIT_MS = 10_000  # the longest any one thing on a page may take to show
+
+
+@pytest.fixture(autouse=True)
+def table_book(monkeypatch: pytest.MonkeyPatch) -> booking.Book:
+    """A fresh table book: the bookings of these tests take no table from other tests."""
+    book = booking.Book()
+    monkeypatch.setattr(booking, "BOOK", book)
+    return book
 
 
 @pytest.fixture
@@ -162,7 +170,7 @@ async def test_a_past_call_is_found_and_read_with_its_path_on_the_flow(browser, 
     await expect(actions.get_by_role("row", name="booking.book")).to_contain_text("ok")
 
 
-async def test_trying_a_call_books_a_table(browser, server):
+async def test_trying_a_call_books_a_table(browser, server, table_book):
     page = await signed_in(browser, server, "/console/try?flow=booking")
     await page.get_by_role("button", name="Start a call").click()
     conversation = page.get_by_role("list", name="The conversation")
@@ -189,9 +197,9 @@ async def test_trying_a_call_books_a_table(browser, server):
     # The booking action ran for real on the server, for this call.
     call_id = await page.locator("#try-panel article").get_attribute("data-call-id")
     assert call_id and call_id.startswith("console-")
-    booked = [b for b in BOOK.bookings.values() if b["call_id"] == call_id]
+    booked = [b for b in table_book.bookings.values() if b["call_id"] == call_id]
     assert len(booked) == 1 and booked[0]["name"] == "Dana Scully"
-    reference = next(r for r, b in BOOK.bookings.items() if b["call_id"] == call_id)
+    reference = next(r for r, b in table_book.bookings.items() if b["call_id"] == call_id)
     await expect(panel.get_by_role("row", name=f"reference {reference}")).to_be_visible()
 
     await page.get_by_role("link", name=f"Read the record of {call_id}").click()

@@ -9,6 +9,8 @@ carries headers that keep it out of caches, out of frames and away from other si
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from importlib.resources import files as package_files
 
 from quart import Blueprint, Response, redirect, request
 
@@ -35,13 +37,9 @@ SECURITY_HEADERS = {
 
 def console_blueprint(context: ConsoleContext) -> Blueprint:
     """The console, ready to be registered on the server's app."""
-    bp = Blueprint(
-        "console",
-        __name__,
-        static_folder="static",
-        static_url_path="/console/static",
-    )
+    bp = Blueprint("console", __name__)
     gate = context.gate
+    files = _static_files()
 
     @bp.before_request
     async def guard() -> Response | None:
@@ -69,6 +67,18 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
             response.headers["Cache-Control"] = "no-store"
         return response
 
+    @bp.get("/console/static/<name>")
+    async def static(name: str) -> Response:
+        # Two small files, read once: served from memory, revalidated by their digest.
+        found = files.get(name)
+        if found is None:
+            return Response("not found", 404, content_type="text/plain")
+        body, content_type, etag = found
+        if request.headers.get("If-None-Match") == etag:
+            return Response("", 304, headers={"ETag": etag})
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        return Response(body, content_type=content_type, headers=headers)
+
     @bp.get("/console/signin")
     async def sign_in_form() -> Response:
         if gate.signed_in():
@@ -95,3 +105,18 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
     flows.register(bp, context)
     trying.register(bp, context)
     return bp
+
+
+CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+def _static_files() -> dict[str, tuple[bytes, str, str]]:
+    """The console's stylesheet and script: body, content type and ETag by file name."""
+    found = {}
+    for item in package_files("engine.console").joinpath("static").iterdir():
+        suffix = "." + item.name.rpartition(".")[2]
+        if suffix in CONTENT_TYPES:
+            body = item.read_bytes()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            found[item.name] = (body, CONTENT_TYPES[suffix], etag)
+    return found

@@ -10,7 +10,6 @@ text.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -130,10 +129,10 @@ def _key(coverage: Coverage | None) -> object:
 
 
 def _inline(svg: str) -> str:
-    """Graphviz's SVG document as an element for the page.
+    """Graphviz's SVG document as an element for the page (no XML prolog, no doctype).
 
-    No XML prolog, no doctype, no fixed size: the stylesheet fits it to the page.
+    Its size stays as drawn, so text keeps the size of the page's; the stylesheet only shrinks
+    a drawing wider than the page.
     """
     start = svg.find("<svg")
-    element = svg[start:] if start >= 0 else svg
-    return re.sub(r'^<svg width="[^"]*" height="[^"]*"', "<svg", element, count=1)
+    return svg[start:] if start >= 0 else svg

@@ -55,7 +55,7 @@ def register(bp: Blueprint, context: ConsoleContext) -> None:
                 calls = await feed.current()
                 yield event("calls", {"live": [call.call_id for call in calls]})
                 for call in calls:
-                    yield _call_event(call)
+                    yield _call_event(call, replay=True)
                 while True:
                     try:
                         changed = await subscription.next(KEEPALIVE)
@@ -79,8 +79,7 @@ def register(bp: Blueprint, context: ConsoleContext) -> None:
         return Response(card(call, compact=compact), content_type="text/html; charset=utf-8")
 
 
-def _call_event(call: CallSnapshot) -> bytes:
-    return event(
-        "call",
-        {"call_id": call.call_id, "status": call.status, "state": call.state, "html": card(call)},
-    )
+def _call_event(call: CallSnapshot, *, replay: bool = False) -> bytes:
+    """A call's card; ``replay``: the page may have it already (the stream started again)."""
+    data = {"call_id": call.call_id, "status": call.status, "state": call.state}
+    return event("call", {**data, "replay": replay, "html": card(call)})

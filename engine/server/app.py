@@ -140,6 +140,7 @@ def create_app(
             "server.started",
             prefix=settings.path_prefix or "/",
             secret=secret is not None,
+            console=live is not None,
             model=settings.model if runtime.client else None,
             records=call_log.database.where if call_log.database else None,
             webhook=call_log.webhook,

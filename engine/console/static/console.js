@@ -60,6 +60,10 @@
     events.addEventListener("call", (event) => {
       const data = JSON.parse(event.data);
       put(data.html);
+      if (data.replay) {
+        tell(""); // the calls as they are when the stream starts: nothing new to announce
+        return;
+      }
       let what = "Call " + data.call_id;
       if (data.status === "ended") what += " ended.";
       else if (data.status === "reconnecting") what += " lost its connection.";
