@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+MIN_CONSOLE_TOKEN = 12
 
 
 class Settings(BaseSettings):
@@ -151,6 +152,19 @@ class Settings(BaseSettings):
         # A trailing slash would make every route miss; the platform strips it on its side too.
         value = "/" + value.strip("/")
         return "" if value == "/" else value
+
+    @field_validator("console_token")
+    @classmethod
+    def _console_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty: no console. Short: anyone could guess their way to every call's data.
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_CONSOLE_TOKEN:
+            raise ValueError(
+                f"DIALPLAN_CONSOLE_TOKEN is too short: use at least {MIN_CONSOLE_TOKEN} "
+                "characters (a long random string)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> Settings:
