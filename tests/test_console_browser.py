@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 WAIT_MS = 10_000  # the longest any one thing on a page may take to show
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(autouse=True)

@@ -183,6 +183,13 @@ async def test_a_new_stream_starts_with_the_calls_in_progress(member_server):
             name, replayed = await events.next()
             assert name == "call" and replayed["replay"] is True
             assert replayed["state"] == "ask_member"
+            assert server.runtime.feed.subscribers == 1
+    # A page that goes away leaves nothing behind.
+    for _ in range(200):  # bounded: 200 x 25 ms
+        if server.runtime.feed.subscribers == 0:
+            break
+        await asyncio.sleep(0.025)
+    assert server.runtime.feed.subscribers == 0
 
 
 async def test_what_a_caller_says_is_shown_as_text_never_as_markup_or_a_template(member_server):

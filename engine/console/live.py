@@ -9,6 +9,7 @@ proxies keep it open; the browser reconnects by itself when it drops.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import orjson
@@ -26,9 +27,26 @@ RETRY_MS = 2000
 STATUS_LABELS = {"live": "in progress", "reconnecting": "reconnecting", "ended": "ended"}
 
 
-def card(call: CallSnapshot, *, compact: bool = False) -> str:
-    """One call as the live page shows it."""
-    return fragment("_call.html", call=call, labels=STATUS_LABELS, compact=compact)
+class Cards:
+    """Calls rendered as the live page shows them, the newest ``size`` kept.
+
+    A change is rendered once, however many pages watch it.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, float, str, bool], str] = OrderedDict()
+
+    def render(self, call: CallSnapshot, *, compact: bool = False) -> str:
+        """One call's card (``compact``: state and slots, no transcript)."""
+        key = (call.call_id, call.updated_at, call.status, compact)
+        html = self._kept.get(key)
+        if html is None:
+            html = fragment("_call.html", call=call, labels=STATUS_LABELS, compact=compact)
+            self._kept[key] = html
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return html
 
 
 def event(name: str, data: object) -> bytes:
@@ -39,29 +57,35 @@ def event(name: str, data: object) -> bytes:
 def register(bp: Blueprint, context: ConsoleContext) -> None:
     """Add the live page, its event stream and single call cards."""
     feed = context.feed
+    cards = Cards()
+
+    def call_event(call: CallSnapshot, *, replay: bool = False) -> bytes:
+        """A call's card; ``replay``: the page may have it already (the stream started again)."""
+        data = {"call_id": call.call_id, "status": call.status, "state": call.state}
+        return event("call", {**data, "replay": replay, "html": cards.render(call)})
 
     @bp.get("/console")
     async def live_page() -> Response:
         calls = await feed.current()
-        return page("live.html", calls=calls, cards=[card(call) for call in calls])
+        return page("live.html", calls=calls, cards=[cards.render(call) for call in calls])
 
     @bp.get("/console/api/live")
     async def live_events() -> Response:
-        subscription = feed.subscribe()
-
         async def stream() -> AsyncIterator[bytes]:
+            # Subscribed before the calls in progress are read, so no change falls between.
+            subscription = feed.subscribe()
             try:
                 yield f"retry: {RETRY_MS}\n\n".encode()
                 calls = await feed.current()
                 yield event("calls", {"live": [call.call_id for call in calls]})
                 for call in calls:
-                    yield _call_event(call, replay=True)
+                    yield call_event(call, replay=True)
                 while True:
                     try:
                         changed = await subscription.next(KEEPALIVE)
                     except EOFError:  # the server stops
                         return
-                    yield b": still here\n\n" if changed is None else _call_event(changed)
+                    yield b": still here\n\n" if changed is None else call_event(changed)
             finally:
                 subscription.close()
 
@@ -76,10 +100,5 @@ def register(bp: Blueprint, context: ConsoleContext) -> None:
         if call is None:
             return Response("no such call in progress", 404, content_type="text/plain")
         compact = request.args.get("view") == "panel"  # state and slots, no transcript
-        return Response(card(call, compact=compact), content_type="text/html; charset=utf-8")
-
-
-def _call_event(call: CallSnapshot, *, replay: bool = False) -> bytes:
-    """A call's card; ``replay``: the page may have it already (the stream started again)."""
-    data = {"call_id": call.call_id, "status": call.status, "state": call.state}
-    return event("call", {**data, "replay": replay, "html": card(call)})
+        html = cards.render(call, compact=compact)
+        return Response(html, content_type="text/html; charset=utf-8")

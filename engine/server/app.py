@@ -93,7 +93,11 @@ def create_app(
     store: CallStore | None = None,
     feed: LiveFeed | None = None,
 ) -> Quart:
-    """The dialplan ASGI app (usable directly as ``hypercorn 'engine.server:create_app()'``)."""
+    """The dialplan ASGI app (usable directly as ``hypercorn 'engine.server:create_app()'``).
+
+    ``store`` holds the calls' state (default: this process's memory); ``feed`` is the
+    console's live feed (default: this process's memory), used only when the console is on.
+    """
     settings = settings or Settings()
     logs.configure(settings.log_level, settings.log_format)
     if build_agent is None:
