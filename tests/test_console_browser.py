@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(
     chromium() is None, reason="Chromium is not installed (.ci/run installs it)"
 )
 
+SECRET = "path-secret-b7"  # the call route's secret: try-a-call must get it from the server
 WAIT_MS = 10_000  # the longest any one thing on a page may take to show
 expect.set_options(timeout=WAIT_MS)
 
@@ -37,7 +38,7 @@ def table_book(monkeypatch: pytest.MonkeyPatch) -> booking.Book:
 
 @pytest.fixture
 def server(console_server, no_llm) -> ServerThread:  # type: ignore[no-untyped-def]
-    return console_server(call_details_wait=0.3)
+    return console_server(call_details_wait=0.3, secret=SECRET)
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ async def test_a_live_call_appears_and_changes_without_reloading(browser, server
     page = await signed_in(browser, server)
     await expect(page.get_by_text("No calls in progress.")).to_be_visible()
     await page.evaluate("window.notReloaded = true")
-    async with PlatformCall.connect(server.url("call_live", "booking")) as call:
+    async with PlatformCall.connect(server.url("call_live", SECRET, "booking")) as call:
         await call.call_details(call_id="call_live", from_number="+14155550123")
         dialog = Dialog(call)
         await dialog.start()
@@ -120,7 +121,7 @@ async def test_a_live_call_appears_and_changes_without_reloading(browser, server
 
 async def test_an_ended_call_is_marked_and_links_to_its_record(browser, server):
     page = await signed_in(browser, server)
-    async with PlatformCall.connect(server.url("call_bye")) as call:
+    async with PlatformCall.connect(server.url("call_bye", SECRET)) as call:
         dialog = Dialog(call)
         await dialog.start()
         card = page.locator("article.call", has_text="call_bye")
@@ -134,7 +135,7 @@ async def test_an_ended_call_is_marked_and_links_to_its_record(browser, server):
 
 
 async def test_a_past_call_is_found_and_read_with_its_path_on_the_flow(browser, server):
-    async with PlatformCall.connect(server.url("call_past", "booking")) as call:
+    async with PlatformCall.connect(server.url("call_past", SECRET, "booking")) as call:
         await call.call_details(call_id="call_past")
         dialog = Dialog(call)
         await dialog.start()
@@ -191,6 +192,7 @@ async def test_trying_a_call_books_a_table(browser, server, table_book):
     await expect(panel.get_by_role("row", name="available true")).to_be_visible()
     await say("Dana Scully", "Shall I book it?", "confirm")
     await say("Yes, book it", "You're booked.", "booked")
+    assert SECRET not in await page.content()  # the page used the call URL, never showed it
     await expect(page.get_by_role("status").first).to_contain_text("The agent hung up")
     await expect(page.get_by_role("button", name="Start a call")).to_be_enabled()
     await expect(page.get_by_label("What you say")).to_be_disabled()
