@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-CODE := engine tests $(wildcard bench)
+CODE := engine tests $(wildcard bench) $(wildcard docs/*.py)
+# The console's browser tests drive Debian's Chromium; playwright must never fetch a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: install run test lint types check bench diagrams clean
 

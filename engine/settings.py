@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+MIN_CONSOLE_TOKEN = 12
 
 
 class Settings(BaseSettings):
@@ -166,6 +167,12 @@ class Settings(BaseSettings):
         description="Routing table of inbound calls (caller and dialled numbers to flows).",
     )
 
+    # --- the console -------------------------------------------------------------------------
+    console_token: SecretStr | None = Field(
+        None,
+        description="Turns the web console on at `/console`: the token that signs a browser in.",
+    )
+
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level. Caller speech is logged only at DEBUG."
@@ -199,6 +206,19 @@ class Settings(BaseSettings):
     def webhook_key(self) -> SecretStr | None:
         """The key that signs the platform's webhooks (its own, else the API key)."""
         return self.platform_webhook_key or self.platform_key
+
+    @field_validator("console_token")
+    @classmethod
+    def _console_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty: no console. Short: anyone could guess their way to every call's data.
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < MIN_CONSOLE_TOKEN:
+            raise ValueError(
+                f"DIALPLAN_CONSOLE_TOKEN is too short: use at least {MIN_CONSOLE_TOKEN} "
+                "characters (a long random string)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> Settings:

@@ -70,6 +70,25 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
         server.stop()
 
 
+CONSOLE_TOKEN = "console-test-token-5d1f"
+
+
+@pytest.fixture
+def console_server(start_server: Callable[..., ServerThread]) -> Callable[..., ServerThread]:
+    """Start a real server running the example flows with the console on (token above)."""
+    from tests.helpers import EXAMPLE
+
+    def start(**settings: Any) -> ServerThread:
+        settings.setdefault("agent", "flow")
+        settings.setdefault("flows_dir", EXAMPLE / "flows")
+        settings.setdefault("prompts_dir", EXAMPLE / "prompts")
+        settings.setdefault("flow", "clinic_intake")
+        settings.setdefault("console_token", CONSOLE_TOKEN)
+        return start_server(**settings)
+
+    return start
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """The URL of a PostgreSQL server of this test session (skipped where none is installed)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -210,3 +212,59 @@ async def test_info_log_is_one_line_per_event_not_per_callback():
     assert "transitions.core" not in output
     assert "httpx" not in output
     assert output.count("Running on") == 1
+
+
+def test_serve_prints_a_console_link_that_signs_the_browser_in():
+    port, token = free_port(), "newcomer-token-7c1"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIALPLAN_")}
+    environment.update(
+        DIALPLAN_DATABASE_URL=os.environ["DIALPLAN_DATABASE_URL"], DIALPLAN_CONSOLE_TOKEN=token
+    )
+    # On a terminal, as `make run` is started: the link carries the token.
+    terminal, side = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--flow",
+         "clinic_intake", "--log-level", "WARNING"],
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=side,
+    )  # fmt: skip
+    os.close(side)
+    printed = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"/console?token=" not in printed and time.monotonic() < deadline:
+            ready, _, _ = select.select([terminal], [], [], 0.2)
+            if ready:
+                printed += os.read(terminal, 4096)
+        line = next(line for line in printed.decode().splitlines() if "console:" in line)
+        link = line.split("console:", 1)[1].strip()
+        assert link == f"http://127.0.0.1:{port}/console?token={token}"
+        wait_healthy(port, process)
+        with httpx.Client(follow_redirects=True) as browser:
+            page = browser.get(link)
+        assert page.status_code == 200 and "<h1>Live calls</h1>" in page.text
+        assert str(page.url) == f"http://127.0.0.1:{port}/console"  # the token is gone
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
+        os.close(terminal)
+
+
+def test_serve_keeps_the_console_token_out_of_logs():
+    port, token = free_port(), "log-token-91d"
+    process = serve(
+        "--port", str(port), "--flow", "clinic_intake", "--log-level", "DEBUG",
+        env={"DIALPLAN_CONSOLE_TOKEN": token},
+    )  # fmt: skip
+    try:
+        wait_healthy(port, process)
+        with httpx.Client() as browser:
+            refused = browser.get(f"http://127.0.0.1:{port}/console/calls")
+            signed_in = browser.get(f"http://127.0.0.1:{port}/console?token={token}")
+            page = browser.get(f"http://127.0.0.1:{port}/console/calls")
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = finish(process, 10)
+    assert refused.status_code == 303 and "/console/signin" in refused.headers["location"]
+    assert signed_in.status_code == 303 and page.status_code == 200
+    assert f"console: http://127.0.0.1:{port}/console  (sign in with" in output
+    assert token not in output

@@ -132,6 +132,42 @@ def test_calls_are_filtered_by_flow_time_and_outcome_newest_first(db):
     assert [r.call_id for r in db.calls(since=naive_local)] == ["new"]
 
 
+def test_calls_are_found_by_a_day_range_and_by_slot_value(db):
+    now = datetime.now(UTC)
+    db.save(record("old", started_at=now - timedelta(days=3), slots={"name": "Dana Scully"}))
+    db.save(
+        record(
+            "new",
+            started_at=now - timedelta(minutes=5),
+            slots={"name": "Fox Mulder", "party_size": 4, "booked": True, "note": 'say "hi"'},
+        )
+    )
+    db.save(
+        record(
+            "secret",
+            slots={"name": "Walter", "member_id": "SCULLY-77", "code": "50%_off"},
+            sensitive=["member_id"],
+        )
+    )
+    assert [r.call_id for r in db.calls(until=now - timedelta(days=1))] == ["old"]
+    assert [r.call_id for r in db.calls(slot_value="scully")] == ["old"]  # any case
+    assert [r.call_id for r in db.calls(slot_value="MULDER", slot="name")] == ["new"]
+    assert db.calls(slot_value="mulder", slot="party_size") == []
+    assert [r.call_id for r in db.calls(slot_value="4")] == ["new"]  # numbers as text
+    assert [r.call_id for r in db.calls(slot_value="true", slot="booked")] == ["new"]
+    assert [r.call_id for r in db.calls(slot_value='"hi"')] == ["new"]  # quotes, unescaped
+    assert [r.call_id for r in db.calls(slot_value="50%_")] == ["secret"]  # no wildcards
+    assert db.calls(slot_value="0%_", slot="name") == []
+    # A sensitive slot is never searched: a search must not tell its value.
+    assert db.calls(slot_value="SCULLY-77") == []
+    assert db.calls(slot_value="77", slot="member_id") == []
+    assert [r.call_id for r in db.calls(slot_value="o", since=now - timedelta(hours=1))] == [
+        "secret",
+        "new",
+    ]
+    assert [r.call_id for r in db.calls(slot_value="e", limit=1)] == ["secret"]
+
+
 def test_events_are_queued_with_their_record_in_one_write(db):
     ids = db.save(record(), ["call.transferred"])
     ids += db.save(record(), ["call.ended"])

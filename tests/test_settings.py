@@ -39,3 +39,16 @@ def test_a_webhook_needs_its_signing_secret(monkeypatch):
     monkeypatch.setenv("DIALPLAN_WEBHOOK_SECRET", "k3y")
     settings = Settings()
     assert settings.webhook_secret is not None and "k3y" not in repr(settings)
+
+
+def test_the_console_is_off_without_a_token_and_refuses_a_guessable_one(monkeypatch):
+    assert Settings().console_token is None
+    monkeypatch.setenv("DIALPLAN_CONSOLE_TOKEN", "")
+    assert Settings().console_token is None  # an empty token turns nothing on
+    monkeypatch.setenv("DIALPLAN_CONSOLE_TOKEN", "letmein")
+    with pytest.raises(ValidationError, match="DIALPLAN_CONSOLE_TOKEN is too short"):
+        Settings()
+    monkeypatch.setenv("DIALPLAN_CONSOLE_TOKEN", "a-long-random-token")
+    settings = Settings()
+    assert settings.console_token is not None
+    assert "a-long-random-token" not in repr(settings)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from urllib.parse import urlencode
 
 import click
 
 from engine import __version__
 from engine.records import Database, RecordsError
+from engine.settings import Settings
 
 from . import _project
 
@@ -77,4 +79,21 @@ def serve(reload: bool, **flags: object) -> None:
         f"{settings.path_prefix}/<call_id>",
         err=True,
     )
+    if settings.console_token is not None:
+        click.echo(f"console: {console_link(settings, sys.stderr.isatty())}", err=True)
     sys.exit(run(config))
+
+
+def console_link(settings: Settings, with_token: bool) -> str:
+    """Where the console is; on a terminal, a link that signs the browser in at once.
+
+    Anywhere else (a service's log) the token stays out of the output.
+    """
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    link = f"http://{host}:{settings.port}/console"
+    token = settings.console_token
+    if token is None or not with_token:
+        return f"{link}  (sign in with DIALPLAN_CONSOLE_TOKEN)"
+    return f"{link}?{urlencode({'token': token.get_secret_value()})}"

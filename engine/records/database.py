@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, String, cast, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -174,21 +174,71 @@ class Database:
         *,
         flow: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
         outcomes: Sequence[str] = (),
+        slot_value: str | None = None,
+        slot: str | None = None,
         limit: int | None = None,
     ) -> list[CallRecord]:
-        """Records, newest first, of ``flow``, started at or after ``since``, with an outcome."""
-        query = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.call_id)
+        """Records, newest first, of ``flow``, started in ``[since, until)``, with an outcome.
+
+        ``slot_value`` keeps the calls where a slot (``slot``, or any) holds that text, in
+        any case; sensitive slots are never searched, so a search cannot tell their values.
+        """
+        order = (CallRow.started_at.desc(), CallRow.call_id)
+        conditions = []
         if flow is not None:
-            query = query.where(CallRow.flow == flow)
+            conditions.append(CallRow.flow == flow)
         if since is not None:
-            query = query.where(CallRow.started_at >= _utc(since))
+            conditions.append(CallRow.started_at >= _utc(since))
+        if until is not None:
+            conditions.append(CallRow.started_at < _utc(until))
         if outcomes:
-            query = query.where(CallRow.outcome.in_(list(outcomes)))
-        if limit is not None:
-            query = query.limit(limit)
+            conditions.append(CallRow.outcome.in_(list(outcomes)))
         with Session(self.engine) as session:
+            if slot_value:
+                ids = self._with_slot(session, conditions, slot, slot_value, limit)
+                conditions = [CallRow.call_id.in_(ids)]
+            query = select(CallRow).where(*conditions).order_by(*order)
+            if limit is not None:
+                query = query.limit(limit)
             return _joined(session, [_record(row) for row in session.scalars(query)])
+
+    def _with_slot(
+        self,
+        session: Session,
+        conditions: list[Any],
+        slot: str | None,
+        value: str,
+        limit: int | None,
+    ) -> list[str]:
+        """Ids of the calls (newest first) whose slots hold ``value``.
+
+        At most :data:`SLOT_SCAN` calls are looked at, and only their slot columns read;
+        where the text allows it, the database first keeps the calls whose slots hold it
+        anywhere in their JSON text.
+        """
+        needle = value.casefold().strip()
+        query = select(CallRow.call_id, CallRow.slots, CallRow.sensitive).where(*conditions)
+        if needle.isascii() and not any(c in needle for c in '"\\'):
+            # JSON text escapes quotes and backslashes; anything else appears as it is.
+            text = func.lower(cast(CallRow.slots, String))
+            query = query.where(text.contains(needle, autoescape=True))
+        query = query.order_by(CallRow.started_at.desc(), CallRow.call_id).limit(SLOT_SCAN)
+        found: list[str] = []
+        for call_id, slots, sensitive in session.execute(query):
+            hidden = set(sensitive or ())
+            names = [slot] if slot else list(slots or {})
+            if any(
+                name not in hidden
+                and (slots or {}).get(name) is not None
+                and needle in _slot_text((slots or {})[name]).casefold()
+                for name in names
+            ):
+                found.append(call_id)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
 
     def call(self, call_id: str) -> CallRecord | None:
         """The record of ``call_id``, if there is one."""
@@ -243,6 +293,16 @@ def _joined(session: Session, records: list[CallRecord]) -> list[CallRecord]:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+SLOT_SCAN = 20_000
+"""The most calls (newest first) a search by slot value looks at."""
+
+
+def _slot_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else _json(value)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -15,6 +15,10 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
 
 Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`);
 calls still known when the server stops are recorded as they are.
+
+With ``DIALPLAN_CONSOLE_TOKEN`` set, the web console (:mod:`engine.console`) is mounted at
+``/console`` and every session publishes its call to the console's live feed
+(:mod:`engine.server.live`); without it there is no ``/console`` and nothing is published.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Quart, Response
 
 from engine.agent import Agent, CallInfo
+from engine.console import ConsoleContext, LiveFeed, MemoryLiveFeed, console_blueprint
 from engine.flow import FlowAgent
 from engine.flow.meaning import warm_up as warm_up_meaning
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
@@ -42,6 +47,7 @@ from engine.settings import Settings
 from . import logs
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
+from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
 from .session import Session
@@ -67,6 +73,8 @@ class Runtime:
     client: openai.AsyncOpenAI | None = None
     model: OpenAIChatModel | None = None
     platform: PlatformHooks | None = None
+    feed: LiveFeed | None = None
+    """The console's live feed (``None`` without the console)."""
 
 
 def project_agent(project: Project) -> AgentBuilder:
@@ -88,8 +96,13 @@ def create_app(
     settings: Settings | None = None,
     build_agent: AgentBuilder | None = None,
     store: CallStore | None = None,
+    feed: LiveFeed | None = None,
 ) -> Quart:
-    """The dialplan ASGI app (usable directly as ``hypercorn 'engine.server:create_app()'``)."""
+    """The dialplan ASGI app (usable directly as ``hypercorn 'engine.server:create_app()'``).
+
+    ``store`` holds the calls' state (default: this process's memory); ``feed`` is the
+    console's live feed (default: this process's memory), used only when the console is on.
+    """
     settings = settings or Settings()
     logs.configure(settings.log_level, settings.log_format)
     if build_agent is None:
@@ -97,11 +110,18 @@ def create_app(
     call_log = CallLog(settings)
     recorder = Recorder(call_log)
     store = store or MemoryCallStore(settings.call_grace)
-    store.on_expire = recorder.ended  # past the grace period: the call is over
-    runtime = Runtime(settings, build_agent, store, call_log, recorder)
+    console = settings.console_token is not None
+    if console and feed is None:
+        feed = MemoryLiveFeed()
+    live = LivePublisher(feed) if console and feed is not None else None
+    store.on_expire = _expired(recorder, live)
+    runtime = Runtime(settings, build_agent, store, call_log, recorder, feed=feed if live else None)
     set_compression(settings.compression)
     app = Quart("dialplan")
     app.extensions["dialplan"] = runtime
+    if live is not None and feed is not None:
+        context = ConsoleContext(settings, feed, lambda: runtime.agent, call_log.database)
+        app.register_blueprint(console_blueprint(context))
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
 
     def flow_names() -> list[str] | None:
@@ -138,6 +158,7 @@ def create_app(
             "server.started",
             prefix=settings.path_prefix or "/",
             secret=secret is not None,
+            console=live is not None,
             model=settings.model if runtime.client else None,
             records=call_log.database.where if call_log.database else None,
             webhook=call_log.webhook,
@@ -147,6 +168,10 @@ def create_app(
     async def stop() -> None:
         for state in runtime.store.calls():
             recorder.ended(state)  # nothing collected is lost when the server stops
+            if live is not None:
+                live.ended(state)
+        if feed is not None:
+            feed.close()
         await platform.stop()
         await call_log.stop()
         if runtime.model is not None:
@@ -182,7 +207,7 @@ def create_app(
             await socket.refuse(404, refusal)
             return
         session = Session(
-            socket, call, runtime.store, new_state, settings, runtime.metrics, recorder
+            socket, call, runtime.store, new_state, settings, runtime.metrics, recorder, live
         )
         await session.run()
 
@@ -209,6 +234,18 @@ def create_app(
         return Response(generate_latest(runtime.metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _expired(recorder: Recorder, live: LivePublisher | None) -> Callable[[CallState], None]:
+    """What happens when a call's state expires: its record, and its end on the console."""
+    if live is None:
+        return recorder.ended
+
+    def expired(state: CallState) -> None:
+        recorder.ended(state)
+        live.ended(state)
+
+    return expired
 
 
 def runtime_of(app: Quart) -> Runtime:

@@ -46,6 +46,7 @@ from engine.protocol import (
 from engine.records import TurnRecord, mask_text, secrets_of
 from engine.settings import Settings
 
+from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
 from .store import CallState, CallStore
@@ -100,6 +101,7 @@ class Session:
         settings: Settings,
         metrics: Metrics,
         recorder: Recorder | None = None,
+        live: LivePublisher | None = None,
     ) -> None:
         self.socket = socket
         self.call_id = call.call_id
@@ -109,6 +111,7 @@ class Session:
         self.settings = settings
         self.metrics = metrics
         self.recorder = recorder
+        self.live = live
         self.phase = Phase.CONNECTING
         # The writer's current id is the newest request read on *this* socket: a reconnected
         # socket starts again at 0 because the platform expects a begin message on every socket.
@@ -160,6 +163,8 @@ class Session:
                 # Queued now, not from a task of its own: under a burst of calls a new task
                 # would wait behind every turn already scheduled.
                 self._greet(state)
+            if self.live is not None:
+                self.live.changed(state)
             await self._read_loop(state)
         finally:
             await self._finish(writer)
@@ -184,6 +189,8 @@ class Session:
         self.phase = Phase.CLOSED
         if owned and state is not None and self.recorder is not None:
             self.recorder.socket_closed(state)
+        if owned and state is not None and self.live is not None:
+            self.live.socket_closed(state)
         self.metrics.stale_dropped.inc(self.writer.stale_dropped)
         self.log.info("call.socket_closed", frames_sent=self.writer.frames_sent)
 
@@ -288,6 +295,8 @@ class Session:
                 response_id=0, kind="greeting", started_at=datetime.now(UTC), said=greeting.text
             )
         )
+        if self.live is not None and self._greeting is not None:
+            self.live.changed(state)  # a greeting that waited for the call details
 
     async def _respond(self, state: CallState, turn: Turn) -> None:
         response_id = turn.response_id
@@ -328,6 +337,8 @@ class Session:
         if self._generation is asyncio.current_task():
             self._generation = None  # done: a later request supersedes nothing
         self._record(state, turn, started_at, started, first_speech, said, outcome, error, control)
+        if self.live is not None:
+            self.live.changed(state)
 
     def _record(
         self,

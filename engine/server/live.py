@@ -1,0 +1,97 @@
+"""What the server tells the console's live feed: a snapshot of a call at each of its moments.
+
+A call is published when its socket opens, after each finished turn, when its socket closes
+and when it is over. A snapshot is made from the call's state alone (like its record), masked
+exactly as ``dialplan calls`` masks a record, so no sensitive value reaches the console. The
+console is optional and must never disturb a call: without it nothing is built, and a
+snapshot that cannot be made is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from engine.agent import summary_of
+from engine.console import CallSnapshot, LiveFeed
+from engine.console.feed import Status
+from engine.records import CallRecord, masked
+
+from .store import CallState
+
+log = structlog.get_logger("dialplan.console")
+
+
+class LivePublisher:
+    """Publishes snapshots of calls to a :class:`~engine.console.LiveFeed`."""
+
+    def __init__(self, feed: LiveFeed) -> None:
+        self.feed = feed
+
+    def changed(self, state: CallState) -> None:
+        """The call connected or finished a turn."""
+        self._publish(state, "live")
+
+    def socket_closed(self, state: CallState) -> None:
+        """The call's socket closed: over if the agent ended it, else it may come back."""
+        self._publish(state, "ended" if state.ended_by is not None else "reconnecting")
+
+    def ended(self, state: CallState) -> None:
+        """The call is over (its state expired, or the server stops)."""
+        self._publish(state, "ended")
+
+    def _publish(self, state: CallState, status: Status) -> None:
+        try:
+            self.feed.publish(snapshot(state, status))
+        except Exception:  # the console must never break a call
+            log.exception("console.snapshot_failed", call_id=state.call.call_id)
+
+
+def snapshot(state: CallState, status: Status) -> CallSnapshot:
+    """The call as the console shows it now, with sensitive values masked."""
+    summary = summary_of(state.conversation)
+    transcript: list[dict[str, str]] = [
+        {"role": u.role, "content": u.content} for u in state.transcript.utterances()
+    ]
+    turns = list(state.turns)
+    last = turns[-1] if turns else None
+    if (
+        last is not None
+        and last.said
+        and last.outcome in ("complete", "fallback")
+        and last.transcript_len >= len(transcript)
+    ):
+        # The answer went out; the platform sends it back in its next transcript.
+        transcript.append({"role": "agent", "content": last.said})
+    shown = masked(
+        CallRecord(
+            call_id=state.call.call_id,
+            started_at=datetime.fromtimestamp(state.started_at, UTC),
+            outcome="abandoned",  # not shown: a snapshot has a status instead
+            slots=dict(summary.slots),
+            sensitive=sorted(summary.sensitive),
+            transcript=transcript,
+            turns=turns,
+        )
+    )
+    details: dict[str, Any] = dict(state.call.details)
+    from_number = details.get("from_number")
+    return CallSnapshot(
+        call_id=state.call.call_id,
+        status=status,
+        flow=summary.flow or state.call.flow,
+        state=summary.state,
+        slots=shown.slots,
+        sensitive=tuple(shown.sensitive),
+        path=tuple(summary.path),
+        transcript=tuple(shown.transcript),
+        last_turn=shown.turns[-1].model_dump(mode="json") if shown.turns else None,
+        turns=len(turns),
+        started_at=state.started_at,
+        updated_at=time.time(),
+        from_number=str(from_number) if from_number else None,
+        ended_by=state.ended_by,
+    )

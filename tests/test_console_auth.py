@@ -1,0 +1,157 @@
+"""Who may see the console: off without a token, and nothing of a call without a sign-in.
+
+A real server on 127.0.0.1 and a plain HTTP client (the browser tests sign in with Chromium).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from engine.console.auth import COOKIE, Gate, safe_next
+from engine.testing.platform import Dialog, PlatformCall
+from tests.conftest import CONSOLE_TOKEN
+
+PAGES = [
+    "/console",
+    "/console/calls",
+    "/console/calls/call_secretive",
+    "/console/flows",
+    "/console/flows/clinic_intake",
+    "/console/try",
+]
+API = ["/console/api/live", "/console/api/live/call_secretive"]
+
+
+@pytest.fixture
+def server(console_server, no_llm):  # type: ignore[no-untyped-def]
+    return console_server()
+
+
+@contextmanager
+def signed_in(server) -> Iterator[httpx.Client]:  # type: ignore[no-untyped-def]
+    with httpx.Client(base_url=server.http(""), timeout=5) as client:
+        assert client.get(f"/console?token={CONSOLE_TOKEN}").status_code == 303
+        yield client
+
+
+def test_without_a_token_there_is_no_console(start_server, no_llm):
+    server = start_server()
+    with httpx.Client(base_url=server.http(""), timeout=5) as client:
+        for path in ["/console", "/console/signin", "/console/static/console.js", *API]:
+            assert client.get(path).status_code == 404, path
+        assert client.get(f"/console?token={CONSOLE_TOKEN}").status_code == 404
+
+
+async def test_nothing_of_a_call_is_served_without_a_sign_in(server):
+    async with PlatformCall.connect(server.url("call_secretive")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say("My name is Dana Scully")
+        async with httpx.AsyncClient(base_url=server.http(""), timeout=5) as client:
+            for path in PAGES:
+                answer = await client.get(path)
+                assert answer.status_code == 303, path
+                assert answer.headers["location"].startswith("/console/signin?next=")
+                assert "Scully" not in answer.text and "ask_dob" not in answer.text
+            for path in API:
+                answer = await client.get(path)
+                assert answer.status_code == 401, path
+                assert "Scully" not in answer.text and "ask_dob" not in answer.text
+            started = await client.post("/console/api/try", json={"flow": "clinic_intake"})
+            assert started.status_code == 401
+            # A forged or foreign cookie is no sign-in either.
+            for value in ("signed-in", Gate("another-token")._serializer.dumps("signed-in")):
+                client.cookies.set(COOKIE, value, path="/console")
+                assert (await client.get("/console/calls")).status_code == 303
+                assert (await client.get("/console/api/live/call_secretive")).status_code == 401
+
+
+def test_the_token_link_signs_in_and_leaves_the_address_bar(server):
+    with httpx.Client(base_url=server.http(""), timeout=5) as client:
+        answer = client.get(f"/console/calls?flow=booking&token={CONSOLE_TOKEN}")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/console/calls?flow=booking"
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith(f"{COOKIE}=")
+        for flag in ("HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=43200"):
+            assert flag in cookie
+        assert CONSOLE_TOKEN not in cookie  # a signed session value, never the token
+        assert client.get("/console/calls?flow=booking").status_code == 200
+
+
+def test_a_wrong_token_is_refused_and_shown_nowhere(server):
+    with httpx.Client(base_url=server.http(""), timeout=5) as client:
+        answer = client.get("/console?token=guess-1234")
+        assert answer.status_code == 401
+        assert "That token is not right" in answer.text
+        assert "guess-1234" not in answer.text
+        assert "set-cookie" not in answer.headers
+        posted = client.post("/console/signin", data={"token": "guess-5678", "next": "/console"})
+        assert posted.status_code == 401 and "set-cookie" not in posted.headers
+        assert client.get("/console/flows").status_code == 303
+
+
+def test_the_sign_in_form_goes_back_to_the_page_asked_for_and_only_on_this_server(server):
+    with httpx.Client(base_url=server.http(""), timeout=5) as client:
+        asked = client.get("/console/flows")
+        form = client.get(asked.headers["location"])
+        assert form.status_code == 200
+        assert 'name="next" value="/console/flows"' in form.text
+        assert '<label for="token">Console token</label>' in form.text
+        posted = client.post(
+            "/console/signin", data={"token": CONSOLE_TOKEN, "next": "/console/flows"}
+        )
+        assert posted.status_code == 303 and posted.headers["location"] == "/console/flows"
+        assert client.get("/console/flows").status_code == 200
+    for target in ("https://evil.example/console", "//evil.example/console", "/elsewhere"):
+        assert safe_next(target) == "/console"
+    assert safe_next("/console/calls?flow=booking") == "/console/calls?flow=booking"
+
+
+def test_signing_out_ends_the_session_in_the_browser(server):
+    with signed_in(server) as client:
+        assert client.get("/console/calls").status_code == 200
+        out = client.post("/console/signout")
+        assert out.status_code == 303 and out.headers["location"] == "/console/signin"
+        assert (
+            f"{COOKIE}=" in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+        )
+        assert client.get("/console/calls").status_code == 303
+
+
+def test_another_site_cannot_act_for_a_signed_in_browser(server):
+    with signed_in(server) as client:
+        foreign = {"Origin": "http://evil.example"}
+        assert (
+            client.post("/console/api/try", json={"flow": "booking"}, headers=foreign).status_code
+            == 403
+        )
+        assert client.post("/console/signout", headers=foreign).status_code == 403
+        assert client.get("/console/calls").status_code == 200  # still signed in
+
+
+def test_pages_are_not_cached_framed_or_open_to_other_scripts(server):
+    with signed_in(server) as client:
+        page = client.get("/console/calls")
+        static = client.get("/console/static/console.css")
+    assert page.headers["cache-control"] == "no-store"
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
+
+
+def test_the_token_is_compared_whole_and_a_session_expires():
+    gate = Gate("s3cret-token")
+    assert gate.token_ok("s3cret-token")
+    for wrong in ("", "s3cret", "s3cret-token ", "S3CRET-TOKEN", "s3cret-token\x00"):
+        assert not gate.token_ok(wrong)
+    value = gate._serializer.dumps("signed-in")
+    assert gate.session_ok(value)
+    assert not gate.session_ok(value[:-2] + "xx")
+    assert not Gate("s3cret-token", max_age=-1).session_ok(value)
