@@ -54,6 +54,11 @@ class FakeSocket:
         self.changed.set()
         self.inbox.put_nowait(GONE)
 
+    async def abort(self) -> None:
+        self.close_code = 1006  # what the peer sees: no close frame
+        self.changed.set()
+        self.inbox.put_nowait(GONE)
+
     # -- the platform's side -----------------------------------------------------------------
 
     def event(self, **fields: Any) -> None:
@@ -107,6 +112,7 @@ class ScriptedAgent:
     started: list[CallInfo] = field(default_factory=list)
     observed: list[int] = field(default_factory=list)  # transcript lengths of update_only
     cancelled: list[int] = field(default_factory=list)  # response ids whose turn was cancelled
+    asked: list[int] = field(default_factory=list)  # response ids the conversation was asked
 
     def start(self, call: CallInfo) -> ScriptedConversation:
         self.started.append(call)
@@ -138,6 +144,7 @@ class ScriptedConversation:
         pass
 
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
+        self.agent.asked.append(turn.response_id)
         line = turn.transcript[-1].content if turn.transcript else ""
         steps = self.agent.script.get(line, [Step(say=f"You said {line}.")])
         try:

@@ -330,6 +330,20 @@ async def test_dropped_socket_reconnects_without_second_greeting(llm, start_serv
     assert state.connections == 2
 
 
+async def test_a_handed_off_call_is_dropped_without_a_close_frame(llm, start_server):
+    # Under hypercorn (checked on every upgrade of it): the platform sees 1006 and dials again.
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_handed")) as call:
+        await call.response(0)
+        session = server.runtime.store.get("call_handed").owner
+        server.run_coroutine(session.hand_off("test"))
+        await asyncio.wait_for(call.closed.wait(), 3)
+    assert call.close_code == 1006
+    async with PlatformCall.connect(server.url("call_handed")) as again:
+        resumed = await again.response(0)
+    assert resumed.text == ""  # the same call goes on
+
+
 async def test_new_socket_takes_over_an_open_one(llm, start_server):
     llm.script(SLOW)
     server = start_server()

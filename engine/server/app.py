@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import gc
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 import openai
@@ -28,7 +29,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Quart, Response
 
-from engine.agent import Agent, CallInfo
+from engine.agent import Agent, CallInfo, Conversation, Resumable
 from engine.flow import FlowAgent
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
 from engine.project import Project
@@ -106,6 +107,7 @@ def create_app(
             runtime.model = make_model(settings, runtime.client)
         runtime.agent = runtime.build_agent(settings, runtime.model)
         await call_log.start()
+        await runtime.store.start(revive)
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
         # Everything loaded so far lives as long as the process: keep it out of the cycle
@@ -142,6 +144,13 @@ def create_app(
     def new_state(call: CallInfo) -> CallState:
         assert runtime.agent is not None  # set before serving starts
         return CallState(call, runtime.agent.start(call))
+
+    def revive(call: CallInfo, snapshot: Mapping[str, Any] | None) -> Conversation:
+        agent = runtime.agent
+        assert agent is not None  # set before serving starts
+        if snapshot is not None and isinstance(agent, Resumable):
+            return agent.resume(call, snapshot)
+        return agent.start(call)
 
     async def call_socket(scope: Scope, socket: AsgiSocket) -> None:
         segments = scope["path"][len(settings.path_prefix) + 1 :].split("/")
