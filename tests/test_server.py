@@ -336,7 +336,7 @@ async def test_a_handed_off_call_is_dropped_without_a_close_frame(llm, start_ser
     async with PlatformCall.connect(server.url("call_handed")) as call:
         await call.response(0)
         session = server.runtime.store.get("call_handed").owner
-        server.run_coroutine(session.hand_off("test"))
+        server.call_soon(session.hand_off, "test")
         await asyncio.wait_for(call.closed.wait(), 3)
     assert call.close_code == 1006
     async with PlatformCall.connect(server.url("call_handed")) as again:
@@ -446,3 +446,20 @@ async def test_compression_is_declined_unless_enabled(llm, start_server):
     async with PlatformCall.connect(zipped.url("call_zip2"), compression="deflate") as call:
         assert (await call.response(0)).complete
         assert [e.name for e in call.ws.protocol.extensions] == ["permessage-deflate"]
+
+
+async def test_refused_connections_are_counted_by_status_and_reason(llm, start_server):
+    server = start_server(secret="s3cr3t")
+    for url in (
+        server.url("call_x", "wrong"),  # 403: the secret
+        server.url("call_x", "s3cr3t", "a", "b"),  # 404: no such path
+    ):
+        with pytest.raises(InvalidStatus):
+            async with PlatformCall.connect(url):
+                pass
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(server.http("/metrics"))).text
+        ready = (await http.get(server.http("/readyz"))).json()
+    assert 'dialplan_connections_refused_total{reason="secret",status="403"} 1.0' in metrics
+    assert 'dialplan_connections_refused_total{reason="path",status="404"} 1.0' in metrics
+    assert ready["store"] == {"kind": "memory", "state": "ok"}

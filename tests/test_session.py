@@ -218,7 +218,7 @@ async def test_a_handed_off_call_closes_without_a_close_frame_and_is_kept():
     harness = Harness(ScriptedAgent())
     line = harness.connect()
     await line.answer(0)
-    await line.session.hand_off("restart")
+    line.session.hand_off("restart")
     await asyncio.wait_for(asyncio.gather(line.task, return_exceptions=True), 2)
     assert line.socket.close_code == 1006  # the platform dials the call again
     again = harness.connect()

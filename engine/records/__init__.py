@@ -11,6 +11,7 @@ from engine.records.model import (
     build_record,
     mask_text,
     masked,
+    outcome,
     secrets_of,
 )
 from engine.records.outbox import Outbox
@@ -32,6 +33,7 @@ __all__ = [
     "build_record",
     "mask_text",
     "masked",
+    "outcome",
     "secrets_of",
     "sign",
     "verify",

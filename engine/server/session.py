@@ -245,7 +245,7 @@ class Session:
                 await asyncio.wait([task])
         await self.writer.drained()
 
-    async def hand_off(self, why: str) -> None:
+    def hand_off(self, why: str) -> None:
         """Close without a close frame so that the platform dials the call again (1006).
 
         The call's state is kept (and saved) as after any dropped connection; the store's

@@ -47,6 +47,10 @@ class Sync:
     """Turns already in the store (each save appends only the new ones)."""
     leased: bool = False
     """The store has this process down as the call's owner (false while the store is out)."""
+    released: bool = False
+    """The call's socket closed here; it waits out its grace period."""
+    release_saved: bool = False
+    """The store knows the socket closed (its grace period runs there too)."""
     lost: bool = False
     """Another process took the call over: this one must not write it any more."""
 
