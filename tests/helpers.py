@@ -8,6 +8,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from aiohttp import web
 
 from engine.flow import CompiledFlow
@@ -28,6 +30,59 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
 """A frozen copy of the example project (flows, prompts, conversation tests) that tests of the
 engine use, so that adding, removing or editing a flow in ``flows/`` never moves them."""
+
+
+# -- `dialplan serve` as a process of its own --------------------------------------------------
+
+
+def serve(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[str]:
+    """``dialplan serve ARGS`` in a process of its own, in the example project (or ``cwd``).
+
+    The environment is the test's without model or ``DIALPLAN_*`` variables, except the test's
+    own call log (see ``conftest.py``): a server never writes into the repository.
+    """
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_", "PROMETHEUS_"))
+    }
+    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
+    environment.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", *args],
+        cwd=cwd or EXAMPLE,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The output of a process expected to exit by itself; killed (and failed) if it does not."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"the process did not exit:\n{output}") from None
+    return output
+
+
+def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
+    """Wait until the server on ``port`` answers ``/healthz`` (fails if the process exits)."""
+    for _ in range(300):  # bounded: 300 x 50 ms
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read() if process.stdout else "exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("server did not become healthy")
 
 
 def write_project(root: Path, flows: dict[str, str], prompts: dict[str, str] | None = None) -> Path:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -14,52 +12,7 @@ from websockets.exceptions import InvalidStatus
 
 from engine.testing.platform import PlatformCall, Transcript
 from engine.testing.server import free_port
-from tests.helpers import EXAMPLE
-
-ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
-
-
-def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_"))
-    }
-    # The test's own call log (see conftest.py): a server never writes into the repository.
-    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
-    environment.update(env or {})
-    return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", *args],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str], timeout: float = 20) -> str:
-    """The output of a process expected to exit by itself; killed (and failed) if it does not."""
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-        raise AssertionError(f"the process did not exit:\n{output}") from None
-    return output
-
-
-def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
-    for _ in range(200):  # bounded: 200 x 50 ms
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read() if process.stdout else "exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("server did not become healthy")
+from tests.helpers import finish, serve, wait_healthy
 
 
 async def test_serve_runs_the_example_flow_without_a_model():

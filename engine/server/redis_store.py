@@ -40,6 +40,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from engine.errors import DialplanError
@@ -71,6 +72,12 @@ class StoreError(DialplanError):
     """A store URL that cannot be used."""
 
 
+def check_url(url: str) -> None:
+    """Raise :class:`StoreError` unless ``url`` is a Redis URL."""
+    if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise StoreError(f"DIALPLAN_STORE: not a Redis URL: {redacted(url)} (redis://host:port/db)")
+
+
 def redacted(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``, for logs and ``/readyz``."""
     parts = urlsplit(url)
@@ -96,20 +103,20 @@ class RedisCallStore:
         on_expire: Expired | None = None,
         instance: str | None = None,
     ) -> None:
-        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-            raise StoreError(f"not a Redis URL: {redacted(url)} (redis://host:port/db)")
+        check_url(url)
         self.url = url
         self.grace = grace
         self.timeout = timeout
         self.on_expire = on_expire
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        # Bounded by `timeout`, and never retried by the client: the store retries on its own
-        # schedule, and a call must not wait for a Redis that is not there.
+        # Bounded by `timeout`, and retried by the client only once, at once, on a connection
+        # that broke (a pooled connection to a Redis that restarted since): the store retries
+        # on its own schedule, and a call must not wait for a Redis that is not there.
         self.redis = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._scripts = {
             name: self.redis.register_script(text)
