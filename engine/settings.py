@@ -70,6 +70,7 @@ class Settings(BaseSettings):
         "memory",
         description="Where call state lives: `memory` (this process) or `redis://host:port/db` "
         "(shared by every worker and host).",
+        repr=False,  # the URL may hold Redis's password
     )
     store_timeout: float = Field(
         1.0, gt=0, description="Seconds one request to the shared store may take."

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 from hypercorn.events import Closed
 
-from .session import SocketClosed
+from .sockets import SocketClosed
 
 log = structlog.get_logger("dialplan.session")
 

@@ -7,15 +7,11 @@ upstream HTTP stream) and starts a new one. A current response is always closed 
 ``content_complete: true``, also when the conversation fails; then the caller first hears the
 fallback line instead of dead air.
 
-Each request, answered or not, leaves a :class:`~engine.records.TurnRecord` on the call's
-state for the call log: what only the session knows (response id, time to first speech, how
-the turn ended) with the conversation's own trace of it. The call store is told whenever the
-call changed (greeting, call details, each turn, each action's result); it saves in the
-background, so speech never waits for it.
-
-A request the call already answered (the platform asking again on a new socket, after the
-server that answered it went away) is answered again with the same words instead of being run
-twice: its caller's words must not be applied to the state they already moved on.
+Each request, answered or not, leaves a record on the call's state for the call log
+(:mod:`engine.server.turns`); a request the call answered already (asked again on a new socket)
+is answered with the same words, not run twice. The call store is told whenever the call
+changed (greeting, call details, each turn, each action's result); it saves in the background,
+so speech never waits for it.
 
 Besides hanging up (close 1000: the call is over), a session can hand its call off
 (:meth:`Session.hand_off`): it closes the connection without a close frame, which the platform
@@ -26,17 +22,15 @@ another one, where the saved call goes on.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 import structlog
 
-from engine.agent import MASK, CallInfo, Greeting, Speech, Turn, summary_of, trace_of
+from engine.agent import CallInfo, Greeting, Speech, Turn
 from engine.errors import LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
     NO_CONTROL,
@@ -55,52 +49,21 @@ from engine.protocol import (
     UpdateOnly,
     parse_event,
 )
-from engine.records import TurnRecord, mask_text, secrets_of
+from engine.records import TurnRecord
 from engine.settings import Settings
 
+from . import turns
 from .metrics import Metrics
 from .recording import Recorder
+from .sockets import HANGUP, TAKEN_OVER, Phase, Socket, SocketClosed
 from .store import CallState, CallStore
 from .writer import Writer
+
+__all__ = ["HANGUP", "TAKEN_OVER", "Phase", "Session", "Socket", "SocketClosed"]
 
 log = structlog.get_logger("dialplan.session")
 
 MUST_HEAR = CallControl(no_interruption_allowed=True)
-HANGUP = 1000
-TAKEN_OVER = 4000  # private-use close code: a newer socket of the same call replaced this one
-
-
-class SocketClosed(Exception):
-    """The peer closed the socket (or the connection dropped); ``args[0]`` is its close code."""
-
-
-class Socket(Protocol):
-    """The part of a server WebSocket a session uses."""
-
-    async def accept(self) -> None:
-        """Complete the WebSocket handshake."""
-
-    async def receive(self) -> str | bytes:
-        """The next inbound frame; raises :class:`SocketClosed` when the peer is gone."""
-        ...
-
-    async def send(self, data: str) -> None:
-        """Send one text frame."""
-
-    async def close(self, code: int, reason: str = "") -> None:
-        """Close with ``code``."""
-
-    async def abort(self) -> None:
-        """Drop the connection without a close frame (the peer sees 1006)."""
-
-
-class Phase(enum.Enum):
-    """Where a session is in its life."""
-
-    CONNECTING = "connecting"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
 
 
 class Session:
@@ -313,7 +276,7 @@ class Session:
             self._generation.cancel()
             self.metrics.responses.labels("superseded").inc()
         turn = Turn(response_id, event.transcript.utterances(), state.call, event.reminder)
-        answered = _answered(state, turn)
+        answered = turns.answered(state, turn)
         if answered is not None:
             self._replay(answered)
             return
@@ -415,22 +378,10 @@ class Session:
         ``control`` is ``None`` for a turn that was not answered (superseded, cut off).
         """
         try:
-            record = TurnRecord.build(
-                trace_of(state.conversation) if control is not None else None,
-                response_id=turn.response_id,
-                kind="reminder" if turn.reminder else "response",
-                started_at=started_at,
-                outcome=outcome,
-                transcript_len=len(turn.transcript),
-                said="".join(said),
-                first_speech_ms=(
-                    round(first_speech * 1000, 1) if first_speech is not None else None
-                ),
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                end_call=bool(control and control.end_call),
-                transfer_number=control.transfer_number if control else None,
-                error=error,
-            )
+            record = turns.record(
+                state.conversation, turn, started_at, started, first_speech, said, outcome,
+                error, control,
+            )  # fmt: skip
         except Exception:  # a conversation's odd trace must not break its call
             self.log.exception("call.turn_not_recorded", response_id=turn.response_id)
             return
@@ -439,14 +390,8 @@ class Session:
         if control is None:
             return
         if self.log.is_enabled_for(logging.DEBUG):
-            # Caller speech is personal data: one DEBUG line per answered turn, never at INFO,
-            # with the values of sensitive slots masked (the whole line in the turn that gave
-            # one, since the caller's words are the value).
-            words = MASK
-            if not record.sensitive:
-                words = mask_text(
-                    _last_caller_words(turn), secrets_of(summary_of(state.conversation))
-                )
+            # Caller speech is personal data: one DEBUG line per answered turn, never at INFO.
+            words = turns.caller_words(turn, record, state.conversation)
             self.log.debug(
                 "caller.said", response_id=turn.response_id, reminder=turn.reminder, text=words
             )
@@ -499,25 +444,3 @@ class Session:
         self.writer.put(AgentInterrupt(state.interrupt_id, text, True, control))
         self._store.save(state)
         return state.interrupt_id
-
-
-def _answered(state: CallState, turn: Turn) -> TurnRecord | None:
-    """The call's last answer, if ``turn`` is the very request it answered."""
-    for record in reversed(state.turns):
-        if record.outcome in ("complete", "fallback"):
-            same = record.response_id == turn.response_id and record.kind != "greeting"
-            if same and record.transcript_len == len(turn.transcript):
-                return record
-            return None
-    return None
-
-
-def _last_caller_words(turn: Turn) -> str:
-    """What the caller said since the agent last spoke ("" for a silence)."""
-    words: list[str] = []
-    for utterance in reversed(turn.transcript):
-        if utterance.role == "agent":
-            break
-        if utterance.role == "user":
-            words.append(utterance.content)
-    return " ".join(reversed(words))
