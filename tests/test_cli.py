@@ -163,3 +163,40 @@ async def test_info_log_is_one_line_per_event_not_per_callback():
     assert "transitions.core" not in output
     assert "httpx" not in output
     assert output.count("Running on") == 1
+
+
+def test_serve_refuses_a_store_that_is_not_redis():
+    process = serve(
+        "--port", str(free_port()), "--flow", "clinic_intake",
+        env={"DIALPLAN_STORE": "memcached://u:hunter2@cache:11211"},
+    )  # fmt: skip
+    output = finish(process)
+    assert process.returncode != 0
+    assert "DIALPLAN_STORE: not a Redis URL: memcached://u:***@cache:11211" in output
+    assert "hunter2" not in output
+
+
+async def test_serve_starts_while_its_redis_is_down_and_takes_calls():
+    port, down = free_port(), free_port()
+    store = {
+        "DIALPLAN_STORE": f"redis://:hunter2@127.0.0.1:{down}/0",
+        "DIALPLAN_STORE_TIMEOUT": "0.2",
+    }
+    process = serve("--port", str(port), "--flow", "clinic_intake", env=store)
+    try:
+        wait_healthy(port, process)
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 200  # calls work without Redis
+        assert ready.json()["store"]["state"] == "degraded"
+        async with PlatformCall.connect(
+            f"ws://127.0.0.1:{port}/llm-websocket/call_nostore"
+        ) as call:
+            greeting = await call.response(0, timeout=5)
+        assert greeting.text.startswith("Thanks for calling the clinic")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = finish(process, 15)
+    assert "does not answer" in output  # said at start
+    assert process.returncode == 0
+    assert "hunter2" not in output
