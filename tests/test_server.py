@@ -463,3 +463,14 @@ async def test_refused_connections_are_counted_by_status_and_reason(llm, start_s
     assert 'dialplan_connections_refused_total{reason="secret",status="403"} 1.0' in metrics
     assert 'dialplan_connections_refused_total{reason="path",status="404"} 1.0' in metrics
     assert ready["store"] == {"kind": "memory", "state": "ok"}
+
+
+def test_hypercorn_is_set_for_calls():
+    from engine.server import hypercorn_config
+    from engine.settings import Settings
+
+    config = hypercorn_config(Settings(max_frame_bytes=128 * 1024 * 1024))
+    assert config.websocket_max_message_size == 128 * 1024 * 1024  # transcripts grow all call
+    assert config.backlog >= 1024  # a burst of calls queues instead of being refused
+    assert config.keep_alive_timeout > 60  # above the proxy's idle connections
+    assert config.websocket_ping_interval is None and config.read_timeout is None

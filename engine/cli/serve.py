@@ -84,7 +84,9 @@ def serve(reload: bool, **flags: object) -> None:
 
     configure(settings.log_level, settings.log_format)  # the supervisor's own lines
     config.workers = settings.workers  # hypercorn shares the port between workers then
-    sys.exit(run_server(config, settings.workers))
+    # Each worker drains (turns finish, calls are saved), then hypercorn's graceful stop.
+    stop_within = settings.drain_timeout + 2 * settings.store_timeout + config.graceful_timeout + 5
+    sys.exit(run_server(config, settings.workers, stop_within))
 
 
 def _store_errors(url: str) -> list[str]:

@@ -2,8 +2,9 @@
 
 Two moments end a socket without ending its call. Both save the call and drop the connection
 without a close frame (:meth:`~engine.server.session.Session.hand_off`): the platform reads a
-close code of 1000 as the agent hanging up and any other code as a failed call, and dials
-again only after an abnormal close (1006). The call then goes on where it lands, from its
+close code of 1000 as the agent hanging up, a close frame without a code (1005) as a failed
+open and any other code as a failed call, and dials again only after an abnormal close (1006:
+no close frame at all). The call then goes on where it lands, from its
 saved state: on another worker or host with the shared store, or here again within the grace
 period.
 

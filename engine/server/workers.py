@@ -48,12 +48,16 @@ RESTARTS = 5
 RESTART_WINDOW = 30.0
 
 
-def serve(config: Config, workers: int) -> int:
-    """Serve the app (settings from the environment); returns the exit code."""
+def serve(config: Config, workers: int, stop_within: float = 60.0) -> int:
+    """Serve the app (settings from the environment); returns the exit code.
+
+    ``stop_within``: seconds the workers get to drain and stop once asked, before they are
+    killed.
+    """
     if workers <= 1:
         run_worker(config)
         return 0
-    return Supervisor(config, workers).run()
+    return Supervisor(config, workers, stop_within).run()
 
 
 def run_worker(config: Config, sockets: Sockets | None = None, stop: Event | None = None) -> None:
@@ -99,13 +103,15 @@ async def _until_set(event: Event) -> None:
 class Supervisor:
     """Keeps ``workers`` worker processes serving one socket until it is asked to stop."""
 
-    def __init__(self, config: Config, workers: int) -> None:
+    def __init__(self, config: Config, workers: int, stop_within: float = 60.0) -> None:
         self.config = config
         self.workers = workers
+        self.stop_within = stop_within
         self.context = multiprocessing.get_context("spawn")
         self.stop = self.context.Event()
         self.processes: list[BaseProcess] = []
-        self.stopping = False
+        self.stopping: float | None = None
+        """When the supervisor was asked to stop (monotonic), if it was."""
         self._exits: list[float] = []
 
     def run(self) -> int:
@@ -124,6 +130,11 @@ class Supervisor:
                 if not self._reap(sockets):
                     code = 1
                     self._ask_to_stop()
+                if self.stopping and time.monotonic() - self.stopping > self.stop_within:
+                    log.error("server.workers_killed", workers=len(self.processes))
+                    for process in self.processes:
+                        process.kill()
+                    self.stop_within = float("inf")  # once
         finally:
             for process in self.processes:  # only left if this process itself failed
                 process.kill()
@@ -134,9 +145,9 @@ class Supervisor:
         return code
 
     def _ask_to_stop(self, *_: Any) -> None:
-        if not self.stopping:
+        if self.stopping is None:
             log.info("server.stopping", workers=len(self.processes))
-        self.stopping = True
+            self.stopping = time.monotonic()
         self.stop.set()
 
     def _start(self, sockets: Sockets) -> None:
@@ -161,7 +172,7 @@ class Supervisor:
                 with contextlib.suppress(OSError):
                     # prometheus_client leaves this one untyped.
                     multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
-            if self.stopping:
+            if self.stopping is not None:
                 continue
             log.error("server.worker_exited", pid=process.pid, exit_code=process.exitcode)
             now = time.monotonic()
