@@ -31,10 +31,10 @@ async def test_a_silent_platform_is_dropped_so_that_it_dials_again(llm, start_se
 
 
 async def test_a_platform_that_pings_is_never_idle(llm, start_server):
-    server = start_server(idle_timeout=0.4)
+    server = start_server(idle_timeout=0.6)
     async with PlatformCall.connect(server.url("call_pinging")) as call:
         await call.response(0)
-        for _ in range(12):  # 1.2 s of keepalives, three idle timeouts
+        for _ in range(20):  # 2 s of keepalives, three idle timeouts
             await call.ping()
             await asyncio.sleep(0.1)
         assert not call.closed.is_set()

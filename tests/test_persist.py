@@ -165,6 +165,21 @@ async def test_a_state_the_newest_version_lacks_ends_in_the_flow_give_up(root):
     assert second.summary().slots == {"name": "Dana Scully"}  # nothing collected is dropped
 
 
+async def test_a_superseded_give_up_turn_gives_up_again_on_the_next(root):
+    call = CallInfo("call_again", flow="desk")
+    first = Host(root).agent.start(call)
+    await turn(first, [Utterance("user", "Dana Scully")], call, 1)
+    snapshot = carried(first.snapshot())
+    edit(root, "ask_reason", "ask_topic")
+
+    second = Host(root).agent.resume(call, snapshot)
+    parts = second.respond(Turn(2, (Utterance("user", "a check-up"),), call))
+    await anext(parts)  # the caller talks over it: the platform asks again
+    await parts.aclose()
+    said, control, _ = await turn(second, [Utterance("user", "a check-up, please")], call, 3)
+    assert said == "Let me put you through." and control.transfer_number
+
+
 async def test_without_a_give_up_or_a_flow_the_call_is_ended_politely(root):
     call = CallInfo("call_orphan", flow="desk")
     first = Host(root).agent.start(call)

@@ -129,7 +129,7 @@ async def test_a_call_whose_grace_ended_is_recorded_once_and_forgotten(processes
 
 
 async def test_a_call_that_comes_back_within_the_grace_is_not_ended(processes):
-    a, b = processes(grace=0.5), processes(grace=0.5)
+    a, b = processes(grace=1.0), processes(grace=1.0)
     await a.__aenter__(), await b.__aenter__()
     line = a.harness.connect("call_4")
     await line.answer(0)
@@ -137,7 +137,7 @@ async def test_a_call_that_comes_back_within_the_grace_is_not_ended(processes):
     await saved(a)
     back = b.harness.connect("call_4")
     assert await back.answer(0) == ""
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(2.5)  # past the grace, and more than one look of every process
     assert a.recorded == [] and b.recorded == []
     await back.gone()
 

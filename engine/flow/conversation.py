@@ -227,8 +227,12 @@ class FlowConversation:
 
     def _restore(self, memory: CallMemory) -> None:
         self.memory = memory
-        if self.flow is not None and self._position is not None:
-            self.flow.machine.restore(self._position, memory.state)
+        if self.flow is None or self._position is None:
+            return
+        if memory.state not in self.flow.spec.states:  # a give-up turn of a moved call, undone
+            self._lost = self._lost or f"state {memory.state!r} is not in this version of the flow"
+            return
+        self.flow.machine.restore(self._position, memory.state)
 
     # -- a turn ----------------------------------------------------------------------------
 
@@ -287,13 +291,11 @@ class FlowConversation:
 
     async def _cannot_go_on(self, turn: Turn) -> AsyncIterator[Part]:
         """The call came from a flow version whose state this one lacks: give up, or end."""
-        why, self._lost = self._lost, None
-        flow = self.flow
+        why, flow = self._lost, self.flow
         target = persist.give_up_state(flow) if flow is not None else None
         log.warning("flow.cannot_go_on", call_id=self.call.call_id, why=why, to=target)
         if flow is None or target is None or self._position is None:
-            self._lost = why  # every later turn ends the call too
-            yield CallControl(end_call=True)
+            yield CallControl(end_call=True)  # and every later turn ends the call too
             yield Speech(CANNOT_GO_ON)
             return
         memory = self.memory
@@ -304,6 +306,7 @@ class FlowConversation:
         memory.state, memory.retries = target, 0
         memory.entered_at = len(turn.transcript)
         memory.path.append(target)
+        self._lost = None  # (a superseded turn puts the memory back: lost again)
         async for part in self._on_enter(turn):
             yield part
 
