@@ -10,6 +10,10 @@ are both agents; neither touches a socket.
 For the call log a conversation may also say what it did (:class:`Recorded`): a
 :class:`TurnTrace` after each turn and a :class:`CallSummary` of the whole call. These are
 plain records, so the server can keep them without knowing how the agent works.
+
+For calls that move between processes (a shared call store), a conversation may be
+:class:`Persistent` (it says what it remembers as plain data) and its agent
+:class:`Resumable` (it rebuilds a conversation from that data on another process).
 """
 
 from __future__ import annotations
@@ -215,3 +219,35 @@ def trace_of(conversation: object) -> TurnTrace | None:
 def summary_of(conversation: object) -> CallSummary:
     """The summary of ``conversation`` (an empty one if it keeps none)."""
     return conversation.summary() if isinstance(conversation, Recorded) else CallSummary()
+
+
+# -- what a conversation carries to another process -----------------------------------------------
+
+
+@runtime_checkable
+class Persistent(Protocol):
+    """A conversation whose memory can be carried to another process (optional).
+
+    The snapshot is plain data (JSON-friendly values only) of the conversation as it was at
+    the end of its last finished turn: a turn under way is not in it, so a call resumed from
+    it never sees half a turn. It names what it needs to be understood again (a flow's name
+    and version, for instance).
+    """
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the conversation remembers, as plain data."""
+        ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """An agent that can go on with a call another process started (optional)."""
+
+    def resume(self, call: CallInfo, snapshot: Mapping[str, Any]) -> Conversation:
+        """The conversation of ``call`` as :meth:`Persistent.snapshot` left it."""
+        ...
+
+
+def snapshot_of(conversation: object) -> dict[str, Any] | None:
+    """The snapshot of ``conversation``, or ``None`` if it keeps nothing worth carrying."""
+    return conversation.snapshot() if isinstance(conversation, Persistent) else None

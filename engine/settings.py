@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address to listen on (0.0.0.0 to accept the platform)."
     )
     port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on.")
-    workers: int = Field(1, ge=1, description="Worker processes (call state is per process).")
+    workers: int = Field(
+        1, ge=1, description="Worker processes (share calls through `DIALPLAN_STORE=redis://...`)."
+    )
     path_prefix: str = Field("/llm-websocket", description="URL prefix before `/<call_id>`.")
     secret: SecretStr | None = Field(
         None, description="Shared secret path segment: `<prefix>/<secret>/<call_id>`."
@@ -57,6 +59,29 @@ class Settings(BaseSettings):
     )
     call_grace: float = Field(
         30.0, ge=0, description="Seconds a call's state is kept after its socket closes."
+    )
+    idle_timeout: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds a call's socket may stay silent (no ping, no event) before it is "
+        "saved and dropped, so the platform dials again; 0: never.",
+    )
+
+    # --- where calls live --------------------------------------------------------------------
+    store: str = Field(
+        "memory",
+        description="Where call state lives: `memory` (this process) or `redis://host:port/db` "
+        "(shared by every worker and host).",
+        repr=False,  # the URL may hold Redis's password
+    )
+    store_timeout: float = Field(
+        1.0, gt=0, description="Seconds one request to the shared store may take."
+    )
+    drain_timeout: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a stopping server lets turns under way finish before it hands "
+        "every call off.",
     )
 
     # --- the model ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -98,3 +99,17 @@ def postgres() -> Iterator[str]:
         pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture
+def redis() -> Iterator[Any]:
+    """A ``redis-server`` of this test (a :class:`tests.helpers.RedisServer`), on a free port.
+
+    Skipped where redis-server is not installed (``.ci/run`` installs it).
+    """
+    from tests.helpers import redis_server
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    with redis_server() as server:
+        yield server

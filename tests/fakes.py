@@ -18,7 +18,7 @@ from engine.errors import LLMError
 from engine.protocol import RawTranscript
 from engine.server.metrics import Metrics
 from engine.server.session import Session
-from engine.server.store import CallState, MemoryCallStore
+from engine.server.store import CallState, CallStore, MemoryCallStore
 from engine.settings import Settings
 
 GONE = object()  # put into a socket's inbox: the peer went away
@@ -51,6 +51,11 @@ class FakeSocket:
 
     async def close(self, code: int, reason: str = "") -> None:
         self.close_code = code
+        self.changed.set()
+        self.inbox.put_nowait(GONE)
+
+    async def abort(self) -> None:
+        self.close_code = 1006  # what the peer sees: no close frame
         self.changed.set()
         self.inbox.put_nowait(GONE)
 
@@ -107,6 +112,7 @@ class ScriptedAgent:
     started: list[CallInfo] = field(default_factory=list)
     observed: list[int] = field(default_factory=list)  # transcript lengths of update_only
     cancelled: list[int] = field(default_factory=list)  # response ids whose turn was cancelled
+    asked: list[int] = field(default_factory=list)  # response ids the conversation was asked
 
     def start(self, call: CallInfo) -> ScriptedConversation:
         self.started.append(call)
@@ -138,6 +144,7 @@ class ScriptedConversation:
         pass
 
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
+        self.agent.asked.append(turn.response_id)
         line = turn.transcript[-1].content if turn.transcript else ""
         steps = self.agent.script.get(line, [Step(say=f"You said {line}.")])
         try:
@@ -188,16 +195,23 @@ class Line:
 class Harness:
     """A store, metrics and settings shared by the lines of one test, as one server has."""
 
-    def __init__(self, agent: ScriptedAgent, **settings: Any) -> None:
+    def __init__(self, agent: ScriptedAgent, store: CallStore | None = None, **settings: Any):
         self.agent = agent
         settings.setdefault("call_details_wait", 0.2)
         settings.setdefault("call_grace", 5.0)
         self.settings = Settings(_env_file=None, **settings)  # type: ignore[call-arg]
-        self.store = MemoryCallStore(self.settings.call_grace)
+        self.store = store if store is not None else MemoryCallStore(self.settings.call_grace)
         self.metrics = Metrics()
+
+    def revive(self, call: CallInfo, snapshot: object) -> ScriptedConversation:
+        """A conversation for a call from elsewhere (scripted ones keep nothing to restore)."""
+        return self.agent.start(call)
 
     def new_state(self, call: CallInfo) -> CallState:
         return CallState(call, self.agent.start(call))
+
+    def new_state_for(self, call_id: str) -> CallState:
+        return self.new_state(CallInfo(call_id))
 
     def connect(self, call_id: str = "call_1") -> Line:
         return Line(self, call_id)

@@ -1,4 +1,4 @@
-"""Small helpers shared by tests: fixture projects, a webhook target, a PostgreSQL server."""
+"""Small helpers shared by tests: fixture projects, a webhook target, PostgreSQL and Redis."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import asyncio
 import os
 import pwd
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from aiohttp import web
 
 from engine.flow import CompiledFlow
@@ -26,6 +30,59 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
 """A frozen copy of the example project (flows, prompts, conversation tests) that tests of the
 engine use, so that adding, removing or editing a flow in ``flows/`` never moves them."""
+
+
+# -- `dialplan serve` as a process of its own --------------------------------------------------
+
+
+def serve(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[str]:
+    """``dialplan serve ARGS`` in a process of its own, in the example project (or ``cwd``).
+
+    The environment is the test's without model or ``DIALPLAN_*`` variables, except the test's
+    own call log (see ``conftest.py``): a server never writes into the repository.
+    """
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_", "PROMETHEUS_"))
+    }
+    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
+    environment.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "serve", *args],
+        cwd=cwd or EXAMPLE,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 20) -> str:
+    """The output of a process expected to exit by itself; killed (and failed) if it does not."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"the process did not exit:\n{output}") from None
+    return output
+
+
+def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
+    """Wait until the server on ``port`` answers ``/healthz`` (fails if the process exits)."""
+    for _ in range(300):  # bounded: 300 x 50 ms
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read() if process.stdout else "exited")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("server did not become healthy")
 
 
 def write_project(root: Path, flows: dict[str, str], prompts: dict[str, str] | None = None) -> Path:
@@ -134,4 +191,70 @@ def postgres_server() -> Iterator[str]:
         finally:
             run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- a throwaway Redis server (on a free port of 127.0.0.1, its data in a temporary folder) -----
+
+
+class RedisServer:
+    """``redis-server`` run by a test: started, stopped (by its process id) and started again.
+
+    It keeps no data on disk unless ``persist`` is set, so a restart is a Redis that lost
+    everything, the harder case for the call store.
+    """
+
+    def __init__(self, root: Path, persist: bool = False) -> None:
+        self.root = root
+        self.port = free_port()
+        self.persist = persist
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        """Start the server; returns once it answers."""
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root)]
+        args += ["--save", "", "--appendonly", "yes" if self.persist else "no"]
+        self.process = subprocess.Popen(
+            ["redis-server", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(200):  # bounded: 200 x 25 ms
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.025)
+        raise RuntimeError("redis-server did not answer within 5 s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM by its process id, then SIGKILL if it lingers)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def redis_server(persist: bool = False) -> Iterator[RedisServer]:
+    """A Redis of its own for a test; stopped and its folder removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="dialplan-redis-"))
+    server = RedisServer(root, persist)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -16,52 +16,7 @@ from websockets.exceptions import InvalidStatus
 
 from engine.testing.platform import PlatformCall, Transcript
 from engine.testing.server import free_port
-from tests.helpers import EXAMPLE
-
-ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
-
-
-def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_"))
-    }
-    # The test's own call log (see conftest.py): a server never writes into the repository.
-    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
-    environment.update(env or {})
-    return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "serve", *args],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def finish(process: subprocess.Popen[str], timeout: float = 20) -> str:
-    """The output of a process expected to exit by itself; killed (and failed) if it does not."""
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-        raise AssertionError(f"the process did not exit:\n{output}") from None
-    return output
-
-
-def wait_healthy(port: int, process: subprocess.Popen[str]) -> None:
-    for _ in range(200):  # bounded: 200 x 50 ms
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read() if process.stdout else "exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("server did not become healthy")
+from tests.helpers import EXAMPLE, finish, serve, wait_healthy
 
 
 async def test_serve_runs_the_example_flow_without_a_model():
@@ -225,7 +180,7 @@ def test_serve_prints_a_console_link_that_signs_the_browser_in():
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--flow",
          "clinic_intake", "--log-level", "WARNING"],
-        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=side,
+        cwd=EXAMPLE, env=environment, stdout=subprocess.DEVNULL, stderr=side,
     )  # fmt: skip
     os.close(side)
     printed = b""
@@ -268,3 +223,40 @@ def test_serve_keeps_the_console_token_out_of_logs():
     assert signed_in.status_code == 303 and page.status_code == 200
     assert f"console: http://127.0.0.1:{port}/console  (sign in with" in output
     assert token not in output
+
+
+def test_serve_refuses_a_store_that_is_not_redis():
+    process = serve(
+        "--port", str(free_port()), "--flow", "clinic_intake",
+        env={"DIALPLAN_STORE": "memcached://u:hunter2@cache:11211"},
+    )  # fmt: skip
+    output = finish(process)
+    assert process.returncode != 0
+    assert "DIALPLAN_STORE: not a Redis URL: memcached://u:***@cache:11211" in output
+    assert "hunter2" not in output
+
+
+async def test_serve_starts_while_its_redis_is_down_and_takes_calls():
+    port, down = free_port(), free_port()
+    store = {
+        "DIALPLAN_STORE": f"redis://:hunter2@127.0.0.1:{down}/0",
+        "DIALPLAN_STORE_TIMEOUT": "0.2",
+    }
+    process = serve("--port", str(port), "--flow", "clinic_intake", env=store)
+    try:
+        wait_healthy(port, process)
+        async with httpx.AsyncClient() as http:
+            ready = await http.get(f"http://127.0.0.1:{port}/readyz")
+        assert ready.status_code == 200  # calls work without Redis
+        assert ready.json()["store"]["state"] == "degraded"
+        async with PlatformCall.connect(
+            f"ws://127.0.0.1:{port}/llm-websocket/call_nostore"
+        ) as call:
+            greeting = await call.response(0, timeout=5)
+        assert greeting.text.startswith("Thanks for calling the clinic")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = finish(process, 15)
+    assert "does not answer" in output  # said at start
+    assert process.returncode == 0
+    assert "hunter2" not in output

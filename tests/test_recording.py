@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from engine.agent import MASK
@@ -326,3 +327,17 @@ async def test_actions_are_recorded_with_their_results(start_server, no_llm, cal
     assert check["ok"] and check["result"]["available"] is True
     assert book["ok"] and book["arguments"]["name"] == "Dana Scully"
     assert book["result"] == {"booked": True, "reference": record.slots["reference"]}
+
+
+async def test_ended_calls_are_counted_by_flow_and_outcome(serve, call_log):
+    server = serve(webhook_url=None, webhook_secret=None)
+    async with PlatformCall.connect(server.url("call_counted")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say("My name is Dana Scully")
+        await dialog.say("XG4471209")
+        await call.close()
+    await record_of(call_log, "call_counted", "completed")
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(server.http("/metrics"))).text
+    assert 'dialplan_calls_total{flow="member",outcome="completed"} 1.0' in metrics

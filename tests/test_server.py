@@ -330,6 +330,20 @@ async def test_dropped_socket_reconnects_without_second_greeting(llm, start_serv
     assert state.connections == 2
 
 
+async def test_a_handed_off_call_is_dropped_without_a_close_frame(llm, start_server):
+    # Under hypercorn (checked on every upgrade of it): the platform sees 1006 and dials again.
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_handed")) as call:
+        await call.response(0)
+        session = server.runtime.store.get("call_handed").owner
+        server.call_soon(session.hand_off, "test")
+        await asyncio.wait_for(call.closed.wait(), 3)
+    assert call.close_code == 1006
+    async with PlatformCall.connect(server.url("call_handed")) as again:
+        resumed = await again.response(0)
+    assert resumed.text == ""  # the same call goes on
+
+
 async def test_new_socket_takes_over_an_open_one(llm, start_server):
     llm.script(SLOW)
     server = start_server()
@@ -432,3 +446,31 @@ async def test_compression_is_declined_unless_enabled(llm, start_server):
     async with PlatformCall.connect(zipped.url("call_zip2"), compression="deflate") as call:
         assert (await call.response(0)).complete
         assert [e.name for e in call.ws.protocol.extensions] == ["permessage-deflate"]
+
+
+async def test_refused_connections_are_counted_by_status_and_reason(llm, start_server):
+    server = start_server(secret="s3cr3t")
+    for url in (
+        server.url("call_x", "wrong"),  # 403: the secret
+        server.url("call_x", "s3cr3t", "a", "b"),  # 404: no such path
+    ):
+        with pytest.raises(InvalidStatus):
+            async with PlatformCall.connect(url):
+                pass
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(server.http("/metrics"))).text
+        ready = (await http.get(server.http("/readyz"))).json()
+    assert 'dialplan_connections_refused_total{reason="secret",status="403"} 1.0' in metrics
+    assert 'dialplan_connections_refused_total{reason="path",status="404"} 1.0' in metrics
+    assert ready["store"] == {"kind": "memory", "state": "ok"}
+
+
+def test_hypercorn_is_set_for_calls():
+    from engine.server import hypercorn_config
+    from engine.settings import Settings
+
+    config = hypercorn_config(Settings(max_frame_bytes=128 * 1024 * 1024))
+    assert config.websocket_max_message_size == 128 * 1024 * 1024  # transcripts grow all call
+    assert config.backlog >= 1024  # a burst of calls queues instead of being refused
+    assert config.keep_alive_timeout > 60  # above the proxy's idle connections
+    assert config.websocket_ping_interval is None and config.read_timeout is None

@@ -194,6 +194,39 @@ async def test_a_new_socket_of_the_call_takes_over_without_a_second_greeting():
     await new.gone()
 
 
+async def test_a_request_asked_again_on_a_new_socket_gets_the_same_answer_once():
+    agent = ScriptedAgent({"book it": [Step(part=CallControl(end_call=True)), Step(say="Booked.")]})
+    harness = Harness(agent)
+    old = harness.connect()
+    await old.answer(0)
+    await old.request(1, "hi", "book it")
+    assert await old.answer(1) == "Booked."
+    await old.gone()  # the server that answered went away before the platform heard it all
+
+    new = harness.connect()
+    await new.answer(0)
+    await new.request(1, "hi", "book it")  # the same request, asked again
+    assert await new.answer(1) == "Booked."
+    assert any(f.get("end_call") for f in new.socket.responses(1))
+    assert agent.asked == [1]  # answered once: its words were not applied twice
+    await new.request(2, "hi", "book it", "and more")  # a new request is answered as usual
+    assert await new.answer(2) == "You said and more."
+    await new.gone()
+
+
+async def test_a_handed_off_call_closes_without_a_close_frame_and_is_kept():
+    harness = Harness(ScriptedAgent())
+    line = harness.connect()
+    await line.answer(0)
+    line.session.hand_off("restart")
+    await asyncio.wait_for(asyncio.gather(line.task, return_exceptions=True), 2)
+    assert line.socket.close_code == 1006  # the platform dials the call again
+    again = harness.connect()
+    await again.answer(0)
+    assert again.socket.text(0) == ""  # the same call: no second greeting
+    await again.gone()
+
+
 async def test_hang_up_sends_what_is_queued_then_closes_with_1000():
     line = Harness(ScriptedAgent()).connect()
     await line.answer(0)

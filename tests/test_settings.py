@@ -20,10 +20,13 @@ def test_environment_variables_and_prefix_normalisation(monkeypatch):
     monkeypatch.setenv("DIALPLAN_PATH_PREFIX", "uponai/llm/")
     monkeypatch.setenv("DIALPLAN_SECRET", "hunter2")
     monkeypatch.setenv("DIALPLAN_FIRST_TOKEN_TIMEOUT", "1.5")
+    monkeypatch.setenv("DIALPLAN_STORE", "redis://:hunter3@cache:6379/0")
     settings = Settings()
     assert settings.path_prefix == "/uponai/llm"
     assert settings.first_token_timeout == 1.5
-    assert "hunter2" not in repr(settings)  # secrets never show in logs or tracebacks
+    assert settings.store == "redis://:hunter3@cache:6379/0"
+    # Secrets never show in logs or tracebacks: the path secret, Redis's password.
+    assert "hunter2" not in repr(settings) and "hunter3" not in repr(settings)
 
 
 def test_invalid_values_are_refused(monkeypatch):

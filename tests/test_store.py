@@ -21,10 +21,10 @@ def new_state() -> CallState:
 
 async def test_known_call_is_resumed_and_expiry_cancelled():
     store = MemoryCallStore(grace=0.05)
-    state, resumed = store.open("c1", new_state)
+    state, resumed = await store.open("c1", new_state)
     assert not resumed
     store.release("c1", state)
-    again, resumed = store.open("c1", new_state)
+    again, resumed = await store.open("c1", new_state)
     assert resumed and again is state
     await asyncio.sleep(0.1)
     assert store.get("c1") is state  # reopened before expiry: kept
@@ -32,7 +32,7 @@ async def test_known_call_is_resumed_and_expiry_cancelled():
 
 async def test_released_call_expires_after_grace():
     store = MemoryCallStore(grace=0.05)
-    state, _ = store.open("c1", new_state)
+    state, _ = await store.open("c1", new_state)
     store.release("c1", state)
     assert len(store) == 1
     await asyncio.sleep(0.1)
@@ -42,7 +42,7 @@ async def test_released_call_expires_after_grace():
 
 async def test_zero_grace_forgets_at_once():
     store = MemoryCallStore(grace=0)
-    state, _ = store.open("c1", new_state)
+    state, _ = await store.open("c1", new_state)
     store.release("c1", state)
     assert len(store) == 0
 
@@ -53,8 +53,8 @@ async def test_the_last_call_gone_hands_memory_back(monkeypatch):
     released: list[bool] = []
     monkeypatch.setattr(memory, "release", lambda: released.append(True))
     store = MemoryCallStore(grace=0)
-    first, _ = store.open("a", new_state)
-    second, _ = store.open("b", new_state)
+    first, _ = await store.open("a", new_state)
+    second, _ = await store.open("b", new_state)
     store.release("a", first)
     assert released == []  # a call is still on
     store.release("b", second)

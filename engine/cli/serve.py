@@ -61,27 +61,37 @@ def serve(reload: bool, **flags: object) -> None:
             Database(settings.database_url).close()
         except RecordsError as exc:
             errors.append(str(exc))
+    errors.extend(_store_errors(settings.store))
     if errors:
         raise click.ClickException("cannot start:\n" + "\n".join(errors))
-
-    from hypercorn.run import run
 
     from engine.server import hypercorn_config
 
     config = hypercorn_config(settings)
-    config.application_path = APP_PATH
-    config.worker_class = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    # workers == 0 runs in this process; the reloader and several workers need child processes.
-    config.workers = settings.workers if (reload or settings.workers > 1) else 0
-    config.use_reloader = reload
     click.echo(
         f"dialplan {__version__} listening on ws://{settings.host}:{settings.port}"
-        f"{settings.path_prefix}/<call_id>",
+        f"{settings.path_prefix}/<call_id>"
+        + (f" with {settings.workers} workers" if settings.workers > 1 else ""),
         err=True,
     )
     if settings.console_token is not None:
         click.echo(f"console: {console_link(settings, sys.stderr.isatty())}", err=True)
-    sys.exit(run(config))
+    if reload:  # development: hypercorn's reloader (in a child process)
+        from hypercorn.run import run
+
+        config.application_path = APP_PATH
+        config.worker_class = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+        config.workers, config.use_reloader = settings.workers, True
+        sys.exit(run(config))
+
+    from engine.server.logs import configure
+    from engine.server.workers import serve as run_server
+
+    configure(settings.log_level, settings.log_format)  # the supervisor's own lines
+    config.workers = settings.workers  # hypercorn shares the port between workers then
+    # Each worker drains (turns finish, calls are saved), then hypercorn's graceful stop.
+    stop_within = settings.drain_timeout + 2 * settings.store_timeout + config.graceful_timeout + 5
+    sys.exit(run_server(config, settings.workers, stop_within))
 
 
 def console_link(settings: Settings, with_token: bool) -> str:
@@ -97,3 +107,37 @@ def console_link(settings: Settings, with_token: bool) -> str:
     if token is None or not with_token:
         return f"{link}  (sign in with DIALPLAN_CONSOLE_TOKEN)"
     return f"{link}?{urlencode({'token': token.get_secret_value()})}"
+
+
+def _store_errors(url: str) -> list[str]:
+    """Why the call store cannot be used (its URL); a Redis that is down is only warned about.
+
+    Calls go on from memory while Redis is away, so a server may start before it does.
+    """
+    if url in ("", "memory"):
+        return []
+    from engine.server.redis_store import StoreError, check_url, redacted
+
+    try:
+        check_url(url)
+    except StoreError as exc:
+        return [str(exc)]
+    problem = _ping(url)
+    if problem is not None:
+        click.echo(f"warning: the call store {redacted(url)} does not answer: {problem}", err=True)
+    return []
+
+
+def _ping(url: str) -> str | None:
+    """Why Redis at ``url`` does not answer a PING (``None``: it does)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError) as exc:
+        return str(exc)
+    return None

@@ -5,7 +5,8 @@ Python actions are registered by a plugin (``@plugin.action("booking.check")``, 
 action runs **at most once per call and arguments**: the platform may discard a response and
 ask again while an action of the first attempt is still running (or already done), and a
 booking must not be made twice. The first run's result (or the run still in flight) is shared
-by every later attempt of the same call.
+by every later attempt of the same call. The finished runs can be carried to another process
+(:meth:`ActionRunner.done`, :meth:`ActionRunner.remember`), so a call that moves on keeps them.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class ActionRunner:
         self.registry = registry
         self._session = session
         self._runs: dict[bytes, asyncio.Future[Any]] = {}
+        self._carried: dict[bytes, tuple[bool, Any]] = {}  # finished on an earlier process
         self.executions = 0  # how many times an action body actually ran (for tests and logs)
 
     async def run(
@@ -78,6 +80,12 @@ class ActionRunner:
         For a webhook, ``name`` identifies it, ``url`` is its rendered URL and ``args`` its body.
         """
         key = orjson.dumps([name, url, args], option=orjson.OPT_SORT_KEYS, default=str)
+        carried = self._carried.get(key)
+        if carried is not None:
+            ok, value = carried
+            if ok:
+                return value
+            raise ActionError(str(value))
         future = self._runs.get(key)
         if future is None:
             # The work runs in its own task so that a superseded response cannot cancel it
@@ -85,6 +93,27 @@ class ActionRunner:
             future = asyncio.ensure_future(self._execute(name, dict(args), webhook, url))
             self._runs[key] = future
         return await asyncio.shield(future)
+
+    def done(self) -> dict[str, tuple[bool, Any]]:
+        """Finished runs by idempotency key: ``(True, result)`` or ``(False, error message)``.
+
+        An action that crashed (a bug, not an :class:`ActionError`) is left out: it is tried
+        again where the call goes on. One still running is left out too.
+        """
+        done = {key.decode(): value for key, value in self._carried.items()}
+        for key, future in self._runs.items():
+            if not future.done() or future.cancelled():
+                continue
+            error = future.exception()
+            if error is None:
+                done[key.decode()] = (True, future.result())
+            elif isinstance(error, RuntimeFault):  # a failure the flow routes on
+                done[key.decode()] = (False, str(error))
+        return done
+
+    def remember(self, done: Mapping[str, tuple[bool, Any]]) -> None:
+        """Take over runs another process finished (see :meth:`done`): they are not run again."""
+        self._carried.update((key.encode(), value) for key, value in done.items())
 
     async def _execute(
         self, name: str, args: dict[str, Any], webhook: Webhook | None, url: str

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from engine.agent import CallInfo
 from engine.llm import ChatModel
 
+from . import persist
 from .actions import ActionRegistry, ActionRunner
 from .compile import CompiledFlow
 from .conversation import FlowConversation
 from .registry import FlowRegistry
 from .services import FlowServices
+
+log = structlog.get_logger("dialplan.flows")
 
 
 class FlowAgent:
@@ -66,6 +71,29 @@ class FlowAgent:
     def start(self, call: CallInfo) -> FlowConversation:
         """A conversation for a new call (bound to its flow once the flow is known)."""
         return FlowConversation(call, self.services)
+
+    def resume(self, call: CallInfo, snapshot: Mapping[str, Any]) -> FlowConversation:
+        """Go on with a call another process started, on the flow version it started with.
+
+        Without that version here, the newest version of the flow takes the call on from the
+        same state (said in the log); see :meth:`FlowConversation.resumed`. A snapshot taken
+        before the call had a flow starts the conversation afresh. Raises
+        :class:`~engine.flow.persist.SnapshotError` for a snapshot it cannot read.
+        """
+        if not snapshot:
+            return self.start(call)
+        saved = persist.read(snapshot)
+        flow = self.registry.version(saved.flow, saved.version)
+        if flow is None:
+            flow = self.registry.get(saved.flow)
+            log.warning(
+                "flow.version_missing",
+                call_id=call.call_id,
+                flow=saved.flow,
+                version=saved.version,
+                using=flow.version if flow is not None else None,
+            )
+        return FlowConversation.resumed(call, self.services, flow, saved)
 
     def problems(self) -> list[str]:
         """Why no call can be taken: no flow loads, or the default flow does not.

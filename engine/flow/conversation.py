@@ -13,12 +13,18 @@ re-asked turn starts from the same place and no slot or move is applied twice.
 
 For the call log, each finished turn leaves a trace (:mod:`engine.flow.trace`): what was
 understood and by whom, the states entered and why, the model's requests.
+
+A call can move to another process (:meth:`FlowConversation.snapshot`,
+:meth:`FlowConversation.resumed`, :mod:`engine.flow.persist`). Where that process lacks the
+call's flow version it goes on with the newest version from the same state; where that state is
+gone, the next turn takes the call to the flow's give-up state, or ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -29,7 +35,7 @@ from engine.errors import RuntimeFault
 from engine.protocol import NO_CONTROL, CallControl, RawTranscript
 from engine.templates import render
 
-from . import asking, decide, effects, extraction, speaking
+from . import asking, decide, effects, extraction, persist, speaking
 from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
@@ -64,8 +70,45 @@ class FlowConversation:
         self._actions = ActionLog()
         self._gave_up = False
         self._position: Position | None = None
+        self._settled: CallMemory | None = None  # the memory before the turn under way
+        self._lost: str | None = None  # why the call cannot go on where it was
         if call.flow is not None:
             self._bind(call)
+
+    @classmethod
+    def resumed(
+        cls,
+        call: CallInfo,
+        services: FlowServices,
+        flow: CompiledFlow | None,
+        saved: persist.Saved,
+    ) -> FlowConversation:
+        """Go on with a call from its snapshot, on ``flow`` (``None``: no version of it here).
+
+        ``flow`` may be a newer version than the call started on: the call goes on from its
+        state if that still exists; otherwise its next turn goes to the flow's give-up state
+        (or, without one, ends the call).
+        """
+        conversation = cls(replace(call, flow=None), services)
+        conversation.call = call
+        conversation._gave_up = saved.gave_up
+        conversation._actions.restore(saved.actions)
+        conversation.memory = saved.memory
+        if flow is None:
+            conversation._lost = f"flow {saved.flow!r} is not loaded here"
+            return conversation
+        conversation.flow = flow
+        conversation._sensitive = frozenset(n for n, s in flow.slots.items() if s.sensitive)
+        conversation.runner = services.actions(call.call_id, flow.actions)
+        conversation.runner.remember(saved.done)
+        memory = conversation.memory
+        memory.returns = [state for state in memory.returns if state in flow.spec.states]
+        position = conversation._position = flow.machine.add(call.call_id)
+        if memory.state in flow.spec.states:
+            flow.machine.restore(position, memory.state)
+        else:
+            conversation._lost = f"state {memory.state!r} is not in this version of the flow"
+        return conversation
 
     # -- binding to a flow -----------------------------------------------------------------
 
@@ -104,6 +147,8 @@ class FlowConversation:
 
     def greeting(self, call: CallInfo) -> Greeting:
         """The flow's ``begin`` line; the call is then in the start state."""
+        if self._lost is not None and self.flow is None:
+            return Greeting("")  # a resumed call whose flow is gone: its next turn ends it
         flow = self._bind(call)
         if not flow.spec.begin:
             return Greeting("")
@@ -114,8 +159,9 @@ class FlowConversation:
 
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
         """Run one turn; undone if it is superseded before it finishes."""
-        self._bind(turn.call)
-        before = self.memory.copy()
+        if self._lost is None:
+            self._bind(turn.call)
+        before = self._settled = self.memory.copy()
         tracer = self._tracer = TurnTracer(self.memory.state, self._sensitive)
         self._trace = None
         try:
@@ -123,10 +169,13 @@ class FlowConversation:
                 yield part
         except (asyncio.CancelledError, GeneratorExit):
             self._restore(before)
+            self._settled = None
             raise
         except Exception:
+            self._settled = None
             self._finish_turn(tracer)
             raise
+        self._settled = None
         self._finish_turn(tracer)
 
     def _finish_turn(self, tracer: TurnTracer) -> None:
@@ -143,14 +192,32 @@ class FlowConversation:
         """The call so far: its flow, slots, path and actions (sensitive values in clear)."""
         return summarize(self.flow, self.memory, self._actions, gave_up=self._gave_up)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The call as of its last finished turn, for another process (see :mod:`.persist`)."""
+        if self.flow is None:
+            return {}  # not bound to a flow yet: nothing to carry but the call itself
+        assert self.runner is not None
+        memory = self._settled if self._settled is not None else self.memory
+        return persist.write(
+            self.flow, memory, self.runner.done(), self._actions.by_id(), self._gave_up
+        )
+
     def _restore(self, memory: CallMemory) -> None:
         self.memory = memory
-        if self.flow is not None and self._position is not None:
-            self.flow.machine.restore(self._position, memory.state)
+        if self.flow is None or self._position is None:
+            return
+        if memory.state not in self.flow.spec.states:  # a give-up turn of a moved call, undone
+            self._lost = self._lost or f"state {memory.state!r} is not in this version of the flow"
+            return
+        self.flow.machine.restore(self._position, memory.state)
 
     # -- a turn ----------------------------------------------------------------------------
 
     async def _turn(self, turn: Turn) -> AsyncIterator[Part]:
+        if self._lost is not None:
+            async for part in self._cannot_go_on(turn):
+                yield part
+            return
         flow, memory = self._flow(), self.memory
         if not memory.started:
             # The greeting put the call in the start state without entering it properly
@@ -215,6 +282,28 @@ class FlowConversation:
                 yield part
             return
         yield Speech(self._line("reminder") or f"{asking.STILL_THERE} {self._question()}".strip())
+
+    async def _cannot_go_on(self, turn: Turn) -> AsyncIterator[Part]:
+        """The call came from a flow version whose state this one lacks: give up, or end."""
+        why, flow = self._lost, self.flow
+        target = persist.give_up_state(flow) if flow is not None else None
+        log.warning("flow.cannot_go_on", call_id=self.call.call_id, why=why, to=target)
+        if flow is None or target is None or self._position is None:
+            yield CallControl(end_call=True)  # and every later turn ends the call too
+            yield Speech(asking.CANNOT_GO_ON)
+            return
+        memory = self.memory
+        self._tracer.gave_up = True
+        self._tracer.why(f"gave up: {why}")
+        self._tracer.enter(memory.state, target)
+        flow.machine.restore(self._position, target)  # no edge leads out of a state now gone
+        memory.state, memory.retries, memory.silences = target, 0, 0
+        memory.visits[target] = memory.visits.get(target, 0) + 1
+        memory.entered_at = len(turn.transcript)
+        memory.path.append(target)
+        self._lost = None  # (a superseded turn puts the memory back: lost again)
+        async for part in self._on_enter(turn):
+            yield part
 
     async def _not_understood(self, turn: Turn, errors: tuple[str, ...]) -> AsyncIterator[Part]:
         state = self._flow().state(self.state)

@@ -2,11 +2,14 @@
 
 Calls keep the flow version they started with. When a flow file or one of its templates
 changes, the next call that asks for that flow gets a new version; an edit with errors keeps
-the last good version serving and is reported (log and readiness) until it is fixed.
+the last good version serving and is reported (log and readiness) until it is fixed. Older
+versions stay findable by their hash (:meth:`FlowRegistry.version`) for as long as a live call
+of this process still holds them, so a call that reconnects keeps its version.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +36,10 @@ class FlowRegistry:
         self.extensions = extensions
         self._flows: dict[str, CompiledFlow] = {}
         self._broken: dict[Path, list[AuthoringError]] = {}
+        # Every version compiled, as long as anything (a live call) holds it.
+        self._versions: weakref.WeakValueDictionary[tuple[str, str], CompiledFlow] = (
+            weakref.WeakValueDictionary()
+        )
 
     def load_all(self) -> list[AuthoringError]:
         """(Re)load every flow file of the folder; returns the errors of the broken ones."""
@@ -79,6 +86,7 @@ class FlowRegistry:
             return [error]
         self._broken.pop(path, None)
         self._flows[compiled.name] = compiled
+        self._versions[compiled.name, compiled.version] = compiled
         return []
 
     def get(self, name: str) -> CompiledFlow | None:
@@ -98,6 +106,13 @@ class FlowRegistry:
             else:
                 log.info("flow.reloaded", flow=name, version=self._flows[name].version)
         return self._flows.get(name)
+
+    def version(self, name: str, version: str) -> CompiledFlow | None:
+        """Version ``version`` of flow ``name``, if this process has it (current, or in use)."""
+        current = self.get(name)
+        if current is not None and current.version == version:
+            return current
+        return self._versions.get((name, version))
 
     def names(self) -> list[str]:
         """The names of the flows that loaded."""

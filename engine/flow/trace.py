@@ -124,6 +124,14 @@ class ActionLog:
         """Every action run, in the order they started."""
         return tuple(self._runs.values())
 
+    def by_id(self) -> dict[str, ActionRun]:
+        """Every action run by its tool call id, in the order they started."""
+        return dict(self._runs)
+
+    def restore(self, runs: Iterable[tuple[str, ActionRun]]) -> None:
+        """Take over the log of a call that started on another process."""
+        self._runs.update(runs)
+
 
 def summarize(
     flow: CompiledFlow | None, memory: CallMemory, actions: ActionLog, *, gave_up: bool

@@ -13,6 +13,7 @@ from engine.records.model import (
     build_record,
     mask_text,
     masked,
+    outcome,
     secrets_of,
 )
 from engine.records.outbox import Outbox
@@ -36,6 +37,7 @@ __all__ = [
     "build_record",
     "mask_text",
     "masked",
+    "outcome",
     "secrets_of",
     "sign",
     "verify",

@@ -8,13 +8,16 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   string is accepted and kept on the call.
 * ``/healthz`` — the process is up. ``/readyz`` — the agent can take calls (503 with the
   reasons when it cannot: no flow loads, the default flow does not, the call log cannot be
-  written), with each flow's state (``ok``, ``degraded``, ``broken``). ``/metrics`` —
-  Prometheus text.
+  written, the server is stopping), with each flow's state (``ok``, ``degraded``, ``broken``)
+  and the call store's (a shared store that cannot be reached is ``degraded``: calls go on
+  from memory). ``/metrics`` — Prometheus text (whole across workers, see
+  :mod:`engine.server.metrics`).
 * ``POST /webhook`` — the platform's call events, signed; ``POST /webhook/inbound`` — the
   flow and variables of an inbound call (:mod:`engine.phone`).
 
-Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`);
-calls still known when the server stops are recorded as they are.
+Each call's record goes to the call log when the call ends (:mod:`engine.server.recording`).
+When the server stops, calls are handed off (:mod:`engine.server.lifecycle`); with the memory
+store they cannot go on anywhere else, so they are recorded as they are.
 
 With ``DIALPLAN_CONSOLE_TOKEN`` set, the web console (:mod:`engine.console`) is mounted at
 ``/console`` and every session publishes its call to the console's live feed
@@ -25,16 +28,17 @@ from __future__ import annotations
 
 import gc
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 import openai
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response
 
-from engine.agent import Agent, CallInfo
+from engine.agent import Agent, CallInfo, Conversation, Resumable
 from engine.console import ConsoleContext, LiveFeed, MemoryLiveFeed, console_blueprint
 from engine.flow import FlowAgent
 from engine.flow.meaning import warm_up as warm_up_meaning
@@ -47,9 +51,11 @@ from engine.settings import Settings
 from . import logs
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
+from .lifecycle import Calls
 from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
+from .redis_store import RedisCallStore
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
 
@@ -61,14 +67,15 @@ AgentBuilder = Callable[[Settings, ChatModel | None], Agent]
 
 @dataclass
 class Runtime:
-    """What one server process holds: settings, the agent, the call store and log, metrics."""
+    """What one server process holds: settings, the agent, the calls, their store and log."""
 
     settings: Settings
     build_agent: AgentBuilder
     store: CallStore
     call_log: CallLog
     recorder: Recorder
-    metrics: Metrics = field(default_factory=Metrics)
+    calls: Calls
+    metrics: Metrics
     agent: Agent | None = None
     client: openai.AsyncOpenAI | None = None
     model: OpenAIChatModel | None = None
@@ -92,6 +99,16 @@ def project_agent(project: Project) -> AgentBuilder:
     return build
 
 
+def open_store(settings: Settings) -> CallStore:
+    """The call store ``DIALPLAN_STORE`` names: ``memory``, or a Redis URL.
+
+    Raises :class:`~engine.server.redis_store.StoreError` for anything else.
+    """
+    if settings.store in ("", "memory"):
+        return MemoryCallStore(settings.call_grace)
+    return RedisCallStore(settings.store, settings.call_grace, settings.store_timeout)
+
+
 def create_app(
     settings: Settings | None = None,
     build_agent: AgentBuilder | None = None,
@@ -100,29 +117,40 @@ def create_app(
 ) -> Quart:
     """The dialplan ASGI app (usable directly as ``hypercorn 'engine.server:create_app()'``).
 
-    ``store`` holds the calls' state (default: this process's memory); ``feed`` is the
-    console's live feed (default: this process's memory), used only when the console is on.
+    ``store`` holds the calls' state (default: the one ``DIALPLAN_STORE`` names); ``feed`` is
+    the console's live feed (default: this process's memory), used only when the console is on.
     """
     settings = settings or Settings()
     logs.configure(settings.log_level, settings.log_format)
     if build_agent is None:
         build_agent = project_agent(Project.from_settings(settings))
     call_log = CallLog(settings)
-    recorder = Recorder(call_log)
-    store = store or MemoryCallStore(settings.call_grace)
+    metrics = Metrics()
+    recorder = Recorder(call_log, metrics)
+    store = store if store is not None else open_store(settings)
     console = settings.console_token is not None
     if console and feed is None:
         feed = MemoryLiveFeed()
     live = LivePublisher(feed) if console and feed is not None else None
-    store.on_expire = _expired(recorder, live)
-    runtime = Runtime(settings, build_agent, store, call_log, recorder, feed=feed if live else None)
+    store.on_expire = _expired(recorder, live)  # past the grace period: the call is over
+    calls = Calls(store, settings.idle_timeout, settings.drain_timeout)
+    runtime = Runtime(
+        settings,
+        build_agent,
+        store,
+        call_log,
+        recorder,
+        calls,
+        metrics,
+        feed=feed if live else None,
+    )
     set_compression(settings.compression)
     app = Quart("dialplan")
     app.extensions["dialplan"] = runtime
+    secret = settings.secret.get_secret_value().encode() if settings.secret else None
     if live is not None and feed is not None:
         context = ConsoleContext(settings, feed, lambda: runtime.agent, call_log.database)
         app.register_blueprint(console_blueprint(context))
-    secret = settings.secret.get_secret_value().encode() if settings.secret else None
 
     def flow_names() -> list[str] | None:
         agent = runtime.agent
@@ -139,6 +167,8 @@ def create_app(
         runtime.agent = runtime.build_agent(settings, runtime.model)
         await call_log.start()
         await platform.start()
+        await runtime.store.start(revive)
+        calls.start()
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
             warm_up_meaning()
@@ -162,14 +192,18 @@ def create_app(
             model=settings.model if runtime.client else None,
             records=call_log.database.where if call_log.database else None,
             webhook=call_log.webhook,
+            store=store.health()["kind"],
         )
 
     @app.after_serving
     async def stop() -> None:
-        for state in runtime.store.calls():
-            recorder.ended(state)  # nothing collected is lost when the server stops
-            if live is not None:
-                live.ended(state)
+        await calls.stop()
+        if not store.shared:
+            for state in store.calls():
+                recorder.ended(state)  # nothing collected is lost when the server stops
+                if live is not None:
+                    live.ended(state)
+        await store.stop()  # a shared store keeps the calls for whoever takes them next
         if feed is not None:
             feed.close()
         await platform.stop()
@@ -183,33 +217,58 @@ def create_app(
         assert runtime.agent is not None  # set before serving starts
         return CallState(call, runtime.agent.start(call))
 
+    def revive(call: CallInfo, snapshot: Mapping[str, Any] | None) -> Conversation:
+        agent = runtime.agent
+        assert agent is not None  # set before serving starts
+        if snapshot is not None and isinstance(agent, Resumable):
+            return agent.resume(call, snapshot)
+        return agent.start(call)
+
+    async def refuse(socket: AsgiSocket, status: int, reason: str, text: str) -> None:
+        metrics.refused.labels(str(status), reason).inc()
+        await socket.refuse(status, text)
+
     async def call_socket(scope: Scope, socket: AsgiSocket) -> None:
+        try:
+            call = accepted(scope)
+        except Refused as refused:
+            log.warning("call.refused", status=refused.status, reason=refused.text)
+            await refuse(socket, refused.status, refused.reason, refused.text)
+            return
+        except Exception:  # nothing a request holds may take the server down
+            log.exception("call.refused", status=500)
+            await refuse(socket, 500, "error", "internal error")
+            return
+        session = Session(socket, call, store, new_state, settings, metrics, recorder, live)
+        calls.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            calls.sessions.discard(session)
+
+    def accepted(scope: Scope) -> CallInfo:
+        """The call a WebSocket request is for (raises :class:`Refused` if it is not taken)."""
+        if calls.draining:
+            raise Refused(503, "draining", "the server is stopping")
         segments = scope["path"][len(settings.path_prefix) + 1 :].split("/")
         if secret is not None:
             given = segments.pop(0).encode() if len(segments) > 1 else b""
             if not hmac.compare_digest(given, secret):
-                log.warning("call.refused", reason="wrong or missing secret")
-                await socket.refuse(403, "forbidden")
-                return
+                raise Refused(403, "secret", "wrong or missing secret")
         if len(segments) not in (1, 2) or not all(segments):
-            await socket.refuse(404, "not found")
-            return
+            raise Refused(404, "path", "not found")
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         call = CallInfo(
             call_id=segments[-1],
             flow=segments[0] if len(segments) == 2 else None,
             query=dict(query),
         )
-        assert runtime.agent is not None  # set before serving starts
+        if runtime.agent is None:
+            raise Refused(503, "starting", "the server is starting")
         refusal = runtime.agent.accepts(call)
         if refusal is not None:
-            log.warning("call.refused", reason=refusal)
-            await socket.refuse(404, refusal)
-            return
-        session = Session(
-            socket, call, runtime.store, new_state, settings, runtime.metrics, recorder, live
-        )
-        await session.run()
+            raise Refused(404, "flow", refusal)
+        return call
 
     # Quart calls `asgi_app` for every connection: the documented place for ASGI middleware.
     app.asgi_app = CallRouter(app.asgi_app, settings.path_prefix, call_socket)  # type: ignore[method-assign,assignment]
@@ -223,15 +282,20 @@ def create_app(
         problems = runtime.agent.problems() if runtime.agent else ["starting"]
         if call_log.problem:
             problems = [*problems, call_log.problem]
+        if calls.draining:
+            problems = [*problems, "the server is stopping"]
         body: dict[str, object] = {"ready": not problems, "problems": problems}
-        body["calls"] = len(runtime.store)
+        body["calls"] = len(store)
+        # A shared store that cannot be reached is no reason to take no calls: they go on
+        # from memory and are saved once it answers.
+        body["store"] = store.health()
         if isinstance(runtime.agent, FlowAgent):
             body["flows"] = runtime.agent.report()
         return body, 200 if not problems else 503
 
     @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(runtime.metrics.registry), content_type=CONTENT_TYPE_LATEST)
+    async def metrics_page() -> Response:
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -246,6 +310,19 @@ def _expired(recorder: Recorder, live: LivePublisher | None) -> Callable[[CallSt
         live.ended(state)
 
     return expired
+
+
+class Refused(Exception):
+    """A call WebSocket that is answered with an HTTP error instead of being accepted."""
+
+    def __init__(self, status: int, reason: str, text: str) -> None:
+        super().__init__(text)
+        self.status, self.reason, self.text = status, reason, text
+
+
+async def drain(app: Quart) -> None:
+    """Stop taking calls and hand every call off (see :mod:`engine.server.lifecycle`)."""
+    await runtime_of(app).calls.drain()
 
 
 def runtime_of(app: Quart) -> Runtime:

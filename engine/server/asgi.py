@@ -5,6 +5,11 @@ and the handler, signals per frame) is made for general web apps; a voice server
 every frame of every call. So the call route is answered by :class:`CallRouter` in front of the
 Quart app, and a session speaks to hypercorn's ASGI ``receive``/``send`` directly through
 :class:`AsgiSocket`. Health, readiness and metrics (and anything else HTTP) stay Quart routes.
+
+ASGI can close a WebSocket only with a close frame, and every close code the platform receives
+ends the call except none at all: a connection that just ends (1006) is the one the platform
+dials again. :meth:`AsgiSocket.abort` ends the connection under hypercorn, whose connection it
+reaches through the ASGI ``send`` callable (a test checks this on every hypercorn upgrade).
 """
 
 from __future__ import annotations
@@ -12,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .session import SocketClosed
+import structlog
+from hypercorn.events import Closed
+
+from .sockets import SocketClosed
+
+log = structlog.get_logger("dialplan.session")
+
+INTERNAL_ERROR = 1011
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,6 +66,22 @@ class AsgiSocket:
     async def close(self, code: int, reason: str = "") -> None:
         """Close with ``code``."""
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def abort(self) -> None:
+        """End the connection without a close frame: the platform sees 1006 and dials again.
+
+        Under hypercorn the ASGI ``send`` is its WebSocket stream's method; the stream's own
+        ``send`` belongs to the HTTP/1.1 connection, whose ``send`` takes the connection's
+        ``Closed`` event (and closes the TCP connection). Anywhere else the best left is 1011.
+        """
+        stream = getattr(self._send, "__self__", None)  # hypercorn's WSStream
+        connection = getattr(getattr(stream, "send", None), "__self__", None)  # H11Protocol
+        close = getattr(connection, "send", None)  # its TCP server's protocol_send
+        if close is None:
+            log.warning("call.abort_unsupported", send=repr(self._send))
+            await self.close(INTERNAL_ERROR, "going away")
+            return
+        await close(Closed())
 
     async def refuse(self, status: int, text: str) -> None:
         """Answer the handshake with an HTTP error instead of accepting it."""

@@ -1,5 +1,22 @@
 """How the app is served by hypercorn: the config we set on purpose, and no compression.
 
+Set on purpose (:func:`hypercorn_config`):
+
+* ``websocket_max_message_size``: ``DIALPLAN_MAX_FRAME_BYTES``. Every request carries the whole
+  transcript, word timings included, so frames grow all call; hypercorn's 16 MiB could end a
+  long call.
+* ``backlog``: 2048 connections waiting to be accepted (hypercorn: 100). The platform dials all
+  calls of a busy minute at once and gives an unanswered open 7 s; a burst must queue, not be
+  refused. (The kernel caps it at ``net.core.somaxconn``.)
+* ``keep_alive_timeout``: 75 s for idle HTTP connections (hypercorn: 5 s), above the 60 s a
+  load balancer or nginx keeps its idle connections to us, so that we never close one just as
+  it sends a health check on it. WebSockets are not affected: a call's connection is never idle
+  in hypercorn's sense; silent calls are found by ``DIALPLAN_IDLE_TIMEOUT``.
+* ``websocket_ping_interval``: none. The platform's own ``ping_pong`` keepalive is what it
+  watches; protocol pings from us would be one more frame per call for nothing.
+* ``read_timeout``: none; the idle timeout above does its job at no cost per frame.
+* ``graceful_timeout``: 5 s for what is left after calls were handed off at a stop.
+
 hypercorn accepts the WebSocket compression extension whenever a client offers it, and has no
 setting for it. For a voice server that is pure cost: frames are small JSON deltas, zlib state
 is kept per connection and every frame pays for compressing and inflating. hypercorn builds its
@@ -19,6 +36,8 @@ from wsproto.extensions import PerMessageDeflate
 from engine.settings import Settings
 
 _ORIGINAL = PerMessageDeflate
+BACKLOG = 2048
+KEEP_ALIVE = 75.0
 
 
 class _DeclinedDeflate(PerMessageDeflate):
@@ -36,10 +55,14 @@ def set_compression(enabled: bool) -> None:
 
 
 def hypercorn_config(settings: Settings) -> HypercornConfig:
-    """A hypercorn configuration serving ``settings`` (bind address, frame size limit)."""
+    """A hypercorn configuration serving ``settings`` (see the module docstring)."""
     config = HypercornConfig()
     config.bind = [f"{settings.host}:{settings.port}"]
     config.websocket_max_message_size = settings.max_frame_bytes
+    config.backlog = BACKLOG
+    config.keep_alive_timeout = KEEP_ALIVE
+    config.websocket_ping_interval = None
+    config.read_timeout = None
     config.graceful_timeout = 5.0
     config.loglevel = settings.log_level
     # A logger (not a stream) makes hypercorn log through ours instead of adding its own

@@ -14,8 +14,9 @@ import time
 import structlog
 
 from engine.agent import summary_of
-from engine.records import CALL_ENDED, CALL_TRANSFERRED, CallFacts, CallLog
+from engine.records import CALL_ENDED, CALL_TRANSFERRED, CallFacts, CallLog, outcome
 
+from .metrics import Metrics
 from .store import CallState
 
 log = structlog.get_logger("dialplan.records")
@@ -24,8 +25,9 @@ log = structlog.get_logger("dialplan.records")
 class Recorder:
     """Hands a call's facts to the call log at the moments its call ends."""
 
-    def __init__(self, call_log: CallLog) -> None:
+    def __init__(self, call_log: CallLog, metrics: Metrics | None = None) -> None:
         self.call_log = call_log
+        self.metrics = metrics
 
     def transferred(self, state: CallState) -> None:
         """The transfer line went out: the record so far, sent at once (``call.transferred``)."""
@@ -40,10 +42,14 @@ class Recorder:
         """The call is over (or expired, or the server stops): its final record."""
         if state.recorded == len(state.turns):
             return  # written already, and nothing happened since
+        first = state.recorded < 0
         state.recorded = len(state.turns)
-        self._write(state, CALL_ENDED, ended=True)
+        facts = self._write(state, CALL_ENDED, ended=True)
+        if first and facts is not None and self.metrics is not None:
+            flow = facts.summary.flow or facts.call.flow or ""
+            self.metrics.calls.labels(flow, outcome(facts)).inc()
 
-    def _write(self, state: CallState, event: str, *, ended: bool) -> None:
+    def _write(self, state: CallState, event: str, *, ended: bool) -> CallFacts | None:
         try:
             facts = CallFacts(
                 call=state.call,
@@ -57,5 +63,6 @@ class Recorder:
             )
         except Exception:  # a conversation's summary failed: the call's record cannot be made
             log.exception("call.record_lost", call_id=state.call.call_id)
-            return
+            return None
         self.call_log.write(facts, event)
+        return facts

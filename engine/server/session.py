@@ -7,25 +7,30 @@ upstream HTTP stream) and starts a new one. A current response is always closed 
 ``content_complete: true``, also when the conversation fails; then the caller first hears the
 fallback line instead of dead air.
 
-Each request, answered or not, leaves a :class:`~engine.records.TurnRecord` on the call's
-state for the call log: what only the session knows (response id, time to first speech, how
-the turn ended) with the conversation's own trace of it.
+Each request, answered or not, leaves a record on the call's state for the call log
+(:mod:`engine.server.turns`); a request the call answered already (asked again on a new socket)
+is answered with the same words, not run twice. The call store is told whenever the call
+changed (greeting, call details, each turn, each action's result); it saves in the background,
+so speech never waits for it.
+
+Besides hanging up (close 1000: the call is over), a session can hand its call off
+(:meth:`Session.hand_off`): it closes the connection without a close frame, which the platform
+sees as an abnormal close (1006) and answers by dialling the call again, to this server or
+another one, where the saved call goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Protocol
 
 import structlog
 
-from engine.agent import MASK, CallInfo, Greeting, Speech, Turn, summary_of, trace_of
+from engine.agent import CallInfo, Greeting, Speech, Turn
 from engine.errors import LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
     NO_CONTROL,
@@ -38,55 +43,28 @@ from engine.protocol import (
     ResponseChunk,
     ResponseRequired,
     SideEvent,
+    ToolCallResult,
     UnknownEvent,
     UpdateAgent,
     UpdateOnly,
     parse_event,
 )
-from engine.records import TurnRecord, mask_text, secrets_of
+from engine.records import TurnRecord
 from engine.settings import Settings
 
+from . import turns
 from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
+from .sockets import HANGUP, TAKEN_OVER, Phase, Socket, SocketClosed
 from .store import CallState, CallStore
 from .writer import Writer
+
+__all__ = ["HANGUP", "TAKEN_OVER", "Phase", "Session", "Socket", "SocketClosed"]
 
 log = structlog.get_logger("dialplan.session")
 
 MUST_HEAR = CallControl(no_interruption_allowed=True)
-HANGUP = 1000
-TAKEN_OVER = 4000  # private-use close code: a newer socket of the same call replaced this one
-
-
-class SocketClosed(Exception):
-    """The peer closed the socket (or the connection dropped); ``args[0]`` is its close code."""
-
-
-class Socket(Protocol):
-    """The part of a server WebSocket a session uses."""
-
-    async def accept(self) -> None:
-        """Complete the WebSocket handshake."""
-
-    async def receive(self) -> str | bytes:
-        """The next inbound frame; raises :class:`SocketClosed` when the peer is gone."""
-        ...
-
-    async def send(self, data: str) -> None:
-        """Send one text frame."""
-
-    async def close(self, code: int, reason: str = "") -> None:
-        """Close with ``code``."""
-
-
-class Phase(enum.Enum):
-    """Where a session is in its life."""
-
-    CONNECTING = "connecting"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
 
 
 class Session:
@@ -121,6 +99,8 @@ class Session:
         self._generation: asyncio.Task[None] | None = None
         self._greeting: asyncio.Task[None] | None = None
         self._closing: Awaitable[None] | None = None
+        self.heard = 0
+        """Frames read so far; a watchdog compares it over time to find a silent peer."""
 
     @property
     def latest(self) -> int:
@@ -135,7 +115,9 @@ class Session:
         self.phase = Phase.OPEN
         writer = asyncio.create_task(self.writer.run(), name=f"writer:{self.call_id}")
         try:
-            state, resumed = self._store.open(self.call_id, lambda: self._new_state(self._call))
+            state, resumed = await self._store.open(
+                self.call_id, lambda: self._new_state(self._call)
+            )
             self.state = state
             state.connections += 1
             previous, state.owner = state.owner, self
@@ -152,6 +134,8 @@ class Session:
                     settings.transcript_with_tool_calls,
                 )
             )
+            if resumed:
+                self._call = state.call  # the details may have come on an earlier socket
             if resumed and state.greeted:
                 # The caller heard the greeting on an earlier socket: open this one silently.
                 self.writer.put(ResponseChunk(0, "", True))
@@ -178,19 +162,20 @@ class Session:
         owned = state is not None and state.owner is self
         if state is not None:
             self.metrics.calls_active.dec()
-            if state.owner is self:
+            if owned:
                 state.owner = None
-                self._store.release(self.call_id, state)
         writer.cancel()
-        # Wait for the cancelled tasks so their upstream streams are closed before we return,
-        # without swallowing a cancellation aimed at us.
+        # Wait for the cancelled tasks so their upstream streams are closed (and the turn cut
+        # off is recorded) before we return, without swallowing a cancellation aimed at us.
         pending = [t for t in (self._generation, self._greeting, writer) if t is not None]
         await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
         self.phase = Phase.CLOSED
-        if owned and state is not None and self.recorder is not None:
-            self.recorder.socket_closed(state)
-        if owned and state is not None and self.live is not None:
-            self.live.socket_closed(state)
+        if owned and state is not None and state.owner is None:  # nobody took it over since
+            if self.recorder is not None:
+                self.recorder.socket_closed(state)
+            if self.live is not None:
+                self.live.socket_closed(state)
+            self._store.release(self.call_id, state)
         self.metrics.stale_dropped.inc(self.writer.stale_dropped)
         self.log.info("call.socket_closed", frames_sent=self.writer.frames_sent)
 
@@ -218,6 +203,37 @@ class Session:
         self.log.info("call.hang_up")
         await self._close(HANGUP, "hang up")
 
+    @property
+    def busy(self) -> bool:
+        """Whether a turn (or a greeting waiting for call details) is under way."""
+        return any(t is not None and not t.done() for t in (self._generation, self._greeting))
+
+    async def settle(self) -> None:
+        """Wait for the turn under way (if any) to finish and its words to be sent."""
+        for task in (self._greeting, self._generation):
+            if task is not None and not task.done():
+                await asyncio.wait([task])
+        await self.writer.drained()
+
+    def hand_off(self, why: str) -> None:
+        """Close without a close frame so that the platform dials the call again (1006).
+
+        The call's state is kept (and saved) as after any dropped connection; the store's
+        grace period gives the platform time to come back, here or on another server.
+        """
+        if self._closing is not None or self.phase is not Phase.OPEN:
+            return
+        self.log.info("call.handed_off", why=why)
+        if self.state is not None:
+            self._store.save(self.state)
+        self._closing = asyncio.ensure_future(self._abort())
+
+    async def _abort(self) -> None:
+        try:
+            await self.socket.abort()
+        except Exception as exc:  # the peer may already be gone; nothing left to do
+            self.log.debug("call.abort_failed", error=repr(exc))
+
     # -- reading ---------------------------------------------------------------------------
 
     async def _read_loop(self, state: CallState) -> None:
@@ -227,6 +243,7 @@ class Session:
                 frame = await receive()
             except SocketClosed:
                 return
+            self.heard += 1
             if isinstance(frame, bytes):
                 self.metrics.frames_rejected.inc()
                 self.log.warning("frame.binary_ignored", size=len(frame))
@@ -250,6 +267,7 @@ class Session:
             elif isinstance(event, CallDetails):
                 state.call = self._call = replace(state.call, details=event.call)
                 state.details_arrived.set()
+                self._store.save(state)
                 self.log.debug("call.details", call_type=event.call.get("call_type"))
             elif isinstance(event, UnknownEvent):
                 self.log.info("event.unknown", interaction_type=event.interaction_type)
@@ -265,7 +283,20 @@ class Session:
             self._generation.cancel()
             self.metrics.responses.labels("superseded").inc()
         turn = Turn(response_id, event.transcript.utterances(), state.call, event.reminder)
+        answered = turns.answered(state, turn)
+        if answered is not None:
+            self._replay(answered)
+            return
         self._generation = asyncio.create_task(self._respond(state, turn))
+
+    def _replay(self, answered: TurnRecord) -> None:
+        """Say again what the call answered to this very request (see the module docstring)."""
+        self.log.info("request.replayed", response_id=answered.response_id)
+        self.metrics.responses.labels("replayed").inc()
+        control = CallControl(end_call=answered.end_call, transfer_number=answered.transfer_number)
+        if answered.said:
+            self.writer.put(ResponseChunk(answered.response_id, answered.said, False, control))
+        self.writer.put(ResponseChunk(answered.response_id, "", True, control))
 
     # -- speaking --------------------------------------------------------------------------
 
@@ -295,6 +326,7 @@ class Session:
                 response_id=0, kind="greeting", started_at=datetime.now(UTC), said=greeting.text
             )
         )
+        self._store.save(state)
         if self.live is not None and self._greeting is not None:
             self.live.changed(state)  # a greeting that waited for the call details
 
@@ -357,37 +389,20 @@ class Session:
         ``control`` is ``None`` for a turn that was not answered (superseded, cut off).
         """
         try:
-            record = TurnRecord.build(
-                trace_of(state.conversation) if control is not None else None,
-                response_id=turn.response_id,
-                kind="reminder" if turn.reminder else "response",
-                started_at=started_at,
-                outcome=outcome,
-                transcript_len=len(turn.transcript),
-                said="".join(said),
-                first_speech_ms=(
-                    round(first_speech * 1000, 1) if first_speech is not None else None
-                ),
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                end_call=bool(control and control.end_call),
-                transfer_number=control.transfer_number if control else None,
-                error=error,
-            )
+            record = turns.record(
+                state.conversation, turn, started_at, started, first_speech, said, outcome,
+                error, control,
+            )  # fmt: skip
         except Exception:  # a conversation's odd trace must not break its call
             self.log.exception("call.turn_not_recorded", response_id=turn.response_id)
             return
         state.turns.append(record)
+        self._store.save(state)
         if control is None:
             return
         if self.log.is_enabled_for(logging.DEBUG):
-            # Caller speech is personal data: one DEBUG line per answered turn, never at INFO,
-            # with the values of sensitive slots masked (the whole line in the turn that gave
-            # one, since the caller's words are the value).
-            words = MASK
-            if not record.sensitive:
-                words = mask_text(
-                    _last_caller_words(turn), secrets_of(summary_of(state.conversation))
-                )
+            # Caller speech is personal data: one DEBUG line per answered turn, never at INFO.
+            words = turns.caller_words(turn, record, state.conversation)
             self.log.debug(
                 "caller.said", response_id=turn.response_id, reminder=turn.reminder, text=words
             )
@@ -413,6 +428,9 @@ class Session:
         if isinstance(event, UpdateAgent):
             # Remembered so that a reconnected socket gets the same settings again.
             state.agent_config.update(event.agent_config)
+        elif isinstance(event, ToolCallResult):
+            # An action finished: saved now, so that a call moving on cannot run it again.
+            self._store.save(state)
         self.writer.put(event)
 
     # -- API for code outside the read loop ------------------------------------------------
@@ -421,6 +439,7 @@ class Session:
         """Send a bookkeeping, ``update_agent`` or ``metadata`` event on this socket."""
         if self.state is not None:
             self._side_event(self.state, event)
+            self._store.save(self.state)
 
     def interrupt(self, text: str, control: CallControl = MUST_HEAR) -> int:
         """Make the agent say ``text`` now, cutting in; returns the new ``interrupt_id``.
@@ -434,15 +453,5 @@ class Session:
             self._generation.cancel()
         state.interrupt_id += 1
         self.writer.put(AgentInterrupt(state.interrupt_id, text, True, control))
+        self._store.save(state)
         return state.interrupt_id
-
-
-def _last_caller_words(turn: Turn) -> str:
-    """What the caller said since the agent last spoke ("" for a silence)."""
-    words: list[str] = []
-    for utterance in reversed(turn.transcript):
-        if utterance.role == "agent":
-            break
-        if utterance.role == "user":
-            words.append(utterance.content)
-    return " ".join(reversed(words))

@@ -1,0 +1,79 @@
+"""What a session keeps of each request, for the call log; and a request asked again.
+
+Each request, answered or not, becomes a :class:`~engine.records.TurnRecord`: what only the
+session knows (response id, time to first speech, how the turn ended) with the conversation's
+own trace of it. The call's turns also tell whether a request is one the call answered already
+(:func:`answered`): the platform asks again on a new socket after the server that answered went
+away, and the answer is said again rather than the caller's words applied twice.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from engine.agent import MASK, Turn, summary_of, trace_of
+from engine.protocol import CallControl
+from engine.records import TurnRecord, mask_text, secrets_of
+
+from .store import CallState
+
+
+def record(
+    conversation: object,
+    turn: Turn,
+    started_at: datetime,
+    started: float,
+    first_speech: float | None,
+    said: list[str],
+    outcome: str,
+    error: str | None,
+    control: CallControl | None,
+) -> TurnRecord:
+    """The record of a turn (``control`` is ``None`` for one that was not answered)."""
+    return TurnRecord.build(
+        trace_of(conversation) if control is not None else None,
+        response_id=turn.response_id,
+        kind="reminder" if turn.reminder else "response",
+        started_at=started_at,
+        outcome=outcome,
+        transcript_len=len(turn.transcript),
+        said="".join(said),
+        first_speech_ms=round(first_speech * 1000, 1) if first_speech is not None else None,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        end_call=bool(control and control.end_call),
+        transfer_number=control.transfer_number if control else None,
+        error=error,
+    )
+
+
+def caller_words(turn: Turn, record: TurnRecord, conversation: object) -> str:
+    """What the caller said for ``turn``, for the DEBUG log, sensitive values masked.
+
+    The whole line is masked in the turn that gave a sensitive value: the words are the value.
+    """
+    if record.sensitive:
+        return MASK
+    return mask_text(last_caller_words(turn), secrets_of(summary_of(conversation)))
+
+
+def last_caller_words(turn: Turn) -> str:
+    """What the caller said since the agent last spoke ("" for a silence)."""
+    words: list[str] = []
+    for utterance in reversed(turn.transcript):
+        if utterance.role == "agent":
+            break
+        if utterance.role == "user":
+            words.append(utterance.content)
+    return " ".join(reversed(words))
+
+
+def answered(state: CallState, turn: Turn) -> TurnRecord | None:
+    """The call's last answer, if ``turn`` is the very request it answered."""
+    for done in reversed(state.turns):
+        if done.outcome in ("complete", "fallback"):
+            same = done.response_id == turn.response_id and done.kind != "greeting"
+            if same and done.transcript_len == len(turn.transcript):
+                return done
+            return None
+    return None
