@@ -7,12 +7,16 @@ same drain ``dialplan serve`` runs on SIGTERM (over real processes, see ``test_f
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from engine.server.app import drain
+from engine.server.lifecycle import Calls
+from engine.server.store import MemoryCallStore
 from engine.testing.llm_server import Reply
 from engine.testing.platform import PlatformCall, Transcript
 
@@ -77,3 +81,20 @@ async def test_a_turn_longer_than_the_drain_is_cut_off(llm, start_server):
         await asyncio.wait_for(call.closed.wait(), 3)
     assert call.close_code == 1006
     assert not call.sent("response", response_id=1, content_complete=True)
+
+
+def test_an_ended_socket_is_let_go_of_at_once():
+    # The idle watchdog must not keep an ended call's buffers alive until its next look: the
+    # memory of ended calls is handed back when the last one ends.
+    class Seen:
+        heard = 3
+
+    calls = Calls(MemoryCallStore(grace=0), idle_timeout=10, drain_timeout=1)
+    session = Seen()
+    gone = weakref.ref(session)
+    calls.add(session)  # type: ignore[arg-type]
+    calls.check_idle(0.0)
+    calls.discard(session)  # type: ignore[arg-type]
+    del session
+    gc.collect()
+    assert gone() is None and len(calls) == 0

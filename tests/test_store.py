@@ -47,15 +47,22 @@ async def test_zero_grace_forgets_at_once():
     assert len(store) == 0
 
 
-async def test_the_last_call_gone_hands_memory_back(monkeypatch):
+async def test_the_last_call_gone_hands_memory_back_once_idle(monkeypatch):
     from engine.server import memory
 
     released: list[bool] = []
     monkeypatch.setattr(memory, "release", lambda: released.append(True))
+    monkeypatch.setattr(memory, "IDLE_DELAY", 0.05)
     store = MemoryCallStore(grace=0)
     first, _ = await store.open("a", new_state)
     second, _ = await store.open("b", new_state)
     store.release("a", first)
-    assert released == []  # a call is still on
     store.release("b", second)
+    await asyncio.sleep(0.01)
+    third, _ = await store.open("c", new_state)  # a call came in: the memory is busy again
+    await asyncio.sleep(0.1)
+    assert released == []
+    store.release("c", third)
+    assert released == []  # not at once: the last call's buffers are still being let go
+    await asyncio.sleep(0.1)
     assert released == [True]

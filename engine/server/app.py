@@ -240,11 +240,11 @@ def create_app(
             await refuse(socket, 500, "error", "internal error")
             return
         session = Session(socket, call, store, new_state, settings, metrics, recorder, live)
-        calls.sessions.add(session)
+        calls.add(session)
         try:
             await session.run()
         finally:
-            calls.sessions.discard(session)
+            calls.discard(session)
 
     def accepted(scope: Scope) -> CallInfo:
         """The call a WebSocket request is for (raises :class:`Refused` if it is not taken)."""

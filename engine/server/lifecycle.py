@@ -46,6 +46,19 @@ class Calls:
     def __len__(self) -> int:
         return len(self.sessions)
 
+    def add(self, session: Session) -> None:
+        """A socket is being served."""
+        self.sessions.add(session)
+
+    def discard(self, session: Session) -> None:
+        """A socket is done: let go of it at once.
+
+        It holds the call's buffers, and the memory of ended calls is handed back to the system
+        when the last one ends (:mod:`engine.server.memory`): nothing may keep it past that.
+        """
+        self.sessions.discard(session)
+        self._heard.pop(session, None)
+
     def start(self) -> None:
         """Start the idle watchdog (if there is an idle timeout)."""
         if self.idle_timeout > 0 and self._watch is None:

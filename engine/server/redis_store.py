@@ -70,6 +70,7 @@ class RedisCallStore:
         self.saver = Saver(self.link, grace, self._lost)
         self._revive: Revive | None = None
         self._local: dict[str, CallState] = {}
+        self._idle_release = memory.IdleRelease(lambda: not self._local)
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -207,7 +208,7 @@ class RedisCallStore:
             self.saver.forget(state)
         state.conversation.close()
         if not self._local:
-            memory.release()
+            self._idle_release.schedule()
 
     def _lost(self, state: CallState) -> None:
         """Another process serves the call now: stop speaking for it here, write nothing more."""
@@ -310,7 +311,7 @@ class RedisCallStore:
                 self.on_expire(state)
             state.conversation.close()
         if claimed and not self._local:
-            memory.release()
+            self._idle_release.schedule()
 
     # -- what this process holds -------------------------------------------------------------
 

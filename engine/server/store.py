@@ -143,6 +143,7 @@ class MemoryCallStore:
         self.grace = grace
         self.on_expire = on_expire
         self._calls: dict[str, CallState] = {}
+        self._idle_release = memory.IdleRelease(lambda: not self._calls)
         self._expiry: dict[str, asyncio.TimerHandle] = {}
 
     async def start(self, revive: Revive) -> None:
@@ -190,7 +191,7 @@ class MemoryCallStore:
                 self.on_expire(state)  # before the conversation lets go of what it knows
             state.conversation.close()
             if not self._calls:
-                memory.release()  # the last call is gone: the server is idle
+                self._idle_release.schedule()  # the last call is gone: the server is idle
 
     def calls(self) -> list[CallState]:
         """See :meth:`CallStore.calls`."""
