@@ -49,12 +49,21 @@ class LLMTestServer:
     :class:`LLMStats` counters as JSON, for a benchmark in another process). Start it on the
     running loop with :meth:`start`, or in its own daemon thread with :meth:`start_in_thread` /
     ``with``.
+
+    Every request is kept in :attr:`requests` for a test to inspect, unless ``keep_requests``
+    is false (standalone, under a benchmark's load: thousands of kept bodies would make the
+    cycle collector pause the server for a tenth of a second at a time).
     """
 
     def __init__(
-        self, default: Reply | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        default: Reply | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_requests: bool = True,
     ) -> None:
         self.default: Reply = default if default is not None else Reply(text="Okay.")
+        self.keep_requests = keep_requests
         self.stats = LLMStats()
         self.requests: list[dict[str, object]] = []
         self.paths: list[str] = []  # path and query of each chat request, in order
@@ -221,9 +230,10 @@ class LLMTestServer:
             return error_response(400, "request body must be a JSON object")
         with self._lock:
             self.stats.requests += 1
-            self.requests.append(body)
-            self.paths.append(request.path_qs)
-            self.headers.append({k.lower(): v for k, v in request.headers.items()})
+            if self.keep_requests:
+                self.requests.append(body)
+                self.paths.append(request.path_qs)
+                self.headers.append({k.lower(): v for k, v in request.headers.items()})
             reply = self._queue.popleft() if self._queue else self.default
         model = str(body.get("model") or request.match_info.get("deployment") or "gpt-test")
         try:
@@ -381,7 +391,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     default = Reply(
         text=text, token_delay=args.token_delay, first_token_delay=args.first_token_delay
     )
-    asyncio.run(_serve(LLMTestServer(default, host=args.host, port=args.port)))
+    # Nobody reads the requests of a standalone server (only its /stats): none are kept.
+    server = LLMTestServer(default, host=args.host, port=args.port, keep_requests=False)
+    asyncio.run(_serve(server))
 
 
 async def _serve(server: LLMTestServer) -> None:
