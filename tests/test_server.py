@@ -448,6 +448,36 @@ async def test_compression_is_declined_unless_enabled(llm, start_server):
         assert [e.name for e in call.ws.protocol.extensions] == ["permessage-deflate"]
 
 
+async def test_frames_go_straight_to_the_connection_and_arrive_whole(llm, start_server):
+    # Under hypercorn (checked on every upgrade of it) text frames skip its per-frame layers;
+    # the client checks each frame's header. Sizes in bytes of the answer's text (the frame
+    # holds a little JSON more) around the lengths' limits; 70,000 needs the 8-byte length.
+    sizes = (5, 100, 125, 65500, 70000)
+    texts = ["x" * (size - 2) + "é" for size in sizes]  # "é" is two bytes
+    llm.script(*(Reply(tokens=(text,)) for text in texts))
+    server = start_server()
+    async with PlatformCall.connect(server.url("call_frames")) as call:
+        greeting = await call.response(0)
+        assert server.runtime.store.get("call_frames").owner.socket._frames is not None
+        transcript = Transcript().agent(greeting.text)
+        for response_id, text in enumerate(texts, start=1):
+            transcript = transcript.user(f"line {response_id}")
+            await call.request(response_id, transcript)
+            answer = await call.response(response_id)
+            assert answer.text == text
+            transcript = transcript.agent(answer.text)
+    assert call.close_code in (None, 1000)
+
+
+async def test_compressed_frames_keep_the_asgi_path(llm, start_server):
+    server = start_server(compression=True)
+    async with PlatformCall.connect(server.url("call_zipped"), compression="deflate") as call:
+        greeting = await call.response(0)
+        assert server.runtime.store.get("call_zipped").owner.socket._frames is None
+        await call.request(1, Transcript().agent(greeting.text).user("hello"))
+        assert (await call.response(1)).text == "Okay."
+
+
 async def test_refused_connections_are_counted_by_status_and_reason(llm, start_server):
     server = start_server(secret="s3cr3t")
     for url in (

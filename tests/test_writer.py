@@ -110,3 +110,50 @@ async def test_keepalive_jumps_the_queue():
         "tool_call_result",
         "tool_call_result",
     ]
+
+
+class DirectSocket(SlowSocket):
+    """A socket that can also write a frame without waiting, unless told it cannot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.can_write_now = True
+        self.written_now = 0
+
+    def send_now(self, frame: str) -> bool:
+        if not self.can_write_now:
+            return False
+        self.written_now += 1
+        self.frames.append(orjson.loads(frame))
+        return True
+
+
+async def test_an_idle_writer_sends_at_once_without_a_task_switch():
+    socket = DirectSocket()
+    writer = Writer(socket.send, socket.send_now)
+    writer.current = 1
+    writer.put(ResponseChunk(1, "Hello"))
+    writer.put_first(Pong(5))
+    writer.put(ResponseChunk(2, "not yet asked"))  # stale: dropped, as at send time
+    assert [f.get("content") for f in socket.frames] == ["Hello", None]
+    assert socket.written_now == 2 and writer.frames_sent == 2 and writer.stale_dropped == 1
+
+
+async def test_nothing_overtakes_a_frame_being_sent():
+    socket = DirectSocket()
+    writer = Writer(socket.send, socket.send_now)
+    writer.current = 1
+    task = await run_writer(writer)
+    socket.can_write_now = False  # e.g. the peer is slow to read: the task sends, and waits
+    socket.gate.clear()
+    writer.put(ResponseChunk(1, "one"))
+    await asyncio.sleep(0)  # the task is inside send
+    socket.can_write_now = True
+    writer.put(ResponseChunk(1, " two"))  # must queue behind "one"
+    writer.put_first(Pong(7))  # a keepalive too: it goes next, not before "one"
+    socket.gate.set()
+    await writer.drained()
+    writer.put(ResponseChunk(1, " three", True))  # idle again: at once
+    task.cancel()
+    assert [f.get("content") for f in socket.frames] == ["one", None, " two", " three"]
+    assert socket.written_now == 1

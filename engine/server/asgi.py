@@ -10,6 +10,7 @@ ASGI can close a WebSocket only with a close frame, and every close code the pla
 ends the call except none at all: a connection that just ends (1006) is the one the platform
 dials again. :meth:`AsgiSocket.abort` ends the connection under hypercorn, whose connection it
 reaches through the ASGI ``send`` callable (a test checks this on every hypercorn upgrade).
+Once accepted, text frames go straight to that connection too (:mod:`engine.server.frames`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import structlog
 from hypercorn.events import Closed
 
+from .frames import FrameWriter, frame_writer
 from .sockets import SocketClosed
 
 log = structlog.get_logger("dialplan.session")
@@ -37,16 +39,18 @@ CallHandler = Callable[[Scope, "AsgiSocket"], Awaitable[None]]
 class AsgiSocket:
     """The session's :class:`~engine.server.session.Socket` over one ASGI WebSocket."""
 
-    __slots__ = ("_receive", "_send", "scope")
+    __slots__ = ("_frames", "_receive", "_send", "scope")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self._receive = receive
         self._send = send
+        self._frames: FrameWriter | None = None
 
     async def accept(self) -> None:
         """Complete the handshake (the server already read ``websocket.connect``)."""
         await self._send({"type": "websocket.accept"})
+        self._frames = frame_writer(self._send)
 
     async def receive(self) -> str | bytes:
         """The next frame; :class:`SocketClosed` once the peer is gone."""
@@ -61,7 +65,15 @@ class AsgiSocket:
 
     async def send(self, data: str) -> None:
         """Send one text frame."""
-        await self._send({"type": "websocket.send", "text": data})
+        if self._frames is not None:
+            await self._frames.send(data)
+        else:
+            await self._send({"type": "websocket.send", "text": data})
+
+    def send_now(self, data: str) -> bool:
+        """Write one text frame at once if the connection allows it (see :mod:`.frames`)."""
+        frames = self._frames
+        return frames is not None and frames.send_now(data)
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close with ``code``."""

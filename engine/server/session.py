@@ -93,7 +93,8 @@ class Session:
         self.phase = Phase.CONNECTING
         # The writer's current id is the newest request read on *this* socket: a reconnected
         # socket starts again at 0 because the platform expects a begin message on every socket.
-        self.writer = Writer(socket.send)
+        # A socket that can write a frame without waiting says so with ``send_now``.
+        self.writer = Writer(socket.send, getattr(socket, "send_now", None))
         self.state: CallState | None = None
         self.log = log.bind(call_id=call.call_id)
         self._generation: asyncio.Task[None] | None = None

@@ -11,6 +11,10 @@ because only the writer sees the queue at send time:
 * **Coalescing.** Chunks of one response that piled up while a send was in progress are merged
   into one frame (content concatenated, call control united). Nothing waits on purpose: the first
   words go out as soon as the writer is free.
+
+Where the socket can write a frame without waiting (``send_now``, see
+:mod:`engine.server.frames`) and nothing is queued or being sent, an event is written at once
+by whoever puts it: a frame per model token then costs no task switch.
 """
 
 from __future__ import annotations
@@ -25,8 +29,15 @@ from engine.protocol import OutboundEvent, ResponseChunk, encode
 class Writer:
     """Queue and send outbound events for one socket."""
 
-    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        send_now: Callable[[str], bool] | None = None,
+    ) -> None:
         self._send = send
+        self._send_now = send_now
+        """Writes a frame without waiting, or says it cannot (``False``)."""
+        self._sending = False  # the task is inside ``send``: nothing may overtake it
         self.current = 0
         """The response id chunks must carry to be sent; the session moves it forward."""
         self._queue: deque[OutboundEvent] = deque()
@@ -39,6 +50,8 @@ class Writer:
 
     def put(self, event: OutboundEvent) -> None:
         """Queue ``event`` behind everything already queued."""
+        if self._send_now is not None and not self._queue and self._write_now(event):
+            return
         self._queue.append(event)
         self._idle.clear()
         self._wake.set()
@@ -48,6 +61,8 @@ class Writer:
 
         Such events keep their own order: two echoes go out in the order of their pings.
         """
+        if self._send_now is not None and self._write_now(event):
+            return
         self._urgent.append(event)
         self._idle.clear()
         self._wake.set()
@@ -61,13 +76,25 @@ class Writer:
         """Wait until everything queued so far has been sent."""
         await self._idle.wait()
 
+    def _write_now(self, event: OutboundEvent) -> bool:
+        """Send ``event`` at once if nothing is ahead of it; ``False``: it must be queued."""
+        if self._urgent or self._sending:
+            return False
+        if isinstance(event, ResponseChunk) and event.response_id not in (self.current, 0):
+            self.stale_dropped += 1
+            return True
+        assert self._send_now is not None
+        if not self._send_now(encode(event)):
+            return False
+        self.frames_sent += 1
+        return True
+
     async def run(self) -> None:
         """Send queued events until cancelled."""
         queue, urgent = self._queue, self._urgent
         while True:
             if urgent:
-                await self._send(encode(urgent.popleft()))
-                self.frames_sent += 1
+                await self._sent(encode(urgent.popleft()))
                 continue
             if not queue:
                 self._idle.set()
@@ -80,8 +107,15 @@ class Writer:
                 if chunk is None:
                     continue
                 event = chunk
-            await self._send(encode(event))
-            self.frames_sent += 1
+            await self._sent(encode(event))
+
+    async def _sent(self, frame: str) -> None:
+        self._sending = True
+        try:
+            await self._send(frame)
+        finally:
+            self._sending = False
+        self.frames_sent += 1
 
     def _coalesce(self, first: ResponseChunk) -> ResponseChunk | None:
         queue = self._queue
