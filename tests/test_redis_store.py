@@ -149,11 +149,15 @@ async def test_the_calls_of_a_process_that_died_are_recorded(processes, monkeypa
     line = a.harness.connect("call_5")
     await line.answer(0)
     await saved(a)
-    for task in a.store._tasks:  # the process is gone: no heartbeat, no release, nothing
+    # The process is gone: no heartbeat, no release, no timer of its own, nothing.
+    monkeypatch.setattr(a.store, "release", lambda call_id, state: None)
+    a.store._stopping = True
+    for task in a.store._tasks:
         task.cancel()
     line.task.cancel()
     await until(lambda: len(b.recorded) == 1)
     assert b.recorded[0].call.call_id == "call_5" and b.recorded[0].greeted
+    assert a.recorded == []
 
 
 async def test_calls_go_on_while_redis_is_down_and_are_saved_when_it_is_back(processes, redis):

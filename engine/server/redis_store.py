@@ -73,6 +73,7 @@ class RedisCallStore:
         self._idle_release = memory.IdleRelease(lambda: not self._local)
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -100,6 +101,7 @@ class RedisCallStore:
                 await self.link.run("retire", [INSTANCES, EXPIRING], args)
         except FAILURES as exc:
             self.link.failed("stop", exc)
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -234,12 +236,12 @@ class RedisCallStore:
     async def _listen(self) -> None:
         """Follow ``dialplan:taken``: an older socket of a call taken elsewhere is closed."""
         backoff = 0.0
-        while True:
+        while self._running():
             pubsub = self.link.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(TAKEN)
                 backoff = 0.0
-                while True:
+                while self._running():
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._taken(message["data"])
@@ -251,6 +253,14 @@ class RedisCallStore:
                 # redis-py leaves this one untyped.
                 await asyncio.shield(_quietly(pubsub.aclose()))  # type: ignore[no-untyped-call]
 
+    def _running(self) -> bool:
+        """Whether a background loop goes on: until :meth:`stop`, not only until cancelled.
+
+        A cancel that lands inside the Redis client's own reads can be swallowed there, and a
+        loop that relied on cancellation alone would outlive :meth:`stop`.
+        """
+        return not self._stopping
+
     def _taken(self, data: bytes) -> None:
         call_id, _, instance = data.decode().rpartition(" ")
         state = self._local.get(call_id)
@@ -259,7 +269,7 @@ class RedisCallStore:
 
     async def _housekeeping(self) -> None:
         """Every second: a heartbeat, and the records of calls whose grace period is over."""
-        while True:
+        while self._running():
             try:
                 async with asyncio.timeout(self.link.timeout):
                     moved, claimed = await self._beat()
@@ -273,6 +283,16 @@ class RedisCallStore:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
 
     async def _beat(self) -> tuple[int, list[Any]]:
+        try:
+            return await self._beat_once()
+        except NoScriptError:
+            # A fresh Redis (or one that restarted) does not know the scripts yet. Beat again
+            # at once: a process that died before its first beat would leave its calls to no
+            # one, since only processes on the heartbeat list are noticed as gone.
+            await self.link.load_scripts()
+            return await self._beat_once()
+
+    async def _beat_once(self) -> tuple[int, list[Any]]:
         link = self.link
         pipe = link.redis.pipeline(transaction=False)
         pipe.evalsha(
@@ -286,11 +306,7 @@ class RedisCallStore:
             ms(self.grace + KEPT_AFTER_GRACE),
         )
         pipe.evalsha(link.sha("claim"), 1, EXPIRING, CLAIM_AT_ONCE)
-        try:
-            moved, claimed = await pipe.execute()
-        except NoScriptError:
-            await link.load_scripts()  # Redis restarted and forgot its scripts
-            return 0, []
+        moved, claimed = await pipe.execute()
         return int(moved), list(claimed)
 
     def _record_claimed(self, claimed: list[Any]) -> None:
