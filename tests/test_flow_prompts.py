@@ -83,6 +83,22 @@ async def test_model_speaks_prompt_states_with_tools(llm: LLMTestServer, support
     assert [m["role"] for m in ask["messages"]] == ["system"]
 
 
+async def test_the_models_pieces_reach_the_caller_as_it_wrote_them(llm: LLMTestServer, support):
+    # Real models split words and punctuation across pieces; only separate lines get a space.
+    llm.script(
+        Reply(
+            tokens=("Ah", ",", " the", " rout", "er", "."),
+            tool_calls=(ToolCall("set_product", {"value": "router"}),),
+        ),
+        Reply(tokens=("What", " e", "mail", " should", " I", " use", "?")),
+    )
+    async with PlatformCall.connect(support.url("support_pieces")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        first = await dialog.say("the thing with the blinking light is broken")
+    assert first.text == "Ah, the router. What email should I use?"
+
+
 async def test_prompt_state_without_a_model_is_degraded_not_down(no_llm, support):
     async with PlatformCall.connect(support.url("support_2")) as call:
         dialog = Dialog(call)

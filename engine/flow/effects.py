@@ -22,6 +22,7 @@ from engine.templates import render
 
 from .actions import ActionRunner
 from .compile import CompiledFlow
+from .speaking import Streamed
 from .spec import Webhook
 
 log = structlog.get_logger("dialplan.actions")
@@ -149,13 +150,22 @@ def _render_leaves(
 
 
 async def spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
-    """Keep pieces of speech from running into each other ("Got it.What's ...")."""
+    """Keep separate lines from running into each other ("Got it.What's ...").
+
+    The later pieces of a streamed model answer (:class:`~engine.flow.speaking.Streamed`) are
+    left as they are: they continue the piece before.
+    """
     last = ""
     async for part in parts:
         if isinstance(part, Speech):
             if not part.text:
                 continue
-            if last and not last[-1].isspace() and not part.text[0].isspace():
+            if (
+                last
+                and not isinstance(part, Streamed)
+                and not last[-1].isspace()
+                and not part.text[0].isspace()
+            ):
                 part = Speech(" " + part.text)
             last = part.text
         yield part

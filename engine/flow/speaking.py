@@ -9,6 +9,7 @@ table like anything a caller said.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from engine.agent import Part, Speech, Turn
@@ -19,6 +20,16 @@ from . import prompting
 from .compile import CompiledFlow
 from .memory import CallMemory
 from .tools import ToolOutcome, ToolTable
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed(Speech):
+    """A later piece of the model's streamed answer: it goes on from the piece before as it is.
+
+    Models split words and punctuation across pieces ("Sure" "," " I" "'ll" " book" "ing"), so
+    nothing may be put between two of them. An answer's first piece is plain :class:`Speech`:
+    where it meets what was said before, spacing applies (:func:`~engine.flow.effects.spaced`).
+    """
 
 
 async def speak(
@@ -40,9 +51,11 @@ async def speak(
     )
     shown = prompting.messages(flow, memory.state, system, turn.transcript, memory.entered_at)
     calls: list[ToolCallRequest] = []
+    started = False
     async for event in model.stream(shown, offered or None):
         if isinstance(event, TextDelta):
-            yield Speech(event.text)
+            yield Streamed(event.text) if started else Speech(event.text)
+            started = True
         elif isinstance(event, ToolCallRequest):  # (token counts are the meter's business)
             calls.append(event)
     if table is None or outcome is None:
