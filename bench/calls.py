@@ -132,6 +132,7 @@ class Options:
     server: str = "dialplan"  # or "floor": bench/floor.py, the bare protocol
     server_command: str | None = None  # any other server: {port} and {model_url} filled in
     server_env: tuple[str, ...] = ()  # KEY=VALUE for that server
+    store: str | None = None  # DIALPLAN_STORE of the server: calls kept in Redis as well
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -180,6 +181,11 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         default=[],
         metavar="KEY=VALUE",
         help="an environment variable for --server-command (repeatable)",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="DIALPLAN_STORE of the server (redis://host:port/db): every call kept in Redis too",
     )
     parser.add_argument(
         "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
@@ -232,6 +238,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         server=args.server,
         server_command=args.server_command,
         server_env=tuple(args.server_env),
+        store=args.store,
     )
 
 
@@ -373,6 +380,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
     )
     if options.log_level is not None:
         env["DIALPLAN_LOG_LEVEL"] = options.log_level
+    if options.store is not None:
+        env["DIALPLAN_STORE"] = options.store
     if options.agent == "flow":
         # Flow mode runs the bench's own flow, whose every turn goes to the model.
         env.update(
@@ -1144,7 +1153,8 @@ def shape_note(options: Options) -> str:
         f"{options.token_delay:g} s (barge-in phase {options.barge_token_delay:g} s, "
         f"{options.barge_in:.0%} of turns); call starts spread over {options.stagger:g} s; caller "
         f"think time {options.think:g} s; pings every {PING_INTERVAL:g} s; server log level "
-        f"{options.log_level or 'INFO (default)'}; {options.workers} worker(s)."
+        f"{options.log_level or 'INFO (default)'}; {options.workers} worker(s)"
+        f"{'; calls kept in Redis too (DIALPLAN_STORE)' if options.store else ''}."
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import LLMError, LLMTimeout
 from engine.llm import Meter, OpenAIChatModel, TextDelta, ToolCallRequest, Usage, make_client
+from engine.llm.stream import sse_events
 from engine.settings import Settings
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 
@@ -44,8 +45,12 @@ async def collect(stream):  # type: ignore[no-untyped-def]
     return [event async for event in stream if not isinstance(event, Usage)]
 
 
+def text_of(events) -> str:  # type: ignore[no-untyped-def]
+    return "".join(event.text for event in events if isinstance(event, TextDelta))
+
+
 async def test_streams_text_pieces_then_the_token_counts(llm, client):
-    llm.script(Reply(text="Hello there, caller."))
+    llm.script(Reply(text="Hello there, caller.", token_delay=0.05))
     stream = model(client, temperature=0.2, max_tokens=50).stream(MESSAGES)
     events = [event async for event in stream]
     assert events[:3] == [TextDelta("Hello"), TextDelta(" there,"), TextDelta(" caller.")]
@@ -55,6 +60,19 @@ async def test_streams_text_pieces_then_the_token_counts(llm, client):
     assert body["temperature"] == 0.2 and body["max_tokens"] == 50
     assert body["messages"] == MESSAGES
     assert body["stream_options"] == {"include_usage": True}
+
+
+async def test_pieces_that_arrive_together_are_one_delta_and_later_ones_stay_apart():
+    def event(text: str) -> bytes:
+        return b"data: " + orjson.dumps({"choices": [{"delta": {"content": text}}]}) + b"\n\n"
+
+    async def reads():  # type: ignore[no-untyped-def]
+        yield event("Sure") + event(",") + event(" I")[:9]  # a read may end mid-line
+        yield event(" I")[9:] + event("'ll")
+        yield event(" book") + b"data: [DONE]\n\n" + event("never")
+
+    events = [event async for event in sse_events(reads())]
+    assert events == [TextDelta("Sure,"), TextDelta(" I'll"), TextDelta(" book")]
 
 
 async def test_token_counts_can_be_left_unasked(llm, client):
@@ -69,7 +87,8 @@ async def test_a_meter_counts_requests_tokens_and_keeps_counts_out_of_the_answer
     meter = Meter()
     first = [event async for event in meter.wrap(model(client).stream(MESSAGES))]
     second = [event async for event in meter.wrap(model(client).stream(MESSAGES))]
-    assert first == [TextDelta("One"), TextDelta(" two.")] and second == [TextDelta("Three.")]
+    assert all(isinstance(event, TextDelta) for event in first + second)
+    assert text_of(first) == "One two." and second == [TextDelta("Three.")]
     use = meter.use()
     assert use is not None and use.requests == 2
     assert (use.prompt_tokens, use.completion_tokens) == (6, 3)
@@ -86,7 +105,7 @@ async def test_tool_calls_are_assembled(llm, client):
     )
     tools = [{"type": "function", "function": {"name": "set_slot", "parameters": {}}}]
     events = await collect(model(client).stream(MESSAGES, tools))
-    assert events[0] == TextDelta("One")
+    assert text_of(events[:-1]) == "One moment."
     call = events[-1]
     assert isinstance(call, ToolCallRequest)
     assert (call.id, call.name) == ("c1", "set_slot")
@@ -145,7 +164,7 @@ async def test_broken_stream_is_an_llm_error(llm, client):
     with pytest.raises(LLMError):
         async for event in model(client).stream(MESSAGES):
             received.append(event)
-    assert received[:1] == [TextDelta("one")]
+    assert text_of(received) == "one two"
 
 
 async def test_cancelling_the_consumer_closes_upstream_at_once(llm, client):
@@ -176,7 +195,7 @@ async def test_azure_client_works_unchanged(llm, monkeypatch):
     finally:
         await model_.aclose()
         await client.close()
-    assert events == [TextDelta("From"), TextDelta(" Azure.")]
+    assert text_of(events) == "From Azure."
     assert llm.paths[-1] == (
         "/openai/deployments/my-deployment/chat/completions?api-version=2024-06-01"
     )
@@ -231,7 +250,7 @@ async def test_a_compressed_stream_is_decoded():
         await zipped.aclose()
         await client.close()
         await runner.cleanup()
-    assert events == [TextDelta("Zipped"), TextDelta(" answer.")]
+    assert text_of(events) == "Zipped answer."
 
 
 async def test_requests_are_what_the_openai_client_itself_sends(llm, client):

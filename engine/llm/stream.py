@@ -49,31 +49,23 @@ class Usage:
 LLMEvent: TypeAlias = TextDelta | ToolCallRequest | Usage
 
 
-async def _lines(chunks: AsyncIterable[bytes]) -> AsyncGenerator[bytes, None]:
-    # Splitting bytes ourselves skips the client's text decoders, which cost more per token
-    # than parsing the JSON of the chunk.
-    pending = b""
-    async for chunk in chunks:
-        pending += chunk
-        if b"\n" not in chunk:
-            continue
-        *lines, pending = pending.split(b"\n")
+class _Answer:
+    """What one streamed answer has said so far: tool calls in pieces, the token counts."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
+        self.usage: Usage | None = None
+        self.done = False
+
+    def text_of(self, lines: list[bytes]) -> str:
+        """The answer text in ``lines`` (up to ``[DONE]``); tool calls and counts are kept."""
+        text: list[str] = []
         for line in lines:
-            yield line
-    if pending:
-        yield pending
-
-
-async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, None]:
-    """Parse server-sent chat-completion chunks into text deltas and finished tool calls."""
-    calls: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
-    usage: Usage | None = None
-    try:
-        async for line in _lines(chunks):
             if not line.startswith(b"data:"):
                 continue  # blank separators, comments and `event:` lines
             data = line[5:].strip()
             if data == b"[DONE]":
+                self.done = True
                 break
             try:
                 chunk = orjson.loads(data)
@@ -83,16 +75,16 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, N
                 raise LLMError(f"the model reported an error mid-stream: {chunk['error']}")
             counts = chunk.get("usage")
             if counts:  # with `stream_options.include_usage`: a last chunk with no choices
-                usage = Usage(
+                self.usage = Usage(
                     int(counts.get("prompt_tokens") or 0), int(counts.get("completion_tokens") or 0)
                 )
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
-                text = delta.get("content")
-                if text:
-                    yield TextDelta(text)
+                piece = delta.get("content")
+                if piece:
+                    text.append(piece)
                 for call in delta.get("tool_calls") or ():
-                    slot = calls.setdefault(call.get("index", 0), ["", ""])
+                    slot = self.calls.setdefault(call.get("index", 0), ["", ""])
                     if call.get("id"):
                         slot[0] = call["id"]
                     function = call.get("function") or {}
@@ -100,15 +92,45 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, N
                         slot[1] = function["name"]
                     if function.get("arguments"):
                         slot.append(function["arguments"])
+        return "".join(text)
+
+
+async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, None]:
+    """Parse server-sent chat-completion chunks into text deltas and finished tool calls.
+
+    The pieces of text that arrive together (in one read of the stream) come out as one
+    delta: they would reach the caller at the same moment anyway, and each delta costs a step
+    through every layer above and a frame to the platform. A model that streams at its own pace
+    is passed on piece by piece.
+    """
+    answer = _Answer()
+    pending = b""
+    try:
+        async for chunk in chunks:
+            # Splitting bytes ourselves skips the client's text decoders, which cost more per
+            # token than parsing the JSON of the chunk.
+            pending += chunk
+            if b"\n" not in chunk:
+                continue
+            *lines, pending = pending.split(b"\n")
+            text = answer.text_of(lines)
+            if text:
+                yield TextDelta(text)
+            if answer.done:
+                break
+        else:
+            text = answer.text_of([pending]) if pending else ""
+            if text:
+                yield TextDelta(text)
     except (TimeoutError, _http.TimeoutException) as exc:  # aiohttp's read timeout, or httpx's
         raise LLMTimeout(f"the model's answer stalled: {describe(exc)}") from exc
     except (aiohttp.ClientError, _http.HTTPError, OSError, openai.APIError) as exc:
         raise LLMError(f"the model stream broke: {describe(exc)}") from exc
-    for index in sorted(calls):
-        call_id, name, *arguments = calls[index]
+    for index in sorted(answer.calls):
+        call_id, name, *arguments = answer.calls[index]
         yield ToolCallRequest(call_id or f"call_{index}", name, "".join(arguments) or "{}")
-    if usage is not None:
-        yield usage
+    if answer.usage is not None:
+        yield answer.usage
 
 
 def describe(exc: BaseException) -> str:
