@@ -7,25 +7,29 @@ would observe. Not a test: it asserts nothing; it measures and reports.
 
 Processes (all started here, bound to 127.0.0.1, stopped by pid when their phase ends):
 
-* ``dialplan serve`` pinned to core 0, with ``DIALPLAN_LOG_LEVEL=WARNING``,
-  ``DIALPLAN_CALL_GRACE=1`` (call state has expired when "after" is sampled) and
-  ``DIALPLAN_AGENT=prompt`` (the single-prompt agent; ``--agent`` changes it);
+* ``dialplan serve`` pinned to core 0, with its default settings apart from
+  ``DIALPLAN_CALL_GRACE=1`` (call state has expired when "after" is sampled), a call log of the
+  run's own and ``DIALPLAN_AGENT=prompt`` (the single-prompt agent; ``--agent`` changes it);
 * the test LLM server and this load generator, pinned to core 1.
 
-Each run has two phases, each with fresh servers and one unmeasured warm-up call.
+First a cost phase (``--no-costs`` skips it) measures the server's CPU per frame of each kind:
+connect + greeting, ``update_only``, ``ping_pong``, a whole ``response_required`` turn, close.
+Then each run has two phases, each with fresh servers and one unmeasured warm-up call.
 
-**Turn phase** (instant model by default, ``--token-delay 0``). Every call connects to
-``/llm-websocket/bench_<phase>_<i>`` (starts spread evenly over ``--stagger`` seconds), answers
-``config`` with ``call_details`` as the platform does, reads the greeting (response id 0), then
-plays ``--turns`` turns. A turn: the caller pauses ``--think`` seconds on average (uniform
-0.5x-1.5x; the pause keeps the offered load near real calls rather than a closed loop), then
-``update_only`` with the growing transcript, ``response_required`` with the next id, and the
-answer is read up to ``content_complete`` and appended to the transcript. Every call also sends
-a ``ping_pong`` every 2 s, as the platform does. Measured:
+**Turn phase** (instant model by default, ``--token-delay 0``). The platform's traffic shape
+(``--shape platform``, the default): every call connects to ``/llm-websocket/bench_<phase>_<i>``
+(starts spread evenly over ``--stagger`` = 1 s), answers ``config`` with ``call_details`` as the
+platform does, reads the greeting (response id 0), then plays ``--turns`` turns. A turn: the
+caller pauses ``--think`` = 0.3 s on average (uniform 0.5x-1.5x), then two ``update_only``
+frames 100 ms apart, each with the whole transcript and word timings on caller lines, then
+``response_required`` with the next id; the answer is read up to ``content_complete`` and
+appended to the transcript. Every call also sends a ``ping_pong`` every 2 s, as the platform
+does. ``--shape gentle`` is the earlier, lighter caller (one ``update_only``, 1 s think, starts
+over 0.5 s, server log WARNING). Measured:
 
 * *server CPU per turn*: CPU time of the server process (all threads, ns resolution from
   ``/proc/<pid>/task/*/schedstat``) over the phase, divided by the turns completed; connects,
-  greetings, pings and closes are included;
+  greetings, updates, pings and closes are included;
 * *per-turn overhead*: ``response_required`` sent -> first ``response`` chunk of that id
   received (the server's own latency plus one round trip to the instant local model);
 * *greeting delay*: connect started -> greeting frame received;
@@ -53,8 +57,9 @@ Latencies are taken by this client, so they include its own scheduling delays. T
 generator shares core 1 with the LLM server; the output shows how busy each core was and how
 late this client's event loop woke up (*client loop lag*), so a saturated client is visible.
 
-Usage: ``python bench/calls.py`` (full, about 2 minutes), ``python bench/calls.py --calls 1,20
---turns 3`` (quick, about 40 s); ``--json PATH`` writes the raw numbers. See bench/README.md.
+Usage: ``python bench/calls.py`` (full, about 3 minutes), ``python bench/calls.py --calls 1,20
+--turns 3 --no-costs`` (quick, about 40 s); ``--json PATH`` writes the raw numbers. See
+bench/README.md.
 """
 
 from __future__ import annotations
