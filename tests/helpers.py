@@ -35,6 +35,29 @@ engine use, so that adding, removing or editing a flow in ``flows/`` never moves
 # -- `dialplan serve` as a process of its own --------------------------------------------------
 
 
+MEMBER_FLOW = """\
+flow: member
+begin: Hi, this is Acme Health. What is your name?
+slots:
+  name: {type: name}
+  member_id: {type: text, sensitive: true, description: the member number}
+states:
+  ask_name:
+    say: What is your name?
+    collect: [name]
+    next: [{to: ask_member}]
+  ask_member:
+    say: Thanks {{ slots.name }}. What is your member number?
+    collect: [member_id]
+    next: [{to: done}]
+  done:
+    say: I have member number {{ slots.member_id }}. Goodbye!
+    end_call: true
+"""
+"""A flow with a sensitive slot (its value masked in records and pages); ends with its states,
+so a test can append states and top-level keys."""
+
+
 def serve(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[str]:

@@ -23,27 +23,8 @@ from engine.diagram.coverage import save as save_coverage
 from engine.records import Database
 from engine.testing.platform import Dialog, PlatformCall
 from tests.conftest import CONSOLE_TOKEN
-from tests.helpers import write_project
+from tests.helpers import MEMBER_FLOW, write_project
 
-MEMBER = """\
-flow: member
-begin: Hi, this is Acme Health. What is your name?
-slots:
-  name: {type: name}
-  member_id: {type: text, sensitive: true, description: the member number}
-states:
-  ask_name:
-    say: What is your name?
-    collect: [name]
-    next: [{to: ask_member}]
-  ask_member:
-    say: Thanks {{ slots.name }}. What is your member number?
-    collect: [member_id]
-    next: [{to: done}]
-  done:
-    say: I have member number {{ slots.member_id }}. Goodbye!
-    end_call: true
-"""
 ASKING = """\
 flow: asking
 states:
@@ -74,7 +55,7 @@ async def signed_in(server) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore
 def project(tmp_path: Path) -> Path:
     root = write_project(
         tmp_path / "project",
-        {"member": MEMBER, "asking": ASKING, "broken": BROKEN},
+        {"member": MEMBER_FLOW, "asking": ASKING, "broken": BROKEN},
         {"asking/open.j2": "Ask the caller what they want."},
     )
     return root
@@ -194,7 +175,7 @@ async def test_a_new_stream_starts_with_the_calls_in_progress(member_server):
 
 async def test_what_a_caller_says_is_shown_as_text_never_as_markup_or_a_template(member_server):
     server = member_server
-    said = "<script>alert(1)</script> {{ 7 * 7 }} <b>bold</b>"
+    said = "<script>alert(1)</script> {{ 617 * 9 }} <b>bold</b>"
     async with PlatformCall.connect(server.url("call_markup", "member")) as call:
         dialog = Dialog(call)
         await dialog.start()
@@ -203,8 +184,8 @@ async def test_what_a_caller_says_is_shown_as_text_never_as_markup_or_a_template
             card = await client.get("/console/api/live/call_markup")
             live = await client.get("/console")
     for page in (card.text, live.text):
-        assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7 * 7 }} &lt;b&gt;bold&lt;/b&gt;" in page
-        assert "<script>alert" not in page and "<b>bold" not in page and "49" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; {{ 617 * 9 }} &lt;b&gt;bold&lt;/b&gt;" in page
+        assert "<script>alert" not in page and "<b>bold" not in page and "5553" not in page
 
 
 async def test_a_card_of_an_unknown_call_is_not_found(member_server):

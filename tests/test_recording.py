@@ -18,28 +18,13 @@ from engine.records import CallRecord, Database, Outbox, verify
 from engine.testing.llm_server import Reply, ToolCall
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.webhook import WebhookReceiver
-from tests.helpers import write_project
+from tests.helpers import MEMBER_FLOW, write_project
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec-test-key"
-FLOW = """\
-flow: member
-begin: Hi, this is Acme Health. What is your name?
-slots:
-  name: {type: name}
-  member_id: {type: text, sensitive: true, description: the member number}
-states:
-  ask_name:
-    say: What is your name?
-    collect: [name]
-    next: [{to: ask_member}]
-  ask_member:
-    say: Thanks {{ slots.name }}. What is your member number?
-    collect: [member_id]
-    next: [{to: done}]
-  done:
-    say: I have member number {{ slots.member_id }}. Goodbye!
-    end_call: true
+FLOW = (
+    MEMBER_FLOW
+    + """\
   desk:
     say: Let me put you through.
     transfer: "+14155550100"
@@ -48,6 +33,7 @@ global:
     examples: [a person, an agent, a human]
     to: desk
 """
+)
 DETAILS = {
     "call_type": "phone_call",
     "direction": "inbound",
