@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -335,20 +334,13 @@ class Session:
         response_id = turn.response_id
         writer = self.writer
         control = NO_CONTROL
-        first_speech: float | None = None
-        started = time.perf_counter()
-        started_at = datetime.now(UTC)
-        said: list[str] = []
-        outcome = "complete"
-        error: str | None = None
+        answer = turns.Answer(turn)
         try:
             async for part in state.conversation.respond(turn):
                 if isinstance(part, Speech):
                     if part.text:
-                        if first_speech is None:
-                            first_speech = time.perf_counter() - started
-                            self.metrics.first_speech.observe(first_speech)
-                        said.append(part.text)
+                        if (first := answer.spoke(part.text)) is not None:
+                            self.metrics.first_speech.observe(first)
                         writer.put(ResponseChunk(response_id, part.text, False, control))
                 elif isinstance(part, CallControl):
                     control = control | part
@@ -356,46 +348,32 @@ class Session:
                     self._side_event(state, part)
         except asyncio.CancelledError:
             # Superseded or the socket is gone: the platform discards this response.
-            cut = "superseded" if self.writer.current != response_id else "cut_off"
-            self._record(state, turn, started_at, started, first_speech, said, cut, None, None)
+            answer.outcome = "superseded" if self.writer.current != response_id else "cut_off"
+            self._record(state, answer, None)
             raise
         except Exception as exc:
-            outcome = "fallback"
-            error = self._report_failure(exc, response_id)
-            if first_speech is None:
+            answer.outcome = "fallback"
+            answer.error = self._report_failure(exc, response_id)
+            if answer.first_speech is None:
                 writer.put(ResponseChunk(response_id, self.settings.fallback_line, False, control))
-                said.append(self.settings.fallback_line)
+                answer.said.append(self.settings.fallback_line)
         writer.put(ResponseChunk(response_id, "", True, control))
-        self.metrics.responses.labels(outcome).inc()
+        self.metrics.responses.labels(answer.outcome).inc()
         if self._generation is asyncio.current_task():
             self._generation = None  # done: a later request supersedes nothing
-        self._record(state, turn, started_at, started, first_speech, said, outcome, error, control)
+        self._record(state, answer, control)
         if self.live is not None:
             self.live.changed(state)
 
-    def _record(
-        self,
-        state: CallState,
-        turn: Turn,
-        started_at: datetime,
-        started: float,
-        first_speech: float | None,
-        said: list[str],
-        outcome: str,
-        error: str | None,
-        control: CallControl | None,
-    ) -> None:
+    def _record(self, state: CallState, answer: turns.Answer, control: CallControl | None) -> None:
         """Keep the turn for the call's record; a transfer that went out is recorded at once.
 
         ``control`` is ``None`` for a turn that was not answered (superseded, cut off).
         """
         try:
-            record = turns.record(
-                state.conversation, turn, started_at, started, first_speech, said, outcome,
-                error, control,
-            )  # fmt: skip
+            record = answer.record(state.conversation, control)
         except Exception:  # a conversation's odd trace must not break its call
-            self.log.exception("call.turn_not_recorded", response_id=turn.response_id)
+            self.log.exception("call.turn_not_recorded", response_id=answer.turn.response_id)
             return
         state.turns.append(record)
         self._store.save(state)
@@ -403,17 +381,13 @@ class Session:
             return
         if self.log.is_enabled_for(logging.DEBUG):
             # Caller speech is personal data: one DEBUG line per answered turn, never at INFO.
+            turn = answer.turn
             words = turns.caller_words(turn, record, state.conversation)
             self.log.debug(
                 "caller.said", response_id=turn.response_id, reminder=turn.reminder, text=words
             )
-        if control.end_call:
-            state.ended_by = "hang_up"
-        elif control.transfer_number:
-            first = state.ended_by != "transfer"
-            state.ended_by, state.transfer_number = "transfer", control.transfer_number
-            if first and self.recorder is not None:
-                self.recorder.transferred(state)
+        if turns.note_ending(state, control) and self.recorder is not None:
+            self.recorder.transferred(state)
 
     def _report_failure(self, exc: Exception, response_id: int) -> str:
         """Log and count a failed turn; returns what went wrong, for the call's record."""

@@ -10,7 +10,8 @@ away, and the answer is said again rather than the caller's words applied twice.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from engine.agent import MASK, Turn, summary_of, trace_of
 from engine.protocol import CallControl
@@ -19,32 +20,58 @@ from engine.records import TurnRecord, mask_text, secrets_of
 from .store import CallState
 
 
-def record(
-    conversation: object,
-    turn: Turn,
-    started_at: datetime,
-    started: float,
-    first_speech: float | None,
-    said: list[str],
-    outcome: str,
-    error: str | None,
-    control: CallControl | None,
-) -> TurnRecord:
-    """The record of a turn (``control`` is ``None`` for one that was not answered)."""
-    return TurnRecord.build(
-        trace_of(conversation) if control is not None else None,
-        response_id=turn.response_id,
-        kind="reminder" if turn.reminder else "response",
-        started_at=started_at,
-        outcome=outcome,
-        transcript_len=len(turn.transcript),
-        said="".join(said),
-        first_speech_ms=round(first_speech * 1000, 1) if first_speech is not None else None,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        end_call=bool(control and control.end_call),
-        transfer_number=control.transfer_number if control else None,
-        error=error,
-    )
+@dataclass(slots=True)
+class Answer:
+    """A request being answered: what the session has seen of it so far."""
+
+    turn: Turn
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    first_speech: float | None = None
+    """Seconds from the request to the first words sent."""
+    said: list[str] = field(default_factory=list)
+    outcome: str = "complete"
+    error: str | None = None
+
+    def spoke(self, text: str) -> float | None:
+        """Words went out; for the turn's first words, the seconds it took to them."""
+        self.said.append(text)
+        if self.first_speech is not None:
+            return None
+        self.first_speech = time.perf_counter() - self.started
+        return self.first_speech
+
+    def record(self, conversation: object, control: CallControl | None) -> TurnRecord:
+        """The record of the turn (``control`` is ``None`` for one that was not answered)."""
+        turn, first = self.turn, self.first_speech
+        return TurnRecord.build(
+            trace_of(conversation) if control is not None else None,
+            response_id=turn.response_id,
+            kind="reminder" if turn.reminder else "response",
+            started_at=self.started_at,
+            outcome=self.outcome,
+            transcript_len=len(turn.transcript),
+            said="".join(self.said),
+            first_speech_ms=round(first * 1000, 1) if first is not None else None,
+            duration_ms=round((time.perf_counter() - self.started) * 1000, 1),
+            end_call=bool(control and control.end_call),
+            transfer_number=control.transfer_number if control else None,
+            error=self.error,
+        )
+
+
+def note_ending(state: CallState, control: CallControl) -> bool:
+    """Note how an answered turn ends the call, if it does; ``True`` for a new transfer.
+
+    A call is sent as transferred once, however often the platform asks for the turn again.
+    """
+    if control.end_call:
+        state.ended_by = "hang_up"
+    elif control.transfer_number:
+        first = state.ended_by != "transfer"
+        state.ended_by, state.transfer_number = "transfer", control.transfer_number
+        return first
+    return False
 
 
 def caller_words(turn: Turn, record: TurnRecord, conversation: object) -> str:
