@@ -50,8 +50,10 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield receiving
 
 
+# The receiver comes first, so that it stops last: a server still delivering must not find it
+# closing under it.
 @pytest.fixture
-def serve(tmp_path: Path, start_server, receiver: WebhookReceiver, no_llm):  # type: ignore[no-untyped-def]
+def serve(tmp_path: Path, receiver: WebhookReceiver, start_server, no_llm):  # type: ignore[no-untyped-def]
     root = write_project(tmp_path / "project", {"member": FLOW})
 
     def start(**settings):  # type: ignore[no-untyped-def]
