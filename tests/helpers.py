@@ -32,9 +32,6 @@ EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "example"
 engine use, so that adding, removing or editing a flow in ``flows/`` never moves them."""
 
 
-# -- `dialplan serve` as a process of its own --------------------------------------------------
-
-
 MEMBER_FLOW = """\
 flow: member
 begin: Hi, this is Acme Health. What is your name?
@@ -56,6 +53,9 @@ states:
 """
 """A flow with a sensitive slot (its value masked in records and pages); ends with its states,
 so a test can append states and top-level keys."""
+
+
+# -- `dialplan serve` as a process of its own --------------------------------------------------
 
 
 def serve(
