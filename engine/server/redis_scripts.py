@@ -22,6 +22,8 @@ keys below would cross):
 
 from __future__ import annotations
 
+# The scripts below spell some of these keys out as they are here ('dialplan:instances',
+# 'dialplan:instance:<id>:calls', 'dialplan:taken'): a change of prefix changes them too.
 PREFIX = "dialplan"
 INSTANCES = f"{PREFIX}:instances"
 EXPIRING = f"{PREFIX}:expiring"
@@ -46,6 +48,12 @@ end
 local function owned_by(instance)
   return 'dialplan:instance:' .. instance .. ':calls'
 end
+-- A process that owns a call is on the heartbeat list from then on, even before its first
+-- beat: should it die at once, the others notice and the call is still recorded.
+local function owns(instance, id)
+  redis.call('SADD', owned_by(instance), id)
+  redis.call('HSETNX', 'dialplan:instances', instance, now_ms())
+end
 """
 
 OPEN = (
@@ -64,7 +72,7 @@ if previous and previous ~= '' and previous ~= me then
   redis.call('SREM', owned_by(previous), id)
 end
 redis.call('HSET', call, 'epoch', epoch, 'seq', 0, 'owner', me)
-redis.call('SADD', owned_by(me), id)
+owns(me, id)
 redis.call('ZREM', KEYS[3], id)
 redis.call('PEXPIRE', call, ttl)
 redis.call('PEXPIRE', turns, ttl)
@@ -113,7 +121,7 @@ if ARGV[7] == '1' then
   ttl = tonumber(ARGV[9])
 else
   redis.call('HSET', call, 'epoch', epoch, 'seq', seq, 'blob', ARGV[5], 'owner', me)
-  redis.call('SADD', owned_by(me), id)
+  owns(me, id)
   redis.call('ZREM', expiring, id)
 end
 redis.call('PEXPIRE', call, ttl)
