@@ -5,6 +5,7 @@ A real server on 127.0.0.1 and a plain HTTP client (the browser tests sign in wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -155,3 +156,32 @@ def test_the_token_is_compared_whole_and_a_session_expires():
     assert gate.session_ok(value)
     assert not gate.session_ok(value[:-2] + "xx")
     assert not Gate("s3cret-token", max_age=-1).session_ok(value)
+
+
+async def test_a_refused_request_with_a_body_leaves_its_connection_usable(server):
+    # The body comes after the headers, as it may on a busy network: the refusal waits for it,
+    # so the server can take the connection's next request (a keep-alive client reuses it).
+    host, port = server.http("").removeprefix("http://").rstrip("/").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = b'{"flow": "clinic_intake"}'
+    try:
+        writer.write(
+            b"POST /console/api/try HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(body)
+        writer.write(b"GET /console/calls HTTP/1.1\r\nHost: " + host.encode() + b"\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(5):
+            first = await reader.readuntil(b"\r\n\r\n")
+            length = int(first.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            second = await reader.readuntil(b"\r\n\r\n")
+    finally:
+        writer.close()
+    assert first.startswith(b"HTTP/1.1 401")
+    assert second.startswith(b"HTTP/1.1 303")

@@ -43,6 +43,15 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
 
     @bp.before_request
     async def guard() -> Response | None:
+        refused = await refusal()
+        if refused is not None and request.method not in ("GET", "HEAD"):
+            # Read what the refused request sent: a connection whose request body is unread
+            # when the answer goes out is closed by the server, and a client that reuses it
+            # for its next request finds it gone.
+            await request.get_data()
+        return refused
+
+    async def refusal() -> Response | None:
         if request.endpoint in ("console.static", "console.sign_in", "console.sign_in_form"):
             return None
         if request.method == "POST" and not same_origin():
