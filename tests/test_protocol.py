@@ -56,6 +56,9 @@ def test_parses_each_inbound_type():
         ('{"interaction_type":"response_required","response_id":true}', "response_id"),
         ('{"interaction_type":"response_required","response_id":-1}', "response_id"),
         ('{"interaction_type":"ping_pong","timestamp":"5"}', "timestamp"),
+        # Numbers no JSON peer can take back: echoing one would be a frame that cannot be sent.
+        ('{"interaction_type":"ping_pong","timestamp":37778931862954477355008}', "timestamp"),
+        ('{"interaction_type":"response_required","response_id":9223372036854775808}', "id"),
         ('{"interaction_type":"update_only","transcript":{}}', "transcript"),
         ('{"interaction_type":"call_details"}', "call"),
     ],

@@ -12,7 +12,7 @@ import asyncio
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import LLMError
@@ -135,5 +135,8 @@ def check_order(sent: list[dict[str, Any]]) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(st.lists(action, max_size=25))
+# Found here once: a ping whose timestamp no JSON peer can take back used to stop the writer.
+@example([("hostile", '{"interaction_type": "ping_pong", "timestamp": 37778931862954477355008}'),
+          ("ping", 0)])  # fmt: skip
 def test_any_order_of_events_keeps_the_contract(actions):
     asyncio.run(asyncio.wait_for(play(actions), 20))

@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from engine.protocol import CallControl, Pong, ResponseChunk, ToolCallResult
+from engine.protocol import CallControl, Metadata, Pong, ResponseChunk, ToolCallResult
 from engine.server.writer import Writer
 
 
@@ -157,3 +157,21 @@ async def test_nothing_overtakes_a_frame_being_sent():
     task.cancel()
     assert [f.get("content") for f in socket.frames] == ["one", None, " two", " three"]
     assert socket.written_now == 1
+
+
+async def test_an_event_that_has_no_json_is_dropped_and_the_writer_goes_on():
+    # An action's metadata may hold what JSON cannot carry; that event is lost, not the call.
+    queued, direct = SlowSocket(), DirectSocket()
+    slow, fast = Writer(queued.send), Writer(direct.send, direct.send_now)
+    task = await run_writer(slow)
+    for writer in (slow, fast):
+        writer.current = 1
+        writer.put(Metadata({"when": {1, 2}}))  # a set
+        writer.put_first(Metadata(2**64))
+        writer.put(ResponseChunk(1, "Still here."))
+        writer.put_first(Pong(7))
+    await slow.drained()
+    task.cancel()
+    for frames in (queued.frames, direct.frames):
+        assert sorted(f["response_type"] for f in frames) == ["ping_pong", "response"]
+        assert [f["content"] for f in frames if "content" in f] == ["Still here."]

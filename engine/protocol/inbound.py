@@ -140,6 +140,15 @@ def _transcript(frame: _Frame) -> Transcript:
     return Transcript(raw)
 
 
+WIRE_INT = range(-(2**63), 2**63)
+"""The integers a frame may carry as ids and timestamps: what any JSON peer can take back."""
+
+
+def _wire_int(value: object) -> bool:
+    # bool is an int subclass: `true` is no number here.
+    return isinstance(value, int) and not isinstance(value, bool) and value in WIRE_INT
+
+
 def parse_event(frame: str | bytes) -> InboundEvent:
     """Parse one inbound text frame; raise :class:`ProtocolError` when it is not usable."""
     try:
@@ -154,14 +163,14 @@ def parse_event(frame: str | bytes) -> InboundEvent:
         return UpdateOnly(_transcript(data), turntaking if isinstance(turntaking, str) else None)
     if kind == "response_required" or kind == "reminder_required":
         response_id = data.response_id
-        # bool is an int subclass; `true` is not a response id. 0 is our begin message's.
-        if not isinstance(response_id, int) or isinstance(response_id, bool) or response_id < 1:
+        # 0 is our begin message's.
+        if not _wire_int(response_id) or response_id < 1:
             raise ProtocolError(f"{kind} without a usable `response_id`; not answered")
         return ResponseRequired(response_id, _transcript(data), kind == "reminder_required")
     if kind == "ping_pong":
         timestamp = data.timestamp
-        if not isinstance(timestamp, int) or isinstance(timestamp, bool):
-            raise ProtocolError("ping_pong without an integer `timestamp`")
+        if not _wire_int(timestamp):
+            raise ProtocolError("ping_pong without a 64-bit integer `timestamp`")
         return PingPong(timestamp)
     if kind == "call_details":
         call = data.call

@@ -23,7 +23,24 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+import structlog
+
 from engine.protocol import OutboundEvent, ResponseChunk, encode
+
+log = structlog.get_logger("dialplan.writer")
+
+
+def _frame(event: OutboundEvent) -> str | None:
+    """The frame of ``event``; ``None`` (and an error in the log) for one that has no JSON.
+
+    An event built from an action's or a flow's data (metadata, agent settings) can hold
+    values JSON cannot carry; that event is lost, not the socket's writer and all that follows.
+    """
+    try:
+        return encode(event)
+    except TypeError as exc:  # orjson's JSONEncodeError is a TypeError
+        log.error("frame.unsendable", kind=type(event).__name__, error=str(exc))
+        return None
 
 
 class Writer:
@@ -84,7 +101,10 @@ class Writer:
             self.stale_dropped += 1
             return True
         assert self._send_now is not None
-        if not self._send_now(encode(event)):
+        frame = _frame(event)
+        if frame is None:
+            return True  # nothing to send, nothing to queue
+        if not self._send_now(frame):
             return False
         self.frames_sent += 1
         return True
@@ -94,7 +114,7 @@ class Writer:
         queue, urgent = self._queue, self._urgent
         while True:
             if urgent:
-                await self._sent(encode(urgent.popleft()))
+                await self._sent(_frame(urgent.popleft()))
                 continue
             if not queue:
                 self._idle.set()
@@ -107,9 +127,11 @@ class Writer:
                 if chunk is None:
                     continue
                 event = chunk
-            await self._sent(encode(event))
+            await self._sent(_frame(event))
 
-    async def _sent(self, frame: str) -> None:
+    async def _sent(self, frame: str | None) -> None:
+        if frame is None:
+            return
         self._sending = True
         try:
             await self._send(frame)
