@@ -56,3 +56,14 @@ def test_bytes_that_are_not_a_call_state_are_refused(agent):
         decode_state(b"\x00not msgpack", [], agent.resume)
     with pytest.raises(DecodeError, match="format"):
         decode_state(b"\x81\xa6format\x63", [], agent.resume)  # {"format": 99}
+
+
+def test_an_integer_beyond_64_bits_from_outside_is_kept_as_its_text(agent):
+    # Call details come from whoever created the call; such a number must not stop the saves.
+    details = {"metadata": {"account": 2**70, "ok": 7, "list": [1, -(2**64)]}}
+    call = CallInfo("call_big", flow="clinic_intake", details=details)
+    state = CallState(call, agent.start(call))
+    again = decode_state(encode_state(state), [], agent.resume)
+    assert again.call.details == {
+        "metadata": {"account": str(2**70), "ok": 7, "list": [1, str(-(2**64))]}
+    }

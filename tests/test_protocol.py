@@ -160,3 +160,17 @@ def test_update_agent_clamps_to_documented_ranges():
         "reminder_trigger_ms": 1,
         "reminder_max_count": 0,
     }
+
+
+def test_numbers_in_call_details_that_no_encoder_takes_are_kept_as_their_text():
+    frame = (
+        '{"interaction_type":"call_details","call":{"call_id":"c","metadata":'
+        '{"account":37778931862954477355008,"seats":[2,-9223372036854775809],"ok":true}}}'
+    )
+    details = parse_event(frame)
+    assert isinstance(details, CallDetails)
+    assert details.call["metadata"] == {
+        "account": "37778931862954477355008",
+        "seats": [2, "-9223372036854775809"],
+        "ok": True,
+    }

@@ -29,6 +29,25 @@ _encoder = msgspec.msgpack.Encoder(enc_hook=str)
 _decoder = msgspec.msgpack.Decoder()
 
 
+def _pack(value: Any) -> bytes:
+    try:
+        return _encoder.encode(value)
+    except OverflowError:
+        # An integer beyond 64 bits (call details and metadata come from outside and may
+        # hold one) is written as its text, like the values MessagePack has no type for.
+        return _encoder.encode(_bounded(msgspec.to_builtins(value, enc_hook=str)))
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _bounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_bounded(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    return value
+
+
 class DecodeError(ValueError):
     """Stored bytes that are not a call state of this format."""
 
@@ -36,7 +55,7 @@ class DecodeError(ValueError):
 def encode_state(state: CallState) -> bytes:
     """The call state (its turns apart), as bytes."""
     call = state.call
-    return _encoder.encode(
+    return _pack(
         {
             "format": FORMAT,
             "call": {
@@ -61,7 +80,7 @@ def encode_state(state: CallState) -> bytes:
 
 def encode_turn(turn: TurnRecord) -> bytes:
     """One turn record, as bytes."""
-    return _encoder.encode(turn.model_dump(mode="json"))
+    return _pack(turn.model_dump(mode="json"))
 
 
 def decode_state(blob: bytes, turns: Sequence[bytes], revive: Revive) -> CallState:

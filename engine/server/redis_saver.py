@@ -101,28 +101,35 @@ class Saver:
         link = self.link
         pipe = link.redis.pipeline(transaction=False)
         sent = []
+        written = []
         for state in batch:
             sync = state.sync
             assert sync is not None
-            sync.seq += 1
             whole = not sync.leased or sync.saved_turns < 0
             new = state.turns if whole else state.turns[sync.saved_turns :]
-            sent.append((len(state.turns), sync.released))
             call_id = state.call.call_id
+            try:
+                blob, turn_blobs = encode_state(state), [encode_turn(turn) for turn in new]
+            except Exception as exc:  # one call's odd data must not stop the others' saves
+                log.error("store.call_unsaveable", call_id=call_id, error=repr(exc))
+                continue
+            sync.seq += 1
+            written.append(state)
+            sent.append((len(state.turns), sync.released))
             keys = [call_key(call_id), turns_key(call_id), EXPIRING]
             args = [
                 call_id,
                 link.instance,
                 sync.epoch if sync.leased else 0,
                 sync.seq,
-                encode_state(state),
+                blob,
                 ms(LIVE_TTL),
                 1 if sync.released else 0,
                 ms(self.grace),
                 ms(self.grace + KEPT_AFTER_GRACE),
                 max(sync.saved_turns, 0),
                 1 if whole else 0,
-                *(encode_turn(turn) for turn in new),
+                *turn_blobs,
             ]
             pipe.evalsha(link.sha("save"), len(keys), *keys, *args)
         results = await pipe.execute(raise_on_error=False)
@@ -130,7 +137,7 @@ class Saver:
             await link.load_scripts()  # Redis restarted and forgot its scripts
             return batch
         again = []
-        for state, (count, released), result in zip(batch, sent, results, strict=True):
+        for state, (count, released), result in zip(written, sent, results, strict=True):
             if isinstance(result, Exception):
                 raise result
             sync = state.sync
