@@ -58,6 +58,15 @@ so a test can append states and top-level keys."""
 # -- `dialplan serve` as a process of its own --------------------------------------------------
 
 
+def bare_environment() -> dict[str, str]:
+    """The test's environment without model, ``DIALPLAN_*`` or metrics variables."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_", "PROMETHEUS_"))
+    }
+
+
 def serve(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[str]:
@@ -66,11 +75,7 @@ def serve(
     The environment is the test's without model or ``DIALPLAN_*`` variables, except the test's
     own call log (see ``conftest.py``): a server never writes into the repository.
     """
-    environment = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_", "PROMETHEUS_"))
-    }
+    environment = bare_environment()
     environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
     environment.update(env or {})
     return subprocess.Popen(

@@ -24,7 +24,7 @@ import pytest
 
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.server import free_port
-from tests.helpers import REPO, finish, wait_healthy
+from tests.helpers import REPO, bare_environment, finish, wait_healthy
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -85,11 +85,7 @@ async def test_the_images_command_serves_calls_passes_its_health_check_and_drain
     tmp_path: Path,
 ) -> None:
     stage = final_stage(REPO / "Dockerfile")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "AZURE_OPENAI_", "DIALPLAN_", "PROMETHEUS_"))
-    }
+    env = bare_environment()
     workdir = tmp_path
     command: list[str] = []
     health: list[str] = []

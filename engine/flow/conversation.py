@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 import structlog
@@ -208,41 +207,30 @@ class FlowConversation:
     # -- a turn ----------------------------------------------------------------------------
 
     def _turn(self, turn: Turn) -> AsyncIterator[Part]:
+        why = self._lost
+        if why is None:
+            return self._steps().run(turn)
+        target = persist.give_up_state(self.flow) if self.flow is not None else None
+        log.warning("flow.cannot_go_on", call_id=self.call.call_id, why=why, to=target)
+        if target is None:
+            return self._cannot_go_on()
+        self._lost = None  # (a superseded turn puts the memory back: lost again)
+        return self._steps().resume_at(target, why, turn)
+
+    def _steps(self) -> FlowTurn:
         flow, position, runner = self.flow, self._position, self.runner
-        target = None
-        if self._lost is not None:
-            target = persist.give_up_state(flow) if flow is not None else None
-            log.warning("flow.cannot_go_on", call_id=self.call.call_id, why=self._lost, to=target)
-            if target is None:
-                return self._cannot_go_on()
         assert flow is not None and position is not None and runner is not None  # bound
-        steps = FlowTurn(
+        return FlowTurn(
             self.call, self.services, flow, position, self.memory, runner, self._tracer,
             self._actions,
         )  # fmt: skip
-        if self._lost is None or target is None:
-            return steps.run(turn)
-        why, self._lost = self._lost, None  # (a superseded turn puts the memory back: lost again)
-        return steps.resume_at(target, why, turn)
 
     async def _cannot_go_on(self) -> AsyncIterator[Part]:
         """End the call: this host cannot go on with it (and every later turn ends it too)."""
         yield CallControl(end_call=True)
         yield Speech(asking.CANNOT_GO_ON)
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _flow(self) -> CompiledFlow:
+    def _view(self) -> dict[str, Any]:
+        """What the ``begin`` template sees."""
         assert self.flow is not None
-        return self.flow
-
-    def today(self) -> date:
-        """Today where the caller is (see :meth:`FlowServices.today_for`)."""
-        return self.services.today_for(self.call, self.flow)
-
-    def _view(self, slots: dict[str, Any] | None = None) -> dict[str, Any]:
-        """What templates and guards see (with ``slots`` instead of the memory's, if given)."""
-        memory = self.memory
-        return template_view(
-            self._flow(), memory.state, memory.slots if slots is None else slots, self.call
-        )
+        return template_view(self.flow, self.memory.state, self.memory.slots, self.call)

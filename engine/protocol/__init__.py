@@ -12,6 +12,7 @@ from engine.protocol.inbound import (
     Utterance,
     parse_event,
     utterances,
+    wire_ints,
 )
 from engine.protocol.outbound import (
     NO_CONTROL,
@@ -54,4 +55,5 @@ __all__ = [
     "encode",
     "parse_event",
     "utterances",
+    "wire_ints",
 ]

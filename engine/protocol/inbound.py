@@ -149,16 +149,16 @@ def _wire_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value in WIRE_INT
 
 
-def _bounded(value: Any) -> Any:
-    """``value`` with integers outside :data:`WIRE_INT` as their text.
+def wire_ints(value: Any) -> Any:
+    """``value`` (JSON-like data) with integers outside :data:`WIRE_INT` as their text.
 
     Call details are whatever the call's creator put in them; a number no JSON or MessagePack
     encoder takes would otherwise fail every record, save and page of the call.
     """
     if isinstance(value, dict):
-        return {key: _bounded(item) for key, item in value.items()}
+        return {key: wire_ints(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_bounded(item) for item in value]
+        return [wire_ints(item) for item in value]
     if isinstance(value, int) and not isinstance(value, bool) and value not in WIRE_INT:
         return str(value)
     return value
@@ -191,7 +191,7 @@ def parse_event(frame: str | bytes) -> InboundEvent:
         call = data.call
         if not isinstance(call, dict):
             raise ProtocolError("call_details without a `call` object")
-        return CallDetails(_bounded(call))
+        return CallDetails(wire_ints(call))
     if not isinstance(kind, str):
         raise ProtocolError("frame has no `interaction_type`")
     return UnknownEvent(kind)

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from engine.agent import CallInfo, snapshot_of
-from engine.protocol import Transcript
+from engine.protocol import Transcript, wire_ints
 from engine.records import TurnRecord
 
 from .store import CallState, Revive
@@ -35,17 +35,7 @@ def _pack(value: Any) -> bytes:
     except OverflowError:
         # An integer beyond 64 bits (call details and metadata come from outside and may
         # hold one) is written as its text, like the values MessagePack has no type for.
-        return _encoder.encode(_bounded(msgspec.to_builtins(value, enc_hook=str)))
-
-
-def _bounded(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _bounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_bounded(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        return str(value)
-    return value
+        return _encoder.encode(wire_ints(msgspec.to_builtins(value, enc_hook=str)))
 
 
 class DecodeError(ValueError):

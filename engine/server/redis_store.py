@@ -74,6 +74,8 @@ class RedisCallStore:
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        """Set by :meth:`stop`: the background loops end. Not cancellation alone: a cancel that
+        lands inside the Redis client's own reads can be swallowed there."""
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -236,12 +238,12 @@ class RedisCallStore:
     async def _listen(self) -> None:
         """Follow ``dialplan:taken``: an older socket of a call taken elsewhere is closed."""
         backoff = 0.0
-        while self._running():
+        while not self._stopping:
             pubsub = self.link.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(TAKEN)
                 backoff = 0.0
-                while self._running():
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._taken(message["data"])
@@ -253,14 +255,6 @@ class RedisCallStore:
                 # redis-py leaves this one untyped.
                 await asyncio.shield(_quietly(pubsub.aclose()))  # type: ignore[no-untyped-call]
 
-    def _running(self) -> bool:
-        """Whether a background loop goes on: until :meth:`stop`, not only until cancelled.
-
-        A cancel that lands inside the Redis client's own reads can be swallowed there, and a
-        loop that relied on cancellation alone would outlive :meth:`stop`.
-        """
-        return not self._stopping
-
     def _taken(self, data: bytes) -> None:
         call_id, _, instance = data.decode().rpartition(" ")
         state = self._local.get(call_id)
@@ -269,7 +263,7 @@ class RedisCallStore:
 
     async def _housekeeping(self) -> None:
         """Every second: a heartbeat, and the records of calls whose grace period is over."""
-        while self._running():
+        while not self._stopping:
             try:
                 async with asyncio.timeout(self.link.timeout):
                     moved, claimed = await self._beat()
@@ -283,16 +277,6 @@ class RedisCallStore:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
 
     async def _beat(self) -> tuple[int, list[Any]]:
-        try:
-            return await self._beat_once()
-        except NoScriptError:
-            # A fresh Redis (or one that restarted) does not know the scripts yet. Beat again
-            # at once: a process that died before its first beat would leave its calls to no
-            # one, since only processes on the heartbeat list are noticed as gone.
-            await self.link.load_scripts()
-            return await self._beat_once()
-
-    async def _beat_once(self) -> tuple[int, list[Any]]:
         link = self.link
         pipe = link.redis.pipeline(transaction=False)
         pipe.evalsha(
@@ -306,7 +290,11 @@ class RedisCallStore:
             ms(self.grace + KEPT_AFTER_GRACE),
         )
         pipe.evalsha(link.sha("claim"), 1, EXPIRING, CLAIM_AT_ONCE)
-        moved, claimed = await pipe.execute()
+        try:
+            moved, claimed = await pipe.execute()
+        except NoScriptError:
+            await link.load_scripts()  # Redis restarted and forgot its scripts
+            return 0, []
         return int(moved), list(claimed)
 
     def _record_claimed(self, claimed: list[Any]) -> None:

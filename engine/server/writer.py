@@ -97,8 +97,7 @@ class Writer:
         """Send ``event`` at once if nothing is ahead of it; ``False``: it must be queued."""
         if self._urgent or self._sending:
             return False
-        if isinstance(event, ResponseChunk) and event.response_id not in (self.current, 0):
-            self.stale_dropped += 1
+        if isinstance(event, ResponseChunk) and self._stale(event):
             return True
         assert self._send_now is not None
         frame = _frame(event)
@@ -139,12 +138,18 @@ class Writer:
             self._sending = False
         self.frames_sent += 1
 
+    def _stale(self, chunk: ResponseChunk) -> bool:
+        """Whether ``chunk`` belongs to a superseded response (then it is counted, not sent)."""
+        # The begin message (id 0) is owed on every socket, even when a request came first.
+        if chunk.response_id in (self.current, 0):
+            return False
+        self.stale_dropped += 1
+        return True
+
     def _coalesce(self, first: ResponseChunk) -> ResponseChunk | None:
         queue = self._queue
         response_id = first.response_id
-        # The begin message (id 0) is owed on every socket, even when a request came first.
-        if response_id != self.current and response_id != 0:
-            self.stale_dropped += 1
+        if self._stale(first):
             return None
         if first.content_complete or not queue:
             return first
