@@ -5,22 +5,37 @@ BIN := $(VENV)/bin
 CODE := engine tests $(wildcard bench) $(wildcard docs/*.py)
 # The console's browser tests drive Debian's Chromium; playwright must never fetch a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# One lock for every platform and Python 3.11+ (markers where they differ), with hashes.
+LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --upgrade
 
-.PHONY: install run test lint types check bench diagrams clean
+.PHONY: install lock run test test-all lint types check bench diagrams clean
 
-$(BIN)/dialplan: pyproject.toml
+# Installs come from the lock files in requirements/ (every package pinned, with its hashes), so
+# a new upstream release changes nothing until `make lock` refreshes them in a reviewed commit.
+$(BIN)/dialplan: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
+	$(BIN)/python -m pip check
 	@touch $@
 
-install: $(BIN)/dialplan  ## create .venv with dialplan and the dev tools
+install: $(BIN)/dialplan  ## create .venv with dialplan and the dev tools, from requirements/dev.txt
+
+lock: install  ## refresh requirements/*.txt from pyproject.toml (newest releases within its bounds)
+	$(BIN)/uv pip compile --quiet $(LOCK_FLAGS) pyproject.toml requirements/build.in --extra dev \
+		-o requirements/dev.txt
+	$(BIN)/uv pip compile --quiet $(LOCK_FLAGS) pyproject.toml requirements/build.in \
+		--constraint requirements/dev.txt -o requirements/runtime.txt
 
 run: install  ## serve the example agent on ws://127.0.0.1:8080/llm-websocket/<call_id>
 	$(BIN)/dialplan serve --flow clinic_intake
 
-test: install  ## run the test suite
+test: install  ## run the test suite (a test whose system tool is missing is skipped and listed)
 	$(BIN)/pytest -q
+
+test-all: install  ## install the system tools the tests need (Debian; sudo), then run every test
+	.ci/system-tools
+	CI=true $(BIN)/pytest -q
 
 lint: install  ## ruff, and the layering rule of engine/ (import-linter contracts in pyproject.toml)
 	$(BIN)/ruff check $(CODE)

@@ -297,3 +297,19 @@ async def test_refreshing_credentials_go_through_the_clients_own_path(llm):
         await refreshing.aclose()
         await client.close()
     assert [h["authorization"] for h in llm.headers] == ["Bearer first-key", "Bearer second-key"]
+
+
+async def test_a_client_whose_private_request_builder_changed_still_answers(llm, client):
+    """The fast path reaches into the openai client's private parts; a release that moves them
+    costs speed, never the call: every answer goes through the client's public path instead."""
+    import openai._models
+
+    llm.script(Reply(text="Still here."), Reply(text="And again."))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delattr(openai._models, "FinalRequestOptions")
+        answering = model(client)
+        first = await collect(answering.stream(MESSAGES))
+        second = await collect(answering.stream(MESSAGES))
+    assert text_of(first) == "Still here." and text_of(second) == "And again."
+    assert llm.headers[0]["authorization"] == "Bearer k"
+    assert [body["messages"] for body in llm.requests] == [MESSAGES, MESSAGES]

@@ -122,7 +122,12 @@ class OpenAIChatModel:
                 self.client, _chat_path(self.client, self.model), body, self.turn_timeout
             )
         if self._endpoint is None:
-            self._endpoint = await endpoint_of(self.client, self.model)
+            try:
+                self._endpoint = await endpoint_of(self.client, self.model)
+            except Exception as exc:  # the client's private request builder moved or changed
+                log.warning("llm.private_api_unavailable", error=describe(exc))
+                self._direct = False
+                return await self._open(body)
         if self._session is None or self._session.closed:
             # No limit on connections: every call may be streaming an answer at once.
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
