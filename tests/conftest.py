@@ -1,8 +1,13 @@
-"""Shared fixtures: the test LLM server, and real dialplan servers on 127.0.0.1."""
+"""Shared fixtures: the test LLM server, and real dialplan servers on 127.0.0.1.
+
+Also the rule for tests that need a system tool (``@pytest.mark.needs("dot")``,
+:mod:`tests.tools`): skipped with a line naming the tool where it is missing, failed in CI, and
+summed up at the end of the run.
+"""
 
 from __future__ import annotations
 
-import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,11 +17,41 @@ from engine.server.logs import configure
 from engine.settings import Settings
 from engine.testing.llm_server import LLMTestServer
 from engine.testing.server import ServerThread
+from tests import tools
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Log as a server does (plain lines, warnings and up) in tests that run code in-process."""
     configure("WARNING")
+    config.addinivalue_line(
+        "markers", "needs(command): the test runs a system tool (tests/tools.py)"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (in CI: fail) a test whose tools are missing, before its fixtures start anything."""
+    for marker in item.iter_markers("needs"):
+        for command in marker.args:
+            tools.require(command)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per missing tool: how many tests it skipped and how to get it."""
+    missing: Counter[str] = Counter()
+    other: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        (missing if reason.startswith("needs ") else other)[reason] += 1
+    if missing:
+        terminalreporter.section("tests skipped for a missing tool")
+        for reason, count in sorted(missing.items()):
+            terminalreporter.line(f"{count:4d} skipped: {reason}")
+        terminalreporter.line("CI installs every tool and fails on such a skip (.ci/run).")
+    if other:
+        terminalreporter.section("tests skipped for another reason")
+        for reason, count in sorted(other.items()):
+            terminalreporter.line(f"{count:4d} skipped: {reason}")
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +59,9 @@ def call_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     """Every server a test starts keeps its call log in a fresh file, never in the repository."""
     url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'dialplan.db'}"
     monkeypatch.setenv("DIALPLAN_DATABASE_URL", url)
+    # Servers a test starts read a fixed day, never the machine's clock: "tomorrow" must mean
+    # the same day whatever weekday CI runs on (the booking flow is closed on Mondays).
+    monkeypatch.setenv("DIALPLAN_TODAY", TODAY)
     for name in ("DIALPLAN_WEBHOOK_URL", "DIALPLAN_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     return url
@@ -72,6 +110,7 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
 
 
 CONSOLE_TOKEN = "console-test-token-5d1f"
+TODAY = "2026-11-25"  # a Wednesday; tests of other days set DIALPLAN_TODAY or a clock themselves
 
 
 @pytest.fixture
@@ -93,10 +132,9 @@ def console_server(start_server: Callable[..., ServerThread]) -> Callable[..., S
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """The URL of a PostgreSQL server of this test session (skipped where none is installed)."""
-    from tests.helpers import postgres_server, programs
+    from tests.helpers import postgres_server
 
-    if programs() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    tools.require("initdb")
     with postgres_server() as url:
         yield url
 
@@ -109,7 +147,6 @@ def redis() -> Iterator[Any]:
     """
     from tests.helpers import redis_server
 
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    tools.require("redis-server")
     with redis_server() as server:
         yield server

@@ -23,6 +23,7 @@ from engine.flow import CompiledFlow
 from engine.project import Project
 from engine.settings import Settings
 from engine.testing.server import free_port
+from tests import tools
 
 REPO = Path(__file__).resolve().parent.parent
 """The project's own folder: its ``flows/`` are examples for users, covered by their own tests."""
@@ -76,7 +77,8 @@ def serve(
     own call log (see ``conftest.py``): a server never writes into the repository.
     """
     environment = bare_environment()
-    environment["DIALPLAN_DATABASE_URL"] = os.environ["DIALPLAN_DATABASE_URL"]
+    for name in ("DIALPLAN_DATABASE_URL", "DIALPLAN_TODAY"):  # set for every test: conftest.py
+        environment[name] = os.environ[name]
     environment.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "engine.cli", "serve", *args],
@@ -184,11 +186,8 @@ class OrderService:
 
 def programs() -> Path | None:
     """The folder of ``initdb`` and ``pg_ctl``, if PostgreSQL is installed."""
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return versions[-1].parent if versions else None
+    found = tools.find("initdb")
+    return found.resolve().parent if found else None
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from engine.cli import chat as chat_module
 from engine.flow import CompiledFlow
 from engine.project import Project
 from engine.settings import Settings
+from tests import tools
 from tests.helpers import EXAMPLE
 
 ROOT = EXAMPLE  # not flows/: editing an example flow must not move these tests
@@ -232,12 +232,10 @@ def test_help_says_what_an_empty_line_does():
 
 # -- a real terminal ------------------------------------------------------------------------
 
-TMUX = shutil.which("tmux")
 
-
-@pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+@pytest.mark.needs("tmux")
 def test_chat_in_a_real_terminal(tmp_path):
-    assert TMUX is not None
+    tmux_program = str(tools.require("tmux"))
     # A private tmux server (own socket, no user config) so nothing of the user's tmux is
     # touched; the pane stays after the program exits so its last screen can be read.
     socket = tmp_path / "tmux.sock"
@@ -247,7 +245,7 @@ def test_chat_in_a_real_terminal(tmp_path):
 
     def tmux(*args: str) -> str:
         result = subprocess.run(
-            [TMUX, "-S", str(socket), "-f", str(config), *args],
+            [tmux_program, "-S", str(socket), "-f", str(config), *args],
             env=clean_env(),
             capture_output=True,
             text=True,
@@ -294,7 +292,7 @@ def test_chat_in_a_real_terminal(tmp_path):
         wait_for("[chat exited with 0]")
     finally:
         subprocess.run(
-            [TMUX, "-S", str(socket), "kill-session", "-t", session],
+            [tmux_program, "-S", str(socket), "kill-session", "-t", session],
             env=clean_env(),
             capture_output=True,
             timeout=10,

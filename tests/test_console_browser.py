@@ -14,14 +14,12 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from engine.examples import booking
-from engine.testing.browser import chromium, launch
+from engine.testing.browser import launch
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.server import ServerThread
 from tests.conftest import CONSOLE_TOKEN
 
-pytestmark = pytest.mark.skipif(
-    chromium() is None, reason="Chromium is not installed (.ci/run installs it)"
-)
+pytestmark = pytest.mark.needs("chromium")
 
 SECRET = "path-secret-b7"  # the call route's secret: try-a-call must get it from the server
 WAIT_MS = 10_000  # the longest any one thing on a page may take to show

@@ -252,6 +252,7 @@ async def test_a_past_call_page_masks_sensitive_values_and_they_are_never_search
     assert "No call matches this search." in search.text
 
 
+@pytest.mark.needs("dot")
 async def test_a_past_call_shows_its_path_on_the_flow_and_as_text(
     console_server, project, no_llm, monkeypatch
 ):
@@ -290,6 +291,7 @@ async def test_an_unknown_call_and_no_call_log_are_said_plainly(console_server, 
 # -- flows ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.needs("dot")
 async def test_flows_show_their_state_errors_diagram_and_coverage(
     console_server, project, no_llm, monkeypatch, tmp_path
 ):

@@ -64,7 +64,7 @@ def start(command: list[str], workdir: Path, env: dict[str, str]) -> subprocess.
     )
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
+@pytest.mark.needs("systemd-analyze")
 def test_the_systemd_unit_passes_systemds_own_checks(tmp_path: Path) -> None:
     unit = (REPO / "deploy" / "dialplan.service").read_text()
     assert "ExecStart=/opt/dialplan/bin/dialplan serve" in unit
@@ -138,3 +138,97 @@ async def test_the_images_command_serves_calls_passes_its_health_check_and_drain
             process.wait()
     assert process.returncode == 0, output
     assert '"event": "call.connected"' in output or '"event":"call.connected"' in output
+
+
+def nginx_in_front(config: str, root: Path, tls_port: int, upstream_port: int) -> Path:
+    """deploy/nginx.conf as the README installs it, in a whole nginx configuration of ``root``.
+
+    Only what names this machine changes: the certificate (a fresh self-signed one), the
+    listening port, and the two upstream servers (one local dialplan, twice).
+    """
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=localhost", "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    local = (
+        config.replace("/etc/ssl/certs/voice.example.com.pem", str(root / "cert.pem"))
+        .replace("/etc/ssl/private/voice.example.com.key", str(root / "key.pem"))
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{tls_port} ssl;")
+        .replace("10.0.0.11:8080", f"127.0.0.1:{upstream_port}")
+        .replace("10.0.0.12:8080", f"127.0.0.1:{upstream_port}")
+    )
+    (root / "dialplan.conf").write_text(local)
+    main = root / "nginx.conf"
+    main.write_text(
+        f"daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
+        "events {}\nhttp {\n"
+        + "".join(
+            f"    {kind}_temp_path {root}/{kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        + f"    access_log {root}/access.log;\n    include {root}/dialplan.conf;\n}}\n"
+    )
+    return main
+
+
+async def greeting_through(url: str, trusting: object) -> str:
+    """The greeting of a call over ``url``, trusting the proxy's own certificate."""
+    for _ in range(100):  # bounded: nginx starts within a few hundred ms
+        try:
+            async with PlatformCall.connect(url, ssl=trusting) as call:
+                return (await Dialog(call).start()).text
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"no call through {url}")
+
+
+@pytest.mark.needs("nginx")
+def test_the_nginx_configuration_passes_nginx_t_and_carries_a_call(tmp_path: Path) -> None:
+    from tests import tools
+
+    nginx = str(tools.require("nginx"))
+    config = (REPO / "deploy" / "nginx.conf").read_text()
+    assert "proxy_read_timeout 3h;" in config and "access_log off;" in config
+    server_port, tls_port = free_port(), free_port()
+    main = nginx_in_front(config, tmp_path, tls_port, server_port)
+    checked = subprocess.run(
+        [nginx, "-t", "-c", str(main), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+
+    env = bare_environment()
+    env.update(
+        DIALPLAN_PORT=str(server_port),
+        DIALPLAN_FLOW="clinic_intake",
+        DIALPLAN_SECRET="nginx-path-secret",
+        DIALPLAN_DATABASE_URL=f"sqlite:///{tmp_path / 'calls.db'}",
+    )
+    server = start(["dialplan", "serve"], REPO, env)
+    proxy = subprocess.Popen(
+        [nginx, "-c", str(main), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_healthy(server_port, server)
+        import ssl
+
+        trusting = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        trusting.check_hostname = False
+        url = f"wss://127.0.0.1:{tls_port}/llm-websocket/nginx-path-secret/call_proxied"
+        greeting = asyncio.run(greeting_through(url, trusting))
+    finally:
+        for process in (proxy, server):
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if server.stdout is not None:
+            server.stdout.close()
+    assert "Can I have your full name" in greeting
+    # The path holds the secret: the proxy's access log never saw it.
+    assert "nginx-path-secret" not in (tmp_path / "access.log").read_text()
