@@ -210,6 +210,11 @@ class Project:
         if self.agent_kind == "prompt":
             return PromptAgent(self.prompt_spec(), model)
         self._ensure_loaded()
+        today = self.settings.today
         return FlowAgent(
-            self.registry, model, self.default_flow(), time_zone=self.settings.time_zone
+            self.registry,
+            model,
+            self.default_flow(),
+            today=(lambda: today) if today is not None else None,
+            time_zone=self.settings.time_zone,
         )

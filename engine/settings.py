@@ -9,6 +9,7 @@ so that OpenAI, Azure OpenAI and OpenAI-compatible servers work without anything
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -136,6 +137,11 @@ class Settings(BaseSettings):
         "UTC",
         description="IANA time zone of the callers (`America/New_York`): what `today` means. A "
         "flow's `time_zone` and a call's `metadata.time_zone` come first.",
+    )
+    today: date | None = Field(
+        None,
+        description="A fixed date for `today` (YYYY-MM-DD), for demos and tests: what "
+        "`tomorrow` and `Friday` mean. Unset: the clock, in the callers' time zone.",
     )
 
     # --- call records ------------------------------------------------------------------------

@@ -205,6 +205,22 @@ async def test_booking_with_a_taken_time_books_once(no_llm, flow_server):
     assert "tool_call_invocation" in kinds and "tool_call_result" in kinds
 
 
+async def test_a_server_reads_the_day_it_is_given_not_the_machines_clock(
+    no_llm, flow_server, monkeypatch
+):
+    # On a Sunday "tomorrow" is a Monday, when the restaurant is closed. Every other test runs
+    # on a fixed Wednesday (conftest.py), so none of them depends on the day CI runs.
+    monkeypatch.setenv("DIALPLAN_TODAY", "2026-11-29")
+    server = flow_server()
+    async with PlatformCall.connect(server.url("call_sunday", "booking")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say("A party of four")
+        closed = await dialog.say("Tomorrow")
+    assert "closed" in closed.text.lower() and "Monday" in closed.text
+    assert "date" not in conversation(server, "call_sunday").memory.slots
+
+
 async def test_superseded_confirmation_books_exactly_once(no_llm, flow_server):
     server = flow_server()
     async with PlatformCall.connect(server.url("call_twice", "booking")) as call:
