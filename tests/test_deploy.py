@@ -232,3 +232,24 @@ def test_the_nginx_configuration_passes_nginx_t_and_carries_a_call(tmp_path: Pat
     assert "Can I have your full name" in greeting
     # The path holds the secret: the proxy's access log never saw it.
     assert "nginx-path-secret" not in (tmp_path / "access.log").read_text()
+
+
+def locked(path: Path) -> dict[str, str]:
+    """``name==version`` pins of a lock file, by name."""
+    pins: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, _, rest = line.partition("==")
+            pins[name.lower()] = rest.split()[0].rstrip("\\;")
+    return pins
+
+
+def test_the_image_installs_the_same_pins_as_development() -> None:
+    runtime = locked(REPO / "requirements" / "runtime.txt")
+    dev = locked(REPO / "requirements" / "dev.txt")
+    assert {"quart", "hypercorn", "openai", "setuptools"} <= set(runtime)
+    assert {name: dev.get(name) for name in runtime} == runtime
+    assert "pytest" not in runtime  # the image carries no test tools
+    build = (REPO / "Dockerfile").read_text()
+    assert "--require-hashes -r runtime.txt" in build and "requirements/runtime.txt" in build
+    assert "!requirements/runtime.txt" in (REPO / ".dockerignore").read_text()
