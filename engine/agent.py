@@ -196,6 +196,8 @@ class CallSummary:
     path: tuple[str, ...] = ()
     actions: tuple[ActionRun, ...] = ()
     gave_up: bool = False
+    cancelled: bool = False
+    """The caller gave up on the call ("never mind, I'll call back")."""
 
 
 @runtime_checkable

@@ -22,7 +22,10 @@ from engine.errors import AuthoringError, Location
 
 from .parse import LoadedFlow
 from .plugins import Extensions
+from .repair_words import REPAIRS
 from .template_checks import TemplateChecks
+
+REPAIR_LINES = (*REPAIRS, "fix", "confirm")
 
 
 def check_flow(
@@ -100,6 +103,15 @@ class _Checker:
                         "collect",
                         hint=_did_you_mean(slot, flow.slots),
                     )
+            for slot in state.read_back:
+                if slot not in flow.slots:
+                    self.error(
+                        f"state {name!r} reads back unknown slot {slot!r}",
+                        "states",
+                        name,
+                        "read_back",
+                        hint=_did_you_mean(slot, flow.slots),
+                    )
             for index, transition in enumerate(state.next):
                 self._state_ref(transition.to, "states", name, "next", index, "to")
             self._state_ref(state.on_give_up, "states", name, "on_give_up")
@@ -130,6 +142,10 @@ class _Checker:
                         )
         for index, intent in enumerate(flow.global_intents):
             self._state_ref(intent.to, "global", index, "to")
+        for repair in REPAIR_LINES:
+            option = flow.repair.option(repair)
+            if option is not None:
+                self._state_ref(option.to, "repair", repair, "to")
         self._state_ref(flow.on_give_up, "on_give_up")
         if self.errors:
             return  # reachability over broken edges would only add noise
@@ -157,6 +173,11 @@ class _Checker:
     def _reachable(self) -> set[str]:
         flow = self.flow
         todo = [flow.start_state, *(g.to for g in flow.global_intents if g.to)]
+        todo += [
+            option.to
+            for repair in REPAIR_LINES
+            if (option := flow.repair.option(repair)) is not None and option.to
+        ]
         todo += _raw_targets(self.loaded.lines.get("global"))
         seen: set[str] = set()
         while todo:

@@ -23,6 +23,7 @@ from .intents import IntentPattern
 from .machine import FlowMachine
 from .parse import LoadedFlow
 from .plugins import Extensions
+from .repair import DEFAULT_LINES, Repairs
 from .slots import SlotType
 from .spec import Flow, SlotSpec, State, string_leaves
 from .understanding import Listener
@@ -49,6 +50,7 @@ class CompiledFlow:
     actions: ActionRegistry
     begin_uses_call: bool
     listener: Listener
+    repairs: Repairs
     mtimes: tuple[float, ...] = field(default=())
 
     @property
@@ -124,6 +126,13 @@ def compile_flow(
         )
     for index, intent in enumerate(flow.global_intents):
         inline(intent.say, "global", index, "say")
+    for repair, default in DEFAULT_LINES.items():
+        option = flow.repair.option(repair)
+        if option is not None:
+            source = option.say if option.say is not None else default
+            templates[("repair", repair, "say")] = compile_string(
+                env, source, f"{loaded.path}:{loaded.line('repair', repair) or 1}"
+            )
     uses_call = bool(flow.begin) and "call" in jinja2.meta.find_undeclared_variables(
         env.parse(flow.begin)
     )
@@ -142,6 +151,7 @@ def compile_flow(
         actions=extensions.actions,
         begin_uses_call=uses_call,
         listener=Listener(flow.slots, slot_types, flow.hours),
+        repairs=Repairs.of(flow),
         mtimes=mtimes,
     )
 

@@ -6,40 +6,51 @@ them. The order of the rules is the order of :func:`plan`:
 
 1. A reminder turn reminds.
 2. Nothing new from the caller (an agent-first call): ask this state's question.
-3. Global intents that clearly match ("talk to a person") win.
+3. Global intents that clearly match (the author's own) win; then a request for a person.
 4. Our parsers fill slots: the current state's slots from the answer, any other slot from
    strong evidence (an email, a date with a month name, "my name is ...").
-5. A changed value of a slot this state does not ask for: back to where it is asked.
-6. Transitions: guards over the slots first, then intents our code recognises, then a plain
+5. A value read back for confirmation ("did you say 7 PM?") is stored on a yes, dropped on a
+   no.
+6. A changed value of a slot this state does not ask for: back to where it is asked.
+7. A read-back: a corrected value (6), an item named as wrong ("the date is wrong"), a plain
+   "no" (which item?), or a yes.
+8. Nothing understood and a repair asked for: repeat, hold, cancel.
+9. Transitions: guards over the slots first, then intents our code recognises, then a plain
    way out once the state's slots are filled.
-7. Otherwise: "got it" for a value useful elsewhere, the model when one is configured, or a
-   re-ask.
+10. Otherwise: a value heard but not for sure is read back, "got it" for a value useful
+    elsewhere, the model when one is configured, or a re-ask.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeAlias
 
 from engine.protocol import Utterance
 
-from . import understanding
+from . import readback, understanding
 from .compile import CompiledFlow
 from .intents import first_match
+from .slots import yes_no
 from .spec import State, Transition
 from .understanding import Understanding
 
 __all__ = [
     "Ask",
     "AskModel",
+    "AskWhich",
+    "Clarify",
     "Correct",
+    "Fix",
     "GotIt",
     "Move",
     "NotUnderstood",
     "Plan",
+    "Rejected",
     "Remind",
+    "Repair",
     "TakeGlobal",
     "Understanding",
     "caller_words",
@@ -103,7 +114,42 @@ class NotUnderstood:
     errors: tuple[str, ...] = ()
 
 
-Plan: TypeAlias = Remind | Ask | TakeGlobal | Correct | Move | GotIt | AskModel | NotUnderstood
+@dataclass(frozen=True)
+class Repair:
+    """A built-in repair the caller asked for: ``repeat``, ``hold``, ``cancel`` or ``human``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Clarify:
+    """A value heard but not for sure: read it back ("did you say 7 PM?"), store it on a yes."""
+
+    slot: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The caller said no to a value read back for confirmation: ask for it again."""
+
+
+@dataclass(frozen=True)
+class AskWhich:
+    """A read-back is wrong and the caller did not say where: ask which item to fix."""
+
+
+@dataclass(frozen=True)
+class Fix:
+    """An item of a read-back is wrong: ask for it again, then come back to the read-back."""
+
+    slot: str
+
+
+Plan: TypeAlias = (
+    Remind | Ask | TakeGlobal | Correct | Move | GotIt | AskModel | NotUnderstood | Repair
+    | Clarify | Rejected | AskWhich | Fix
+)  # fmt: skip
 
 
 def caller_words(transcript: tuple[Utterance, ...]) -> str | None:
@@ -150,6 +196,15 @@ def choose(
         if transition.when and flow.guards[("states", state_name, "next", index)](**view):
             return transition
     patterns = flow.intents[state_name]
+    if state.read_back:
+        # Read back for a yes: its plain way opens on a yes only, never on entering.
+        if said is None:
+            return None
+        matched = first_match(patterns, said)
+        if matched is not None:
+            return next(t for t in state.next if t.intent == matched)
+        plain = next((t for t in state.next if not t.when and not t.intent), None)
+        return plain if yes_no(said) is True else None
     if said is not None:
         matched = first_match(patterns, said, yes_no_words=False)
         if matched is not None:
@@ -215,10 +270,14 @@ def plan(
     today: date,
     has_model: bool,
     view: Any,
+    pending: Mapping[str, Any] | None = None,
+    fixing: bool = False,
 ) -> tuple[Plan, Understanding]:
     """What to do with a turn, and the values understood (not yet stored).
 
     ``view`` builds what guards see for a set of slots: ``view(slots) -> mapping``.
+    ``pending`` is a value read back for confirmation last turn; ``fixing`` says the caller
+    was asked which item of a read-back to fix.
     """
     nothing = Understanding()
     if reminder:
@@ -228,8 +287,19 @@ def plan(
     chosen = first_match(flow.global_intents, said)
     if chosen is not None:
         return TakeGlobal(chosen), nothing
+    repair = flow.repairs.heard(said)
+    if repair == "human" and flow.repairs.human_to != state_name:
+        return Repair("human"), nothing
+    if repair == "cancel":
+        return Repair("cancel"), nothing  # "never mind, I'll call back": nothing said counts
     state = flow.state(state_name)
     understood = understand(flow, state, slots, said, today)
+    if pending:
+        understood, answer = _settle(understood, pending, said)
+        if answer is not None:
+            return answer, understood
+    if state.read_back and not understood.values and not understood.removed:
+        understood = _named_value(flow, state, slots, said, today) or understood
     after = {**slots, **understood.values}
     for name in understood.removed:
         after.pop(name, None)
@@ -240,11 +310,20 @@ def plan(
         target = correction_target(flow, state_name, after, elsewhere)
         if target is not None or not state.collect:
             return Correct(target), understood
+    if state.read_back and not understood.values and not understood.removed:
+        checked = _read_back(flow, state, said, fixing)
+        if checked is not None:
+            return checked, understood
+    if repair is not None and not understood.values and not understood.removed:
+        return Repair(repair), understood
     transition = choose(flow, state_name, view(after), after, said)
     if transition is not None:
         return Move(transition), understood
     if state.terminal:
         return Ask(), understood
+    unsure = [(name, value) for name, value in understood.unsure.items() if name in state.collect]
+    if unsure and not understood.values:
+        return Clarify(*unsure[0]), understood
     if (understood.learned(slots) or elsewhere) and not understood.errors:
         return GotIt(), understood
     if has_model and (not understood.errors or state.say is not None):
@@ -252,3 +331,44 @@ def plan(
         # it (a value said oddly); a prompt state lets the caller hear why first.
         return AskModel(understood.errors), understood
     return NotUnderstood(understood.errors), understood
+
+
+def _settle(
+    understood: Understanding, pending: Mapping[str, Any], said: str
+) -> tuple[Understanding, Plan | None]:
+    """The caller's answer to "did you say 7 PM?": a new value wins, then yes or no."""
+    if any(name in understood.values for name in pending):
+        return understood, None  # "no, eight": the new value is the answer
+    answer = yes_no(said)
+    if answer is True:
+        values = {**understood.values, **pending}
+        return replace(understood, values=values), None
+    if answer is False:
+        return understood, Rejected()
+    return understood, None
+
+
+def _named_value(
+    flow: CompiledFlow, state: State, slots: Mapping[str, Any], said: str, today: date
+) -> Understanding | None:
+    """A read-back item named with its new value ("the reason is a sore knee"), understood."""
+    items = readback.named(flow.slots, state.read_back, said)
+    if not items:
+        return None
+    words = readback.value_after(said, flow.slots, items[0])
+    if not words:
+        return None
+    found = understanding.understand(flow.listener, (items[0],), slots, words, today)
+    return found if items[0] in found.values else None
+
+
+def _read_back(flow: CompiledFlow, state: State, said: str, fixing: bool) -> Plan | None:
+    """A read-back's answer when no value was said: an item named as wrong, a no, or none."""
+    items = readback.named(flow.slots, state.read_back, said)
+    if items and (fixing or readback.says_wrong(said)):
+        return Fix(items[0])  # "the date is wrong" / (which item?) "my name"
+    if yes_no(said) is True and not fixing:
+        return None  # a yes: the plain way out (see choose)
+    if readback.says_wrong(said) and not fixing:
+        return AskWhich()
+    return None

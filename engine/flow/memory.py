@@ -35,6 +35,14 @@ class CallMemory:
     """Transcript length when the current state was entered (``context: state``)."""
     started: bool = False
     """Whether the start state's settings and actions have run (the greeting cannot)."""
+    pending: dict[str, Any] = field(default_factory=dict)
+    """A value heard but not for sure, read back and waiting for the caller's yes."""
+    fixing: bool = False
+    """A read-back was said to be wrong: the caller was asked which item to fix."""
+    held: bool = False
+    """The caller asked to hold on: the next silence is not held against them."""
+    cancelled: bool = False
+    """The caller gave up on the call ("never mind, bye")."""
 
     def copy(self) -> CallMemory:
         """A deep copy: restoring it undoes everything done since it was taken."""

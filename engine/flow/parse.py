@@ -71,6 +71,9 @@ _KNOWN_KEYS = _all_keys(
         spec.ActionSpec,
         spec.Webhook,
         spec.VoiceSettings,
+        spec.OpeningHours,
+        spec.Repairs,
+        spec.RepairLine,
     )
 )
 

@@ -81,6 +81,10 @@ def read(snapshot: Mapping[str, Any]) -> Saved:
             path=[str(s) for s in fields.get("path") or ()],
             entered_at=int(fields.get("entered_at") or 0),
             started=bool(fields.get("started")),
+            pending=dict(fields.get("pending") or {}),
+            fixing=bool(fields.get("fixing")),
+            held=bool(fields.get("held")),
+            cancelled=bool(fields.get("cancelled")),
         )
         done = {str(key): (bool(ok), value) for key, (ok, value) in snapshot["done"].items()}
         actions = tuple(

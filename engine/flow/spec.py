@@ -44,6 +44,11 @@ class SlotSpec(_Spec):
         json_schema_extra={"anyOf": [{"enum": list(BUILTIN_SLOT_TYPES)}, {"type": "string"}]},
     )
     description: str = Field("", description="What the value is; shown to the model.")
+    label: str | None = Field(
+        None,
+        description="How the agent names the value to the caller (`date of birth`); default: "
+        "the slot's name in words. A read-back asks `What should I fix: your name, ...?` with it.",
+    )
     values: dict[str, tuple[str, ...]] | tuple[str, ...] | None = Field(
         None, description="enum: the allowed values, or a map of value to synonyms."
     )
@@ -83,6 +88,10 @@ class SlotSpec(_Spec):
         if self.type != "enum" and self.values:
             raise ValueError("`values` only goes with `type: enum`")
         return self
+
+    def spoken_label(self, name: str) -> str:
+        """How the agent names this slot (``label``, else ``date_of_birth`` as words)."""
+        return self.label or name.replace("_", " ")
 
     @cached_property
     def options(self) -> dict[str, tuple[str, ...]]:
@@ -200,6 +209,66 @@ class Webhook(_Spec):
     timeout: float = Field(3.0, gt=0, le=30)
 
 
+class RepairLine(_Spec):
+    """One built-in conversation repair (``repair:`` entry): its line, and where it leads."""
+
+    say: str | None = Field(
+        None, description="The line (Jinja); default: the engine's own (see the README)."
+    )
+    to: Name | None = Field(
+        None,
+        description="`human`: the state that puts the caller through (default: the target of "
+        "a global `human` intent, else the flow's give-up state if it transfers); `cancel`: a "
+        "state to end the call in instead of the engine's goodbye.",
+    )
+    examples: tuple[str, ...] = Field(
+        default_factory=tuple,
+        description="More phrases that ask for this, beside what is recognised by meaning.",
+    )
+
+
+RepairOption = RepairLine | Literal[False]
+
+
+class Repairs(_Spec):
+    """Conversation repair every flow has without writing a state (``repair:``).
+
+    Each is recognised by meaning in any state; `false` switches one off.
+    """
+
+    repeat: RepairOption = Field(
+        default_factory=RepairLine,
+        description='"Say that again": the current line once more; the call stays.',
+    )
+    hold: RepairOption = Field(
+        default_factory=RepairLine,
+        description='"Hold on": a short acknowledgement; nothing is taken, the question waits.',
+    )
+    cancel: RepairOption = Field(
+        default_factory=RepairLine,
+        description='"Never mind, bye": a polite goodbye; the call ends as `cancelled`.',
+    )
+    human: RepairOption = Field(
+        default_factory=RepairLine,
+        description='"Can I talk to someone?": to the state that puts the caller through.',
+    )
+    fix: RepairOption = Field(
+        default_factory=RepairLine,
+        description="A read-back the caller says is wrong without saying what: the question "
+        "which item to fix (`{{ items }}` lists them).",
+    )
+    confirm: RepairOption = Field(
+        default_factory=RepairLine,
+        description="A value heard but not for sure: read back before it is stored "
+        "(`{{ value }}` is the value as it would be read back).",
+    )
+
+    def option(self, name: str) -> RepairLine | None:
+        """The repair ``name`` as set, or ``None`` where it is switched off."""
+        value = getattr(self, name)
+        return value if isinstance(value, RepairLine) else None
+
+
 class VoiceSettings(_Spec):
     """Turn-taking settings sent with ``update_agent`` on entering a state (``voice:``)."""
 
@@ -218,6 +287,12 @@ class State(_Spec):
     )
     collect: tuple[Name, ...] = Field(
         default_factory=tuple, description="Slots this state asks for."
+    )
+    read_back: tuple[Name, ...] = Field(
+        default_factory=tuple,
+        description="Slots this state reads back for the caller to confirm: its plain way out "
+        "is taken on a yes; `no` asks which item to fix, and `the date is wrong, it's the "
+        "14th` (or any value said for one of them) corrects it, then the call comes back here.",
     )
     reask: str | None = Field(None, description="Line for when the answer was not understood.")
     reminder: str | None = Field(None, description="Line for a caller who went quiet.")
@@ -257,6 +332,8 @@ class State(_Spec):
             raise ValueError("a state has `say` or `prompt`, not both")
         if sum((self.end_call, self.transfer is not None, self.press_digit is not None)) > 1:
             raise ValueError("only one of `end_call`, `transfer` and `press_digit` per state")
+        if self.read_back and self.collect:
+            raise ValueError("a state either collects slots or reads them back, not both")
         return self
 
     @property
@@ -298,6 +375,12 @@ class Flow(_Spec):
     slots: dict[Name, SlotSpec] = Field(default_factory=dict)
     states: dict[Name, State] = Field(min_length=1)
     global_intents: tuple[GlobalIntent, ...] = Field(default_factory=tuple, alias="global")
+    repair: Repairs = Field(
+        default_factory=Repairs,
+        description="The built-in conversation repair: repeat, hold, cancel, a person, which "
+        "item to fix, and confirming a value heard but not for sure. Set a line, a target or "
+        "more examples, or `false` to switch one off.",
+    )
 
     @field_validator("time_zone")
     @classmethod

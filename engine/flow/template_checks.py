@@ -37,6 +37,17 @@ _JINJA_NAMED = re.compile(r"^No (filter|test) named '([^']+)'")
 _QUOTED = re.compile(r"'([^']+)'")
 
 
+REPAIR_NAMES: dict[str, frozenset[str]] = {
+    "repeat": frozenset(),
+    "hold": frozenset(),
+    "cancel": frozenset(),
+    "human": frozenset(),
+    "fix": frozenset({"items"}),
+    "confirm": frozenset({"value", "slot"}),
+}
+"""The repair lines a flow may set, and the names each may use beside the usual ones."""
+
+
 class TemplateChecks:
     """Checks every template of one flow; problems go to ``report``."""
 
@@ -87,11 +98,15 @@ class TemplateChecks:
         for index, intent in enumerate(flow.global_intents):
             if intent.say:
                 self.inline(intent.say, "global", index, "say")
+        for repair, extra in REPAIR_NAMES.items():
+            option = flow.repair.option(repair)
+            if option is not None and option.say:
+                self.inline(option.say, "repair", repair, "say", extra=extra)
 
     # -- the three kinds of template -------------------------------------------------------
 
-    def inline(self, source: str, *path: Any) -> None:
-        """A line in the flow file (Jinja template source)."""
+    def inline(self, source: str, *path: Any, extra: Iterable[str] = ()) -> None:
+        """A line in the flow file (Jinja template source); ``extra``: names it may use too."""
         try:
             tree = self.env.parse(source)
             self.env.compile(tree)  # code generation finds unknown filters and tests
@@ -99,7 +114,7 @@ class TemplateChecks:
             message, hint = _syntax_message(exc, self.env)
             self._at(path, exc.lineno, _needle(exc), message, hint)
             return
-        self._names(tree, path, None)
+        self._names(tree, path, None, extra=set(extra))
         self._imports(tree, lambda node, needle: self._at(path, node.lineno, needle))
 
     def guard(self, source: str, *path: Any, extra: Iterable[str] = ()) -> None:

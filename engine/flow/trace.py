@@ -147,6 +147,7 @@ def summarize(
         path=tuple(memory.path),
         actions=actions.runs(),
         gave_up=gave_up,
+        cancelled=memory.cancelled,
     )
 
 

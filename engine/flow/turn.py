@@ -22,7 +22,7 @@ from engine.agent import CallInfo, Part, Speech, Turn
 from engine.protocol import NO_CONTROL, CallControl
 from engine.templates import render
 
-from . import asking, decide, effects, extraction, speaking
+from . import asking, decide, effects, extraction, repair, speaking
 from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
@@ -79,6 +79,8 @@ class FlowTurn:
             today=self.today(),
             has_model=self.services.model is not None,
             view=self._view,
+            pending=memory.pending,
+            fixing=memory.fixing,
         )
         memory.slots.update(understood.values)
         self.tracer.planned(plan, understood)
@@ -86,6 +88,10 @@ class FlowTurn:
             memory.slots.pop(name, None)
         if not turn.reminder:
             memory.silences = 0
+            memory.held = False
+            memory.pending = {}
+            if not isinstance(plan, decide.NotUnderstood | decide.Repair):
+                memory.fixing = False
         match plan:
             case decide.Remind():
                 async for part in self._remind(turn):
@@ -114,6 +120,21 @@ class FlowTurn:
             case decide.NotUnderstood(errors=errors):
                 async for part in self._not_understood(turn, errors):
                     yield part
+            case decide.Repair(name=name):
+                async for part in self._repair(name, turn):
+                    yield part
+            case decide.Clarify(slot=slot, value=value):
+                memory.pending = {slot: value}
+                spoken = flow.slot_types[slot].say(value, flow.slots[slot])
+                yield Speech(self._repair_line("confirm", value=spoken, slot=slot))
+            case decide.Rejected():
+                yield Speech(asking.reask(self._line("reask") or self._question()))
+            case decide.AskWhich():
+                memory.fixing = True
+                yield Speech(self._fix_question())
+            case decide.Fix(slot=slot):
+                async for part in self._fix(slot, turn):
+                    yield part
 
     async def resume_at(self, target: str, why: str, turn: Turn) -> AsyncIterator[Part]:
         """A moved call whose state this flow version lacks: on to ``target`` (giving up)."""
@@ -132,6 +153,10 @@ class FlowTurn:
     async def _remind(self, turn: Turn) -> AsyncIterator[Part]:
         """The state's reminder; after too many in a row, the state gives up."""
         flow, memory = self.flow, self.memory
+        if memory.held:
+            memory.held = False  # asked to hold on: this silence is theirs, and not counted
+            yield Speech(repair.STILL_HOLDING)
+            return
         state = flow.state(memory.state)
         memory.silences += 1
         limit = flow.spec.reminders if state.reminders is None else state.reminders
@@ -149,6 +174,9 @@ class FlowTurn:
             log.info("flow.give_up", call_id=self.call.call_id, state=self.state, why="retries")
             async for part in self._give_up(turn, asking.CANNOT_GO_ON):
                 yield part
+            return
+        if self.memory.fixing:
+            yield Speech(asking.reask(self._fix_question(), errors))
             return
         if state.prompt is not None and not self._line("reask"):
             yield Speech(asking.reask("", errors))  # the model asks in its own words
@@ -168,6 +196,73 @@ class FlowTurn:
             return
         yield CallControl(end_call=True)
         yield Speech(goodbye)
+
+    # -- repair ------------------------------------------------------------------------------
+
+    async def _repair(self, name: str, turn: Turn) -> AsyncIterator[Part]:
+        """A built-in repair the caller asked for (see :mod:`engine.flow.repair`)."""
+        flow, memory = self.flow, self.memory
+        self.tracer.intent(name, "parser")
+        log.info("flow.repair", call_id=self.call.call_id, repair=name, state=self.state)
+        line = self._repair_line(name)
+        if name == "repeat":
+            if line:
+                yield Speech(line)
+            if memory.fixing:
+                yield Speech(self._fix_question())
+                return
+            async for part in self._speak(turn):
+                yield part
+        elif name == "hold":
+            memory.held = True
+            yield Speech(line)
+        elif name == "cancel":
+            memory.cancelled = True
+            self.tracer.why("repair cancel")
+            if flow.repairs.cancel_to is not None:
+                async for part in self._enter_chain(flow.repairs.cancel_to, turn):
+                    yield part
+                return
+            yield CallControl(end_call=True)
+            yield Speech(line)
+        else:  # a person
+            target = flow.repairs.human_to
+            if target is None:
+                yield Speech(f"{repair.NO_PERSON} {self._question()}".strip())
+                return
+            if line:
+                yield Speech(line)
+            self.tracer.why("repair human")
+            async for part in self._enter_chain(target, turn):
+                yield part
+
+    def _repair_line(self, name: str, **extra: Any) -> str:
+        template = self.flow.templates.get(("repair", name, "say"))
+        return render(template, {**self._view(), **extra}) if template is not None else ""
+
+    def _fix_question(self) -> str:
+        """Which item of the read-back to fix: "your name, your date of birth, or the reason"."""
+        flow = self.flow
+        labels = [
+            f"your {flow.slots[name].spoken_label(name)}"
+            for name in flow.state(self.state).read_back
+        ]
+        items = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])}, or {labels[-1]}"
+        return self._repair_line("fix", items=items) or f"What should I fix: {items}?"
+
+    async def _fix(self, slot: str, turn: Turn) -> AsyncIterator[Part]:
+        """Ask for ``slot`` again where it is asked; the call then comes back to the read-back."""
+        memory = self.memory
+        memory.fixing = False
+        memory.slots.pop(slot, None)
+        self.tracer.why(f"fix {slot}")
+        target = decide.asking_state(self.flow, slot)
+        if target is None:  # read back, never asked (set by an action): nothing to ask again
+            async for part in self._speak(turn):
+                yield part
+            return
+        async for part in self._enter_chain(target, turn):
+            yield part
 
     def _question(self) -> str:
         """Only the question of the current state's line ("What is your date of birth?")."""

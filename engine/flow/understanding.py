@@ -45,6 +45,8 @@ class Understanding:
     """Slots that held another value before."""
     removed: tuple[str, ...] = ()
     """Slots whose value the caller took back ("not Friday"): to be emptied."""
+    unsure: dict[str, Any] = field(default_factory=dict)
+    """Values heard but not for sure: read back to the caller, never stored as they are."""
 
     def learned(self, known: Mapping[str, Any]) -> bool:
         """Whether a slot that was empty gets a value."""

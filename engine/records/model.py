@@ -18,11 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.agent import MASK, ActionRun, CallInfo, CallSummary, TurnTrace
 from engine.protocol import Utterance
 
-Outcome: TypeAlias = Literal["completed", "transferred", "gave_up", "abandoned", "error"]
+Outcome: TypeAlias = Literal[
+    "completed", "transferred", "cancelled", "gave_up", "abandoned", "error"
+]
 """How a call ended: the agent hung up; transferred; retries ran out; the caller hung up
 mid-flow (or the socket was gone past the grace period); the last turn failed."""
 
-OUTCOMES: tuple[Outcome, ...] = ("completed", "transferred", "gave_up", "abandoned", "error")
+OUTCOMES: tuple[Outcome, ...] = (
+    "completed",
+    "transferred",
+    "cancelled",
+    "gave_up",
+    "abandoned",
+    "error",
+)
 
 TurnOutcome: TypeAlias = Literal["complete", "fallback", "superseded", "cut_off"]
 """How a turn ended: answered; failed (the fallback line was spoken); a newer request
@@ -241,11 +250,14 @@ def outcome(facts: CallFacts) -> Outcome:
     """How the call went, from who ended it and how its last turn ended.
 
     Retries running out is the most telling (such a call is usually transferred to a person
-    next); then a transfer or the agent's hang-up; a caller who hangs up right after a failed
-    turn is an error; anyone else who hangs up before the agent is done abandoned the call.
+    next); then a caller who gave up on the call ("never mind, bye"); then a transfer or the
+    agent's hang-up; a caller who hangs up right after a failed turn is an error; anyone else
+    who hangs up before the agent is done abandoned the call.
     """
     if facts.summary.gave_up:
         return "gave_up"
+    if facts.summary.cancelled:
+        return "cancelled"
     if facts.ended_by == "transfer":
         return "transferred"
     if facts.ended_by == "hang_up":

@@ -1,0 +1,188 @@
+"""What callers say to repair a conversation: "say that again", "hold on", "never mind", "a person".
+
+Every flow gets these repair requests without writing a state (see :mod:`engine.flow.repair`).
+They are recognised here by meaning, with rules over the caller's words rather than a list of
+examples an author must foresee: a request to repeat names hearing, saying again or a short
+"sorry?"; a hold asks for a moment or says the caller is fetching something; a cancel gives up
+on the call; a request for a person names someone (a person, an agent, the office) and asks to
+talk to them. Each rule is held to what such a request looks like on its own: "I've been on
+hold with my insurance" is no hold, "I don't need a person" and "my husband talked to someone
+yesterday" ask for nobody, and "am I talking to a real person?" is a question about the agent.
+
+Everything here is linear in the length of the utterance (a few regular expressions without
+nested repetition over a bounded prefix).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+RepairName = Literal["repeat", "hold", "cancel", "human"]
+REPAIRS: tuple[RepairName, ...] = ("repeat", "hold", "cancel", "human")
+
+MAX_CHARS = 400
+"""A repair request is short; only this much of an utterance is read for one."""
+
+_CONTRACTIONS = (
+    (r"\bcan't\b", "cannot"),
+    (r"\bwon't\b", "will not"),
+    (r"(\w)n't\b", r"\1 not"),
+    (r"\b(i|you|we|they)'ll\b", r"\1 will"),
+    (r"\b(i|you|we|they)'d\b", r"\1 would"),
+    (r"\b(i|you|we|they)'re\b", r"\1 are"),
+    (r"\b(i|you|we|they)'ve\b", r"\1 have"),
+    (r"\bi'm\b", "i am"),
+    (r"\b(it|that|what|who|there|here|he|she)'s\b", r"\1 is"),
+    (r"\blet's\b", "let us"),
+    (r"\bgonna\b", "going to"),
+    (r"\bwanna\b", "want to"),
+    (r"\bgotta\b", "got to"),
+)
+
+
+def normalise(said: str) -> str:
+    """Lower-case words, contractions spelled out, punctuation as spaces (a bounded prefix)."""
+    text = said[:MAX_CHARS].lower().replace("\u2019", "'")
+    for pattern, spelled in _CONTRACTIONS:
+        text = re.sub(pattern, spelled, text)
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text).split())
+
+
+_FILLER = r"(?:um|uh|er|erm|oh|ah|well|so|okay|ok|sorry|excuse me|hey|hi|yeah|yes|no|hm+)"
+_ONLY_FILLERS = re.compile(rf"^(?:{_FILLER}\s*)*$")
+
+# -- repeat ---------------------------------------------------------------------------------------
+
+_REPEAT_ALONE = re.compile(
+    r"^(?:(?:sorry|excuse me|pardon|pardon me|what|huh|eh|come again|say again|again"
+    r"|beg your pardon|i beg your pardon|sorry what|what sorry|you what|what was that"
+    r"|what is that|what did you say|say what|what now|repeat|repeat please|please repeat"
+    r"|one more time|once more|once again|sorry come again|what was the question)\s*)+$"
+)
+_REPEAT = re.compile(
+    r"\b(?:(?:say|tell me|read|ask) (?:that|it|this|the question|me that|them|those|the \w+)?"
+    r"\s*(?:again|one more time|once more|over)"
+    r"|repeat (?:that|it|this|yourself|the question|what you said|the last part|the \w+)"
+    r"|(?:can|could|would|will) you repeat|please repeat|repeat please"
+    r"|(?:did not|could not|can not|cannot|not) (?:quite )?"
+    r"(?:hear|catch|get|understand|make out) (?:that|you|it|what|the|all|any|a word)"
+    r"|(?:i )?missed (?:that|it|what you said|the last part|the question|you)"
+    r"|what (?:did you|was that|was the question|were you|do you need|was the last)"
+    r"|(?:say|speak|talk|go) (?:it |that )?(?:a bit |a little )?(?:slower|more slowly|louder|up)"
+    r"|(?:you|it) (?:broke|cut|are breaking|are cutting|keep cutting) (?:up|out)"
+    r"|(?:come again|pardon me|beg your pardon|one more time)"
+    r"|go over (?:that|it) again)\b"
+)
+
+# -- hold -----------------------------------------------------------------------------------------
+
+_MOMENT = r"(?:sec|secs|second|seconds|moment|minute|min|tick|mo)"
+_HOLD = re.compile(
+    rf"\b(?:hold on|hang on|hold up|hold please|please hold|hold the line|hold a {_MOMENT}"
+    rf"|wait(?: a| one| just a)? {_MOMENT}|one {_MOMENT}|just a {_MOMENT}|just one {_MOMENT}"
+    rf"|give me (?:a|one|just a)(?: quick)? {_MOMENT}|gimme a {_MOMENT}|bear with me"
+    rf"|let me (?:just )?(?:check|look|find|grab|get|see|think|pull|dig|go get|go grab)"
+    rf"|(?:i|i am|i will|i need to|i have to|just) (?:go |going to |have to |need to )?"
+    rf"(?:grab|find|get|look for|dig out|fetch|pull up) (?:my|the|it|that|a)"
+    r"|i am (?:looking|checking)"
+    rf"|(?:a|one) {_MOMENT} please)\b"
+)
+_HOLD_ALONE = re.compile(r"^(?:wait|hold|hang on|one sec|a sec|sec|moment|wait please)$")
+_NOT_HOLD = re.compile(r"\b(?:on hold|put (?:me|us|him|her|them) on hold|hold music)\b")
+
+# -- cancel ---------------------------------------------------------------------------------------
+
+# "Never mind" and "forget it" also start a correction ("never mind, make it 7:30"): they
+# cancel only where nothing but another goodbye follows them.
+_DROP = re.compile(
+    r"\b(?:never ?mind|nevermind|forget (?:it|about it|that|the whole thing|this))\b"
+)
+_CANCEL = re.compile(
+    r"\b(?:(?:i will|i would rather|i can|i am going to|let me|maybe i will|i should) call "
+    r"(?:you |them |)?"
+    r"(?:back|again|another time|later|tomorrow)"
+    r"|call back later|try (?:again )?(?:later|another time)"
+    r"|(?:i )?(?:have|changed) (?:changed )?my mind|i have to go|i got to go|i need to go"
+    r"|i must go|gotta run|i have to run|i will pass|do not worry about it"
+    r"|not interested|no longer (?:need|want)|do not need (?:it|this|that) anymore"
+    r"|cancel (?:that|this|it|the call|everything|the whole thing)"
+    r"|forget i called|i am done|stop the call|end the call"
+    r"|hang up|goodbye|good bye|bye bye|bye)\b"
+)
+_KEEP_GOING = re.compile(r"\b(?:do not|not) (?:cancel|hang up|forget|end)\b")
+
+# -- a person -------------------------------------------------------------------------------------
+
+_PERSON = (
+    r"(?:(?:a |an |the |your |some )?(?:real |actual |live |human |other )?"
+    r"(?:person|human(?: being)?|someone|somebody|anyone|anybody|agent|representative|rep"
+    r"|operator|receptionist|staff(?: member)?|employee|manager|supervisor|attendant"
+    r"|front desk|office|nurse|doctor|pharmacist|mechanic|advisor|adviser|associate|people"
+    r"|man|woman|guy|lady|someone else|somebody else|someone real|somebody real|live one"
+    r"|real one|human one))"
+)
+_ASK = (
+    r"(?:talk|speak|chat) (?:to|with)|connect (?:me )?(?:to|with)|transfer (?:me )?(?:to)?"
+    r"|put me (?:through )?(?:to|on with)|get me|give me|i want|i need|i would like|can i get"
+    r"|can i have|let me (?:talk|speak)|is there|are there|need to reach|reach"
+)
+_HUMAN = re.compile(rf"\b(?:{_ASK})\s+(?:to |with )?{_PERSON}\b")
+_HUMAN_ALONE = re.compile(
+    rf"^(?:{_FILLER}\s+)*(?:please\s+)?{_PERSON}(?:\s+please)?(?:\s+{_FILLER})*$"
+)
+_NOT_HUMAN = re.compile(
+    r"\b(?:(?:do not|not|never|no need to|without) (?:want|need|have to|wish)?\s*(?:to )?"
+    r"(?:talk|speak|a person|someone|anyone|human)"
+    r"|am i (?:talking|speaking) (?:to|with)|are you (?:a |an )?(?:real|human|person|robot|bot)"
+    r"|is this (?:a |an )?(?:real|human|person|robot|bot)"
+    r"|(?:talked|spoke|spoken|talking|speaking) (?:to|with) (?:someone|somebody|a person|the \w+) "
+    r"(?:yesterday|earlier|before|last|already|about)"
+    r"|(?:already|earlier|yesterday|last week) (?:talked|spoke))\b"
+)
+_PERSON_ONLY = re.compile(
+    r"^(?:a |an )?(?:real |actual |live )?(?:person|human|agent|operator|representative|rep"
+    r"|receptionist|someone|somebody)(?: please)?$"
+)
+
+
+def heard(said: str) -> RepairName | None:
+    """The repair the caller asks for in ``said``, if ``said`` is one.
+
+    A request for a person is checked first (it can come with anything), then a cancel, a
+    repeat and a hold; each only where the words say nothing else of substance (the caller's
+    answer, said together with "hold on", is the answer: that is for the flow to decide).
+    """
+    text = normalise(said)
+    if not text or _ONLY_FILLERS.match(text):
+        return None
+    if asks_for_person(text, normalised=True):
+        return "human"
+    if cancels(text):
+        return "cancel"
+    if _REPEAT_ALONE.match(text) or _REPEAT.search(text):
+        return "repeat"
+    if (_HOLD.search(text) or _HOLD_ALONE.match(text)) and not _NOT_HOLD.search(text):
+        return "hold"
+    return None
+
+
+def cancels(text: str) -> bool:
+    """Whether the (normalised) words give up on the call rather than correct something."""
+    if _KEEP_GOING.search(text):
+        return False
+    if _CANCEL.search(text):
+        return True
+    dropped = _DROP.search(text)
+    if dropped is None:
+        return False
+    rest = text[dropped.end() :].strip()
+    return not rest or bool(_ONLY_FILLERS.match(rest) or _DROP.search(rest))
+
+
+def asks_for_person(said: str, *, normalised: bool = False) -> bool:
+    """Whether ``said`` asks to be put through to a person (and denies nothing of it)."""
+    text = said if normalised else normalise(said)
+    if _NOT_HUMAN.search(text):
+        return False
+    return bool(_HUMAN.search(text) or _HUMAN_ALONE.match(text) or _PERSON_ONLY.match(text))
