@@ -134,7 +134,7 @@ tests:
     turns:
       - caller: My name is Dana Scully
         expect: {model_called: false}
-      - caller: I'd rather not say
+      - caller: the third day of the third month of nineteen eighty
         model:
           tool_calls: [{name: record_answer, arguments: {date_of_birth: "1980-03-03"}}]
         expect: {state: ask_reason, says: reason for your visit, model_called: true}

@@ -70,7 +70,7 @@ def runner(tmp_path, model=None) -> FlowRunner:  # type: ignore[no-untyped-def]
 async def test_the_request_is_one_forced_function_for_the_states_slots(tmp_path, model, server):
     server.script(Reply(tool_calls=(ToolCall("record_answer", {"time": "18:30"}),)))
     call = runner(tmp_path, model)
-    reply = await call.say("whenever the kids are done with football")
+    reply = await call.say("when the kids are done with football, six thirty or seven")
     assert reply.text == "For how many?"
     assert call.slots["time"] == "18:30"
     (request,) = server.requests
@@ -83,8 +83,17 @@ async def test_the_request_is_one_forced_function_for_the_states_slots(tmp_path,
     system = request["messages"][0]["content"]
     assert "'What time would you like?'" in system and "2026-11-25" in system
     assert request["messages"][-1] == {
-        "role": "user", "content": "whenever the kids are done with football",
+        "role": "user", "content": "when the kids are done with football, six thirty or seven",
     }  # fmt: skip
+
+
+async def test_a_value_the_caller_never_said_is_never_stored(tmp_path, model, server):
+    # The model guesses a time from words that hold none: asked again, nothing stored.
+    server.script(Reply(tool_calls=(ToolCall("record_answer", {"time": "18:30"}),)))
+    call = runner(tmp_path, model)
+    reply = await call.say("whenever the kids are done with football")
+    assert reply.text == "Sorry, I didn't catch that. What time would you like?"
+    assert "time" not in call.slots
 
 
 async def test_a_value_the_types_refuse_is_never_stored(tmp_path, model, server):

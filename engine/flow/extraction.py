@@ -7,7 +7,8 @@ parameters are the slots the state asks for (each described by its slot type's J
 and, when the state or the flow has intents, the intent the caller voiced. The call forces that
 function (``tool_choice``), so the answer is structured, never free text; every value it
 returns is checked by the same slot types (and opening hours) as the caller's own words, so a
-bad value is refused, never stored.
+bad value is refused, never stored, and so is one the caller never said
+(:mod:`engine.flow.grounding`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.llm import ChatModel, Message, ToolCallRequest
 from engine.protocol import ToolCallInvocation, ToolCallResult
 
 from .compile import CompiledFlow
+from .grounding import NOT_SAID, grounded
 from .hours import check_hours
 from .prompting import messages
 from .slots import Parsed
@@ -80,9 +82,17 @@ def extraction_prompt(question: str, today: date) -> str:
 
 
 def read_extraction(
-    flow: CompiledFlow, state_name: str, arguments: Any, today: date, outcome: ToolOutcome
+    flow: CompiledFlow,
+    state_name: str,
+    arguments: Any,
+    today: date,
+    outcome: ToolOutcome,
+    heard: str = "",
 ) -> str:
-    """Check the model's answer into ``outcome``; returns the result reported for the call."""
+    """Check the model's answer into ``outcome``; returns the result reported for the call.
+
+    ``heard`` is what the caller said: a value not grounded in it is refused.
+    """
     if not isinstance(arguments, Mapping):
         return "rejected: the arguments are not an object"
     state = flow.state(state_name)
@@ -96,6 +106,8 @@ def read_extraction(
             reason = check_hours(kind.name, parsed.value, flow.spec.hours)
             if reason:
                 parsed = Parsed(False, error=reason)
+        if parsed.ok and not grounded(kind, spec, parsed.value, heard):
+            parsed = Parsed(False, error=NOT_SAID)
         if parsed.ok:
             outcome.slots[name] = parsed.value
             kept.append(name)
@@ -144,5 +156,6 @@ async def extract(
         if call.name != EXTRACT_TOOL:
             result = f"rejected: no tool named {call.name!r}"
         else:
-            result = read_extraction(flow, state_name, arguments, today, outcome)
+            heard = " ".join(u.content for u in transcript if u.role == "user")
+            result = read_extraction(flow, state_name, arguments, today, outcome, heard)
         yield ToolCallResult(call.id, result, not result.startswith("rejected"))

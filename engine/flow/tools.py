@@ -5,7 +5,8 @@ own slots and any still unknown that the caller can give) and one ``intent_<name
 per intent it may choose (the state's and the global ones). The same table answers the model's
 calls: a name that is not in it (an intent never offered, a slot only actions may set) is
 refused and answered as an error, and a value is checked by its slot type like anything a
-caller said, so a bad one is refused, never stored.
+caller said, and against the caller's words (:mod:`engine.flow.grounding`), so a bad or
+invented one is refused, never stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import orjson
 from engine.llm import ToolCallRequest
 
 from .compile import CompiledFlow
+from .grounding import NOT_SAID, grounded
+from .slots import Parsed
 from .spec import State
 
 
@@ -65,8 +68,14 @@ class ToolTable:
     """The tools of one state for one turn, given the slots already known."""
 
     def __init__(
-        self, flow: CompiledFlow, state: State, known: Mapping[str, Any], today: date
+        self,
+        flow: CompiledFlow,
+        state: State,
+        known: Mapping[str, Any],
+        today: date,
+        heard: str = "",
     ) -> None:
+        """``heard``: everything the caller said in the call (a value must be grounded in it)."""
         self._tools: dict[str, Tool] = {}
         for name, slot in flow.slots.items():
             if slot.source == "action":
@@ -77,7 +86,7 @@ class ToolTable:
                     f"set_{name}",
                     slot.description or f"Record the caller's {name.replace('_', ' ')}.",
                     {"value": kind.json_schema(slot)},
-                    _set_slot(flow, name, today),
+                    _set_slot(flow, name, today, heard),
                 )
         intents = [(t.intent, t.description) for t in state.next if t.intent]
         intents += [(g.intent, g.description) for g in flow.spec.global_intents]
@@ -114,12 +123,14 @@ class ToolTable:
         return tool.handle(arguments, outcome)
 
 
-def _set_slot(flow: CompiledFlow, name: str, today: date) -> Handler:
+def _set_slot(flow: CompiledFlow, name: str, today: date, heard: str) -> Handler:
     slot, kind = flow.slots[name], flow.slot_types[name]
 
     def handle(arguments: Any, outcome: ToolOutcome) -> str:
         value = arguments.get("value") if isinstance(arguments, dict) else None
         parsed = kind.parse(value, slot, today)
+        if parsed.ok and not grounded(kind, slot, parsed.value, heard):
+            parsed = Parsed(False, error=NOT_SAID)
         if not parsed.ok:
             outcome.errors.append(parsed.error)
             return f"rejected: {parsed.error}"

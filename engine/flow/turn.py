@@ -428,7 +428,8 @@ class FlowTurn:
                 self.today(), outcome,
             )  # fmt: skip
         else:
-            table = ToolTable(flow, state, memory.slots, self.today())
+            heard = " ".join(u.content for u in turn.transcript if u.role == "user")
+            table = ToolTable(flow, state, memory.slots, self.today(), heard)
             parts = speaking.speak(model, flow, memory, self._view(), turn, table, outcome)
         async for part in parts:
             spoke = spoke or isinstance(part, Speech)
