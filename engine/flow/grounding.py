@@ -32,12 +32,18 @@ NOT_SAID = "I didn't catch that"
 """The error a value the caller never said is refused with (spoken in the re-ask)."""
 
 MAX_CHARS = 20_000  # the caller's side of a long call is plenty; the rest is not read
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RELATIVE = frozenset(
-    ["today", "tomorrow", "tonight", "yesterday", "week", "weekend", "next", "this", "coming", "day", "after"]
+    ("today", "tomorrow", "tonight", "yesterday", "week", "weekend", "next", "this", "coming",
+     "day", "after")
+)  # fmt: skip
+_TIME_WORDS = frozenset(
+    ("noon", "midday", "midnight", "morning", "afternoon", "evening", "night", "half", "quarter")
 )
-_TIME_WORDS = frozenset(["noon", "midday", "midnight", "morning", "afternoon", "evening", "night", "half", "quarter"])
 
 
 @runtime_checkable
@@ -77,10 +83,10 @@ def _date(value: Any, spec: SlotSpec, said: str) -> bool:
         return False
     words = set(_words(said))
     numbers = _numbers(said)
-    if spec.past or spec.with_year:
-        # A date of birth: its year must have been said ("1980", "eighty", "nineteen eighty").
-        if day.year not in numbers and day.year % 100 not in numbers:
-            return False
+    # A date of birth: its year must have been said ("1980", "eighty", "nineteen eighty").
+    year_said = day.year in numbers or day.year % 100 in numbers
+    if (spec.past or spec.with_year) and not year_said:
+        return False
     said_day = day.day in numbers or any(w.startswith(str(day.day)) for w in words)
     said_month = _MONTHS[day.month - 1] in words or day.month in numbers
     said_relative = bool(words & _RELATIVE) or _WEEKDAYS[day.weekday()] in words
@@ -88,7 +94,7 @@ def _date(value: Any, spec: SlotSpec, said: str) -> bool:
 
 
 def _time(value: Any, spec: SlotSpec, said: str) -> bool:
-    hour, _, minute = str(value).partition(":")
+    hour = str(value).partition(":")[0]
     if not hour.isdigit():
         return False
     numbers = _numbers(said)
