@@ -91,7 +91,11 @@ def test_dot_marks_give_ups_dashed_and_endings_double(clinic):
         in text
     )
     assert '"any state" -> "repeat_help" [label="intent help (returns)"]' in text
-    assert '"repeat_help" -> "any state" [label="returns", style="dashed"]' in text
+    assert (
+        '"repeat_help" -> "any state" [label="returns", style="dotted", arrowhead="onormal"]'
+        in (text)
+    )
+    assert '"any state" -> "[end]" [label="cancel (built in)", arrowhead="none"' in text
     assert '"[start]" -> "ask_name"' in text
 
 

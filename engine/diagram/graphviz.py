@@ -107,10 +107,12 @@ def _node_attrs(node: Node) -> dict[str, str]:
 
 def _edge_attrs(edge: Edge) -> dict[str, str]:
     attrs: dict[str, str] = {}
-    if edge.label and edge.kind != "end":
-        attrs["label"] = " ".join(edge.label.split())
-    if edge.kind in ("give_up", "return"):
+    if edge.label and (edge.kind != "end" or edge.source == ANYWHERE):
+        attrs["label"] = " ".join(edge.label.split())  # a state's ending is in its box
+    if edge.kind == "give_up":
         attrs["style"] = "dashed"
+    if edge.kind == "return":
+        attrs.update(style="dotted", arrowhead="onormal")  # back where the call was
     if edge.kind == "end":
         attrs.update(arrowhead="none", style="dotted")
     if not edge.visited:

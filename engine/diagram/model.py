@@ -2,9 +2,10 @@
 
 Every state is drawn (the start marked; hang-ups, transfers and final keypad presses marked as
 the end of the flow; states where the model speaks and states that run actions marked apart),
-every ``next`` way out labelled with its guard or intent, every
-``on_give_up`` as a dashed "gives up" edge, and the global intents as edges from one "any
-state" node. A state can be highlighted (``at``), and a :class:`~engine.diagram.coverage.Coverage`
+every ``next`` way out labelled with its guard or intent (a read-back's on "yes", and its
+"fix" edges back to where each item is asked), every ``on_give_up`` of a state that waits for
+an answer as a dashed "gives up" edge, and the global intents and the built-in repairs (a
+person, a cancel, repeat and hold) as edges from one "any state" node. A state can be highlighted (``at``), and a :class:`~engine.diagram.coverage.Coverage`
 greys out what no conversation visited. The output is a pure function of the flow (stable
 order, no timestamps, no absolute paths), so diagrams committed next to the flows can be
 checked for being current.
@@ -25,16 +26,18 @@ a test checks that every drawn edge is a move the runtime machine allows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from engine.errors import DialplanError
 from engine.flow import CompiledFlow
+from engine.flow.repair import human_target
 from engine.flow.spec import Flow
 
 from .coverage import Coverage
 
-EdgeKind = Literal["start", "next", "give_up", "end", "global", "stay", "return"]
+EdgeKind = Literal["start", "next", "give_up", "end", "global", "stay", "return", "fix"]
 
 ANYWHERE = "any state"
 """Label of the node that global intents leave from."""
@@ -157,15 +160,23 @@ def diagram(
                 parts.append(f"intent {transition.intent}{means}")
             if transition.when:
                 parts.append(f"when {transition.when}")
+            if state.read_back and not parts:
+                parts.append("yes")  # a read-back's plain way opens on the caller's yes
             label = " ".join(" ".join(parts).split())  # a folded YAML guard spans lines
             edges.append(Edge(name, transition.to, "next", label, seen(name, transition.to)))
-        if give_up := spec.give_up_target(name):
+        for slot in state.read_back:
+            asking = next((n for n, s in spec.states.items() if slot in s.collect), None)
+            if asking is not None:
+                edges.append(Edge(name, asking, "fix", f"fix {slot}", seen(name, asking)))
+        give_up = spec.give_up_target(name)
+        if give_up and _asks(spec, name):
             edges.append(Edge(name, give_up, "give_up", "gives up", seen(name, give_up)))
         ending = _ending(spec, name)
         if ending:
             visited = entered is None or name in entered
             edges.append(Edge(name, "", "end", ending, visited))
-    if spec.global_intents:
+    repairs = _repair_edges(spec, seen_intent)
+    if spec.global_intents or repairs:
         nodes.append(Node(ANYWHERE))
     for intent in spec.global_intents:
         visited = seen_intent(intent.intent)
@@ -179,7 +190,36 @@ def diagram(
         else:
             label = f"intent {intent.intent}"
             edges.append(Edge(ANYWHERE, intent.to, "global", label, visited))
+    edges += repairs
     return Diagram(spec.flow, file, tuple(nodes), tuple(edges))
+
+
+def _asks(flow: Flow, name: str) -> bool:
+    """Whether state ``name`` waits for an answer it may not get (and so can give up)."""
+    state = flow.states[name]
+    waits = state.collect or state.read_back or state.prompt or any(t.intent for t in state.next)
+    limited = state.visits is not None
+    return bool(waits or limited)
+
+
+def _repair_edges(flow: Flow, seen: Callable[[str], bool]) -> list[Edge]:
+    """The built-in repairs, from "any state": a person, a cancel, and the ones that stay."""
+    edges: list[Edge] = []
+    staying = [name for name in ("repeat", "hold") if flow.repair.option(name) is not None]
+    own = {intent.intent for intent in flow.global_intents}
+    staying = [name for name in staying if name not in own]
+    if staying:
+        label = f"{', '.join(staying)} (built in, stays)"
+        edges.append(Edge(ANYWHERE, ANYWHERE, "stay", label, any(seen(n) for n in staying)))
+    person = human_target(flow)
+    if person is not None and "human" not in own:
+        edges.append(Edge(ANYWHERE, person, "global", "a person (built in)", seen("human")))
+    cancel = flow.repair.option("cancel")
+    if cancel is not None:
+        label = "cancel (built in)"
+        target = cancel.to or ""
+        edges.append(Edge(ANYWHERE, target, "global" if target else "end", label, seen("cancel")))
+    return edges
 
 
 def _ending(flow: Flow, name: str) -> str | None:

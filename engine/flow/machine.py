@@ -15,6 +15,7 @@ from transitions import Machine, MachineError
 
 from engine.errors import RuntimeFault
 
+from .repair import human_target
 from .spec import Flow
 
 
@@ -62,6 +63,9 @@ class FlowMachine:
             anywhere |= set(flow.states)
         # A caller may correct a value anywhere; the call goes back to where it is asked.
         anywhere |= {name for name, state in flow.states.items() if state.collect}
+        # The built-in repairs: a person, and a cancel that ends in a state of the flow's.
+        cancel = flow.repair.option("cancel")
+        anywhere |= {t for t in (human_target(flow), cancel.to if cancel else None) if t}
         for source in flow.states:
             edges.update((source, target) for target in anywhere)
         for source, target in sorted(edges):
