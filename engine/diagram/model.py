@@ -5,8 +5,9 @@ the end of the flow; states where the model speaks and states that run actions m
 every ``next`` way out labelled with its guard or intent (a read-back's on "yes", and its
 "fix" edges back to where each item is asked), every ``on_give_up`` of a state that waits for
 an answer as a dashed "gives up" edge, and the global intents and the built-in repairs (a
-person, a cancel, repeat and hold) as edges from one "any state" node. A state can be highlighted (``at``), and a :class:`~engine.diagram.coverage.Coverage`
-greys out what no conversation visited. The output is a pure function of the flow (stable
+person, a cancel, repeat and hold) as edges from one "any state" node. A state can be
+highlighted (``at``), and a :class:`~engine.diagram.coverage.Coverage` greys out what no
+conversation visited. The output is a pure function of the flow (stable
 order, no timestamps, no absolute paths), so diagrams committed next to the flows can be
 checked for being current.
 
