@@ -216,3 +216,22 @@ def test_read_back_items_must_be_slots(tmp_path):
     with pytest.raises(AuthoringErrors) as raised:
         compile_text(tmp_path, DESK.replace("read_back: [full_name,", "read_back: [fullname,"))
     assert "reads back unknown slot 'fullname' (did you mean 'full_name'?)" in str(raised.value)
+
+
+async def test_an_earlier_item_is_corrected_from_anywhere_and_the_question_comes_back(desk):
+    await desk.say("Dana Scully")
+    await desk.say("March 3rd 1980")
+    reply = await desk.say("sorry, the date is wrong, it's the 4th")
+    assert desk.slots["date_of_birth"] == "1980-03-04" and "reason" not in desk.slots
+    assert desk.state == "ask_reason" and "reason for your visit" in reply.text
+
+
+async def test_an_earlier_item_named_as_wrong_is_asked_again_then_the_call_goes_on(desk):
+    await desk.say("Dana Scully")
+    await desk.say("March 3rd 1980")
+    asked = await desk.say("hang on, my name is wrong")
+    assert desk.state == "ask_name" and "full_name" not in desk.slots and "reason" not in desk.slots
+    assert "name" in asked.text
+    back = await desk.say("Dana Skully")
+    assert desk.slots == {"full_name": "Dana Skully", "date_of_birth": "1980-03-03"}
+    assert desk.state == "ask_reason" and "reason for your visit" in back.text

@@ -23,7 +23,7 @@ them. The order of the rules is the order of :func:`plan`:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeAlias
@@ -299,7 +299,19 @@ def plan(
         if answer is not None:
             return answer, understood
     if state.read_back and not understood.values and not understood.removed:
-        understood = _named_value(flow, state, slots, said, today) or understood
+        named = _named_item(flow, state.read_back, slots, said, today, wrong=False)
+        if isinstance(named, Understanding):
+            understood = named
+    elif not state.read_back:
+        # "The time is wrong, it's 11" while the agent asks something else: that item is
+        # corrected (or asked again), and the words are no answer to this question.
+        known = [name for name in flow.slots if slots.get(name) is not None]
+        others = [name for name in known if name not in state.collect]
+        named = _named_item(flow, others, slots, said, today, wrong=True)
+        if isinstance(named, str):
+            return Fix(named), Understanding()
+        if named is not None:
+            understood = named
     after = {**slots, **understood.values}
     for name in understood.removed:
         after.pop(name, None)
@@ -348,18 +360,31 @@ def _settle(
     return understood, None
 
 
-def _named_value(
-    flow: CompiledFlow, state: State, slots: Mapping[str, Any], said: str, today: date
-) -> Understanding | None:
-    """A read-back item named with its new value ("the reason is a sore knee"), understood."""
-    items = readback.named(flow.slots, state.read_back, said)
-    if not items:
+def _named_item(
+    flow: CompiledFlow,
+    among: Sequence[str],
+    slots: Mapping[str, Any],
+    said: str,
+    today: date,
+    *,
+    wrong: bool,
+) -> Understanding | str | None:
+    """An item of ``among`` the caller names, with its new value understood, or its name.
+
+    "The reason is a sore knee" gives the value; "the date is wrong" only the item's name.
+
+    With ``wrong``, only words that say the item is wrong count ("no, my last name is
+    Nguyen"): an answer that merely mentions another item is still an answer.
+    """
+    items = readback.named(flow.slots, among, said)
+    if not items or (wrong and not readback.says_wrong(said)):
         return None
     words = readback.value_after(said, flow.slots, items[0])
-    if not words:
-        return None
-    found = understanding.understand(flow.listener, (items[0],), slots, words, today)
-    return found if items[0] in found.values else None
+    if words:
+        found = understanding.understand(flow.listener, (items[0],), slots, words, today)
+        if items[0] in found.values:
+            return found
+    return items[0] if wrong else None
 
 
 def _read_back(flow: CompiledFlow, state: State, said: str, fixing: bool) -> Plan | None:

@@ -26,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from engine.errors import AuthoringError, Location
 
 from .parse import LoadedFlow
+from .repair import human_target
 from .spec import Flow, string_leaves
 
 
@@ -98,7 +99,22 @@ def _edges(flow: Flow, env: SandboxedEnvironment) -> list[_Edge]:
         for intent in flow.global_intents:
             if intent.to is not None and intent.to != name:
                 edges.append(_Edge(name, intent.to, frozenset(), frozenset(), intent.intent))
+        for slot in state.read_back:  # "the date is wrong": asked again, then read back
+            asking = next((n for n, s in flow.states.items() if slot in s.collect), None)
+            if asking is not None:
+                edges.append(_Edge(name, asking, stored, frozenset({slot}), f"fix {slot}"))
+        for repair, target in _repair_targets(flow):
+            if target != name:
+                edges.append(_Edge(name, target, frozenset(), frozenset(), repair))
     return edges
+
+
+def _repair_targets(flow: Flow) -> list[tuple[str, str]]:
+    """The built-in repairs that lead to a state: a person, and a cancel with a state."""
+    targets = [("a person", human_target(flow))]
+    cancel = flow.repair.option("cancel")
+    targets.append(("cancel", cancel.to if cancel else None))
+    return [(repair, target) for repair, target in targets if target]
 
 
 def _corrections(flow: Flow, filled: dict[str, frozenset[str]]) -> list[_Edge]:
@@ -143,18 +159,36 @@ def _positive(node: nodes.Node) -> set[str]:
 def _must_fill(flow: Flow, static: list[_Edge]) -> tuple[dict[str, frozenset[str]], list[_Edge]]:
     """For each state, the slots filled on every way into it (a forward must-analysis).
 
-    Also returns every way, with the corrections the result allows.
+    Also returns every way, with the corrections the result allows. Which corrections exist
+    depends on what is filled, so the analysis runs on a fixed set of ways at a time (from the
+    static ways alone first), then again with the corrections its result allows, until that set
+    no longer changes: a correction allowed only by an early, too hopeful guess can then not
+    leave a slot unfilled for good.
     """
+    filled = _fixpoint(flow, static)
+    ways = static + _corrections(flow, filled)
+    for _ in range(len(flow.states) + 2):  # bounded: the ways settle in a few rounds
+        filled = _fixpoint(flow, ways)
+        settled = static + _corrections(flow, filled)
+        if {(e.source, e.target, e.how) for e in settled} == {
+            (e.source, e.target, e.how) for e in ways
+        }:
+            break
+        ways = settled
+    return filled, ways
+
+
+def _fixpoint(flow: Flow, edges: list[_Edge]) -> dict[str, frozenset[str]]:
+    """The slots filled on every way into each state, over a fixed set of ways."""
     everything = frozenset(flow.slots)
     filled = {name: everything for name in flow.states}
     filled[flow.start_state] = frozenset()
+    incoming: dict[str, list[_Edge]] = {name: [] for name in flow.states}
+    for edge in edges:
+        incoming[edge.target].append(edge)
     changed = True
     while changed:
         changed = False
-        edges = static + _corrections(flow, filled)
-        incoming: dict[str, list[_Edge]] = {name: [] for name in flow.states}
-        for edge in edges:
-            incoming[edge.target].append(edge)
         for name in flow.states:
             if name == flow.start_state:
                 continue
@@ -162,7 +196,7 @@ def _must_fill(flow: Flow, static: list[_Edge]) -> tuple[dict[str, frozenset[str
             new = frozenset.intersection(*ways) if ways else everything
             if new != filled[name]:
                 filled[name], changed = new, True
-    return filled, static + _corrections(flow, filled)
+    return filled
 
 
 def _path_missing(flow: Flow, edges: list[_Edge], slot: str, state: str) -> list[str]:

@@ -12,6 +12,7 @@ answer (:mod:`engine.flow.extraction`). Every step is told to the turn's tracer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -244,8 +245,7 @@ class FlowTurn:
         """Which item of the read-back to fix: "your name, your date of birth, or the reason"."""
         flow = self.flow
         labels = [
-            f"your {flow.slots[name].spoken_label(name)}"
-            for name in flow.state(self.state).read_back
+            _item(flow.slots[name].spoken_label(name)) for name in flow.state(self.state).read_back
         ]
         items = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])}, or {labels[-1]}"
         return self._repair_line("fix", items=items) or f"What should I fix: {items}?"
@@ -471,3 +471,9 @@ class FlowTurn:
         return template_view(
             self.flow, memory.state, memory.slots if slots is None else slots, self.call
         )
+
+
+def _item(label: str) -> str:
+    """A read-back item as the agent names it: "your date of birth", or as its label says."""
+    determined = re.match(r"(?:the|your|my|a|an|this|that)\b", label, re.IGNORECASE)
+    return label if determined else f"your {label}"
