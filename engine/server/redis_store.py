@@ -252,8 +252,8 @@ class RedisCallStore:
                 backoff = min(max(backoff * 2, 0.1), BACKOFF_MAX)
                 await asyncio.sleep(backoff)
             finally:
-                # redis-py leaves this one untyped.
-                await asyncio.shield(_quietly(pubsub.aclose()))  # type: ignore[no-untyped-call]
+                # Older redis-py releases leave this one untyped.
+                await asyncio.shield(_quietly(pubsub.aclose()))  # type: ignore[no-untyped-call,unused-ignore]
 
     def _taken(self, data: bytes) -> None:
         call_id, _, instance = data.decode().rpartition(" ")
