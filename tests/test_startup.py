@@ -1,0 +1,97 @@
+"""What starting costs: `import engine`, the pytest plugin and light commands load nothing heavy.
+
+Each check runs in a fresh interpreter and lists the heavy packages it finds in ``sys.modules``.
+How long things take is measured by ``bench/startup.py``, not here.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import engine
+from tests.helpers import REPO, bare_environment
+
+HEAVY = ("quart", "hypercorn", "sqlalchemy", "alembic", "redis", "openai", "aiohttp")
+LAZY_PACKAGES = [
+    "engine",
+    "engine.console",
+    "engine.flow",
+    "engine.llm",
+    "engine.phone",
+    "engine.prompt",
+    "engine.protocol",
+    "engine.records",
+    "engine.server",
+    "engine.templates",
+    "engine.testing",
+]
+
+
+def heavy_modules_after(code: str) -> list[str]:
+    """The heavy packages a fresh interpreter holds after running ``code``."""
+    report = (
+        "\nimport json, sys\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code + report],
+        cwd=REPO,
+        env=bare_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_importing_engine_loads_nothing_heavy():
+    assert heavy_modules_after("import engine") == []
+
+
+def test_the_pytest_plugin_loads_nothing_heavy_until_a_conversation_file_is_collected():
+    assert heavy_modules_after("import engine.testing.pytest_plugin") == []
+
+
+def test_the_public_api_is_there_when_asked_for():
+    from engine import Database, Flow, Settings, create_app
+
+    assert create_app.__module__ == "engine.server.app"
+    assert (Flow.__name__, Database.__name__, Settings.__name__) == ("Flow", "Database", "Settings")
+    assert set(engine.__all__) <= set(dir(engine))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = engine.Nope  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", LAZY_PACKAGES)
+def test_a_lazy_package_exports_what_it_declares(name):
+    """``__all__``, the type checkers' imports and the lazy table name the same objects."""
+    package = importlib.import_module(name)
+    declared = _type_checking_imports(Path(package.__file__ or ""))
+    assert sorted(declared) == sorted(package.__all__)
+    for attribute, module in declared.items():
+        source = importlib.import_module(module)
+        assert getattr(package, attribute) is getattr(source, attribute), attribute
+    assert set(package.__all__) <= set(dir(package))
+    folder = Path(package.__file__ or "").parent
+    modules = {path.stem for path in folder.glob("*.py")} | {p.name for p in folder.iterdir()}
+    assert not set(package.__all__) & modules  # importing the module would hide the name
+
+
+def _type_checking_imports(init: Path) -> dict[str, str]:
+    """Names imported under ``if TYPE_CHECKING:`` in ``init``, each with its module."""
+    found: dict[str, str] = {}
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and statement.module:
+                    found.update(dict.fromkeys((a.name for a in statement.names), statement.module))
+    return found
