@@ -13,9 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 import engine
+from engine.cli.main import COMMANDS, main
 from tests.helpers import REPO, bare_environment
 
 HEAVY = ("quart", "hypercorn", "sqlalchemy", "alembic", "redis", "openai", "aiohttp")
@@ -61,6 +63,18 @@ def test_the_pytest_plugin_loads_nothing_heavy_until_a_conversation_file_is_coll
     assert heavy_modules_after("import engine.testing.pytest_plugin") == []
 
 
+def test_dialplan_help_loads_no_command():
+    code = (
+        "from engine.cli.main import main\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'], standalone_mode=False)\n"
+        "assert not [m for m in sys.modules if m.startswith('engine.cli.') and "
+        "m not in ('engine.cli.main', 'engine.cli._group')], 'a command was imported'\n"
+    )
+    assert heavy_modules_after("import sys\n" + code) == []
+
+
 def test_the_public_api_is_there_when_asked_for():
     from engine import Database, Flow, Settings, create_app
 
@@ -95,3 +109,10 @@ def _type_checking_imports(init: Path) -> dict[str, str]:
                 if isinstance(statement, ast.ImportFrom) and statement.module:
                     found.update(dict.fromkeys((a.name for a in statement.names), statement.module))
     return found
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_help_shows_each_command_with_its_own_first_line(name):
+    command = COMMANDS[name].load()
+    assert command.get_short_help_str(limit=1_000) == COMMANDS[name].short_help
+    assert main.get_command(click.Context(main), name) is command
