@@ -75,6 +75,17 @@ def test_dialplan_help_loads_no_command():
     assert heavy_modules_after("import sys\n" + code) == []
 
 
+def test_validating_a_flow_loads_no_server_database_or_model_client():
+    code = (
+        "from engine.cli.main import main\n"
+        "try:\n"
+        "    main(['validate', 'flows/clinic_intake.yaml'], standalone_mode=False)\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+    )
+    assert heavy_modules_after(code) == []
+
+
 def test_the_public_api_is_there_when_asked_for():
     from engine import Database, Flow, Settings, create_app
 

@@ -13,8 +13,6 @@ import functools
 import re
 from collections.abc import Iterable
 
-import simplemma
-
 # Each group: the concept, then words that mean it on a phone line (lemmas, lower case).
 _GROUPS = (
     "person human someone somebody anyone anybody agent representative rep operator "
@@ -58,6 +56,8 @@ def concept(word: str) -> str:
     """The concept of one lower-case word: its synonym group, else its lemma."""
     if word in _SYNONYM:
         return _SYNONYM[word]
+    import simplemma  # on first use: checking or compiling a flow lemmatises nothing
+
     lemma = simplemma.lemmatize(word, lang="en").lower()
     return _SYNONYM.get(lemma, lemma)
 
