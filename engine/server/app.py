@@ -55,7 +55,6 @@ from .lifecycle import Calls
 from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
-from .redis_store import RedisCallStore
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
 
@@ -106,6 +105,8 @@ def open_store(settings: Settings) -> CallStore:
     """
     if settings.store in ("", "memory"):
         return MemoryCallStore(settings.call_grace)
+    from .redis_store import RedisCallStore  # redis is loaded only by a server that uses it
+
     return RedisCallStore(settings.store, settings.call_grace, settings.store_timeout)
 
 
