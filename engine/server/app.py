@@ -39,7 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response
 
 from engine.agent import Agent, CallInfo, Conversation, Resumable
-from engine.console import ConsoleContext, LiveFeed, MemoryLiveFeed, console_blueprint
+from engine.console import LiveFeed, MemoryLiveFeed
 from engine.flow import FlowAgent
 from engine.flow.meaning import warm_up as warm_up_meaning
 from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
@@ -150,6 +150,9 @@ def create_app(
     app.extensions["dialplan"] = runtime
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
     if live is not None and feed is not None:
+        # The console's pages, templates and drawings are loaded only when it is on.
+        from engine.console import ConsoleContext, console_blueprint
+
         context = ConsoleContext(settings, feed, lambda: runtime.agent, call_log.database)
         app.register_blueprint(console_blueprint(context))
 
