@@ -4,14 +4,16 @@ Prints, each the best of ``--runs`` runs (default 5) of a fresh process:
 
 * CPU (user + system seconds, from ``getrusage(RUSAGE_CHILDREN)``) of ``dialplan --help``,
   of ``dialplan validate flows/clinic_intake.yaml``, of ``python -c 'import engine'`` and of
-  ``python -c 'import engine.testing.pytest_plugin'``;
+  ``python -c 'import engine.testing.pytest_plugin'`` (alone, and after ``import pytest``, as
+  in a pytest run);
 * CPU of ``pytest --co -q`` in an empty folder with the dialplan plugin and with
   ``-p no:dialplan``: their difference is what the plugin costs every pytest run of a project
   where dialplan is installed;
 * the resident memory (``VmRSS`` of ``/proc/<pid>/status``, the server process and any worker
-  processes) of an idle ``dialplan serve`` of the example project with its default settings
-  (the call log in a temporary SQLite file, a model URL where nothing listens), taken once
-  ``/readyz`` answers and again a second later; the larger is reported.
+  processes) of an idle ``dialplan serve --flow clinic_intake`` of the example project with
+  its default settings (the call log in a temporary SQLite file, a model URL where nothing
+  listens), taken once ``/readyz`` answers and again a second later; the larger is reported.
+  Twice: on the first start, which creates the call log, and on a restart, which finds it.
 
 Not a test: it asserts nothing. Run ``python bench/startup.py`` from the repository root (about
 30 s); ``--json PATH`` also writes the numbers.
@@ -88,14 +90,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def idle_server_rss(workers: int) -> dict[str, float]:
-    """MiB resident of an idle ``dialplan serve`` (each process) once ``/readyz`` answers."""
+def idle_server_rss(workers: int, database: str) -> dict[str, float]:
+    """MiB resident of an idle ``dialplan serve``, per process, once ``/readyz`` answers."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dialplan-startup-") as tmp:
         env = bare_env(
             OPENAI_API_KEY="bench",
             OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens: idle
-            DIALPLAN_DATABASE_URL=f"sqlite:///{tmp}/calls.db",  # not the repository's
+            DIALPLAN_DATABASE_URL=database,  # not the repository's
         )
         argv = [str(BIN / "dialplan"), "serve", "--port", str(port), "--flow", "clinic_intake"]
         argv += ["--workers", str(workers)]
@@ -114,12 +116,20 @@ def idle_server_rss(workers: int) -> dict[str, float]:
                 server.kill()
                 server.wait(5)
         if server.returncode not in (0, -15):
-            raise RuntimeError(f"the server exited with {server.returncode}")
-    rss = {p: max(first.get(p, 0), second.get(p, 0)) / 1024 for p in second}
-    result = {"server": rss.pop(server.pid)}
-    for index, pid in enumerate(sorted(rss)):
-        result[f"worker {index + 1}"] = rss[pid]
+            log_text = (Path(tmp) / "server.log").read_text(errors="replace")
+            raise RuntimeError(f"the server exited with {server.returncode}:\n{log_text}")
+    result: dict[str, float] = {}
+    for pid in sorted(second):
+        name = role(pid, server.pid, workers)
+        result[name] = max(first.get(pid, 0), second[pid]) / 1024
     return result
+
+
+def role(pid: int, server: int, workers: int) -> str:
+    if pid == server:
+        return "server" if workers == 1 else "supervisor"
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    return f"{'resource tracker' if b'resource_tracker' in command else 'worker'} {pid}"
 
 
 def wait_ready(server: subprocess.Popen[bytes], url: str) -> None:
@@ -147,6 +157,11 @@ def measure(runs: int, workers: int) -> dict[str, float]:
             [python, "-c", "import engine.testing.pytest_plugin"], runs
         ),
         "python -c pass": best_cpu([python, "-c", "pass"], runs),
+        # What the plugin adds to a pytest run, which has pytest loaded already.
+        "import pytest": best_cpu([python, "-c", "import pytest"], runs),
+        "import pytest, then the plugin": best_cpu(
+            [python, "-c", "import pytest, engine.testing.pytest_plugin"], runs
+        ),
     }
     with tempfile.TemporaryDirectory(prefix="dialplan-empty-") as empty:
         # Exit status 5: no tests were collected, which is the point.
@@ -155,11 +170,18 @@ def measure(runs: int, workers: int) -> dict[str, float]:
         numbers["pytest --co -p no:dialplan"] = best_cpu(
             [*collect, "-p", "no:dialplan"], runs, Path(empty), (5,)
         )
-    numbers["pytest plugin's share"] = (
+    numbers["pytest plugin's share of the run"] = (
         numbers["pytest --co (empty folder)"] - numbers["pytest --co -p no:dialplan"]
     )
-    for name, mib in idle_server_rss(workers).items():
-        numbers[f"idle serve RSS MiB ({name})"] = mib
+    numbers["pytest plugin's import beyond pytest"] = (
+        numbers["import pytest, then the plugin"] - numbers["import pytest"]
+    )
+    with tempfile.TemporaryDirectory(prefix="dialplan-calls-") as calls:
+        database = f"sqlite:///{calls}/calls.db"
+        # The first start creates the call log (Alembic migrates it); a restart finds it current.
+        for start in ("first start", "restart"):
+            for name, mib in idle_server_rss(workers, database).items():
+                numbers[f"idle serve RSS MiB, {start} ({name})"] = mib
     return numbers
 
 
