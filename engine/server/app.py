@@ -30,10 +30,9 @@ import gc
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import openai
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response
@@ -42,7 +41,7 @@ from engine.agent import Agent, CallInfo, Conversation, Resumable
 from engine.console import LiveFeed, MemoryLiveFeed
 from engine.flow import FlowAgent
 from engine.flow.meaning import warm_up as warm_up_meaning
-from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
+from engine.llm import ChatModel, model_configured
 from engine.phone import PlatformHooks
 from engine.project import Project
 from engine.records import CallLog
@@ -57,6 +56,11 @@ from .metrics import Metrics
 from .recording import Recorder
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
+
+if TYPE_CHECKING:
+    import openai
+
+    from engine.llm import OpenAIChatModel
 
 log = structlog.get_logger("dialplan.server")
 
@@ -165,9 +169,13 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
-        runtime.client = make_client(settings)
-        if runtime.client is not None:
-            runtime.model = make_model(settings, runtime.client)
+        if model_configured(settings):
+            # The openai package (hundreds of modules, 14 MiB) is loaded only for a model.
+            from engine.llm import make_client, make_model
+
+            runtime.client = make_client(settings)
+            if runtime.client is not None:
+                runtime.model = make_model(settings, runtime.client)
         runtime.agent = runtime.build_agent(settings, runtime.model)
         await call_log.start()
         await platform.start()
