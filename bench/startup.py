@@ -11,9 +11,10 @@ Prints, each the best of ``--runs`` runs (default 5) of a fresh process:
   where dialplan is installed;
 * the resident memory (``VmRSS`` of ``/proc/<pid>/status``, the server process and any worker
   processes) of an idle ``dialplan serve --flow clinic_intake`` of the example project with
-  its default settings (the call log in a temporary SQLite file, a model URL where nothing
-  listens), taken once ``/readyz`` answers and again a second later; the larger is reported.
-  Twice: on the first start, which creates the call log, and on a restart, which finds it.
+  its default settings (the call log in a temporary SQLite file), taken once ``/readyz``
+  answers and again a second later; the larger is reported. Three starts: the first, which
+  creates the call log; a restart, which finds it; a restart with a model configured
+  (``OPENAI_API_KEY``, and a ``OPENAI_BASE_URL`` where nothing listens).
 
 Not a test: it asserts nothing. Run ``python bench/startup.py`` from the repository root (about
 30 s); ``--json PATH`` also writes the numbers.
@@ -90,15 +91,13 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def idle_server_rss(workers: int, database: str) -> dict[str, float]:
+def idle_server_rss(workers: int, database: str, model: bool) -> dict[str, float]:
     """MiB resident of an idle ``dialplan serve``, per process, once ``/readyz`` answers."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="dialplan-startup-") as tmp:
-        env = bare_env(
-            OPENAI_API_KEY="bench",
-            OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens: idle
-            DIALPLAN_DATABASE_URL=database,  # not the repository's
-        )
+        env = bare_env(DIALPLAN_DATABASE_URL=database)  # not the repository's call log
+        if model:  # a model where nothing listens: the server is idle all the same
+            env.update(OPENAI_API_KEY="bench", OPENAI_BASE_URL=f"http://127.0.0.1:{free_port()}/v1")
         argv = [str(BIN / "dialplan"), "serve", "--port", str(port), "--flow", "clinic_intake"]
         argv += ["--workers", str(workers)]
         with open(Path(tmp) / "server.log", "wb") as log:
@@ -179,8 +178,9 @@ def measure(runs: int, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="dialplan-calls-") as calls:
         database = f"sqlite:///{calls}/calls.db"
         # The first start creates the call log (Alembic migrates it); a restart finds it current.
-        for start in ("first start", "restart"):
-            for name, mib in idle_server_rss(workers, database).items():
+        starts = (("first start", False), ("restart", False), ("restart, with a model", True))
+        for start, model in starts:
+            for name, mib in idle_server_rss(workers, database, model).items():
                 numbers[f"idle serve RSS MiB, {start} ({name})"] = mib
     return numbers
 
