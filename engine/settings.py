@@ -10,11 +10,11 @@ so that OpenAI, Azure OpenAI and OpenAI-compatible servers work without anything
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
 MIN_CONSOLE_TOKEN = 12
@@ -114,7 +114,8 @@ class Settings(BaseSettings):
         description="Flow for calls that name none (URL or `metadata.flow`); with one flow, "
         "that flow.",
     )
-    plugins: tuple[str, ...] = Field(
+    # NoDecode: the comma-separated list reaches _split_plugins as it is, not as JSON.
+    plugins: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Plugin modules every flow may use, besides each flow's own `plugins:` "
         "(comma-separated).",

@@ -55,3 +55,8 @@ def test_the_console_is_off_without_a_token_and_refuses_a_guessable_one(monkeypa
     settings = Settings()
     assert settings.console_token is not None
     assert "a-long-random-token" not in repr(settings)
+
+
+def test_plugins_are_a_comma_separated_list_in_the_environment(monkeypatch):
+    monkeypatch.setenv("DIALPLAN_PLUGINS", "myproject.crm, myproject.routing")
+    assert Settings().plugins == ("myproject.crm", "myproject.routing")
