@@ -6,22 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
 
 from engine.errors import AuthoringError, AuthoringErrors
 from engine.project import Project
-from engine.settings import Settings
+
+from ._settings import settings
 
 if TYPE_CHECKING:
     from engine.flow import CompiledFlow
-
-
-def settings(**overrides: object) -> Settings:
-    """The settings (``DIALPLAN_*``, ``.env``), or a clear error if they are invalid."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid settings:\n{exc}") from None
 
 
 def project(**overrides: object) -> Project:

@@ -67,3 +67,9 @@ COMMANDS = {
 @click.version_option(__version__, prog_name="dialplan")
 def main() -> None:
     """Dialplan: scripted voice agents for the Custom LLM WebSocket protocol."""
+    # Before any command: a misspelt DIALPLAN_* variable, or settings that cannot work, stop
+    # it with one line each (exit status 2) instead of being ignored or failing half-way.
+    # Imported here: --help and --version need no settings (nor pydantic).
+    from . import _settings
+
+    _settings.settings()
