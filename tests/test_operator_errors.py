@@ -1,13 +1,15 @@
 """An operator's mistake is one line per problem, exit status 2, and no traceback.
 
-Real `dialplan` processes, as an operator starts them: a misspelt variable (in the environment
-or in `.env`), settings that cannot work, settings that contradict each other.
+Real `dialplan` processes, as an operator starts them: a port another process holds, a
+misspelt variable (in the environment or in `.env`), settings that contradict each other.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,37 @@ def refused(result: subprocess.CompletedProcess[str]) -> list[str]:
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     return result.stderr.splitlines()
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another process (this test) listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(held_port, tmp_path):
+    database = {"DIALPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}"}
+    result = dialplan("serve", "--port", str(held_port), "--flow", "clinic_intake", env=database)
+    assert refused(result) == [
+        f"dialplan: cannot listen on 127.0.0.1:{held_port}: the address is in use (is another "
+        "server running? pick another with --port)"
+    ]  # and nothing said it was listening
+
+
+def test_the_supervisor_of_several_workers_says_so_too(held_port, tmp_path):
+    database = {"DIALPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'calls.db'}"}
+    result = dialplan(
+        "serve", "--port", str(held_port), "--flow", "clinic_intake", "--workers", "2", env=database
+    )
+    lines = refused(result)
+    assert lines[0].startswith("warning: 2 workers with the memory store: a call that reconnects")
+    assert lines[1:] == [
+        f"dialplan: cannot listen on 127.0.0.1:{held_port}: the address is in use (is another "
+        "server running? pick another with --port)"
+    ]
 
 
 @pytest.mark.parametrize(
