@@ -87,9 +87,22 @@ def descendants(pid: int) -> list[int]:
     while queue:
         current = queue.pop()
         found.append(current)
-        for task in Path(f"/proc/{current}/task").iterdir():
-            children = (task / "children").read_text().split()
-            queue.extend(int(child) for child in children)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                queue.extend(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+    return found
+
+
+def sample(server: int, workers: int) -> dict[str, float]:
+    """MiB resident of ``server`` and each process under it, by role."""
+    found = {}
+    for pid in descendants(server):
+        try:
+            found[role(pid, server, workers)] = rss_kib(pid) / 1024
+        except FileNotFoundError:  # it ended meanwhile
+            continue
     return found
 
 
@@ -106,9 +119,9 @@ def idle_server_rss(workers: int, database: str, model: bool) -> dict[str, float
             server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
             wait_ready(server, f"http://127.0.0.1:{port}/readyz")
-            first = {p: rss_kib(p) for p in descendants(server.pid)}
+            first = sample(server.pid, workers)
             time.sleep(1.0)
-            second = {p: rss_kib(p) for p in descendants(server.pid)}
+            second = sample(server.pid, workers)
         finally:
             server.terminate()
             try:
@@ -119,11 +132,7 @@ def idle_server_rss(workers: int, database: str, model: bool) -> dict[str, float
         if server.returncode not in (0, -15):
             log_text = (Path(tmp) / "server.log").read_text(errors="replace")
             raise RuntimeError(f"the server exited with {server.returncode}:\n{log_text}")
-    result: dict[str, float] = {}
-    for pid in sorted(second):
-        name = role(pid, server.pid, workers)
-        result[name] = max(first.get(pid, 0), second[pid]) / 1024
-    return result
+    return {name: max(first.get(name, 0.0), mib) for name, mib in sorted(second.items())}
 
 
 def role(pid: int, server: int, workers: int) -> str:
