@@ -18,46 +18,51 @@ The public API, grouped:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from engine._lazy import exports
+
 __version__ = "0.1.0"
 
-from engine.agent import (
-    Agent,
-    CallInfo,
-    CallSummary,
-    Conversation,
-    Greeting,
-    Part,
-    Recorded,
-    Speech,
-    Turn,
-    TurnTrace,
-)
-from engine.errors import (
-    AuthoringError,
-    AuthoringErrors,
-    DialplanError,
-    LLMError,
-    LLMTimeout,
-    ProtocolError,
-    RuntimeFault,
-    TemplateError,
-)
-from engine.flow import (
-    BaseSlotType,
-    Flow,
-    FlowAgent,
-    FlowRegistry,
-    FlowRunner,
-    Parsed,
-    Plugin,
-    SlotSpec,
-)
-from engine.llm import ChatModel, OpenAIChatModel, TextDelta, ToolCallRequest
-from engine.project import Project
-from engine.protocol import CallControl
-from engine.records import CallRecord, Database
-from engine.server import create_app
-from engine.settings import Settings
+if TYPE_CHECKING:
+    from engine.agent import (
+        Agent,
+        CallInfo,
+        CallSummary,
+        Conversation,
+        Greeting,
+        Part,
+        Recorded,
+        Speech,
+        Turn,
+        TurnTrace,
+    )
+    from engine.errors import (
+        AuthoringError,
+        AuthoringErrors,
+        DialplanError,
+        LLMError,
+        LLMTimeout,
+        ProtocolError,
+        RuntimeFault,
+        TemplateError,
+    )
+    from engine.flow import (
+        BaseSlotType,
+        Flow,
+        FlowAgent,
+        FlowRegistry,
+        FlowRunner,
+        Parsed,
+        Plugin,
+        SlotSpec,
+    )
+    from engine.llm import ChatModel, OpenAIChatModel, TextDelta, ToolCallRequest
+    from engine.project import Project
+    from engine.protocol import CallControl
+    from engine.records import CallRecord, Database
+    from engine.server import create_app
+    from engine.settings import Settings
 
 __all__ = [
     "Agent",
@@ -97,3 +102,47 @@ __all__ = [
     "TurnTrace",
     "create_app",
 ]
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "engine.agent": (
+            "Agent",
+            "CallInfo",
+            "CallSummary",
+            "Conversation",
+            "Greeting",
+            "Part",
+            "Recorded",
+            "Speech",
+            "Turn",
+            "TurnTrace",
+        ),
+        "engine.errors": (
+            "AuthoringError",
+            "AuthoringErrors",
+            "DialplanError",
+            "LLMError",
+            "LLMTimeout",
+            "ProtocolError",
+            "RuntimeFault",
+            "TemplateError",
+        ),
+        "engine.flow": (
+            "BaseSlotType",
+            "Flow",
+            "FlowAgent",
+            "FlowRegistry",
+            "FlowRunner",
+            "Parsed",
+            "Plugin",
+            "SlotSpec",
+        ),
+        "engine.llm": ("ChatModel", "OpenAIChatModel", "TextDelta", "ToolCallRequest"),
+        "engine.project": ("Project",),
+        "engine.protocol": ("CallControl",),
+        "engine.records": ("CallRecord", "Database"),
+        "engine.server": ("create_app",),
+        "engine.settings": ("Settings",),
+    },
+)

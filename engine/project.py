@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.agent import Agent
 from engine.errors import (
     AuthoringError,
     AuthoringErrors,
@@ -25,14 +24,16 @@ from engine.errors import (
     DialplanError,
     Location,
 )
-from engine.flow import CompiledFlow, Extensions, FlowAgent, FlowRegistry, flow_files
-from engine.flow.agent import model_states
+from engine.flow import CompiledFlow, Extensions, FlowRegistry, flow_files
 from engine.flow.parse import FLOW_SUFFIXES
-from engine.llm import ChatModel
-from engine.llm.client import model_configured
-from engine.prompt import PromptAgent, PromptAgentSpec, prompt_agent_spec
+from engine.llm import model_configured
 from engine.settings import Settings
 from engine.templates import make_environment
+
+if TYPE_CHECKING:
+    from engine.agent import Agent
+    from engine.llm import ChatModel
+    from engine.prompt import PromptAgentSpec
 
 AgentKind = Literal["flow", "prompt"]
 
@@ -142,7 +143,7 @@ class Project:
                 check = FileCheck(path, [*self.plugin_errors, *exc.errors], list(exc.warnings))
             else:
                 warnings = list(flow.loaded.warnings)
-                needing = model_states(flow)
+                needing = flow.model_states()
                 if needing and not has_model:
                     warnings.append(
                         AuthoringWarning(
@@ -176,6 +177,8 @@ class Project:
 
     def prompt_spec(self) -> PromptAgentSpec:
         """The single-prompt agent's templates, loaded and checked."""
+        from engine.prompt import prompt_agent_spec  # with its agent: only what runs it needs it
+
         settings = self.settings
         return prompt_agent_spec(
             self.env,
@@ -207,6 +210,10 @@ class Project:
 
     def agent(self, model: ChatModel | None) -> Agent:
         """The agent the server runs, speaking through ``model`` (``None``: no model)."""
+        # The agents (what runs a call) are loaded here: checking or drawing flows needs none.
+        from engine.flow import FlowAgent
+        from engine.prompt import PromptAgent
+
         if self.agent_kind == "prompt":
             return PromptAgent(self.prompt_spec(), model)
         self._ensure_loaded()

@@ -5,27 +5,43 @@ variables, a ``.env`` file in the working directory, and the defaults below. The
 connection itself uses the ``openai`` package's standard variables (``OPENAI_API_KEY``,
 ``OPENAI_BASE_URL``, ``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``)
 so that OpenAI, Azure OpenAI and OpenAI-compatible servers work without anything of ours.
+
+A misspelt variable would otherwise be ignored, and its setting silently keep its default:
+:func:`unknown_variables` names every ``DIALPLAN_*`` variable that is no setting, and
+:func:`problems` says what is wrong with the settings as a whole, one line each, in the
+variables' names (the command line refuses to run with either).
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values  # what pydantic-settings reads .env with
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 MIB = 1024 * 1024
 MIN_CONSOLE_TOKEN = 12
+PREFIX = "DIALPLAN_"
+OTHER_VARIABLES = frozenset({"DIALPLAN_CHROMIUM"})
+"""``DIALPLAN_*`` variables that are not settings, read where they are used: the Chromium the
+console's browser tests drive (:mod:`engine.testing.browser`)."""
+STORE_SCHEMES = ("redis", "rediss", "unix")
 
 
 class Settings(BaseSettings):
     """Server settings; every field can be set as ``DIALPLAN_<FIELD>`` in the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DIALPLAN_", env_file=".env", extra="ignore", frozen=True
+        env_prefix=PREFIX, env_file=".env", extra="ignore", frozen=True
     )
 
     # --- network -----------------------------------------------------------------------------
@@ -115,7 +131,8 @@ class Settings(BaseSettings):
         description="Flow for calls that name none (URL or `metadata.flow`); with one flow, "
         "that flow.",
     )
-    plugins: tuple[str, ...] = Field(
+    # NoDecode: the comma-separated list reaches _split_plugins as it is, not as JSON.
+    plugins: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Plugin modules every flow may use, besides each flow's own `plugins:` "
         "(comma-separated).",
@@ -226,6 +243,29 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (an IANA name)") from None
         return value
 
+    @field_validator("store")
+    @classmethod
+    def _store_is_known(cls, value: str) -> str:
+        if value not in ("", "memory") and urlsplit(value).scheme not in STORE_SCHEMES:
+            # The URL may hold a password: only its scheme is shown.
+            scheme = urlsplit(value).scheme or value.split(":", 1)[0]
+            raise ValueError(
+                f"DIALPLAN_STORE: {scheme!r} is neither `memory` nor a Redis URL "
+                "(redis://host:port/db)"
+            )
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_is_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        # Set but empty (an unset variable in a unit file): the server would run unprotected.
+        if value is not None and not value.get_secret_value():
+            raise ValueError(
+                "DIALPLAN_SECRET is set but empty: unset it to serve without a secret path, "
+                "or set a long random string"
+            )
+        return value
+
     @field_validator("path_prefix")
     @classmethod
     def _normalise_prefix(cls, value: str) -> str:
@@ -257,3 +297,60 @@ class Settings(BaseSettings):
         if self.webhook_url and not self.webhook_secret:
             raise ValueError("DIALPLAN_WEBHOOK_URL needs DIALPLAN_WEBHOOK_SECRET (the signing key)")
         return self
+
+
+def variable(field: str) -> str:
+    """The environment variable of setting ``field``: ``DIALPLAN_<FIELD>``."""
+    return PREFIX + field.upper()
+
+
+def unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> list[str]:
+    """One line for each ``DIALPLAN_*`` variable that is no setting, with the nearest setting.
+
+    In ``environ`` (default: this process's) and in ``env_file`` (default: the settings'
+    ``.env``, if there is one).
+    """
+    environ = os.environ if environ is None else environ
+    env_file = env_file or Path(str(Settings.model_config.get("env_file") or ".env"))
+    problems = _unknown(environ)
+    if env_file.is_file():
+        problems += [f"{env_file}: {line}" for line in _unknown(dotenv_values(env_file))]
+    return problems
+
+
+def _unknown(names: Iterable[str]) -> list[str]:
+    known = {field.upper() for field in Settings.model_fields}
+    problems = []
+    for name in names:
+        # Case does not matter to the settings (nor, then, here).
+        short = name.upper().removeprefix(PREFIX)
+        if not name.upper().startswith(PREFIX) or short in known or name.upper() in OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(short, known, n=1, cutoff=0.75)
+        hint = f" (did you mean {variable(close[0])}?)" if close else ""
+        problems.append(f"{name} is not a dialplan setting{hint}")
+    return sorted(problems)
+
+
+def problems(error: ValidationError | SettingsError) -> list[str]:
+    """What ``Settings()`` refused, one line per problem, in the variables' names.
+
+    Values are never shown: some settings are secrets.
+    """
+    if isinstance(error, SettingsError):  # a value pydantic-settings could not even decode
+        field = re.search(r'field "(\w+)"', str(error))
+        return [f"{variable(field[1])}: cannot be read" if field else str(error)]
+    lines = []
+    for detail in error.errors():
+        message = detail["msg"].removeprefix("Value error, ")
+        name = variable(str(detail["loc"][0])) if detail["loc"] else ""
+        for line in message.splitlines():
+            shown = (
+                line
+                if not name or line.startswith(name)
+                else f"{name}: {line[0].lower()}{line[1:]}"
+            )
+            lines.append(shown)
+    return lines

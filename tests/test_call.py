@@ -109,8 +109,14 @@ def test_mistakes_are_caught_before_anything_is_placed(env, platform, args, says
 
 def test_missing_platform_settings_are_named(env, platform, monkeypatch):
     monkeypatch.delenv("DIALPLAN_PLATFORM_URL")
+    monkeypatch.delenv("DIALPLAN_PLATFORM_KEY")
     result = run("--to", "+14155550100", "--flow", "booking")
-    assert result.exit_code == 1 and "DIALPLAN_PLATFORM_URL is not set" in result.output
+    assert result.exit_code == 2  # an operator's mistake, as a wrong flag: both named at once
+    lines = result.output.splitlines()
+    assert lines[0].startswith("dialplan: DIALPLAN_PLATFORM_URL is not set")
+    assert lines[1] == "dialplan: DIALPLAN_PLATFORM_KEY is not set: the platform's API key"
+    monkeypatch.setenv("DIALPLAN_PLATFORM_URL", platform.url)
+    monkeypatch.setenv("DIALPLAN_PLATFORM_KEY", platform.key)
     monkeypatch.delenv("DIALPLAN_FROM_NUMBER")
     result = run("--to", "+14155550100", "--flow", "booking")
     assert "no caller id: give --from NUMBER or set DIALPLAN_FROM_NUMBER" in result.output

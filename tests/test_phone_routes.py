@@ -210,5 +210,6 @@ def test_dialplan_serve_does_not_start_with_a_broken_routing_table(tmp_path):
         "--port", str(free_port()), "--flow", "booking", env={"DIALPLAN_ROUTES_FILE": str(table)}
     )
     output = finish(process)
-    assert process.returncode == 1
-    assert f"cannot start:\n{table}:3: unknown flow 'nope'" in output
+    assert process.returncode == 2  # a start that cannot work: one line per problem
+    assert output.startswith(f"dialplan: {table}:3: unknown flow 'nope'")
+    assert len(output.splitlines()) == 1

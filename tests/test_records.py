@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +22,7 @@ from engine.agent import MASK, ActionRun, CallInfo, CallSummary, Finding, TurnTr
 from engine.protocol import Utterance
 from engine.records import CallFacts, CallRecord, Database, Outbox, TurnRecord, build_record
 from engine.records import masked as mask_record
+from engine.records.database import MIGRATIONS, SCHEMA_REVISION
 from engine.records.outbox import Result
 from engine.records.tables import Base
 
@@ -80,6 +83,14 @@ def test_migrations_create_the_tables_in_an_empty_database_and_match_the_models(
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []  # a model change without its migration fails here
     db.migrate()  # at head already: nothing to do, nothing breaks
+
+
+def test_the_newest_revision_is_the_one_a_current_call_log_is_recognised_by(db):
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_REVISION]
+    assert db.revision() == SCHEMA_REVISION
+    assert Database("sqlite://").revision() is None  # a new database: migrated
 
 
 def test_a_missing_file_is_reported_by_name(tmp_path):

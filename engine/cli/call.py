@@ -28,7 +28,8 @@ from engine.records import Database, RecordsError
 from engine.server import logs
 from engine.settings import Settings
 
-from . import _project
+from . import _project, _settings
+from ._settings import OperatorError
 
 T = TypeVar("T")
 
@@ -133,7 +134,7 @@ def call(
     """
     if (to_number is None) == (csv_file is None):
         raise click.UsageError("give either --to NUMBER (one call) or --csv FILE (a batch)")
-    settings = _project.settings()
+    settings = _settings.settings()
     # Results are printed; the log shows only what goes wrong on the way (retries), on stderr.
     logs.configure("DEBUG" if settings.log_level == "DEBUG" else "WARNING", settings.log_format)
     shared = _variables(variables)
@@ -202,16 +203,17 @@ def _from_number(number: str | None, region: str | None, dry_run: bool) -> str:
 
 
 def _client(settings: Settings) -> PlatformClient:
-    if not settings.platform_url:
-        raise click.ClickException(
+    url, key = settings.platform_url, settings.platform_key
+    if not url or not key:
+        needed = {
             "DIALPLAN_PLATFORM_URL is not set: the platform's REST base URL (for Retell: "
-            "https://api.retellai.com)"
-        )
-    if not settings.platform_key:
-        raise click.ClickException("DIALPLAN_PLATFORM_KEY is not set: the platform's API key")
+            "https://api.retellai.com)": url,
+            "DIALPLAN_PLATFORM_KEY is not set: the platform's API key": key,
+        }
+        raise OperatorError([problem for problem, value in needed.items() if not value])
     return PlatformClient(
-        settings.platform_url,
-        settings.platform_key.get_secret_value(),
+        url,
+        key.get_secret_value(),
         timeout=settings.platform_timeout,
         retries=settings.platform_retries,
     )

@@ -19,7 +19,8 @@ import orjson
 
 from engine.records import OUTCOMES, CallRecord, Database, RecordsError, TurnRecord, masked
 
-from . import _project
+from . import _settings
+from ._settings import OperatorError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,9 +60,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 
 def _database(url: str | None) -> Database:
-    url = url if url is not None else _project.settings().database_url
+    url = url if url is not None else _settings.settings().database_url
     if not url:
-        raise click.ClickException("no call log: DIALPLAN_DATABASE_URL is empty")
+        raise OperatorError(["no call log: DIALPLAN_DATABASE_URL is empty"])
     database = Database(url)
     file = database.sqlite_file()
     if file is not None and not file.exists():

@@ -199,7 +199,7 @@ class _Models(AbstractContextManager["_Models"]):
     """
 
     def __init__(self, loop: asyncio.Runner, settings: Settings, provider: Provider) -> None:
-        from engine.llm.client import model_configured
+        from engine.llm import model_configured
 
         self.loop = loop
         if provider == "auto":

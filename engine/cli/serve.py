@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
+import socket
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import click
@@ -14,6 +17,10 @@ from engine.records import Database, RecordsError
 from engine.settings import Settings
 
 from . import _project
+from ._settings import OperatorError
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config, Sockets
 
 APP_PATH = "engine.server:create_app()"
 
@@ -26,8 +33,8 @@ def _export(name: str, value: object) -> None:
 
 @click.command()
 @click.option("--host", help="Address to listen on [default: 127.0.0.1].")
-@click.option("--port", type=int, help="TCP port [default: 8080].")
-@click.option("--workers", type=int, help="Worker processes [default: 1].")
+@click.option("--port", type=click.IntRange(0, 65535), help="TCP port [default: 8080].")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: 1].")
 @click.option("--prefix", "path_prefix", help="WebSocket path prefix [default: /llm-websocket].")
 @click.option("--flow", help="Flow for calls that name none [default: the only flow].")
 @click.option("--flows-dir", type=click.Path(file_okay=False), help="Flows folder.")
@@ -53,21 +60,24 @@ def serve(reload: bool, **flags: object) -> None:
         _export(name, value)
     project = _project.project()
     settings = project.settings
-    # Check prompts and flows now: a broken file stops the start with file:line.
-    errors = project.setup_errors()
-    errors += [str(error) for error in _project.routes_errors(project)]
+    # Check prompts, flows, the call log and the store now: a start that cannot work stops
+    # here, every problem on one line of its own (file:line for a broken file).
+    problems = project.setup_errors()
+    problems += [str(error) for error in _project.routes_errors(project)]
     if settings.database_url:
         try:
             Database(settings.database_url).close()
         except RecordsError as exc:
-            errors.append(str(exc))
-    errors.extend(_store_errors(settings.store))
-    if errors:
-        raise click.ClickException("cannot start:\n" + "\n".join(errors))
+            problems.append(str(exc))
+    if problems:
+        raise OperatorError(problems)
+    _check_store(settings)
 
     from engine.server import hypercorn_config
 
     config = hypercorn_config(settings)
+    # Bound before saying so: a port in use is one line, not a traceback after "listening".
+    sockets = _bound(config, settings)
     click.echo(
         f"dialplan {__version__} listening on ws://{settings.host}:{settings.port}"
         f"{settings.path_prefix}/<call_id>"
@@ -76,9 +86,10 @@ def serve(reload: bool, **flags: object) -> None:
     )
     if settings.console_token is not None:
         click.echo(f"console: {console_link(settings, sys.stderr.isatty())}", err=True)
-    if reload:  # development: hypercorn's reloader (in a child process)
+    if reload:  # development: hypercorn's reloader (in a child process) binds on its own
         from hypercorn.run import run
 
+        _close(sockets)
         config.application_path = APP_PATH
         config.worker_class = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
         config.workers, config.use_reloader = settings.workers, True
@@ -88,10 +99,38 @@ def serve(reload: bool, **flags: object) -> None:
     from engine.server.workers import serve as run_server
 
     configure(settings.log_level, settings.log_format)  # the supervisor's own lines
-    config.workers = settings.workers  # hypercorn shares the port between workers then
     # Each worker drains (turns finish, calls are saved), then hypercorn's graceful stop.
     stop_within = settings.drain_timeout + 2 * settings.store_timeout + config.graceful_timeout + 5
-    sys.exit(run_server(config, settings.workers, stop_within))
+    sys.exit(run_server(config, settings.workers, stop_within, sockets))
+
+
+def _bound(config: Config, settings: Settings) -> Sockets:
+    from engine.server.workers import bind
+
+    try:
+        return bind(config)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        raise OperatorError([f"cannot listen on {where}: {_why_not(exc)}"]) from None
+
+
+def _why_not(exc: OSError) -> str:
+    """Why a socket cannot be bound, and what to do about it, in a few words."""
+    if isinstance(exc, socket.gaierror):
+        return "no such host (--host)"
+    reasons = {
+        errno.EADDRINUSE: "the address is in use (is another server running? pick another "
+        "with --port)",
+        errno.EACCES: "permission denied (ports below 1024 need privileges; pick another "
+        "with --port)",
+        errno.EADDRNOTAVAIL: "the address is not one of this machine's (--host)",
+    }
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def _close(sockets: Sockets) -> None:
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
+        sock.close()
 
 
 def console_link(settings: Settings, with_token: bool) -> str:
@@ -109,23 +148,28 @@ def console_link(settings: Settings, with_token: bool) -> str:
     return f"{link}?{urlencode({'token': token.get_secret_value()})}"
 
 
-def _store_errors(url: str) -> list[str]:
-    """Why the call store cannot be used (its URL); a Redis that is down is only warned about.
+def _check_store(settings: Settings) -> None:
+    """Warn about a call store that works, but not as one may expect.
 
-    Calls go on from memory while Redis is away, so a server may start before it does.
+    A Redis that is down is only warned about: calls go on from memory while it is away, so a
+    server may start before it does. Several workers with the memory store each keep their
+    own calls: a call that reconnects to another worker starts afresh.
     """
+    url = settings.store
     if url in ("", "memory"):
-        return []
-    from engine.server.redis_store import StoreError, check_url, redacted
+        if settings.workers > 1:
+            click.echo(
+                f"warning: {settings.workers} workers with the memory store: a call "
+                "that reconnects to another worker starts afresh (share calls with "
+                "DIALPLAN_STORE=redis://...)",
+                err=True,
+            )
+        return
+    from engine.server.redis_store import redacted
 
-    try:
-        check_url(url)
-    except StoreError as exc:
-        return [str(exc)]
     problem = _ping(url)
     if problem is not None:
         click.echo(f"warning: the call store {redacted(url)} does not answer: {problem}", err=True)
-    return []
 
 
 def _ping(url: str) -> str | None:

@@ -14,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import aiohttp
 import orjson
-import structlog
 
+from engine._lazy import logger
 from engine.errors import RuntimeFault
 
 from .spec import Webhook
 
-log = structlog.get_logger("dialplan.actions")
+if TYPE_CHECKING:
+    import aiohttp
+
+log = logger("dialplan.actions")
 
 ActionFn: TypeAlias = Callable[..., Any | Awaitable[Any]]
 """A Python action: called with the rendered ``args`` as keyword arguments (and ``call``)."""
@@ -133,6 +135,8 @@ class ActionRunner:
         return result
 
     async def _webhook(self, webhook: Webhook, url: str, body: dict[str, Any]) -> Any:
+        import aiohttp  # here: checking, drawing or compiling a flow sends no webhook
+
         session = self._session
         owned = session is None
         if session is None:

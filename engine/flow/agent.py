@@ -125,7 +125,7 @@ class FlowAgent:
                     f"{flow.loaded.path} has {len(errors)} error(s): the last good version "
                     "serves until it is fixed"
                 )
-            needing = model_states(flow)
+            needing = flow.model_states()
             if needing and self.model is None:
                 problems.append(
                     f"states {', '.join(needing)} have the model speak and no model is "
@@ -148,8 +148,3 @@ class FlowAgent:
 
 def _entry(name: str, path: Path, state: str, problems: list[str]) -> dict[str, Any]:
     return {"flow": name, "file": str(path), "state": state, "problems": problems}
-
-
-def model_states(flow: CompiledFlow) -> list[str]:
-    """The states of ``flow`` where the model speaks (``prompt:``)."""
-    return [name for name, state in flow.spec.states.items() if state.prompt]

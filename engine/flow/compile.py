@@ -77,6 +77,10 @@ class CompiledFlow:
         """The spec of state ``name``."""
         return self.loaded.spec.states[name]
 
+    def model_states(self) -> list[str]:
+        """The states where the model speaks (``prompt:``)."""
+        return [name for name, state in self.spec.states.items() if state.prompt]
+
     def template(self, *path: Any) -> jinja2.Template:
         """The compiled inline template at a spec path, e.g. ``("states", "done", "say")``."""
         return self.templates[path]

@@ -13,11 +13,10 @@ clear is left to the model, when one is configured.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from rapidfuzz import fuzz
 
 from .meaning import NEGATIONS, concepts, words
 from .slots import yes_no
@@ -44,7 +43,6 @@ class IntentPattern:
     examples: tuple[str, ...]
     means: str | None  # "yes", "no" or None
     extra: int = LOCAL_EXTRA
-    meanings: tuple[tuple[frozenset[str], bool], ...] = ()  # concepts, negated, per example
 
     @classmethod
     def of(
@@ -57,11 +55,13 @@ class IntentPattern:
         if means is None:
             means = "yes" if name in _YES_NAMES else "no" if name in _NO_NAMES else None
         phrases = tuple(normalise(e) for e in examples if normalise(e))
-        meanings = tuple(
-            (frozenset(concepts(phrase)), bool(_DENIALS & set(words(phrase)))) for phrase in phrases
-        )
         extra = GLOBAL_EXTRA if anywhere else LOCAL_EXTRA
-        return cls(name, phrases, means, extra, tuple(m for m in meanings if m[0]))
+        return cls(name, phrases, means, extra)
+
+    @property
+    def meanings(self) -> tuple[tuple[frozenset[str], bool], ...]:
+        """Each example's concepts, and whether it is negated (those with any concept)."""
+        return _meanings(self.examples)
 
     def matches(self, utterance: str, *, yes_no_words: bool = True) -> bool:
         """Whether ``utterance`` clearly expresses this intent.
@@ -72,6 +72,8 @@ class IntentPattern:
         if not text:
             return False
         padded = f" {text} "
+        from rapidfuzz import fuzz  # on first use: compiling or checking a flow matches nothing
+
         negated = bool(_DENIALS & set(text.split()))
         for example in self.examples:
             if negated and not _DENIALS & set(example.split()):
@@ -100,6 +102,14 @@ class IntentPattern:
             if wanted <= set(heard) and len(heard) - len(wanted) <= self.extra:
                 return True
         return False
+
+
+@functools.cache
+def _meanings(examples: tuple[str, ...]) -> tuple[tuple[frozenset[str], bool], ...]:
+    # Worked out on the first utterance, not when the flow is compiled: checking or drawing a
+    # flow then never loads the lemmatiser's dictionary.
+    meanings = ((frozenset(concepts(e)), bool(_DENIALS & set(words(e)))) for e in examples)
+    return tuple(m for m in meanings if m[0])
 
 
 def first_match(

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import structlog
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine._lazy import logger
 from engine.errors import AuthoringError, AuthoringErrors, Location
 
 from .compile import CompiledFlow, compile_flow, file_mtimes
@@ -24,7 +24,7 @@ from .load import load_flow
 from .parse import flow_files
 from .plugins import Extensions
 
-log = structlog.get_logger("dialplan.flows")
+log = logger("dialplan.flows")
 
 
 class FlowRegistry:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol, TypeAlias
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -28,7 +28,9 @@ import structlog
 from engine.errors import LLMError, LLMTimeout
 from engine.settings import Settings
 
-from .stream import LLMEvent, describe, sse_events
+from .events import LLMEvent
+from .model import ChatModel, Message, provider
+from .stream import describe, sse_events
 from .upstream import (
     CHAT_PATH,
     Endpoint,
@@ -41,26 +43,6 @@ from .upstream import (
 )
 
 log = structlog.get_logger(__name__)
-
-Message: TypeAlias = Mapping[str, Any]
-
-
-class ChatModel(Protocol):
-    """Anything that streams a chat completion as :data:`LLMEvent` items."""
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[Message] | None = None,
-        *,
-        tool_choice: Message | str | None = None,
-    ) -> AsyncIterator[LLMEvent]:
-        """Stream the answer to ``messages``; raise :class:`LLMError` when it cannot.
-
-        ``tool_choice`` is the chat-completions field: ``{"type": "function", "function":
-        {"name": ...}}`` makes the model call that function (a structured answer).
-        """
-        ...
 
 
 class OpenAIChatModel:
@@ -216,40 +198,21 @@ async def _close(upstream: Upstream | None) -> None:
         await asyncio.shield(upstream.close())
 
 
-def _provider(settings: Settings) -> str | None:
-    """``openai`` or ``azure`` when the settings and the variables configure a model."""
-    provider = settings.llm_provider
-    if provider == "none":
-        return None
-    if provider == "auto":
-        provider = "azure" if os.environ.get("AZURE_OPENAI_ENDPOINT") else "openai"
-    if provider == "azure":
-        keyed = os.environ.get("AZURE_OPENAI_API_KEY") or os.environ.get("AZURE_OPENAI_AD_TOKEN")
-        return "azure" if keyed else None
-    configured = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
-    return "openai" if configured else None
-
-
-def model_configured(settings: Settings) -> bool:
-    """Whether :func:`make_client` would give a client (no client is made)."""
-    return _provider(settings) is not None
-
-
 def make_client(settings: Settings) -> openai.AsyncOpenAI | None:
     """The process's one model client, from the ``openai`` package's standard variables.
 
     Returns ``None`` when no model is configured; the server then runs without one and says so.
     Must be called on the running event loop (the aiohttp transport binds to it).
     """
-    provider = _provider(settings)
-    if provider is None:
+    chosen = provider(settings)
+    if chosen is None:
         return None
     common: dict[str, Any] = {
         "max_retries": 0,  # retries are ours, inside the first-token deadline
         "timeout": settings.turn_timeout,
         "http_client": openai.DefaultAioHttpClient(),
     }
-    if provider == "azure":
+    if chosen == "azure":
         return openai.AsyncAzureOpenAI(**common)
     # Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) need no key.
     api_key = os.environ.get("OPENAI_API_KEY") or "none"
@@ -270,4 +233,4 @@ def make_model(settings: Settings, client: openai.AsyncOpenAI) -> OpenAIChatMode
     )
 
 
-__all__ = ["ChatModel", "Message", "OpenAIChatModel", "describe", "make_client", "make_model"]
+__all__ = ["ChatModel", "OpenAIChatModel", "make_client", "make_model"]

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Sequence
 
 from engine.agent import ModelUse
 
-from .client import ChatModel, Message
-from .stream import LLMEvent, Usage
+from .events import LLMEvent, Usage
+from .model import ChatModel, Message
 
 
 class Meter:
     """Counts the requests streamed through :meth:`wrap`; :meth:`use` sums them up.
 
-    The :class:`~engine.llm.stream.Usage` events are taken out of the stream here, so whoever
+    The :class:`~engine.llm.events.Usage` events are taken out of the stream here, so whoever
     reads the wrapped stream sees only text and tool calls.
     """
 

@@ -7,8 +7,6 @@ typed stream, keeps the per-token cost to one JSON parse.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable
-from dataclasses import dataclass
-from typing import TypeAlias
 
 import aiohttp
 import openai
@@ -16,37 +14,12 @@ import orjson
 
 from engine.errors import LLMError, LLMTimeout
 
+from .events import LLMEvent, TextDelta, ToolCallRequest, Usage
+
 try:  # openai >= 3 speaks through httpx2; older releases through httpx.
     import httpx2 as _http
 except ImportError:  # pragma: no cover - depends on the installed openai
     import httpx as _http  # type: ignore[no-redef,import-not-found,unused-ignore]
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A piece of the model's answer text."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallRequest:
-    """A complete tool call from the model; ``arguments`` is the raw JSON text it produced."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """The tokens a request used, when the server reports them (the last event of a stream)."""
-
-    prompt_tokens: int
-    completion_tokens: int
-
-
-LLMEvent: TypeAlias = TextDelta | ToolCallRequest | Usage
 
 
 class _Answer:

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,8 @@ from engine.records import Database
 from engine.records.model import LIFECYCLE
 from engine.records.tables import PlacementRow, PlatformEventRow
 
-from .placing import RunBlocking
+if TYPE_CHECKING:
+    from .placing import RunBlocking  # placing loads the platform's HTTP client
 
 log = structlog.get_logger("dialplan.phone")
 

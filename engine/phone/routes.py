@@ -31,15 +31,15 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine._lazy import logger
 from engine.errors import AuthoringError, AuthoringErrors, Location
 from engine.flow import safe_yaml
 from engine.flow.yaml_hints import yaml_error
 
-log = structlog.get_logger("dialplan.phone")
+log = logger("dialplan.phone")
 
 HOOK_TIMEOUT = 5.0  # seconds; the platform waits 10 for the whole answer
 _FORMATTING = re.compile(r"[\s().-]")

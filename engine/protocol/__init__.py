@@ -1,34 +1,41 @@
 """The wire: the Custom LLM WebSocket protocol's events, with the platform's exact field names."""
 
-from engine.protocol.inbound import (
-    CallDetails,
-    InboundEvent,
-    PingPong,
-    RawTranscript,
-    ResponseRequired,
-    Transcript,
-    UnknownEvent,
-    UpdateOnly,
-    Utterance,
-    parse_event,
-    utterances,
-    wire_ints,
-)
-from engine.protocol.outbound import (
-    NO_CONTROL,
-    AgentInterrupt,
-    CallControl,
-    Config,
-    Metadata,
-    OutboundEvent,
-    Pong,
-    ResponseChunk,
-    SideEvent,
-    ToolCallInvocation,
-    ToolCallResult,
-    UpdateAgent,
-    encode,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine._lazy import exports
+
+if TYPE_CHECKING:
+    from engine.protocol.inbound import (
+        CallDetails,
+        InboundEvent,
+        PingPong,
+        RawTranscript,
+        ResponseRequired,
+        Transcript,
+        UnknownEvent,
+        UpdateOnly,
+        Utterance,
+        parse_event,
+        utterances,
+        wire_ints,
+    )
+    from engine.protocol.outbound import (
+        NO_CONTROL,
+        AgentInterrupt,
+        CallControl,
+        Config,
+        Metadata,
+        OutboundEvent,
+        Pong,
+        ResponseChunk,
+        SideEvent,
+        ToolCallInvocation,
+        ToolCallResult,
+        UpdateAgent,
+        encode,
+    )
 
 __all__ = [
     "NO_CONTROL",
@@ -57,3 +64,38 @@ __all__ = [
     "utterances",
     "wire_ints",
 ]
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "engine.protocol.inbound": (
+            "CallDetails",
+            "InboundEvent",
+            "PingPong",
+            "RawTranscript",
+            "ResponseRequired",
+            "Transcript",
+            "UnknownEvent",
+            "UpdateOnly",
+            "Utterance",
+            "parse_event",
+            "utterances",
+            "wire_ints",
+        ),
+        "engine.protocol.outbound": (
+            "NO_CONTROL",
+            "AgentInterrupt",
+            "CallControl",
+            "Config",
+            "Metadata",
+            "OutboundEvent",
+            "Pong",
+            "ResponseChunk",
+            "SideEvent",
+            "ToolCallInvocation",
+            "ToolCallResult",
+            "UpdateAgent",
+            "encode",
+        ),
+    },
+)

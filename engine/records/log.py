@@ -13,7 +13,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -22,7 +22,9 @@ from engine.settings import Settings
 from .database import Database, RecordsError
 from .model import CallFacts, build_record
 from .outbox import Outbox
-from .webhook import Deliverer
+
+if TYPE_CHECKING:
+    from .webhook import Deliverer
 
 log = structlog.get_logger("dialplan.records")
 
@@ -68,6 +70,8 @@ class CallLog:
         settings = self.settings
         if self.webhook and self.deliverer is None and self.outbox is not None:
             assert settings.webhook_url and settings.webhook_secret
+            from .webhook import Deliverer  # with its HTTP client: only a server with a webhook
+
             self.deliverer = Deliverer(
                 self.outbox,
                 self.run,

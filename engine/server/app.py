@@ -30,19 +30,18 @@ import gc
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import openai
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response
 
 from engine.agent import Agent, CallInfo, Conversation, Resumable
-from engine.console import ConsoleContext, LiveFeed, MemoryLiveFeed, console_blueprint
+from engine.console import LiveFeed, MemoryLiveFeed
 from engine.flow import FlowAgent
 from engine.flow.meaning import warm_up as warm_up_meaning
-from engine.llm import ChatModel, OpenAIChatModel, make_client, make_model
+from engine.llm import ChatModel, model_configured
 from engine.phone import PlatformHooks
 from engine.project import Project
 from engine.records import CallLog
@@ -55,9 +54,13 @@ from .lifecycle import Calls
 from .live import LivePublisher
 from .metrics import Metrics
 from .recording import Recorder
-from .redis_store import RedisCallStore
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
+
+if TYPE_CHECKING:
+    import openai
+
+    from engine.llm import OpenAIChatModel
 
 log = structlog.get_logger("dialplan.server")
 
@@ -106,6 +109,8 @@ def open_store(settings: Settings) -> CallStore:
     """
     if settings.store in ("", "memory"):
         return MemoryCallStore(settings.call_grace)
+    from .redis_store import RedisCallStore  # redis is loaded only by a server that uses it
+
     return RedisCallStore(settings.store, settings.call_grace, settings.store_timeout)
 
 
@@ -149,6 +154,9 @@ def create_app(
     app.extensions["dialplan"] = runtime
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
     if live is not None and feed is not None:
+        # The console's pages, templates and drawings are loaded only when it is on.
+        from engine.console import ConsoleContext, console_blueprint
+
         context = ConsoleContext(settings, feed, lambda: runtime.agent, call_log.database)
         app.register_blueprint(console_blueprint(context))
 
@@ -161,9 +169,13 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
-        runtime.client = make_client(settings)
-        if runtime.client is not None:
-            runtime.model = make_model(settings, runtime.client)
+        if model_configured(settings):
+            # The openai package (hundreds of modules, 14 MiB) is loaded only for a model.
+            from engine.llm import make_client, make_model
+
+            runtime.client = make_client(settings)
+            if runtime.client is not None:
+                runtime.model = make_model(settings, runtime.client)
         runtime.agent = runtime.build_agent(settings, runtime.model)
         await call_log.start()
         await platform.start()

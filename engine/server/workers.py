@@ -48,16 +48,34 @@ RESTARTS = 5
 RESTART_WINDOW = 30.0
 
 
-def serve(config: Config, workers: int, stop_within: float = 60.0) -> int:
+def bind(config: Config) -> Sockets:
+    """The sockets of ``config.bind``, bound (not yet listening); raises :class:`OSError`.
+
+    Bound once, before the server says where it listens, and served by every worker: so without
+    ``SO_REUSEPORT`` (hypercorn sets it for ``workers > 1``), and a second server on the same
+    port is refused instead of quietly taking half of the calls.
+    """
+    workers, config.workers = config.workers, 1
+    try:
+        return config.create_sockets()
+    finally:
+        config.workers = workers
+
+
+def serve(
+    config: Config, workers: int, stop_within: float = 60.0, sockets: Sockets | None = None
+) -> int:
     """Serve the app (settings from the environment); returns the exit code.
 
     ``stop_within``: seconds the workers get to drain and stop once asked, before they are
-    killed.
+    killed. ``sockets``: already bound (:func:`bind`); by default bound here.
     """
+    if sockets is None:
+        sockets = bind(config)
     if workers <= 1:
-        run_worker(config)
+        run_worker(config, sockets)
         return 0
-    return Supervisor(config, workers, stop_within).run()
+    return Supervisor(config, workers, stop_within).run(sockets)
 
 
 def run_worker(config: Config, sockets: Sockets | None = None, stop: Event | None = None) -> None:
@@ -114,11 +132,12 @@ class Supervisor:
         """When the supervisor was asked to stop (monotonic), if it was."""
         self._exits: list[float] = []
 
-    def run(self) -> int:
-        """Serve until SIGTERM or SIGINT; returns the exit code."""
+    def run(self, sockets: Sockets | None = None) -> int:
+        """Serve ``sockets`` (default: bound here) until SIGTERM or SIGINT; the exit code."""
+        if sockets is None:
+            sockets = bind(self.config)
         metrics = tempfile.mkdtemp(prefix="dialplan-metrics-")
         os.environ[MULTIPROCESS_DIR] = metrics  # the workers inherit it
-        sockets = self.config.create_sockets()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._ask_to_stop)
         code = 0

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine._lazy import exports
+
 if TYPE_CHECKING:
     from engine.testing.llm_server import LLMStats, LLMTestServer, Reply, ToolCall
 
 __all__ = ["LLMStats", "LLMTestServer", "Reply", "ToolCall"]
 
 # Imported lazily: an eager import here makes ``python -m engine.testing.llm_server`` warn that
-# the module was already in sys.modules before it ran as __main__.
-_LAZY = dict.fromkeys(
-    ("LLMStats", "LLMTestServer", "Reply", "ToolCall"), "engine.testing.llm_server"
+# the module was already in sys.modules before it ran as __main__; and the pytest plugin, which
+# every pytest run of a project with dialplan installed imports, must stay light.
+__getattr__, __dir__ = exports(
+    __name__, {"engine.testing.llm_server": ("LLMStats", "LLMTestServer", "Reply", "ToolCall")}
 )
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

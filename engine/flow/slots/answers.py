@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from rapidfuzz import fuzz, process
 from typing_extensions import override
 
 from engine.flow.spec import SlotSpec
@@ -140,6 +139,8 @@ class EnumType(BaseSlotType):
             return Parsed(True, found.pop())
         if hits or not (asked and said):
             return None
+        from rapidfuzz import fuzz, process  # on first use: checking a flow matches nothing
+
         close = process.extractOne(said, list(options), scorer=fuzz.ratio, score_cutoff=85)
         return Parsed(True, options[close[0]]) if close else None
 

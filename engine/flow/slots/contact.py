@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from typing_extensions import override
 
 from engine.flow.spec import SlotSpec
@@ -40,6 +38,8 @@ class PhoneType(BaseSlotType):
         number = "+" * run.startswith("+") + re.sub(r"\D", "", run)
         if len(number.lstrip("+")) < (3 if asked else 10):
             return None
+        import phonenumbers  # on first use: checking a flow parses no number (warm_up loads it)
+
         try:
             parsed = phonenumbers.parse(number, spec.region)
         except phonenumbers.NumberParseException:
@@ -77,6 +77,8 @@ class EmailType(BaseSlotType):
         found = _EMAIL.search(said)
         if found is None:
             return Parsed(False, error=self.invalid) if asked and "@" in said else None
+        from email_validator import EmailNotValidError, validate_email  # on first use, as above
+
         try:
             address = validate_email(found.group(), check_deliverability=False)
         except EmailNotValidError:

@@ -77,7 +77,8 @@ class SlotTypes:
         today = date.today()
         for kind in self._types.values():
             spec = SlotSpec(type=kind.name, values={"yes": ()} if kind.name == "enum" else None)
-            for text in ("March 3rd 1980", "seven thirty pm", "four one five five five five 0 1"):
+            samples = ("March 3rd 1980", "seven thirty pm", "four one five five five five 0 1")
+            for text in (*samples, "dana at example dot com"):
                 kind.extract(text, spec, today, asked=True)
 
 
