@@ -60,6 +60,8 @@ class Speech:
     """Text for the caller to hear; pieces are appended, so spacing is the producer's."""
 
     text: str
+    masked: str | None = None
+    """The same words for storage, with sensitive values hidden (``None``: none were said)."""
 
 
 Part: TypeAlias = Speech | CallControl | SideEvent

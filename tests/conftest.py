@@ -67,6 +67,17 @@ def call_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     return url
 
 
+@pytest.fixture(autouse=True)
+def table_book(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh table book of the example restaurant: one test's bookings take no table from
+    another's (every test's servers run on the same day, so they would)."""
+    from engine.examples import booking
+
+    book = booking.Book()
+    monkeypatch.setattr(booking, "BOOK", book)
+    return book
+
+
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[LLMTestServer]:
     with LLMTestServer() as server:

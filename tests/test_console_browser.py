@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from engine.examples import booking
 from engine.testing.browser import launch
 from engine.testing.platform import Dialog, PlatformCall
 from engine.testing.server import ServerThread
@@ -24,14 +23,6 @@ pytestmark = pytest.mark.needs("chromium")
 SECRET = "path-secret-b7"  # the call route's secret: try-a-call must get it from the server
 WAIT_MS = 10_000  # the longest any one thing on a page may take to show
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(autouse=True)
-def table_book(monkeypatch: pytest.MonkeyPatch) -> booking.Book:
-    """A fresh table book: the bookings of these tests take no table from other tests."""
-    book = booking.Book()
-    monkeypatch.setattr(booking, "BOOK", book)
-    return book
 
 
 @pytest.fixture

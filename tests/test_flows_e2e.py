@@ -8,7 +8,6 @@ import shutil
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from engine.examples.booking import BOOK
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 from engine.testing.platform import Dialog, PlatformCall
 from tests.helpers import EXAMPLE
@@ -179,7 +178,7 @@ async def test_global_intents_repeat_and_return(no_llm, flow_server):
     assert conversation(server, "clinic_global").state == "ask_dob"
 
 
-async def test_booking_with_a_taken_time_books_once(no_llm, flow_server):
+async def test_booking_with_a_taken_time_books_once(no_llm, flow_server, table_book):
     server = flow_server()
     async with PlatformCall.connect(server.url("call_book", "booking")) as call:
         dialog = Dialog(call)
@@ -197,7 +196,7 @@ async def test_booking_with_a_taken_time_books_once(no_llm, flow_server):
         await asyncio.sleep(0.05)
     assert "You're booked" in booked.text and booked.flag("end_call") is True
     talk = conversation(server, "call_book")
-    mine = [b for b in BOOK.bookings.values() if b["call_id"] == "call_book"]
+    mine = [b for b in table_book.bookings.values() if b["call_id"] == "call_book"]
     assert len(mine) == 1 and mine[0]["time"] == "19:30"
     reference = talk.memory.slots["reference"]
     assert ", ".join(reference) in booked.text  # read out letter by letter
@@ -221,7 +220,7 @@ async def test_a_server_reads_the_day_it_is_given_not_the_machines_clock(
     assert "date" not in conversation(server, "call_sunday").memory.slots
 
 
-async def test_superseded_confirmation_books_exactly_once(no_llm, flow_server):
+async def test_superseded_confirmation_books_exactly_once(no_llm, flow_server, table_book):
     server = flow_server()
     async with PlatformCall.connect(server.url("call_twice", "booking")) as call:
         dialog = Dialog(call)
@@ -235,7 +234,7 @@ async def test_superseded_confirmation_books_exactly_once(no_llm, flow_server):
         booked = await call.response(91)
         await asyncio.sleep(0.1)
     assert "You're booked" in booked.text
-    mine = [b for b in BOOK.bookings.values() if b["call_id"] == "call_twice"]
+    mine = [b for b in table_book.bookings.values() if b["call_id"] == "call_twice"]
     assert len(mine) == 1
     assert conversation(server, "call_twice").runner.executions <= 2  # check + book, once each
 

@@ -306,3 +306,30 @@ def test_sensitive_values_are_masked_wherever_a_record_is_shown():
     assert "XG4471209" not in shown.model_dump_json()
     plain = record(slots={"name": "Dana"})
     assert mask_record(plain) is plain  # nothing sensitive: shown as is
+
+
+def test_every_spoken_form_of_a_secret_and_the_platforms_summary_are_masked_when_shown():
+    from engine.records.model import PlatformReport
+
+    summary = CallSummary(slots={"member_id": "XG4471209"}, sensitive=frozenset({"member_id"}))
+    built = build_record(
+        facts(
+            summary=summary,
+            turns=(turn(1, transcript_len=2, said="That's X, G, 4, 4, 7, 1, 2, 0, 9. Right?"),),
+            transcript=(
+                Utterance("agent", "Your member number?"),
+                Utterance("user", "x g 4 4 7 1 2 0 9"),
+                # the platform's copy of a line cut short by the caller
+                Utterance("agent", "That's X, G, 4, 4, 7"),
+            ),
+        )
+    )
+    assert "4, 4, 7, 1" not in built.turns[0].said
+    analysis = {"call_summary": "The caller's member ID is XG4471209.", "user_sentiment": "ok"}
+    reported = built.model_copy(update={"platform": PlatformReport(analysis=analysis)})
+    shown = mask_record(reported)
+    assert "XG4471209" not in shown.model_dump_json()
+    assert shown.platform is not None
+    assert shown.platform.analysis == {
+        "call_summary": f"The caller's member ID is {MASK}.", "user_sentiment": "ok",
+    }  # fmt: skip

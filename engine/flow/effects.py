@@ -166,6 +166,7 @@ async def spaced(parts: AsyncIterator[Part]) -> AsyncIterator[Part]:
                 and not last[-1].isspace()
                 and not part.text[0].isspace()
             ):
-                part = Speech(" " + part.text)
+                masked = " " + part.masked if part.masked is not None else None
+                part = Speech(" " + part.text, masked)
             last = part.text
         yield part

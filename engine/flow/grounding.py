@@ -16,6 +16,7 @@ by the words of the value as text.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from datetime import date
@@ -69,7 +70,11 @@ def _digits(said: str) -> str:
 
 
 def _numbers(said: str) -> set[int]:
-    return {int(n) for n in re.findall(r"\d+", numerals(said.lower()))}
+    """The numbers said, in digits or words ("nineteen-eighty" is 19 and 80, and 1980)."""
+    spoken = numerals(re.sub(r"(?<=[a-z])-(?=[a-z])", " ", said.lower()))
+    found = [int(n) for n in re.findall(r"\d+", spoken)]
+    pairs = {a * 100 + b for a, b in itertools.pairwise(found) if 10 <= a < 100 and b < 100}
+    return {*found, *pairs}
 
 
 def _words(said: str) -> list[str]:

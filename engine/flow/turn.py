@@ -13,15 +13,16 @@ answer (:mod:`engine.flow.extraction`). Every step is told to the turn's tracer.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any
 
 import structlog
 
-from engine.agent import CallInfo, Part, Speech, Turn
+from engine.agent import MASK, CallInfo, Part, Speech, Turn
 from engine.protocol import NO_CONTROL, CallControl
 from engine.templates import render
+from engine.templates.spoken import Hidden
 
 from . import asking, decide, effects, extraction, repair, speaking
 from .actions import ActionRunner
@@ -61,6 +62,8 @@ class FlowTurn:
         self.runner = runner
         self.tracer = tracer
         self.actions = actions
+        self._sensitive = frozenset(n for n, spec in flow.slots.items() if spec.sensitive)
+        self._masking = False
 
     async def run(self, turn: Turn) -> AsyncIterator[Part]:
         """The turn: what the caller's words mean, and what follows from it."""
@@ -114,7 +117,7 @@ class FlowTurn:
                 # Useful, just not what this state asked ("March third" when asked for a
                 # name): keep it, say so, and ask again without counting a failed try.
                 yield Speech(asking.GOT_IT)
-                yield Speech(self._line("reask") or self._question())
+                yield self._speech(lambda: self._line("reask") or self._question())
             case decide.AskModel(errors=errors):
                 async for part in self._model_turn(turn, errors):
                     yield part
@@ -127,12 +130,14 @@ class FlowTurn:
             case decide.Clarify(slot=slot, value=value):
                 memory.pending = {slot: value}
                 spoken = flow.slot_types[slot].say(value, flow.slots[slot])
-                yield Speech(self._repair_line("confirm", value=spoken, slot=slot))
+                yield self._speech(
+                    lambda: self._repair_line("confirm", value=self._shown(slot, spoken), slot=slot)
+                )
             case decide.Rejected():
-                yield Speech(asking.reask(self._line("reask") or self._question()))
+                yield self._speech(lambda: asking.reask(self._line("reask") or self._question()))
             case decide.AskWhich():
                 memory.fixing = True
-                yield Speech(self._fix_question())
+                yield self._speech(lambda: self._fix_question())
             case decide.Fix(slot=slot):
                 async for part in self._fix(slot, turn):
                     yield part
@@ -166,7 +171,9 @@ class FlowTurn:
             async for part in self._give_up(turn, asking.GONE_QUIET):
                 yield part
             return
-        yield Speech(self._line("reminder") or f"{asking.STILL_THERE} {self._question()}".strip())
+        yield self._speech(
+            lambda: self._line("reminder") or f"{asking.STILL_THERE} {self._question()}".strip()
+        )
 
     async def _not_understood(self, turn: Turn, errors: tuple[str, ...]) -> AsyncIterator[Part]:
         state = self.flow.state(self.state)
@@ -177,14 +184,14 @@ class FlowTurn:
                 yield part
             return
         if self.memory.fixing:
-            yield Speech(asking.reask(self._fix_question(), errors))
+            yield self._speech(lambda: asking.reask(self._fix_question(), errors))
             return
         if state.prompt is not None and not self._line("reask"):
-            yield Speech(asking.reask("", errors))  # the model asks in its own words
+            yield self._speech(lambda: asking.reask("", errors))  # the model asks in its own words
             async for part in self._speak(turn):
                 yield part
             return
-        yield Speech(asking.reask(self._line("reask") or self._question(), errors))
+        yield self._speech(lambda: asking.reask(self._line("reask") or self._question(), errors))
 
     async def _give_up(self, turn: Turn, goodbye: str) -> AsyncIterator[Part]:
         """To the state's give-up state (its own or the flow's); with none, end the call."""
@@ -208,15 +215,15 @@ class FlowTurn:
         line = self._repair_line(name)
         if name == "repeat":
             if line:
-                yield Speech(line)
+                yield self._speech(lambda: self._repair_line(name))
             if memory.fixing:
-                yield Speech(self._fix_question())
+                yield self._speech(lambda: self._fix_question())
                 return
             async for part in self._speak(turn):
                 yield part
         elif name == "hold":
             memory.held = True
-            yield Speech(line)
+            yield self._speech(lambda: self._repair_line(name))
         elif name == "cancel":
             memory.cancelled = True
             self.tracer.why("repair cancel")
@@ -225,14 +232,14 @@ class FlowTurn:
                     yield part
                 return
             yield CallControl(end_call=True)
-            yield Speech(line)
+            yield self._speech(lambda: self._repair_line(name))
         else:  # a person
             target = flow.repairs.human_to
             if target is None:
-                yield Speech(f"{repair.NO_PERSON} {self._question()}".strip())
+                yield self._speech(lambda: f"{repair.NO_PERSON} {self._question()}".strip())
                 return
             if line:
-                yield Speech(line)
+                yield self._speech(lambda: self._repair_line(name))
             self.tracer.why("repair human")
             async for part in self._enter_chain(target, turn):
                 yield part
@@ -279,7 +286,7 @@ class FlowTurn:
         index, intent = found[0]
         log.info("flow.global_intent", call_id=self.call.call_id, intent=name, state=self.state)
         if intent.say:
-            yield Speech(render(flow.template("global", index, "say"), self._view()))
+            yield self._speech(lambda: render(flow.template("global", index, "say"), self._view()))
         if intent.to is None:
             async for part in self._speak(turn):  # e.g. "repeat that": the whole line again
                 yield part
@@ -308,7 +315,7 @@ class FlowTurn:
         if transition.say:
             index = self.flow.state(self.state).next.index(transition)
             template = self.flow.template("states", self.state, "next", index, "say")
-            parts.append(Speech(render(template, self._view())))
+            parts.append(self._speech(lambda: render(template, self._view())))
         for name in transition.clear:
             self.memory.slots.pop(name, None)
         return parts
@@ -369,7 +376,7 @@ class FlowTurn:
             return  # everything this state asks for is known: skip its question
         if question_only and state.say is not None:
             # Back from a global intent ("who is this?"): the question, not the whole line.
-            yield Speech(self._question())
+            yield self._speech(lambda: self._question())
             return
         async for part in self._speak(turn):
             yield part
@@ -397,10 +404,12 @@ class FlowTurn:
         if control != NO_CONTROL:
             yield control
         if state.say is not None:
-            yield Speech(render(flow.template("states", self.state, "say"), self._view()))
+            yield self._speech(
+                lambda: render(flow.template("states", self.state, "say"), self._view())
+            )
         elif state.prompt is not None:
             if self.services.model is None:
-                yield Speech(self._line("reask") or asking.NO_MODEL)
+                yield self._speech(lambda: self._line("reask") or asking.NO_MODEL)
                 return
             model = self.tracer.meter.model(self.services.model)
             parts = speaking.speak(model, flow, self.memory, self._view(), turn, None)
@@ -466,11 +475,38 @@ class FlowTurn:
         return self.services.today_for(self.call, self.flow)
 
     def _view(self, slots: dict[str, Any] | None = None) -> dict[str, Any]:
-        """What templates and guards see (with ``slots`` instead of the memory's, if given)."""
+        """What templates and guards see (with ``slots`` instead of the memory's, if given).
+
+        While a line is rendered for storage (:meth:`_speech`), sensitive values are hidden.
+        """
         memory = self.memory
-        return template_view(
-            self.flow, memory.state, memory.slots if slots is None else slots, self.call
-        )
+        slots = memory.slots if slots is None else slots
+        if self._masking:
+            slots = {
+                name: Hidden(MASK) if name in self._sensitive and value is not None else value
+                for name, value in slots.items()
+            }
+        return template_view(self.flow, memory.state, slots, self.call)
+
+    def _speech(self, line: Callable[[], str]) -> Speech:
+        """A line to say, rendered twice where the call holds a sensitive value.
+
+        Once as spoken, once for storage with every sensitive value hidden, so no spoken form
+        of it (spelled, in digit groups, as a date) reaches the call log, the console or a trace.
+        """
+        text = line()
+        if not any(self.memory.slots.get(name) is not None for name in self._sensitive):
+            return Speech(text)
+        self._masking = True
+        try:
+            masked = line()
+        finally:
+            self._masking = False
+        return Speech(text, masked if masked != text else None)
+
+    def _shown(self, slot: str, text: str) -> str:
+        """``text`` (a value of ``slot``), hidden while rendering for storage."""
+        return Hidden(MASK) if self._masking and slot in self._sensitive else text
 
 
 def _item(label: str) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.agent import MASK, ActionRun, CallInfo, CallSummary, TurnTrace
 from engine.protocol import Utterance
+from engine.templates import SPOKEN_FILTERS
 
 Outcome: TypeAlias = Literal[
     "completed", "transferred", "cancelled", "gave_up", "abandoned", "error"
@@ -52,7 +53,10 @@ class TurnRecord(_Record):
     transcript_len: int = 0
     """Utterances in the request's transcript (what the caller said is its tail)."""
     said: str = ""
-    """The agent's words (sensitive values masked)."""
+    """The agent's words (in the call log, sensitive values masked)."""
+    said_masked: str | None = None
+    """The agent's words as rendered for storage, sensitive values hidden (``None``: the
+    words held none). Replaces ``said`` when the record is written."""
     first_speech_ms: float | None = None
     duration_ms: float = 0.0
     end_call: bool = False
@@ -300,10 +304,38 @@ def build_record(facts: CallFacts) -> CallRecord:
         sensitive=sorted(summary.sensitive),
         path=list(summary.path),
         actions=[_action(run) for run in summary.actions],
-        transcript=[{"role": u.role, "content": u.content} for u in facts.transcript],
+        transcript=_agent_lines_masked(facts.transcript, facts.turns),
         # The agent may read a sensitive value back; the stored trace never holds it.
-        turns=[t.model_copy(update={"said": mask_text(t.said, secrets)}) for t in facts.turns],
+        turns=[_turn_masked(t, secrets) for t in facts.turns],
     )
+
+
+def _turn_masked(turn: TurnRecord, secrets: Sequence[str]) -> TurnRecord:
+    """A turn as stored: its words as rendered for storage, else with every secret masked."""
+    said = turn.said_masked if turn.said_masked is not None else turn.said
+    return turn.model_copy(update={"said": mask_text(said, secrets), "said_masked": None})
+
+
+def _agent_lines_masked(
+    transcript: Sequence[Utterance], turns: Sequence[TurnRecord]
+) -> list[dict[str, str]]:
+    """The transcript, the agent's lines that held a sensitive value as rendered for storage.
+
+    The platform sends back what the agent said (all of it, or what was said before the caller
+    cut in): a line that is one of the agent's answers, or the start of one, is replaced.
+    """
+    spoken = [(t.said.strip(), t.said_masked.strip()) for t in turns if t.said_masked]
+    lines = []
+    for utterance in transcript:
+        content = utterance.content
+        if utterance.role == "agent" and spoken:
+            said = content.strip()
+            for clear, hidden in spoken:
+                if said and (said == clear or (len(said) >= MIN_PREFIX and clear.startswith(said))):
+                    content = hidden
+                    break
+        lines.append({"role": utterance.role, "content": content})
+    return lines
 
 
 # -- masking ------------------------------------------------------------------------------------
@@ -320,16 +352,39 @@ def masked(record: CallRecord) -> CallRecord:
         {**u, "content": MASK if i in hidden else mask_text(u.get("content", ""), secrets)}
         for i, u in enumerate(record.transcript)
     ]
+    platform = record.platform
+    if platform is not None and platform.analysis:
+        # The platform's own summary of the call may quote what the caller said.
+        platform = platform.model_copy(update={"analysis": mask_value(platform.analysis, secrets)})
     return record.model_copy(
         update={
             "slots": slots,
             "transcript": transcript,
+            "platform": platform,
             "actions": mask_value(record.actions, secrets),
             "turns": [
                 t.model_copy(update={"said": mask_text(t.said, secrets)}) for t in record.turns
             ],
         }
     )
+
+
+MIN_PREFIX = 12
+"""Characters of an agent's line, cut short by the caller, that identify the answer it began."""
+
+
+def spoken_forms(value: str) -> set[str]:
+    """``value`` as it is written and as every voice filter says it (what a line may hold)."""
+    forms = {value, value.upper(), value.lower(), " ".join(value), ", ".join(value)}
+    for name, speak in SPOKEN_FILTERS.items():
+        if name == "spoken_list":
+            continue
+        forms.add(speak(value))
+    for group in range(1, 5):
+        forms.add(SPOKEN_FILTERS["digits"](value, group))
+    for year, weekday in ((False, False), (False, True), (True, True)):
+        forms.add(SPOKEN_FILTERS["spoken_date"](value, year, weekday))
+    return {form for form in forms if form.strip()}
 
 
 def mask_text(text: str, secrets: Iterable[str]) -> str:
@@ -358,10 +413,12 @@ def secrets_of(summary: CallSummary) -> list[str]:
 
 
 def _secrets(slots: Mapping[str, Any], sensitive: Iterable[str]) -> list[str]:
-    # Longest first, so that a value containing another is masked whole. Very short values
-    # ("1") would mask unrelated text and say little: they are masked only as slot values.
+    # Every form the agent can say a value in (spelled, in digit groups, as a date), longest
+    # first, so that a value containing another is masked whole. Very short values ("1")
+    # would mask unrelated text and say little: they are masked only as slot values.
     values = {str(slots[name]) for name in sensitive if slots.get(name) is not None}
-    return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+    forms = {form for value in values for form in spoken_forms(value)}
+    return sorted((v for v in forms if len(v) >= 3), key=len, reverse=True)
 
 
 def _sensitive_lines(record: CallRecord) -> set[int]:

@@ -339,7 +339,7 @@ class Session:
             async for part in state.conversation.respond(turn):
                 if isinstance(part, Speech):
                     if part.text:
-                        if (first := answer.spoke(part.text)) is not None:
+                        if (first := answer.spoke(part.text, part.masked)) is not None:
                             self.metrics.first_speech.observe(first)
                         writer.put(ResponseChunk(response_id, part.text, False, control))
                 elif isinstance(part, CallControl):
@@ -357,6 +357,7 @@ class Session:
             if answer.first_speech is None:
                 writer.put(ResponseChunk(response_id, self.settings.fallback_line, False, control))
                 answer.said.append(self.settings.fallback_line)
+                answer.stored.append(self.settings.fallback_line)
         writer.put(ResponseChunk(response_id, "", True, control))
         self.metrics.responses.labels(answer.outcome).inc()
         if self._generation is asyncio.current_task():

@@ -30,12 +30,20 @@ class Answer:
     first_speech: float | None = None
     """Seconds from the request to the first words sent."""
     said: list[str] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)
+    """The same words with sensitive values hidden, as the call log keeps them."""
+    hidden: bool = False
     outcome: str = "complete"
     error: str | None = None
 
-    def spoke(self, text: str) -> float | None:
-        """Words went out; for the turn's first words, the seconds it took to them."""
+    def spoke(self, text: str, masked: str | None = None) -> float | None:
+        """Words went out; for the turn's first words, the seconds it took to them.
+
+        ``masked`` is the same words with sensitive values hidden, where they held one.
+        """
         self.said.append(text)
+        self.stored.append(text if masked is None else masked)
+        self.hidden = self.hidden or masked is not None
         if self.first_speech is not None:
             return None
         self.first_speech = time.perf_counter() - self.started
@@ -52,6 +60,7 @@ class Answer:
             outcome=self.outcome,
             transcript_len=len(turn.transcript),
             said="".join(self.said),
+            said_masked="".join(self.stored) if self.hidden else None,
             first_speech_ms=round(first * 1000, 1) if first is not None else None,
             duration_ms=round((time.perf_counter() - self.started) * 1000, 1),
             end_call=bool(control and control.end_call),

@@ -17,6 +17,17 @@ from typing import Concatenate, ParamSpec
 _P = ParamSpec("_P")
 
 
+class Hidden(str):
+    """A value kept out of a line: every voice filter says it as it is (the mask), whole.
+
+    A line that reads a sensitive value back is rendered a second time for the call log with
+    the value replaced by a :class:`Hidden` mask, so no spoken form of it (spelled, in digit
+    groups, as a date) can reach storage.
+    """
+
+    __slots__ = ()
+
+
 def _tolerant(
     fn: Callable[Concatenate[object, _P], str],
 ) -> Callable[Concatenate[object, _P], str]:
@@ -24,6 +35,8 @@ def _tolerant(
 
     @functools.wraps(fn)
     def wrapper(value: object, /, *args: _P.args, **kwargs: _P.kwargs) -> str:
+        if isinstance(value, Hidden):
+            return str(value)
         try:
             return fn(value, *args, **kwargs)
         except Exception:  # a template filter must not end the call

@@ -1,9 +1,11 @@
 """A labelled corpus of what callers say, scored against what dialplan understands.
 
 A corpus is a folder of YAML files (the project's own is ``tests/understanding/``; its README
-describes the format). Value cases run :func:`engine.flow.understanding.understand` with the
-file's slots; intent cases run the intent rules of a flow of the project. ``bench/
-understanding.py`` prints the report, and a test holds its floor.
+describes the format), and of batches in subfolders: a batch written blind (before the code it
+judges) is kept and reported apart. Value cases run :func:`engine.flow.understanding.understand`
+with the file's slots; intent cases run the intent rules of a flow of the project, and repair
+cases its built-in repair (repeat, hold, cancel, a person). ``bench/understanding.py`` prints
+the report, and a test holds its floor, for the whole corpus and for each batch on its own.
 """
 
 from __future__ import annotations
@@ -15,14 +17,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from engine.agent import CallInfo
 from engine.flow import CompiledFlow, safe_yaml
-from engine.flow.decide import recognise
+from engine.flow.decide import Repair, TakeGlobal, asking_state, plan, recognise
+from engine.flow.repair_words import REPAIRS
 from engine.flow.slots import SlotTypes
 from engine.flow.spec import OpeningHours, SlotSpec
 from engine.flow.understanding import Listener, understand
+from engine.flow.view import template_view
 from engine.project import Project
 
 INTENT = "intent"
+REPAIR = "repair"
+READ_BACK = "readback"  # a repair case's `asked` when the agent just read values back
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class Case:
     listener: Listener | None = None
     flow: str = ""
     state: str = ""
+    batch: str = ""
+    """The subfolder the case's file is in ("" for the corpus folder itself)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,14 @@ class Report:
     """Accuracy per kind of value, overall, and every miss."""
 
     outcomes: list[Outcome] = field(default_factory=list)
+
+    def batch(self, name: str) -> Report:
+        """The cases of one batch only."""
+        return Report([o for o in self.outcomes if o.case.batch == name])
+
+    def batches(self) -> list[str]:
+        """The batches of the corpus, in name order ("" is the corpus folder itself)."""
+        return sorted({o.case.batch for o in self.outcomes})
 
     def by_kind(self) -> dict[str, tuple[int, int]]:
         """Kind -> (cases understood, cases), kinds sorted by name."""
@@ -92,7 +109,8 @@ class Report:
             case = miss.case
             asked = f" (asked {', '.join(case.asked)})" if case.asked else ""
             where = f" [{case.flow}.{case.state}]" if case.flow else asked
-            rows.append(f"  {case.file}:{case.line}{where}: {case.said!r}")
+            file = f"{case.batch}/{case.file}" if case.batch else case.file
+            rows.append(f"  {file}:{case.line}{where}: {case.said!r}")
             rows.append(f"      expected {_show(case.expect)}, got {_show(miss.got)}")
         return rows
 
@@ -113,10 +131,11 @@ def _plain(value: Any) -> Any:
 
 
 def load_corpus(folder: Path) -> list[Case]:
-    """Every case of every ``*.yaml`` file in ``folder``, files in name order."""
+    """Every case of every ``*.yaml`` file in ``folder`` and its batch subfolders, by name."""
     types = SlotTypes.builtin()
     cases: list[Case] = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(folder.rglob("*.yaml"), key=lambda p: p.relative_to(folder).parts):
+        batch = path.parent.relative_to(folder).as_posix() if path.parent != folder else ""
         data = safe_yaml.load(path.read_text(encoding="utf-8"))
         kind = str(data.get("type", path.stem))
         today = data.get("today", date(2026, 11, 25))
@@ -133,7 +152,18 @@ def load_corpus(folder: Path) -> list[Case]:
                 "line": entries.lines[index],
                 "kind": kind,
                 "said": str(entry["said"]),
+                "batch": batch,
             }
+            if kind == REPAIR:
+                cases.append(
+                    Case(
+                        **common,
+                        expect=entry.get("repair"),
+                        flow=entry["flow"],
+                        asked=(str(asked),) if asked else (),
+                    )
+                )
+                continue
             if kind == INTENT:
                 cases.append(
                     Case(
@@ -163,6 +193,13 @@ def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
     report = Report()
     flows: dict[str, CompiledFlow] = {}
     for case in cases:
+        if case.kind == REPAIR:
+            if project is None:
+                raise ValueError("repair cases need the project their flows are in")
+            flow = flows.get(case.flow) or flows.setdefault(case.flow, project.open_flow(case.flow))
+            heard = repair_heard(flow, case.asked[0] if case.asked else "", case.said)
+            report.outcomes.append(Outcome(case, heard, heard == case.expect))
+            continue
         if case.kind == INTENT:
             if project is None:
                 raise ValueError("intent cases need the project their flows are in")
@@ -180,3 +217,30 @@ def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
             got = got | ({"(refused)": said} if said else {})
         report.outcomes.append(Outcome(case, got, ok))
     return report
+
+
+def repair_heard(flow: CompiledFlow, asked: str, said: str) -> str | None:
+    """The repair a turn of ``flow`` takes on ``said`` where the agent asked for ``asked``.
+
+    ``asked`` is a slot (the state that asks for it) or ``readback`` (the first read-back).
+    An author's own global intent of a repair's name (``human``, ``repeat``) counts as it.
+    """
+    if asked == READ_BACK:
+        state = next(n for n, s in flow.spec.states.items() if s.read_back)
+    else:
+        state = asking_state(flow, asked) or flow.spec.start_state
+    found, _ = plan(
+        flow,
+        state,
+        {},
+        said,
+        reminder=False,
+        today=date(2026, 11, 25),
+        has_model=False,
+        view=lambda slots: template_view(flow, state, slots, CallInfo("corpus")),
+    )
+    if isinstance(found, Repair):
+        return found.name
+    if isinstance(found, TakeGlobal) and found.intent in REPAIRS:
+        return found.intent
+    return None
