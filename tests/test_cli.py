@@ -225,6 +225,22 @@ def test_serve_keeps_the_console_token_out_of_logs():
     assert token not in output
 
 
+def test_serve_says_the_url_to_give_the_platform_with_the_secret_as_a_placeholder():
+    port, secret = free_port(), "banner-secret-0f3e5d9a"
+    process = serve(
+        "--port", str(port), "--flow", "clinic_intake", env={"DIALPLAN_SECRET": secret}
+    )  # fmt: skip
+    try:
+        wait_healthy(port, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = finish(process, 10)
+    assert f"listening on ws://127.0.0.1:{port}/llm-websocket/<DIALPLAN_SECRET>/<call_id>" in (
+        output
+    )
+    assert secret not in output
+
+
 def test_serve_refuses_a_store_that_is_not_redis():
     process = serve(
         "--port", str(free_port()), "--flow", "clinic_intake",

@@ -79,8 +79,7 @@ def serve(reload: bool, **flags: object) -> None:
     # Bound before saying so: a port in use is one line, not a traceback after "listening".
     sockets = _bound(config, settings)
     click.echo(
-        f"dialplan {__version__} listening on ws://{settings.host}:{settings.port}"
-        f"{settings.path_prefix}/<call_id>"
+        f"dialplan {__version__} listening on {call_url(settings)}"
         + (f" with {settings.workers} workers" if settings.workers > 1 else ""),
         err=True,
     )
@@ -131,6 +130,12 @@ def _why_not(exc: OSError) -> str:
 def _close(sockets: Sockets) -> None:
     for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
         sock.close()
+
+
+def call_url(settings: Settings) -> str:
+    """The URL the platform's Custom LLM URL names, the secret as a placeholder (never shown)."""
+    secret = "/<DIALPLAN_SECRET>" if settings.secret is not None else ""
+    return f"ws://{settings.host}:{settings.port}{settings.path_prefix}{secret}/<call_id>"
 
 
 def console_link(settings: Settings, with_token: bool) -> str:
