@@ -65,6 +65,8 @@ def reask(asked: str, errors: tuple[str, ...] = ()) -> str:
     """
     asked = asked.strip()
     if errors:
+        if asked.lower().startswith("sorry"):  # the author's line apologises already
+            return f"{errors[0][:1].upper()}{errors[0][1:]}. {asked}"
         return f"Sorry, {errors[0]}. {asked}".strip()
     if not asked:
         return NOT_UNDERSTOOD

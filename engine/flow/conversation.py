@@ -151,7 +151,13 @@ class FlowConversation:
         """Nothing to fold: each request carries the whole transcript."""
 
     async def respond(self, turn: Turn) -> AsyncIterator[Part]:
-        """Run one turn; undone if it is superseded before it finishes."""
+        """Run one turn; undone if it is superseded before it finishes, or fails.
+
+        A failed turn (a line that cannot be rendered, a model that fails) leaves the call
+        where it was: the caller hears the fallback line ("could you say that again?"), and
+        the next answer is read where it was asked, never as the answer to a line that was
+        never heard ("yes" to a read-back that failed must not book).
+        """
         if self._lost is None:
             self._bind(turn.call)
         before = self._settled = self.memory.copy()
@@ -165,6 +171,7 @@ class FlowConversation:
             self._settled = None
             raise
         except Exception:
+            self._restore(before)
             self._settled = None
             self._finish_turn(tracer)
             raise

@@ -117,7 +117,11 @@ class FlowTurn:
                 # Useful, just not what this state asked ("March third" when asked for a
                 # name): keep it, say so, and ask again without counting a failed try.
                 yield Speech(asking.GOT_IT)
-                yield self._speech(lambda: self._line("reask") or self._question())
+                if self.flow.state(self.state).prompt is not None and not self._line("reask"):
+                    async for part in self._speak(turn):  # the model asks for the rest
+                        yield part
+                else:
+                    yield self._speech(lambda: self._line("reask") or self._question())
             case decide.AskModel(errors=errors):
                 async for part in self._model_turn(turn, errors):
                     yield part
@@ -304,15 +308,15 @@ class FlowTurn:
         async for part in self._enter_chain(transition.to, turn):
             yield part
 
-    def _leave(self, transition: Transition) -> list[Part]:
+    def _leave(self, transition: Transition, *, quiet: bool = False) -> list[Part]:
         """A transition's own line, then the slots it clears: one order on every path.
 
         The line is rendered before the slots are cleared, so it can still name the value
-        being given up ("Sorry, 7 PM is taken").
+        being given up ("Sorry, 7 PM is taken"). ``quiet``: passed through again, unsaid.
         """
         parts: list[Part] = []
         self.tracer.leave(transition)
-        if transition.say:
+        if transition.say and not quiet:
             index = self.flow.state(self.state).next.index(transition)
             template = self.flow.template("states", self.state, "next", index, "say")
             parts.append(self._speech(lambda: render(template, self._view())))
@@ -337,13 +341,21 @@ class FlowTurn:
                     return
                 target = given_up
             self._enter(target, turn)
-            async for part in self._on_enter(turn, question_only=returning):
-                yield part
+            passing = self._passing_through()
+            if not passing:
+                async for part in self._on_enter(turn, question_only=returning):
+                    yield part
+            else:
+                async for part in self._enter_effects():
+                    yield part
             returning = False
             state = flow.state(memory.state)
             transition = decide.choose(flow, memory.state, self._view(), memory.slots, None)
             if transition is not None:
-                for part in self._leave(transition):
+                # On the way back after a correction, a state passed through again says no
+                # more than it did: "For 2, great." was said when the party size was given.
+                again = passing and memory.visits.get(memory.state, 0) > 1
+                for part in self._leave(transition, quiet=again):
                     yield part
                 target = transition.to
             elif not state.next and not state.terminal and memory.returns:
@@ -367,6 +379,20 @@ class FlowTurn:
         memory.entered_at = len(turn.transcript)
         memory.path.append(target)
         log.debug("flow.enter", call_id=self.call.call_id, state=target)
+
+    def _passing_through(self) -> bool:
+        """Whether the state just entered is passed through without a word of its own.
+
+        Its slots are known already, or a guarded way out is open at once (``when:
+        slots.available``): asking its question first would ask what is not needed.
+        """
+        state = self.flow.state(self.state)
+        if state.collect and decide.satisfied(state, self.memory.slots):
+            return True
+        if state.read_back or state.terminal:
+            return False
+        transition = decide.choose(self.flow, self.state, self._view(), self.memory.slots, None)
+        return transition is not None and transition.when is not None
 
     async def _on_enter(self, turn: Turn, *, question_only: bool = False) -> AsyncIterator[Part]:
         async for part in self._enter_effects():
