@@ -304,7 +304,9 @@ def build_record(facts: CallFacts) -> CallRecord:
         sensitive=sorted(summary.sensitive),
         path=list(summary.path),
         actions=[_action(run) for run in summary.actions],
-        transcript=_agent_lines_masked(facts.transcript, facts.turns),
+        transcript=_agent_lines_masked(
+            [{"role": u.role, "content": u.content} for u in facts.transcript], facts.turns
+        ),
         # The agent may read a sensitive value back; the stored trace never holds it.
         turns=[_turn_masked(t, secrets) for t in facts.turns],
     )
@@ -317,8 +319,8 @@ def _turn_masked(turn: TurnRecord, secrets: Sequence[str]) -> TurnRecord:
 
 
 def _agent_lines_masked(
-    transcript: Sequence[Utterance], turns: Sequence[TurnRecord]
-) -> list[dict[str, str]]:
+    transcript: Sequence[Mapping[str, Any]], turns: Sequence[TurnRecord]
+) -> list[dict[str, Any]]:
     """The transcript, the agent's lines that held a sensitive value as rendered for storage.
 
     The platform sends back what the agent said (all of it, or what was said before the caller
@@ -327,14 +329,14 @@ def _agent_lines_masked(
     spoken = [(t.said.strip(), t.said_masked.strip()) for t in turns if t.said_masked]
     lines = []
     for utterance in transcript:
-        content = utterance.content
-        if utterance.role == "agent" and spoken:
+        content = str(utterance.get("content", ""))
+        if utterance.get("role") == "agent" and spoken:
             said = content.strip()
             for clear, hidden in spoken:
                 if said and (said == clear or (len(said) >= MIN_PREFIX and clear.startswith(said))):
                     content = hidden
                     break
-        lines.append({"role": utterance.role, "content": content})
+        lines.append({**utterance, "content": content})
     return lines
 
 
@@ -350,7 +352,7 @@ def masked(record: CallRecord) -> CallRecord:
     hidden = _sensitive_lines(record)
     transcript = [
         {**u, "content": MASK if i in hidden else mask_text(u.get("content", ""), secrets)}
-        for i, u in enumerate(record.transcript)
+        for i, u in enumerate(_agent_lines_masked(record.transcript, record.turns))
     ]
     platform = record.platform
     if platform is not None and platform.analysis:
@@ -362,9 +364,7 @@ def masked(record: CallRecord) -> CallRecord:
             "transcript": transcript,
             "platform": platform,
             "actions": mask_value(record.actions, secrets),
-            "turns": [
-                t.model_copy(update={"said": mask_text(t.said, secrets)}) for t in record.turns
-            ],
+            "turns": [_turn_masked(t, secrets) for t in record.turns],
         }
     )
 

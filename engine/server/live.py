@@ -65,7 +65,8 @@ def snapshot(state: CallState, status: Status) -> CallSnapshot:
         and last.transcript_len >= len(transcript)
     ):
         # The answer went out; the platform sends it back in its next transcript.
-        transcript.append({"role": "agent", "content": last.said})
+        said = last.said_masked if last.said_masked is not None else last.said
+        transcript.append({"role": "agent", "content": said})
     shown = masked(
         CallRecord(
             call_id=state.call.call_id,
