@@ -72,7 +72,7 @@ class Project:
         settings = settings or Settings()
         root = root or Path()
         flows_dir, prompts_dir = root / settings.flows_dir, root / settings.prompts_dir
-        extensions = Extensions()
+        extensions = Extensions(root)
         plugin_errors = []
         for module in settings.plugins:
             try:

@@ -125,8 +125,8 @@ BROKEN = [
         "plugins: [no_such_module]\n" + VALID,
         [
             "{f}:1: cannot import plugin 'no_such_module': ModuleNotFoundError: No module named "
-            "'no_such_module' (a plugin is a module on the Python path (pip install -e . puts a "
-            "project's own package there))"
+            "'no_such_module' (a plugin is a module in the project folder (myproject/actions.py "
+            "is myproject.actions) or in an installed package)"
         ],
     ),
     (
