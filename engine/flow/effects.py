@@ -139,9 +139,11 @@ async def run_action(
 def _render_leaves(
     flow: CompiledFlow, value: Any, view: Mapping[str, Any], path: tuple[Any, ...]
 ) -> Any:
-    # String leaves are templates compiled with the flow, found again by their path.
+    # String leaves are templates compiled with the flow, found again by their path: one
+    # expression gives its typed value (compile.py), anything else is text.
     if isinstance(value, str):
-        return render(flow.template(*path), view)
+        one = flow.values.get(path)
+        return one(view) if one is not None else render(flow.template(*path), view)
     if isinstance(value, dict):
         return {k: _render_leaves(flow, v, view, (*path, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -5,6 +5,9 @@ speech only ever reaches them as a *value* in the context, never as template sou
 sandbox keeps a template from reaching Python internals, ``StrictUndefined`` turns a misspelt
 variable into an error instead of a silent blank in what the agent says, and there is no HTML
 autoescaping because the output is spoken, not shown.
+
+An empty slot is ``None``. In text it says nothing (never the word "None"), and ``default``
+fills it as it fills a missing value: ``{{ slots.note | default('no note') }}``.
 """
 
 from __future__ import annotations
@@ -37,9 +40,23 @@ def make_environment(
         lstrip_blocks=True,
         # Templates change while the server runs (edited prompts are picked up for new calls).
         auto_reload=True,
+        finalize=_blank_none,
     )
     env.filters.update(filters)
+    env.filters["default"] = env.filters["d"] = _default
     return env
+
+
+def _blank_none(value: Any) -> Any:
+    # An empty slot in a line says nothing; Jinja would print "None".
+    return "" if value is None else value
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's ``default``, which also fills ``None``: an empty slot is a missing value."""
+    if value is None or isinstance(value, jinja2.Undefined) or (boolean and not value):
+        return default_value
+    return value
 
 
 def load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
