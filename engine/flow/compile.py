@@ -133,6 +133,8 @@ def compile_flow(
                 value(source, *base, "args", *where)
             if action.webhook is not None:
                 inline(action.webhook.url, *base, "webhook", "url")
+                for header, source in action.webhook.headers.items():
+                    inline(source, *base, "webhook", "headers", header)
                 for where, source in string_leaves(action.webhook.body or {}):
                     value(source, *base, "webhook", "body", *where)
             for key, expression in action.store.items():

@@ -8,7 +8,7 @@ plans of :mod:`engine.flow.decide`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -65,6 +65,7 @@ class PreparedAction:
     args: Any
     webhook: Webhook | None = None
     url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # a webhook's, rendered
 
     def arguments_json(self) -> str:
         """The arguments as the stringified JSON that tool bookkeeping events carry."""
@@ -82,7 +83,11 @@ def prepare_action(
         return PreparedAction(action.call or "", args)
     url = render(flow.template(*base, "webhook", "url"), view)
     body = _render_leaves(flow, action.webhook.body or {}, view, (*base, "webhook", "body"))
-    return PreparedAction(f"webhook:{state}:{index}", body, action.webhook, url)
+    headers = {
+        header: render(flow.template(*base, "webhook", "headers", header), view)
+        for header in action.webhook.headers
+    }
+    return PreparedAction(f"webhook:{state}:{index}", body, action.webhook, url, headers)
 
 
 def stored_values(
@@ -122,7 +127,9 @@ async def run_action(
     action = prepare_action(flow, state, index, view)
     yield ToolCallInvocation(tool_id, action.name, action.arguments_json())
     try:
-        result = await runner.run(action.name, action.args, action.webhook, action.url)
+        result = await runner.run(
+            action.name, action.args, action.webhook, action.url, headers=action.headers
+        )
         ok = True
     except RuntimeFault as exc:
         log.warning("action.failed", call_id=runner.call_id, action=action.name, error=str(exc))

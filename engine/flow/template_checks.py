@@ -98,6 +98,8 @@ class TemplateChecks:
                     self.inline(value, *at, "args", *where)
                 if action.webhook:
                     self.inline(action.webhook.url, *at, "webhook", "url")
+                    for header, value in action.webhook.headers.items():
+                        self.inline(value, *at, "webhook", "headers", header)
                     for where, value in string_leaves(action.webhook.body or {}):
                         self.inline(value, *at, "webhook", "body", *where)
                 for slot, expression in action.store.items():
