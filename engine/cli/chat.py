@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -59,9 +60,11 @@ class Chat:
     fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
     live_actions: bool = False  # run actions for real (webhooks are sent)
     time_zone: str = "UTC"
+    call_id: str | None = None  # the first call's id (default: a new chat_<random> per call)
 
     def __post_init__(self) -> None:
         self.calls = 0
+        self.call = CallInfo("", flow=self.flow.name)  # the current call (set by _new_call)
         self.over = False  # the call hung up or transferred, or the caller quit
         self.actions: list[StubbedCall] = []  # every action the call ran or stood in for
         self._shown_actions = 0
@@ -69,7 +72,13 @@ class Chat:
 
     def _new_call(self) -> FlowRunner:
         self.calls += 1
-        call = CallInfo(f"chat_{self.calls}", flow=self.flow.name)
+        # Each call its own id, as on the phone: an action or webhook that de-duplicates on
+        # the call id must not take two chats for one call.
+        if self.call_id is None:
+            call_id = new_call_id()
+        else:
+            call_id = self.call_id if self.calls == 1 else f"{self.call_id}_{self.calls}"
+        call = self.call = CallInfo(call_id, flow=self.flow.name)
         # Stubbed unless asked: trying a flow must not POST to a live webhook.
         actions = stub_runners(calls=self.actions, live=self.live_actions)
         return FlowRunner(
@@ -175,6 +184,11 @@ class Chat:
             self.runner.close()
 
 
+def new_call_id() -> str:
+    """A call id no other chat has: ``chat_`` and eight random hex digits."""
+    return f"chat_{secrets.token_hex(4)}"
+
+
 def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -266,10 +280,12 @@ def run(
     today: date | None = None,
     echo: Callable[[str], None] = click.echo,
     live_actions: bool = False,
+    call_id: str | None = None,
 ) -> None:
     """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal.
 
     ``provider`` picks where the model comes from; ``model`` names it (default: the settings').
+    ``call_id`` is the call's id (default: a new ``chat_<random>``).
     """
     settings = Settings()
     if model:
@@ -283,11 +299,13 @@ def run(
             fallback_line=settings.fallback_line,
             live_actions=live_actions,
             time_zone=settings.time_zone,
+            call_id=call_id,
         )
         if lines is None:
             echo(
-                f"dialplan chat with {flow.name} (provider: {models.choice}). You are the caller; "
-                "an empty line is silence, /help lists the commands."
+                f"dialplan chat with {flow.name} (provider: {models.choice}, call "
+                f"{chat.call.call_id}). You are the caller; an empty line is silence, /help "
+                "lists the commands."
             )
         try:
             chat.start()  # a greeting may already end the call
@@ -352,6 +370,12 @@ def _terminal() -> Iterator[str]:
     metavar="YYYY-MM-DD",
     help="Pretend today is YYYY-MM-DD (dates like 'next Friday' resolve from it).",
 )
+@click.option(
+    "--call-id",
+    metavar="ID",
+    help="The call's id, as templates and actions see it (call.call_id); after /reset, "
+    "ID_2, ID_3, ... [default: a new chat_<random> for every call]",
+)
 def chat(
     flow: str,
     provider: str | None,
@@ -359,6 +383,7 @@ def chat(
     script: Path | None,
     today: datetime | None,
     live_actions: bool,
+    call_id: str | None,
 ) -> None:
     """Talk to FLOW as the caller, through the same conversation code the server runs.
 
@@ -388,6 +413,7 @@ def chat(
             model=model,
             today=today.date() if today else None,
             live_actions=live_actions,
+            call_id=call_id or None,
         )
     except KeyboardInterrupt:
         click.echo()
