@@ -30,6 +30,7 @@ from engine.llm import ChatModel
 from engine.settings import Settings
 
 from . import _project
+from ._values import NOT_SET, shown
 
 Provider = Literal["auto", "openai", "azure", "none", "test"]
 """Where the chat's model comes from: ``DIALPLAN_LLM_PROVIDER``'s values, plus ``test``."""
@@ -112,7 +113,7 @@ class Chat:
             filled = self.runner.slots
             width = max((len(name) for name in self.flow.slots), default=0)
             for name in self.flow.slots:
-                value = _value(filled[name]) if name in filled else "(not set)"
+                value = shown(filled[name]) if name in filled else NOT_SET
                 self.echo(f"  {name:<{width}}  {value}")
             if not self.flow.slots:
                 self.echo("  (this flow has no slots)")
@@ -174,7 +175,7 @@ class Chat:
         # In the order the flow declares them, so a slot asked again keeps its place.
         names = [name for name in self.flow.slots if name in filled]
         names += [name for name in filled if name not in self.flow.slots]
-        slots = ", ".join(f"{name}={_value(filled[name])}" for name in names)
+        slots = ", ".join(f"{name}={shown(filled[name])}" for name in names)
         return f"[{self.runner.state}]" + (f" {slots}" if slots else "")
 
     def close(self) -> None:
@@ -187,14 +188,6 @@ class Chat:
 def new_call_id() -> str:
     """A call id no other chat has: ``chat_`` and eight random hex digits."""
     return f"chat_{secrets.token_hex(4)}"
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    return str(value)
 
 
 def script_lines(lines: Iterable[str]) -> Iterator[str]:
