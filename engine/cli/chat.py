@@ -26,10 +26,11 @@ import click
 
 from engine.agent import CallInfo
 from engine.flow import AgentReply, CompiledFlow, FlowRunner, StubbedCall, stub_runners
-from engine.llm import ChatModel
+from engine.llm import ChatModel, RecordingModel
 from engine.settings import Settings
 
 from . import _project
+from ._request import request_lines
 from ._values import NOT_SET, shown
 
 Provider = Literal["auto", "openai", "azure", "none", "test"]
@@ -39,6 +40,7 @@ COMMANDS = {
     "/state": "the current state and the way the call came",
     "/slots": "every slot of the flow and its value",
     "/silence": "stay quiet for a turn (the agent's reminder)",
+    "/prompt": "the last request sent to the model: messages, tools, token estimate",
     "/reset": "hang up and start a new call",
     "/quit": "leave",
     "/help": "this list",
@@ -117,6 +119,8 @@ class Chat:
                 self.echo(f"  {name:<{width}}  {value}")
             if not self.flow.slots:
                 self.echo("  (this flow has no slots)")
+        elif command == "/prompt":
+            self._last_request()
         elif command == "/reset":
             self.runner.close()
             self.runner = self._new_call()
@@ -130,6 +134,20 @@ class Chat:
             self.echo("  an empty line is silence too (in a --script, use /silence)")
         else:
             self.echo(f"unknown command {command} (try /help)")
+
+    def _last_request(self) -> None:
+        if self.model is None:
+            self.echo("no model: nothing is sent to one (dialplan prompt FLOW STATE shows what")
+            self.echo("a state would send)")
+            return
+        last = self.model.last if isinstance(self.model, RecordingModel) else None
+        if last is None:
+            self.echo("no request was sent to the model yet (the flow's lines and parsers")
+            self.echo("handled every turn)")
+            return
+        self.echo("the last request sent to the model:")
+        for line in request_lines(last):
+            self.echo(f"  {line}")
 
     def _show(self, reply: AgentReply, greeting: bool = False) -> None:
         for action in self.actions[self._shown_actions :]:
@@ -254,7 +272,7 @@ class _Models(AbstractContextManager["_Models"]):
             self._stack.callback(lambda: self.loop.run(client.close()))
             model = make_model(settings, client)
             self._stack.callback(lambda: self.loop.run(model.aclose()))
-            self.model = model
+            self.model = RecordingModel(model)  # for /prompt: the last request sent
         except BaseException:
             self._stack.close()  # stops a test model's thread already started
             raise
@@ -382,8 +400,9 @@ def chat(
 
     Type what the caller says; the agent's line follows, then the state and the slots as
     `[state] slot=value, ...`. An empty line is the caller staying silent (the agent's
-    reminder). Commands: /state, /slots, /silence, /reset (a new call), /quit, /help. The chat
-    ends when the call hangs up or transfers.
+    reminder). Commands: /state, /slots, /silence, /prompt (the last request sent to the
+    model), /reset (a new call), /quit, /help. The chat ends when the call hangs up or
+    transfers.
 
     Not a terminal: with --script FILE, or with stdin piped in, caller lines are read from
     there (blank lines and `#` comments skipped, /silence for silence) and echoed, so the whole
