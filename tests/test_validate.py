@@ -325,7 +325,7 @@ def test_validate_warns_about_model_states_without_a_model(tmp_path, no_llm):
     # The advice works: a `reask` line (a state has `say` or `prompt`, not both) validates.
     assert (
         "(give ask a `reask` line, what such a state says without a model (without one it says "
-        "\"Sorry, I can't help with that on this line.\"), or configure a model "
+        '"Sorry, I can\'t help with that on this line."), or configure a model '
         "(OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*))"
     ) in result.stdout
     assert "`say` line" not in result.stdout

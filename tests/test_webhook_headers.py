@@ -87,9 +87,7 @@ async def test_headers_are_rendered_and_a_default_idempotency_key_is_sent(tmp_pa
     assert key.startswith("call_a:webhook:book:1:")
 
 
-async def test_the_key_is_the_same_for_every_attempt_and_new_for_another_call(
-    tmp_path, receiver
-):
+async def test_the_key_is_the_same_for_every_attempt_and_new_for_another_call(tmp_path, receiver):
     write_project(tmp_path, {"hooks": FLOW.replace("PORT", str(receiver.port))})
     await call(tmp_path, "call_a")
     await call(tmp_path, "call_a")  # the same action tried again, as by another process
@@ -104,6 +102,5 @@ def test_validate_checks_header_templates(tmp_path):
     with pytest.raises(AuthoringErrors) as raised:
         project(tmp_path).open_flow("hooks")
     assert [str(error) for error in raised.value.errors] == [
-        f"{tmp_path / 'flows' / 'hooks.yaml'}:15: unknown slot 'party' "
-        "(did you mean 'party_size'?)"
+        f"{tmp_path / 'flows' / 'hooks.yaml'}:15: unknown slot 'party' (did you mean 'party_size'?)"
     ]
