@@ -25,6 +25,7 @@ from engine.errors import (
     Location,
 )
 from engine.flow import CompiledFlow, Extensions, FlowRegistry, flow_files
+from engine.flow.asking import NO_MODEL
 from engine.flow.parse import FLOW_SUFFIXES
 from engine.llm import model_configured
 from engine.settings import Settings
@@ -72,7 +73,7 @@ class Project:
         settings = settings or Settings()
         root = root or Path()
         flows_dir, prompts_dir = root / settings.flows_dir, root / settings.prompts_dir
-        extensions = Extensions()
+        extensions = Extensions(root)
         plugin_errors = []
         for module in settings.plugins:
             try:
@@ -145,15 +146,7 @@ class Project:
                 warnings = list(flow.loaded.warnings)
                 needing = flow.model_states()
                 if needing and not has_model:
-                    warnings.append(
-                        AuthoringWarning(
-                            f"states {', '.join(needing)} have the model speak, and no model is "
-                            "configured: there they only say their `reask` line",
-                            flow.loaded.where("states", needing[0], "prompt"),
-                            "configure a model (OPENAI_API_KEY, OPENAI_BASE_URL or "
-                            "AZURE_OPENAI_*), or give those states a `say` line",
-                        )
-                    )
+                    warnings.append(_no_model_warning(flow, needing))
                 check = FileCheck(path, list(self.plugin_errors), warnings)
             results.append(check)
         return results
@@ -225,3 +218,25 @@ class Project:
             today=(lambda: today) if today is not None else None,
             time_zone=self.settings.time_zone,
         )
+
+
+def _no_model_warning(flow: CompiledFlow, needing: list[str]) -> AuthoringWarning:
+    """Model states with no model: what they say instead, and advice that validates.
+
+    A state has `say` or `prompt`, never both: its `reask` line is what it says without one.
+    """
+    configure = "configure a model (OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*)"
+    silent = [name for name in needing if flow.state(name).reask is None]
+    if silent:
+        hint = (
+            f"give {', '.join(silent)} a `reask` line, what such a state says without a model "
+            f"(without one it says {NO_MODEL!r}), or {configure}"
+        )
+    else:
+        hint = f"{configure} to have them speak"
+    return AuthoringWarning(
+        f"states {', '.join(needing)} have the model speak, and no model is configured: there "
+        "they only say their `reask` line",
+        flow.loaded.where("states", needing[0], "prompt"),
+        hint,
+    )

@@ -215,3 +215,32 @@ async def test_after_a_call_the_log_and_the_webhook_have_it_and_the_log_never_th
     assert "call_quick" in listed and "name=Dana Scully" in listed
     shown = run("show", "call_quick", "--database", call_log).output
     assert "#2 response  ask_member -> done  [move]" in shown
+
+
+def test_show_and_list_show_values_as_chat_does(call_log: str):
+    database = Database(call_log)
+    database.migrate()
+    slots = {"name": "Dana Scully", "leaking": False, "urgent": True, "times": ["18:00", "19:30"]}
+    database.save(member_call("call_v", slots=slots))
+    database.close()
+    runner = CliRunner()
+    shown = runner.invoke(main, ["calls", "show", "call_v", "--database", call_log])
+    assert shown.exit_code == 0, shown.output
+    assert "  leaking  no\n" in shown.output
+    assert "  urgent   yes\n" in shown.output
+    assert "  times    [18:00, 19:30]\n" in shown.output
+    listed = runner.invoke(main, ["calls", "list", "--database", call_log])
+    assert "leaking=no, urgent=yes, times=[18:00, 19:30]" in listed.output
+
+
+def test_chat_and_calls_show_values_with_one_helper():
+    from engine.cli import _values, calls, chat
+
+    assert chat.shown is calls.shown is _values.shown
+    assert [_values.shown(v) for v in (False, True, None, [True, "a"], 4)] == [
+        "no",
+        "yes",
+        "(not set)",
+        "[yes, a]",
+        "4",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -297,3 +298,41 @@ def test_chat_in_a_real_terminal(tmp_path):
             capture_output=True,
             timeout=10,
         )
+
+
+CALL_ID_FLOW = """\
+flow: ids
+begin: "Call {{ call.call_id }}."
+states:
+  hello:
+    say: Hello.
+    next: [{to: hello}]
+"""
+
+
+def test_each_chat_and_each_new_call_has_its_own_call_id(tmp_path):
+    from engine.cli.chat import Chat
+
+    (tmp_path / "ids.yaml").write_text(CALL_ID_FLOW, encoding="utf-8")
+    flow = open_flow(tmp_path / "ids.yaml")
+    greetings: list[str] = []
+    for _ in range(2):
+        out: list[str] = []
+        chat = Chat(flow, echo=out.append)
+        chat.start()
+        chat._command("/reset")
+        chat.close()
+        greetings += [line for line in out if line.startswith("agent: Call")]
+    assert len(greetings) == 4
+    assert all(re.fullmatch(r"agent: Call chat_[0-9a-f]{8}\.", line) for line in greetings)
+    assert len(set(greetings)) == 4
+
+
+def test_call_id_option(tmp_path):
+    (tmp_path / "ids.yaml").write_text(CALL_ID_FLOW, encoding="utf-8")
+    result = dialplan_chat(str(tmp_path / "ids.yaml"), "--call-id", "abc", stdin="/reset\n")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if "Call" in line] == [
+        "agent: Call abc.",
+        "agent: Call abc_2.",
+    ]

@@ -298,6 +298,12 @@ def test_new_creates_a_flow_that_validates_and_whose_tests_pass(
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "3 passed" in tested.stdout
+    # A project with no pytest configuration of its own: not one warning (pytest-asyncio's
+    # fixture loop scope is set by the runner), and none hidden either.
+    output = tested.stdout + tested.stderr
+    assert "Warning" not in output, output
+    assert "asyncio_default_fixture_loop_scope=function" in tested.stdout
+    assert "warnings summary" not in tested.stdout
 
 
 def test_coverage_lists_what_no_test_exercised(tmp_path: Path) -> None:

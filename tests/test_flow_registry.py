@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from engine.errors import AuthoringErrors
 from engine.testing.platform import Dialog, PlatformCall
@@ -20,6 +21,22 @@ states:
   hello:
     say: |-
       {say}
+    end_call: true
+"""
+
+
+ASKING = """\
+flow: {name}
+begin: Hello from {name}.
+slots:
+  name: {{type: name}}
+states:
+  ask:
+    say: Your name?
+    collect: [name]
+    next: [{{to: done}}]
+  done:
+    say: Bye, {{{{ slots.name }}}}.
     end_call: true
 """
 
@@ -128,7 +145,8 @@ def test_chat_of_a_flow_works_while_another_is_broken(tmp_path):
     )
     assert validate.returncode == 1
     assert "Traceback" not in validate.stderr
-    assert "2 flow file(s) checked: 1 ok, 1 with errors (1 error(s))" in validate.stderr
+    # The unknown filter and the unknown slot, both at once.
+    assert "2 flow file(s) checked: 1 ok, 1 with errors (2 error(s))" in validate.stderr
 
 
 def test_editing_an_included_file_reloads_the_flow(tmp_path):
@@ -147,3 +165,51 @@ def test_editing_an_included_file_reloads_the_flow(tmp_path):
     fixed = the_project.registry.get("tiny")
     assert fixed is not None and fixed.version != first.version
     assert the_project.registry.broken() == {}
+
+
+async def test_a_flow_file_added_while_serving_takes_calls_and_a_removed_one_stops(
+    no_llm, start_server, tmp_path, monkeypatch
+):
+    from websockets.exceptions import InvalidStatus
+
+    from engine.flow import registry
+
+    monkeypatch.setattr(registry, "RETRY_BROKEN", 0.0)  # retry a broken file on every look
+    write_project(tmp_path, {"a": greeter("a")})
+    server = start_server(
+        agent="flow", flows_dir=tmp_path / "flows", prompts_dir=tmp_path / "prompts", flow="a"
+    )
+
+    async def refused(call_id: str, flow: str) -> int:
+        with pytest.raises(InvalidStatus) as raised:
+            async with PlatformCall.connect(server.url(call_id, flow)):
+                pass
+        return raised.value.response.status_code
+
+    assert await refused("call_b0", "b") == 404
+    flow_b = tmp_path / "flows" / "b.yaml"
+    flow_b.write_text(greeter("b"), encoding="utf-8")
+    async with PlatformCall.connect(server.url("call_b1", "b")) as call:
+        assert (await Dialog(call).start()).text == "Hello from b."
+
+    # A new flow written before its prompt: taken once the prompt is there.
+    flow_c = tmp_path / "flows" / "c.yaml"
+    flow_c.write_text("persona: c/persona.j2\n" + greeter("c"), encoding="utf-8")
+    assert await refused("call_c0", "c") == 404
+    (tmp_path / "prompts" / "c").mkdir(parents=True)
+    (tmp_path / "prompts" / "c" / "persona.j2").write_text("Be kind.", encoding="utf-8")
+    async with PlatformCall.connect(server.url("call_c1", "c")) as call:
+        assert (await Dialog(call).start()).text == "Hello from c."
+
+    # A removed file takes no new calls; a call already on it goes on with its version.
+    flow_b.write_text(ASKING.format(name="b"), encoding="utf-8")
+    os.utime(flow_b, (3, 3))
+    async with PlatformCall.connect(server.url("call_b2", "b")) as live:
+        dialog = Dialog(live)
+        assert (await dialog.start()).text == "Hello from b."
+        flow_b.unlink()
+        assert await refused("call_b3", "b") == 404
+        assert (await dialog.say("Dana Scully")).text == "Bye, Dana Scully."
+    async with httpx.AsyncClient() as http:
+        ready = (await http.get(server.http("/readyz"))).json()
+    assert sorted(entry["flow"] for entry in ready["flows"]) == ["a", "c"]

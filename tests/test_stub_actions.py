@@ -56,7 +56,7 @@ tests:
         expect:
           state: shipped
           says: has shipped
-          called: {"webhook:lookup:0": {order: "42"}}
+          called: {"webhook:lookup:0": {order: 42}}
   - name: declared failure, per test
     actions:
       "webhook:lookup:0": {fail: HTTP 503}
@@ -111,10 +111,10 @@ def test_conversation_tests_stub_actions_and_check_their_arguments(tmp_path, ser
 
 
 def test_a_wrong_argument_expectation_fails_with_what_was_sent(tmp_path, service):
-    tests = TESTS.replace('{order: "42"}', '{order: "43"}')
+    tests = TESTS.replace("{order: 42}", "{order: 43}")
     outcome = run_tests(tmp_path, lookup_project(tmp_path, service, tests))[0]
     assert outcome.startswith(
-        'turn 1: called.webhook:lookup:0: expected arguments {"order":"43"}, got {"order":"42"}'
+        'turn 1: called.webhook:lookup:0: expected arguments {"order":43}, got {"order":42}'
     )
     assert "action webhook:lookup:0 (stubbed) POST http://127.0.0.1:" in outcome
 
@@ -123,7 +123,7 @@ def test_live_actions_run_for_real(tmp_path, service):
     path = lookup_project(tmp_path, service)
     outcomes = run_tests(tmp_path, path, live=True)
     assert outcomes[0] == "ok"  # the receiver answers "shipped" too
-    assert [call["body"] for call in service.calls] == [{"order": "42"}] * 2 + [{"order": "7"}]
+    assert [call["body"] for call in service.calls] == [{"order": 42}] * 2 + [{"order": 7}]
 
 
 def test_an_action_the_flow_does_not_have_is_a_file_error(tmp_path, service):
@@ -181,7 +181,7 @@ def test_chat_shows_what_a_stubbed_webhook_would_have_sent(tmp_path, service):
     lookup_project(tmp_path, service)
     out = chat_lines(tmp_path, "order 42")
     url = f"http://127.0.0.1:{service.port}/orders/42"
-    assert f'  (action webhook:lookup:0 (stubbed) POST {url} {{"order":"42"}} -> {{}})' in out
+    assert f'  (action webhook:lookup:0 (stubbed) POST {url} {{"order":42}} -> {{}})' in out
     assert "agent: I could not look that up (no answer). Goodbye!" in out
     assert service.calls == []
 
@@ -191,7 +191,7 @@ def test_chat_with_live_actions_shows_a_failed_action(tmp_path, service):
     out = chat_lines(tmp_path, "order 404", live=True)
     url = f"http://127.0.0.1:{service.port}/orders/404"
     assert (
-        f'  (action webhook:lookup:0 (ran) POST {url} {{"order":"404"}} failed: webhook '
+        f'  (action webhook:lookup:0 (ran) POST {url} {{"order":404}} failed: webhook '
         "answered HTTP 404)"
     ) in out
     assert "agent: I could not look that up (webhook answered HTTP 404). Goodbye!" in out

@@ -181,3 +181,125 @@ def test_every_template_error_of_a_file_in_one_run(tmp_path):
     )
     errors = errors_of(tmp_path, ask)
     assert [e.split(": ", 1)[0].rsplit(":", 1)[1] for e in errors] == ["6", "7", "8"]
+
+
+# -- every branch, every file, every problem ---------------------------------------------------
+
+
+def test_unknown_filter_inside_an_if_in_a_line(tmp_path):
+    # Jinja defers a filter inside a branch to render time: the call taking the branch fails.
+    ask = (
+        "    say: |\n"
+        "      What is your number?\n"
+        "      {% if slots.phone %}I have {{ slots.phone | digit }}.{% endif %}"
+    )
+    assert errors_of(tmp_path, ask) == [
+        at(tmp_path, 8, "unknown filter 'digit' (did you mean 'digits'?)")
+    ]
+
+
+def test_unknown_test_in_every_branch_and_a_conditional_expression(tmp_path):
+    ask = (
+        "    say: |\n"
+        "      {% if slots.phone is phonish %}Yes.{% elif slots.phone is numbr %}Maybe."
+        "{% else %}{{ 'x' | shout }}{% endif %}\n"
+        '      {{ slots.phone | spell if slots.phone is filled else "none" }}'
+    )
+    errors = errors_of(tmp_path, ask)
+    assert [error.split(" (")[0] for error in errors] == [
+        at(tmp_path, 7, "unknown test 'phonish'"),
+        at(tmp_path, 7, "unknown test 'numbr'"),
+        at(tmp_path, 7, "unknown filter 'shout'"),
+        at(tmp_path, 8, "unknown test 'filled'"),
+    ]
+
+
+def test_unknown_filter_in_a_guards_conditional_expression(tmp_path):
+    write_project(
+        tmp_path,
+        {
+            "tiny": FLOW.format(ask="    say: Number?").replace(
+                "- to: done", "- {to: done, when: 'slots.phone | digitz if slots.phone else 0'}"
+            )
+        },
+    )
+    with pytest.raises(AuthoringErrors) as raised:
+        project(tmp_path).open_flow(tmp_path / "flows" / "tiny.yaml")
+    assert [str(error) for error in raised.value.errors] == [
+        at(tmp_path, 9, "unknown filter 'digitz' (did you mean 'digits'?)")
+    ]
+
+
+def test_an_included_file_is_checked_like_a_line(tmp_path):
+    prompts = {
+        "partials/style.j2": (
+            "Be brief.\n"
+            "{% if slots.phone is phonish %}\n"
+            "  Say {{ slots.phnoe | spell }} and {{ caller }}.\n"
+            "{% endif %}\n"
+        ),
+        "partials/m.j2": "{% macro say(x) %}{{ x | shout }}{% endmacro %}\n",
+        "ask.j2": "{% include 'partials/style.j2' %}\n"
+        "{% from 'partials/m.j2' import say %}{{ say(1) }}\n",
+    }
+    style = tmp_path / "prompts" / "partials" / "style.j2"
+    in_style = [
+        f"{style}:2: unknown test 'phonish' (known tests include",
+        f"{style}:3: unknown variable 'caller' (templates see call, flow, slots, state)",
+        f"{style}:3: unknown slot 'phnoe' (did you mean 'phone'?)",
+    ]
+    line = "    say: \"{% include 'partials/style.j2' %}Number?\"\n    reask: Again?"
+    errors = errors_of(tmp_path, line, prompts)
+    assert [error[: len(want)] for error, want in zip(errors, in_style, strict=True)] == in_style
+    macros = tmp_path / "prompts" / "partials" / "m.j2"
+    errors = errors_of(tmp_path, "    prompt: ask.j2", prompts)
+    assert errors[0] == f"{macros}:1: unknown filter 'shout' (did you mean 'sort'?)"
+    assert [
+        error[: len(want)] for error, want in zip(errors[1:], in_style, strict=True)
+    ] == in_style
+
+
+def test_an_included_file_sees_what_its_includer_sets(tmp_path):
+    prompts = {"partials/item.j2": "{{ item }} at {{ where }}\n"}
+    ask = (
+        "    say: \"{% set where = 'home' %}{% for item in [1] %}"
+        "{% include 'partials/item.j2' %}{% endfor %}\""
+    )
+    write_project(tmp_path, {"tiny": FLOW.format(ask=ask)}, prompts)
+    assert project(tmp_path).open_flow(tmp_path / "flows" / "tiny.yaml").name == "tiny"
+
+
+def test_every_problem_of_one_block_each_at_its_line(tmp_path):
+    ask = (
+        "    say: |\n"
+        "      Your number is {{ slots.phone | digit }}.\n"
+        "      Your name is {{ slots.nmae }}.\n"
+        "      {% include 'partials/nope.j2' %}"
+    )
+    assert errors_of(tmp_path, ask) == [
+        at(tmp_path, 7, "unknown filter 'digit' (did you mean 'digits'?)"),
+        at(tmp_path, 8, "unknown slot 'nmae' (declare it under `slots:`)"),
+        at(tmp_path, 9, f"template file 'partials/nope.j2' not found ({looked(tmp_path)})"),
+    ]
+
+
+def test_every_problem_of_a_prompt_file_each_at_its_line(tmp_path):
+    prompts = {
+        "ask.j2": "Ask for the number.\n{{ slots.phone | shout }}\n{{ slots.phnoe }}\n"
+        "{% include 'gone.j2' %}\n"
+    }
+    ask_file = tmp_path / "prompts" / "ask.j2"
+    assert errors_of(tmp_path, "    prompt: ask.j2", prompts) == [
+        f"{ask_file}:2: unknown filter 'shout' (did you mean 'sort'?)",
+        f"{ask_file}:3: unknown slot 'phnoe' (did you mean 'phone'?)",
+        f"{ask_file}:4: template file 'gone.j2' not found ({looked(tmp_path)})",
+    ]
+
+
+def test_a_broken_file_included_twice_is_reported_once(tmp_path):
+    ask = (
+        "    say: \"{% include 'partials/style.j2' %}Number?\"\n"
+        "    reask: \"{% include 'partials/style.j2' %}Again?\""
+    )
+    errors = errors_of(tmp_path, ask, {"partials/style.j2": "{% if %}\n"})
+    assert len(errors) == 1

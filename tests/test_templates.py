@@ -43,3 +43,23 @@ def test_template_files_report_file_and_line(tmp_path):
     assert str(error.value).startswith(f"{tmp_path / 'broken.j2'}:2: ")
     with pytest.raises(TemplateError, match="not found"):
         load_template(env, "missing.j2")
+
+
+def test_a_render_error_names_the_file_and_line(tmp_path):
+    (tmp_path / "persona.j2").write_text("Hello.\nYou work for {{ call.metadata.company }}.\n")
+    env = make_environment(tmp_path)
+    with pytest.raises(TemplateError) as raised:
+        render(load_template(env, "persona.j2"), {"call": {"metadata": {}}})
+    assert str(raised.value).startswith(
+        f"{tmp_path / 'persona.j2'}:2: cannot render: 'dict object' has no attribute 'company'"
+    )
+    line = compile_string(env, "Hi {{ call.metadata.company }}", "flows/x.yaml:7")
+    with pytest.raises(TemplateError) as raised:
+        render(line, {"call": {"metadata": {}}})
+    assert str(raised.value).startswith("flows/x.yaml:7: cannot render:")
+
+
+def test_an_empty_value_says_nothing_and_default_fills_it():
+    env = make_environment()
+    line = compile_string(env, "[{{ x }}] [{{ x | default('none') }}] [{{ y | d('-') }}]")
+    assert render(line, {"x": None, "y": "set"}) == "[] [none] [set]"

@@ -125,8 +125,8 @@ BROKEN = [
         "plugins: [no_such_module]\n" + VALID,
         [
             "{f}:1: cannot import plugin 'no_such_module': ModuleNotFoundError: No module named "
-            "'no_such_module' (a plugin is a module on the Python path (pip install -e . puts a "
-            "project's own package there))"
+            "'no_such_module' (a plugin is a module in the project folder (myproject/actions.py "
+            "is myproject.actions) or in an installed package)"
         ],
     ),
     (
@@ -320,5 +320,27 @@ def test_validate_warns_about_model_states_without_a_model(tmp_path, no_llm):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{flow}:6: warning: states ask have the model speak, and no model is configured" in (
+        result.stdout
+    )
+    # The advice works: a `reask` line (a state has `say` or `prompt`, not both) validates.
+    assert (
+        "(give ask a `reask` line, what such a state says without a model (without one it says "
+        '"Sorry, I can\'t help with that on this line."), or configure a model '
+        "(OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*))"
+    ) in result.stdout
+    assert "`say` line" not in result.stdout
+    flow.write_text(
+        VALID.replace("    say: What is your name?", "    prompt: ask.j2\n    reask: Your name?")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "validate", str(flow), "--prompts-dir", str(prompts)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DIALPLAN_LLM_PROVIDER": "auto"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(configure a model (OPENAI_API_KEY, OPENAI_BASE_URL or AZURE_OPENAI_*) to have " in (
         result.stdout
     )

@@ -21,6 +21,7 @@ from engine.records import OUTCOMES, CallRecord, Database, RecordsError, TurnRec
 
 from . import _settings
 from ._settings import OperatorError
+from ._values import shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -288,7 +289,7 @@ def _story(record: CallRecord) -> str:
     width = max((len(name) for name in record.slots), default=0)
     for name, value in record.slots.items():
         note = "   (sensitive)" if name in record.sensitive else ""
-        lines.append(f"  {name.ljust(width)}  {_text(value)}{note}")
+        lines.append(f"  {name.ljust(width)}  {shown(value)}{note}")
     if not record.slots:
         lines.append("  (none)")
     if record.path:
@@ -331,7 +332,7 @@ def _platform(record: CallRecord) -> list[str]:
         lines.append(f"  log        {report.public_log_url}")
     for name, value in (report.analysis or {}).items():
         if value not in (None, "", {}):
-            lines.append(f"  {name}  {_text(value)}")
+            lines.append(f"  {name}  {shown(value)}")
     return lines
 
 
@@ -390,12 +391,8 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else _json(value)
-
-
 def _short(value: Any, limit: int = 40) -> str:
-    text = _text(value)
+    text = shown(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -25,10 +26,12 @@ import click
 
 from engine.agent import CallInfo
 from engine.flow import AgentReply, CompiledFlow, FlowRunner, StubbedCall, stub_runners
-from engine.llm import ChatModel
+from engine.llm import ChatModel, RecordingModel
 from engine.settings import Settings
 
 from . import _project
+from ._request import request_lines
+from ._values import NOT_SET, shown
 
 Provider = Literal["auto", "openai", "azure", "none", "test"]
 """Where the chat's model comes from: ``DIALPLAN_LLM_PROVIDER``'s values, plus ``test``."""
@@ -37,6 +40,7 @@ COMMANDS = {
     "/state": "the current state and the way the call came",
     "/slots": "every slot of the flow and its value",
     "/silence": "stay quiet for a turn (the agent's reminder)",
+    "/prompt": "the last request sent to the model: messages, tools, token estimate",
     "/reset": "hang up and start a new call",
     "/quit": "leave",
     "/help": "this list",
@@ -59,9 +63,11 @@ class Chat:
     fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
     live_actions: bool = False  # run actions for real (webhooks are sent)
     time_zone: str = "UTC"
+    call_id: str | None = None  # the first call's id (default: a new chat_<random> per call)
 
     def __post_init__(self) -> None:
         self.calls = 0
+        self.call = CallInfo("", flow=self.flow.name)  # the current call (set by _new_call)
         self.over = False  # the call hung up or transferred, or the caller quit
         self.actions: list[StubbedCall] = []  # every action the call ran or stood in for
         self._shown_actions = 0
@@ -69,7 +75,13 @@ class Chat:
 
     def _new_call(self) -> FlowRunner:
         self.calls += 1
-        call = CallInfo(f"chat_{self.calls}", flow=self.flow.name)
+        # Each call its own id, as on the phone: an action or webhook that de-duplicates on
+        # the call id must not take two chats for one call.
+        if self.call_id is None:
+            call_id = new_call_id()
+        else:
+            call_id = self.call_id if self.calls == 1 else f"{self.call_id}_{self.calls}"
+        call = self.call = CallInfo(call_id, flow=self.flow.name)
         # Stubbed unless asked: trying a flow must not POST to a live webhook.
         actions = stub_runners(calls=self.actions, live=self.live_actions)
         return FlowRunner(
@@ -103,10 +115,12 @@ class Chat:
             filled = self.runner.slots
             width = max((len(name) for name in self.flow.slots), default=0)
             for name in self.flow.slots:
-                value = _value(filled[name]) if name in filled else "(not set)"
+                value = shown(filled[name]) if name in filled else NOT_SET
                 self.echo(f"  {name:<{width}}  {value}")
             if not self.flow.slots:
                 self.echo("  (this flow has no slots)")
+        elif command == "/prompt":
+            self._last_request()
         elif command == "/reset":
             self.runner.close()
             self.runner = self._new_call()
@@ -120,6 +134,20 @@ class Chat:
             self.echo("  an empty line is silence too (in a --script, use /silence)")
         else:
             self.echo(f"unknown command {command} (try /help)")
+
+    def _last_request(self) -> None:
+        if self.model is None:
+            self.echo("no model: nothing is sent to one (dialplan prompt FLOW STATE shows what")
+            self.echo("a state would send)")
+            return
+        last = self.model.last if isinstance(self.model, RecordingModel) else None
+        if last is None:
+            self.echo("no request was sent to the model yet (the flow's lines and parsers")
+            self.echo("handled every turn)")
+            return
+        self.echo("the last request sent to the model:")
+        for line in request_lines(last):
+            self.echo(f"  {line}")
 
     def _show(self, reply: AgentReply, greeting: bool = False) -> None:
         for action in self.actions[self._shown_actions :]:
@@ -165,7 +193,7 @@ class Chat:
         # In the order the flow declares them, so a slot asked again keeps its place.
         names = [name for name in self.flow.slots if name in filled]
         names += [name for name in filled if name not in self.flow.slots]
-        slots = ", ".join(f"{name}={_value(filled[name])}" for name in names)
+        slots = ", ".join(f"{name}={shown(filled[name])}" for name in names)
         return f"[{self.runner.state}]" + (f" {slots}" if slots else "")
 
     def close(self) -> None:
@@ -175,12 +203,9 @@ class Chat:
             self.runner.close()
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(item) for item in value) + "]"
-    return str(value)
+def new_call_id() -> str:
+    """A call id no other chat has: ``chat_`` and eight random hex digits."""
+    return f"chat_{secrets.token_hex(4)}"
 
 
 def script_lines(lines: Iterable[str]) -> Iterator[str]:
@@ -247,7 +272,7 @@ class _Models(AbstractContextManager["_Models"]):
             self._stack.callback(lambda: self.loop.run(client.close()))
             model = make_model(settings, client)
             self._stack.callback(lambda: self.loop.run(model.aclose()))
-            self.model = model
+            self.model = RecordingModel(model)  # for /prompt: the last request sent
         except BaseException:
             self._stack.close()  # stops a test model's thread already started
             raise
@@ -266,10 +291,12 @@ def run(
     today: date | None = None,
     echo: Callable[[str], None] = click.echo,
     live_actions: bool = False,
+    call_id: str | None = None,
 ) -> None:
     """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal.
 
     ``provider`` picks where the model comes from; ``model`` names it (default: the settings').
+    ``call_id`` is the call's id (default: a new ``chat_<random>``).
     """
     settings = Settings()
     if model:
@@ -283,11 +310,13 @@ def run(
             fallback_line=settings.fallback_line,
             live_actions=live_actions,
             time_zone=settings.time_zone,
+            call_id=call_id,
         )
         if lines is None:
             echo(
-                f"dialplan chat with {flow.name} (provider: {models.choice}). You are the caller; "
-                "an empty line is silence, /help lists the commands."
+                f"dialplan chat with {flow.name} (provider: {models.choice}, call "
+                f"{chat.call.call_id}). You are the caller; an empty line is silence, /help "
+                "lists the commands."
             )
         try:
             chat.start()  # a greeting may already end the call
@@ -352,6 +381,12 @@ def _terminal() -> Iterator[str]:
     metavar="YYYY-MM-DD",
     help="Pretend today is YYYY-MM-DD (dates like 'next Friday' resolve from it).",
 )
+@click.option(
+    "--call-id",
+    metavar="ID",
+    help="The call's id, as templates and actions see it (call.call_id); after /reset, "
+    "ID_2, ID_3, ... [default: a new chat_<random> for every call]",
+)
 def chat(
     flow: str,
     provider: str | None,
@@ -359,13 +394,15 @@ def chat(
     script: Path | None,
     today: datetime | None,
     live_actions: bool,
+    call_id: str | None,
 ) -> None:
     """Talk to FLOW as the caller, through the same conversation code the server runs.
 
     Type what the caller says; the agent's line follows, then the state and the slots as
     `[state] slot=value, ...`. An empty line is the caller staying silent (the agent's
-    reminder). Commands: /state, /slots, /silence, /reset (a new call), /quit, /help. The chat
-    ends when the call hangs up or transfers.
+    reminder). Commands: /state, /slots, /silence, /prompt (the last request sent to the
+    model), /reset (a new call), /quit, /help. The chat ends when the call hangs up or
+    transfers.
 
     Not a terminal: with --script FILE, or with stdin piped in, caller lines are read from
     there (blank lines and `#` comments skipped, /silence for silence) and echoed, so the whole
@@ -388,6 +425,7 @@ def chat(
             model=model,
             today=today.date() if today else None,
             live_actions=live_actions,
+            call_id=call_id or None,
         )
     except KeyboardInterrupt:
         click.echo()

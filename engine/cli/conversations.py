@@ -7,6 +7,7 @@ then lists, per flow, the states and transitions no test went through.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,6 +102,12 @@ def test(
     args += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "engine.testing.pytest_plugin"]
+    elif importlib.util.find_spec("pytest_asyncio") is not None:
+        # pytest-asyncio (installed beside dialplan's dev tools, or the project's own) warns on
+        # every run whose configuration leaves its fixture loop scope unset, as a project
+        # folder with no pytest configuration does. Conversation tests have no fixtures of
+        # theirs; "function" is the scope pytest-asyncio itself will default to.
+        args += ["-o", "asyncio_default_fixture_loop_scope=function"]
     if keyword:
         args += ["-k", keyword]
     if exitfirst:

@@ -39,6 +39,11 @@ COMMANDS = {
         "new",
         "Create flow NAME: flows/NAME.yaml, its persona prompt, and its conversation tests.",
     ),
+    "prompt": LazyCommand(
+        "engine.cli.prompt",
+        "prompt",
+        "Show what the model is given in STATE of FLOW: messages, tools, and a token estimate.",
+    ),
     "schema": LazyCommand(
         "engine.cli.flows",
         "schema",

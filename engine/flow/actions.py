@@ -7,11 +7,17 @@ ask again while an action of the first attempt is still running (or already done
 booking must not be made twice. The first run's result (or the run still in flight) is shared
 by every later attempt of the same call. The finished runs can be carried to another process
 (:meth:`ActionRunner.done`, :meth:`ActionRunner.remember`), so a call that moves on keeps them.
+
+A webhook is also sent with an ``Idempotency-Key`` header (unless the flow sets one): the call,
+the action's place and a digest of its request, so every attempt at the same action with the
+same request in one call carries the same key (a run retried in another process after a crash
+too), and a receiver can de-duplicate on it; a new request (other arguments) gets a new key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -34,6 +40,21 @@ ActionFn: TypeAlias = Callable[..., Any | Awaitable[Any]]
 
 class ActionError(RuntimeFault):
     """An action failed; the flow sees ``result.error`` and can route on it."""
+
+
+def request_key(name: str, url: str, args: Mapping[str, Any]) -> bytes:
+    """What makes two runs of an action the same run: its name, URL and arguments."""
+    return orjson.dumps([name, url, args], option=orjson.OPT_SORT_KEYS, default=str)
+
+
+def idempotency_key(call_id: str, name: str, url: str, args: Mapping[str, Any]) -> str:
+    """The ``Idempotency-Key`` of a webhook: ``<call id>:<action place>:<request digest>``.
+
+    The same for every attempt at the same request of the same action in one call, wherever
+    it runs; the digest keeps the arguments themselves (a caller's details) out of the header.
+    """
+    digest = hashlib.sha256(request_key(name, url, args)).hexdigest()[:16]
+    return f"{call_id}:{name}:{digest}"
 
 
 class ActionRegistry:
@@ -75,13 +96,20 @@ class ActionRunner:
         self.executions = 0  # how many times an action body actually ran (for tests and logs)
 
     async def run(
-        self, name: str, args: Mapping[str, Any], webhook: Webhook | None = None, url: str = ""
+        self,
+        name: str,
+        args: Mapping[str, Any],
+        webhook: Webhook | None = None,
+        url: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """The result of ``name(args)``: computed once, shared by every later attempt.
 
-        For a webhook, ``name`` identifies it, ``url`` is its rendered URL and ``args`` its body.
+        For a webhook, ``name`` identifies it, ``url`` is its rendered URL, ``args`` its body
+        and ``headers`` its rendered headers (they do not make a request another one).
         """
-        key = orjson.dumps([name, url, args], option=orjson.OPT_SORT_KEYS, default=str)
+        key = request_key(name, url, args)
         carried = self._carried.get(key)
         if carried is not None:
             ok, value = carried
@@ -92,7 +120,9 @@ class ActionRunner:
         if future is None:
             # The work runs in its own task so that a superseded response cannot cancel it
             # half-way; the next attempt picks up the same task.
-            future = asyncio.ensure_future(self._execute(name, dict(args), webhook, url))
+            future = asyncio.ensure_future(
+                self._execute(name, dict(args), webhook, url, dict(headers or {}))
+            )
             self._runs[key] = future
         return await asyncio.shield(future)
 
@@ -118,12 +148,19 @@ class ActionRunner:
         self._carried.update((key.encode(), value) for key, value in done.items())
 
     async def _execute(
-        self, name: str, args: dict[str, Any], webhook: Webhook | None, url: str
+        self,
+        name: str,
+        args: dict[str, Any],
+        webhook: Webhook | None,
+        url: str,
+        headers: dict[str, str],
     ) -> Any:
         self.executions += 1
         log.debug("action.run", action=name, call_id=self.call_id)
         if webhook is not None:
-            return await self._webhook(webhook, url, args)
+            if not any(header.lower() == "idempotency-key" for header in headers):
+                headers["Idempotency-Key"] = idempotency_key(self.call_id, name, url, args)
+            return await self._webhook(webhook, url, args, headers)
         fn = self.registry.get(name)
         if fn is None:
             raise ActionError(f"no action named {name!r} is registered")
@@ -134,7 +171,9 @@ class ActionRunner:
             result = await result
         return result
 
-    async def _webhook(self, webhook: Webhook, url: str, body: dict[str, Any]) -> Any:
+    async def _webhook(
+        self, webhook: Webhook, url: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> Any:
         import aiohttp  # here: checking, drawing or compiling a flow sends no webhook
 
         session = self._session
@@ -147,7 +186,7 @@ class ActionRunner:
                 webhook.method,
                 url,
                 json=body if webhook.method != "GET" else None,
-                headers=webhook.headers,
+                headers=headers,
                 timeout=timeout,
             ) as response:
                 text = await response.text()

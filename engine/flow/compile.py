@@ -16,7 +16,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.templates import compile_string
+from engine.templates import Value, compile_string, compile_value
 
 from .actions import ActionRegistry
 from .intents import IntentPattern
@@ -51,6 +51,8 @@ class CompiledFlow:
     begin_uses_call: bool
     listener: Listener
     repairs: Repairs
+    values: Mapping[TemplatePath, Value] = field(default_factory=dict)
+    """Action arguments and webhook body leaves that are one expression: their typed value."""
     mtimes: tuple[float, ...] = field(default=())
 
     @property
@@ -101,10 +103,20 @@ def compile_flow(
     templates: dict[TemplatePath, jinja2.Template] = {}
     guards: dict[TemplatePath, Guard] = {}
 
+    values: dict[TemplatePath, Value] = {}
+
     def inline(source: str | None, *path: Any) -> None:
         if source:
             origin = f"{loaded.path}:{loaded.line(*path) or 1}"
             templates[path] = compile_string(env, source, origin)
+
+    def value(source: str, *path: Any) -> None:
+        # What an action is given: one expression gives its typed value, anything else text.
+        compiled = compile_value(env, source, f"{loaded.path}:{loaded.line(*path) or 1}")
+        if compiled is None:
+            inline(source, *path)
+        else:
+            values[path] = compiled
 
     inline(flow.begin, "begin")
     intents: dict[str, tuple[IntentPattern, ...]] = {}
@@ -118,11 +130,13 @@ def compile_flow(
         for index, action in enumerate(state.actions):
             base = ("states", name, "actions", index)
             for where, source in string_leaves(action.args):
-                inline(source, *base, "args", *where)
+                value(source, *base, "args", *where)
             if action.webhook is not None:
                 inline(action.webhook.url, *base, "webhook", "url")
+                for header, source in action.webhook.headers.items():
+                    inline(source, *base, "webhook", "headers", header)
                 for where, source in string_leaves(action.webhook.body or {}):
-                    inline(source, *base, "webhook", "body", *where)
+                    value(source, *base, "webhook", "body", *where)
             for key, expression in action.store.items():
                 guards[(*base, key)] = env.compile_expression(expression)
         intents[name] = tuple(
@@ -156,6 +170,7 @@ def compile_flow(
         begin_uses_call=uses_call,
         listener=Listener(flow.slots, slot_types, flow.hours),
         repairs=Repairs.of(flow),
+        values=values,
         mtimes=mtimes,
     )
 

@@ -8,7 +8,7 @@ plans of :mod:`engine.flow.decide`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -65,6 +65,7 @@ class PreparedAction:
     args: Any
     webhook: Webhook | None = None
     url: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # a webhook's, rendered
 
     def arguments_json(self) -> str:
         """The arguments as the stringified JSON that tool bookkeeping events carry."""
@@ -82,7 +83,11 @@ def prepare_action(
         return PreparedAction(action.call or "", args)
     url = render(flow.template(*base, "webhook", "url"), view)
     body = _render_leaves(flow, action.webhook.body or {}, view, (*base, "webhook", "body"))
-    return PreparedAction(f"webhook:{state}:{index}", body, action.webhook, url)
+    headers = {
+        header: render(flow.template(*base, "webhook", "headers", header), view)
+        for header in action.webhook.headers
+    }
+    return PreparedAction(f"webhook:{state}:{index}", body, action.webhook, url, headers)
 
 
 def stored_values(
@@ -122,7 +127,9 @@ async def run_action(
     action = prepare_action(flow, state, index, view)
     yield ToolCallInvocation(tool_id, action.name, action.arguments_json())
     try:
-        result = await runner.run(action.name, action.args, action.webhook, action.url)
+        result = await runner.run(
+            action.name, action.args, action.webhook, action.url, headers=action.headers
+        )
         ok = True
     except RuntimeFault as exc:
         log.warning("action.failed", call_id=runner.call_id, action=action.name, error=str(exc))
@@ -139,9 +146,11 @@ async def run_action(
 def _render_leaves(
     flow: CompiledFlow, value: Any, view: Mapping[str, Any], path: tuple[Any, ...]
 ) -> Any:
-    # String leaves are templates compiled with the flow, found again by their path.
+    # String leaves are templates compiled with the flow, found again by their path: one
+    # expression gives its typed value (compile.py), anything else is text.
     if isinstance(value, str):
-        return render(flow.template(*path), view)
+        one = flow.values.get(path)
+        return one(view) if one is not None else render(flow.template(*path), view)
     if isinstance(value, dict):
         return {k: _render_leaves(flow, v, view, (*path, k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 
 from engine.agent import Part
-from engine.llm import ChatModel, Message, ToolCallRequest
+from engine.llm import ChatModel, ModelRequest, ToolCallRequest
 from engine.protocol import ToolCallInvocation, ToolCallResult
 
+from .asking import question as question_of
 from .compile import CompiledFlow
 from .grounding import NOT_SAID, grounded
 from .hours import check_hours
@@ -69,6 +70,37 @@ def extraction_tool(flow: CompiledFlow, state_name: str) -> dict[str, Any] | Non
             "parameters": {"type": "object", "properties": properties, "required": []},
         },
     }
+
+
+def reads_answer(flow: CompiledFlow, state_name: str) -> bool:
+    """Whether the model only reads the caller's answer in ``state_name``, never speaking.
+
+    So it is in a state with a fixed line and something to read (slots, intents); elsewhere
+    the model speaks (:mod:`engine.flow.speaking`).
+    """
+    return flow.state(state_name).say is not None and extraction_tool(flow, state_name) is not None
+
+
+def asked(line: str | None) -> str:
+    """What the extraction says the agent asked: the question of the state's line, or all of it."""
+    return (question_of(line) if line else "") or line or ""
+
+
+def request(
+    flow: CompiledFlow,
+    state_name: str,
+    transcript: Sequence[Any],
+    entered_at: int,
+    question: str,
+    today: date,
+) -> ModelRequest | None:
+    """The extraction request of ``state_name``: forced to call :data:`EXTRACT_TOOL`."""
+    tool = extraction_tool(flow, state_name)
+    if tool is None:
+        return None
+    shown = messages(flow, state_name, extraction_prompt(question, today), transcript, entered_at)
+    choice = {"type": "function", "function": {"name": EXTRACT_TOOL}}
+    return ModelRequest(shown, [tool], choice)
 
 
 def extraction_prompt(question: str, today: date) -> str:
@@ -136,15 +168,11 @@ async def extract(
 
     What the model gave, once checked, is in ``outcome``; the model says nothing to the caller.
     """
-    tool = extraction_tool(flow, state_name)
-    if tool is None:
+    extraction = request(flow, state_name, transcript, entered_at, question, today)
+    if extraction is None:
         return
-    shown: Sequence[Message] = messages(
-        flow, state_name, extraction_prompt(question, today), transcript, entered_at
-    )
-    choice = {"type": "function", "function": {"name": EXTRACT_TOOL}}
     calls: list[ToolCallRequest] = []
-    async for event in model.stream(shown, [tool], tool_choice=choice):
+    async for event in extraction.send(model):
         if isinstance(event, ToolCallRequest):
             calls.append(event)
     for call in calls[:1]:  # asked once: one answer

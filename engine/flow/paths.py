@@ -252,6 +252,9 @@ def _uses(
                 for where, value in string_leaves(action.webhook.body or {}):
                     path = (*at, "webhook", "body", *where)
                     found[name] += _inline(loaded, env, value, path, what)
+                for header, value in action.webhook.headers.items():
+                    path = (*at, "webhook", "headers", header)
+                    found[name] += _inline(loaded, env, value, path, what)
         if state.prompt:
             found[name] += _file(loaded, env, state.prompt)
         for index, transition in enumerate(state.next):

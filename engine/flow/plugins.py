@@ -14,12 +14,20 @@ A flow names the modules it needs (``plugins: [myproject.actions]``), and so can
 (``DIALPLAN_PLUGINS``). Importing a module only defines its plugin; the project's
 :class:`Extensions` installs it into that project's registries. Nothing is registered globally,
 so two projects in one process (or two tests) never see each other's actions.
+
+A plugin lives in the project folder (``myproject/actions.py`` beside ``flows/``) or in an
+installed package. The project folder goes on the Python path when a plugin is loaded, as
+pytest does with its rootdir: every command finds it, however it was started (the
+``dialplan`` script, unlike ``python -m``, does not put the working folder there), with no
+``PYTHONPATH``. It goes at the end, so a project module never hides an installed one.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.errors import AuthoringError, Location
 
@@ -52,10 +60,12 @@ class Plugin:
 class Extensions:
     """A project's actions and slot types: the built-in types plus what its plugins offer."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path | None = None) -> None:
+        """``root``: the project folder, where a plugin module of the project is found."""
         self.actions = ActionRegistry()
         self.slot_types = SlotTypes.builtin()
         self.modules: list[str] = []  # installed plugin modules, in order
+        self.root = root
 
     def install(self, plugin: Plugin) -> None:
         """Add a plugin's actions and slot types to this project's registries."""
@@ -72,14 +82,19 @@ class Extensions:
         """
         if module in self.modules:
             return
+        if self.root is not None:
+            folder = str(self.root.resolve())
+            if folder not in sys.path:
+                sys.path.append(folder)
+                importlib.invalidate_caches()  # a folder new to the path is looked at afresh
         try:
             imported = importlib.import_module(module)
         except Exception as exc:  # a plugin's own bug must read as one line, not a traceback
             raise AuthoringError(
                 f"cannot import plugin {module!r}: {type(exc).__name__}: {exc}",
                 where,
-                hint="a plugin is a module on the Python path (pip install -e . puts a project's "
-                "own package there)",
+                hint="a plugin is a module in the project folder (myproject/actions.py is "
+                "myproject.actions) or in an installed package",
             ) from None
         plugin = getattr(imported, "plugin", None)
         if not isinstance(plugin, Plugin):

@@ -5,10 +5,17 @@ changes, the next call that asks for that flow gets a new version; an edit with 
 the last good version serving and is reported (log and readiness) until it is fixed. Older
 versions stay findable by their hash (:meth:`FlowRegistry.version`) for as long as a live call
 of this process still holds them, so a call that reconnects keeps its version.
+
+The folder is watched the same cheap way (its modification time, looked at whenever a flow is
+asked for): a flow file added while serving takes calls from then on, and one removed takes no
+new calls (live calls keep their version). A file that does not load is tried again when it
+changes, or when the prompts change (a new flow's prompt may be written after it).
 """
 
 from __future__ import annotations
 
+import os
+import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,6 +33,9 @@ from .plugins import Extensions
 
 log = logger("dialplan.flows")
 
+RETRY_BROKEN = 1.0
+"""Seconds between looks at whether the prompts changed under a file that does not load."""
+
 
 class FlowRegistry:
     """The flows of one folder, by name; edited files are reloaded for new calls."""
@@ -40,13 +50,67 @@ class FlowRegistry:
         self._versions: weakref.WeakValueDictionary[tuple[str, str], CompiledFlow] = (
             weakref.WeakValueDictionary()
         )
+        self._folder_mtime: float | None = None  # when the folder was last listed
+        # A file that does not load, and the times of it and of the prompts when it was tried.
+        self._broken_seen: dict[Path, tuple[float, float]] = {}
+        self._prompts_mtime = -1.0  # the prompts' newest time, taken before loading anything
+        self._next_retry = 0.0
 
     def load_all(self) -> list[AuthoringError]:
         """(Re)load every flow file of the folder; returns the errors of the broken ones."""
+        self._folder_mtime = _mtime(self.flows_dir)
+        self._prompts_mtime = self._prompts_newest()
         errors: list[AuthoringError] = []
-        for path in flow_files([self.flows_dir]) if self.flows_dir.is_dir() else []:
+        for path in self._listed():
             errors.extend(self._load(path))
         return errors
+
+    def _listed(self) -> list[Path]:
+        return flow_files([self.flows_dir]) if self.flows_dir.is_dir() else []
+
+    def _sync(self) -> None:
+        """Take in flow files added to the folder, let go of removed ones, retry broken ones."""
+        if self._folder_mtime is None:
+            return  # never loaded as a folder (a command opening one file)
+        mtime = _mtime(self.flows_dir)
+        if mtime != self._folder_mtime:
+            self._folder_mtime = mtime
+            self._prompts_mtime = self._prompts_newest()
+            listed = set(self._listed())
+            for name, flow in list(self._flows.items()):
+                if flow.loaded.path not in listed:
+                    del self._flows[name]  # live calls hold their version; new calls are refused
+                    log.info("flow.removed", flow=name, file=str(flow.loaded.path))
+            for path in list(self._broken):
+                if path not in listed:
+                    self._forget_broken(path)
+            known = {flow.loaded.path for flow in self._flows.values()} | set(self._broken)
+            for path in sorted(listed - known):
+                if not self._load(path):
+                    log.info("flow.added", flow=path.stem, file=str(path))
+        self._retry_broken()
+
+    def _retry_broken(self) -> None:
+        if not self._broken or time.monotonic() < self._next_retry:
+            return
+        self._next_retry = time.monotonic() + RETRY_BROKEN
+        self._prompts_mtime = self._prompts_newest()
+        serving = {flow.loaded.path for flow in self._flows.values()}
+        for path in list(self._broken):
+            # A serving flow's edit with errors is get()'s to retry (when its files change).
+            if path not in serving and self._broken_seen.get(path) != self._stamp(path):
+                self._load(path)
+
+    def _stamp(self, path: Path) -> tuple[float, float]:
+        """What a retry of ``path`` compares: its time, and the prompts' (taken earlier)."""
+        return (_mtime(path), self._prompts_mtime)
+
+    def _prompts_newest(self) -> float:
+        return _newest([Path(p) for p in getattr(self.env.loader, "searchpath", [])])
+
+    def _forget_broken(self, path: Path) -> None:
+        self._broken.pop(path, None)
+        self._broken_seen.pop(path, None)
 
     def compile(self, path: Path) -> CompiledFlow:
         """Load, check and compile one flow file (raises :class:`AuthoringErrors`).
@@ -70,10 +134,12 @@ class FlowRegistry:
             raise AuthoringErrors([error]) from None
 
     def _load(self, path: Path) -> list[AuthoringError]:
+        stamp = self._stamp(path)  # before reading: a change made meanwhile is seen as one
         try:
             compiled = self.compile(path)
         except AuthoringErrors as exc:
             self._broken[path] = exc.errors
+            self._broken_seen[path] = stamp
             return exc.errors
         existing = self._flows.get(compiled.name)
         if existing is not None and existing.loaded.path != path:
@@ -84,13 +150,14 @@ class FlowRegistry:
             )
             self._broken[path] = [error]
             return [error]
-        self._broken.pop(path, None)
+        self._forget_broken(path)
         self._flows[compiled.name] = compiled
         self._versions[compiled.name, compiled.version] = compiled
         return []
 
     def get(self, name: str) -> CompiledFlow | None:
         """The current version of flow ``name`` (reloaded first if its files changed)."""
+        self._sync()
         flow = self._flows.get(name)
         if flow is not None and file_mtimes(flow.loaded.files) != flow.mtimes:
             errors = self._load(flow.loaded.path)
@@ -116,11 +183,31 @@ class FlowRegistry:
 
     def names(self) -> list[str]:
         """The names of the flows that loaded."""
+        self._sync()
         return sorted(self._flows)
 
     def broken(self) -> dict[Path, list[AuthoringError]]:
         """Flow files that did not load, with their errors."""
+        self._sync()
         return dict(self._broken)
 
     def __iter__(self) -> Iterator[CompiledFlow]:
-        return iter(self._flows.values())
+        self._sync()
+        return iter(list(self._flows.values()))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return -1.0
+
+
+def _newest(folders: list[Path]) -> float:
+    """The newest modification time of anything under ``folders`` (-1 when empty)."""
+    newest = -1.0
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            for name in (*dirs, *files):
+                newest = max(newest, _mtime(Path(root) / name))
+    return newest

@@ -8,13 +8,13 @@ table like anything a caller said.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.agent import Part, Speech, Turn
-from engine.llm import ChatModel, TextDelta, ToolCallRequest
-from engine.protocol import ToolCallInvocation, ToolCallResult
+from engine.llm import ChatModel, ModelRequest, TextDelta, ToolCallRequest
+from engine.protocol import ToolCallInvocation, ToolCallResult, Utterance
 
 from . import prompting
 from .compile import CompiledFlow
@@ -32,6 +32,21 @@ class Streamed(Speech):
     """
 
 
+def request(
+    flow: CompiledFlow,
+    state: str,
+    view: Mapping[str, Any],
+    slots: Mapping[str, Any],
+    transcript: Sequence[Utterance],
+    entered_at: int,
+    table: ToolTable | None,
+) -> ModelRequest:
+    """What the model is given to speak in ``state``: the messages, and the table's tools."""
+    offered = table.offered() if table else []
+    system = prompting.system_prompt(flow, state, view, slots, with_tools=bool(offered))
+    return ModelRequest(prompting.messages(flow, state, system, transcript, entered_at), offered)
+
+
 async def speak(
     model: ChatModel,
     flow: CompiledFlow,
@@ -45,14 +60,12 @@ async def speak(
 
     Values the table accepted are in ``outcome``; storing them is the conversation's business.
     """
-    offered = table.offered() if table else []
-    system = prompting.system_prompt(
-        flow, memory.state, view, memory.slots, with_tools=bool(offered)
+    asked = request(
+        flow, memory.state, view, memory.slots, turn.transcript, memory.entered_at, table
     )
-    shown = prompting.messages(flow, memory.state, system, turn.transcript, memory.entered_at)
     calls: list[ToolCallRequest] = []
     started = False
-    async for event in model.stream(shown, offered or None):
+    async for event in asked.send(model):
         if isinstance(event, TextDelta):
             yield Streamed(event.text) if started else Speech(event.text)
             started = True

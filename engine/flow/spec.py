@@ -200,11 +200,16 @@ class ActionSpec(_Spec):
 
 
 class Webhook(_Spec):
-    """An HTTP action: the URL and JSON body are templates; the JSON answer is the result."""
+    """An HTTP action: URL, headers and JSON body are templates; the JSON answer is the result."""
 
     url: str
     method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="HTTP headers; values are Jinja templates. An `Idempotency-Key` is sent "
+        "unless one is set here: the same for every attempt of one action with the same "
+        "request in one call.",
+    )
     body: dict[str, Any] | None = None
     timeout: float = Field(3.0, gt=0, le=30)
 

@@ -71,7 +71,12 @@ class StubActionRunner(ActionRunner):
         self.calls: list[StubbedCall] = calls if calls is not None else []
 
     async def _execute(
-        self, name: str, args: dict[str, Any], webhook: Webhook | None, url: str
+        self,
+        name: str,
+        args: dict[str, Any],
+        webhook: Webhook | None,
+        url: str,
+        headers: dict[str, str],
     ) -> Any:
         stub = self.stubs.get(name, self.default)
         method = webhook.method if webhook is not None else None
@@ -79,7 +84,7 @@ class StubActionRunner(ActionRunner):
         shown = dict(args)
         if stub.live:
             try:
-                result = await super()._execute(name, args, webhook, url)
+                result = await super()._execute(name, args, webhook, url, headers)
             except ActionError as exc:
                 self.calls.append(StubbedCall(name, shown, method, target, None, str(exc), True))
                 raise

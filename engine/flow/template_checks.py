@@ -1,11 +1,13 @@
 """Template checks of a flow: every line, guard, store expression and template file it uses.
 
-Each one is compiled exactly as a call will compile it (``env.compile`` for lines,
-``env.compile_expression`` for guards and store expressions, ``env.get_template`` for files),
-so a syntax error, an unknown filter or test (which Jinja only finds while compiling) or a
-missing ``{% include %}``, ``{% import %}`` or ``{% from %}`` file, or a macro the imported file
-does not define, is found before a call. Names are checked too: templates see ``slots``,
-``call``, ``flow`` and ``state``, and only the slots the flow declares.
+Each one is parsed and compiled as a call will compile it, and everything in it is looked at,
+in every branch: a syntax error, an unknown filter or test (also inside ``{% if %}``, where
+Jinja itself would only fail on the call that takes that branch), a missing ``{% include %}``,
+``{% import %}`` or ``{% from %}`` file, or a macro the imported file does not define, is found
+before a call. Names are checked too: templates see ``slots``, ``call``, ``flow`` and
+``state``, and only the slots the flow declares. Files a template includes or imports are
+checked the same way, once each. Every problem of a template is reported, each at its own line:
+fixing one never reveals the next.
 
 Errors point at the line of the mistake: inside a block scalar (``say: |`` or ``say: >-``) the
 line of the template's line, inside a template file that file's line.
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import jinja2
 import jinja2.meta
@@ -26,12 +29,16 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine.errors import AuthoringError, Location
 
-from . import safe_yaml
+from . import safe_yaml, template_tree
 from .parse import LoadedFlow
 from .spec import string_leaves
 
 TEMPLATE_NAMES = frozenset({"slots", "call", "flow", "state"})
 """What every template and guard sees."""
+
+Report: TypeAlias = Callable[[int | None, str | None, str, str | None], None]
+"""Reports ``(lineno, needle, message, hint)``: a problem at line ``lineno`` of one template,
+near the text ``needle`` (the flow file's line is found by it inside folded text)."""
 
 _JINJA_NAMED = re.compile(r"^No (filter|test) named '([^']+)'")
 _QUOTED = re.compile(r"'([^']+)'")
@@ -91,6 +98,8 @@ class TemplateChecks:
                     self.inline(value, *at, "args", *where)
                 if action.webhook:
                     self.inline(action.webhook.url, *at, "webhook", "url")
+                    for header, value in action.webhook.headers.items():
+                        self.inline(value, *at, "webhook", "headers", header)
                     for where, value in string_leaves(action.webhook.body or {}):
                         self.inline(value, *at, "webhook", "body", *where)
                 for slot, expression in action.store.items():
@@ -107,87 +116,113 @@ class TemplateChecks:
 
     def inline(self, source: str, *path: Any, extra: Iterable[str] = ()) -> None:
         """A line in the flow file (Jinja template source); ``extra``: names it may use too."""
+        report = self._inline_report(path)
         try:
             tree = self.env.parse(source)
-            self.env.compile(tree)  # code generation finds unknown filters and tests
         except jinja2.TemplateSyntaxError as exc:
-            message, hint = _syntax_message(exc, self.env)
-            self._at(path, exc.lineno, _needle(exc), message, hint)
+            report(exc.lineno, _needle(exc), *_syntax_message(exc, self.env))
             return
-        self._names(tree, path, None, extra=set(extra))
-        self._imports(tree, lambda node, needle: self._at(path, node.lineno, needle))
+        self._tree(tree, report, TEMPLATE_NAMES | set(extra))
 
     def guard(self, source: str, *path: Any, extra: Iterable[str] = ()) -> None:
         """A guard or store expression (a Jinja expression, compiled as calls compile it)."""
+        report = self._inline_report(path)
         try:
             self.env.compile_expression(source)
-            tree = self.env.parse(f"{{{{ ({source}) }}}}")
         except jinja2.TemplateSyntaxError as exc:
-            message, hint = _syntax_message(exc, self.env, "expression syntax")
-            self._at(path, exc.lineno, _needle(exc), message, hint)
-            return
-        self._names(tree, path, None, extra=set(extra))
+            if not _JINJA_NAMED.match(exc.message or ""):  # unknown names: found below, all
+                report(
+                    exc.lineno, _needle(exc), *_syntax_message(exc, self.env, "expression syntax")
+                )
+                return
+        self._tree(self.env.parse(f"{{{{ ({source}) }}}}"), report, TEMPLATE_NAMES | set(extra))
 
     def file(self, name: str, *path: Any) -> None:
         """A template file of the prompts folder (persona or a state's prompt)."""
+        report = self._inline_report(path)
+        self._file(name, lambda message, hint: report(1, name, message, hint), TEMPLATE_NAMES)
 
-        def missing(message: str, hint: str | None) -> None:
-            self._at(path, 1, name, message, hint)
+    # -- one template, every branch --------------------------------------------------------
 
-        tree = self._load_file(name, missing)
-        if tree is not None:
-            filename = self._filename(name)
-            self._names(tree, path, filename)
+    def _tree(
+        self,
+        tree: nodes.Template,
+        report: Report,
+        allowed: frozenset[str],
+        name: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        """Everything in one parsed template, each problem at its own line; none hides another.
+
+        Filters and tests (in every branch), what code generation refuses, variables, slots,
+        and the files it includes or imports (checked the same way, with the names the
+        template sets visible to them).
+        """
+        for unknown in template_tree.unknown_calls(tree, self.env):
+            known = self.env.filters if unknown.kind == "filter" else self.env.tests
+            report(
+                unknown.node.lineno,
+                unknown.name,
+                f"unknown {unknown.kind} {unknown.name!r}",
+                _known_hint(unknown.kind, unknown.name, known),
+            )
+        try:
+            self.env.compile(tree, name, filename)  # what else Jinja refuses while compiling
+            undeclared = jinja2.meta.find_undeclared_variables(tree)
+        except jinja2.TemplateSyntaxError as exc:
+            report(exc.lineno, _needle(exc), *_syntax_message(exc, self.env))
+            undeclared = set()
+        every = allowed | set(self.env.globals)
+        for variable in sorted(undeclared - every):
+            node = template_tree.first_use(tree, variable)
+            hint = f"templates see {', '.join(sorted(allowed))}"
+            report(node.lineno if node else 1, variable, f"unknown variable {variable!r}", hint)
+        for use, slot in template_tree.slot_uses(tree):
+            if slot not in self.flow.slots:
+                hint = _did_you_mean(slot, self.flow.slots) or "declare it under `slots:`"
+                report(use.lineno, slot, f"unknown slot {slot!r}", hint)
+        self._imports(tree, report, allowed | template_tree.stored_names(tree))
 
     # -- template files and what they include ----------------------------------------------
 
-    def _load_file(
-        self, name: str, missing: Callable[[str, str | None], None]
+    def _file(
+        self, name: str, missing: Callable[[str, str | None], None], allowed: frozenset[str]
     ) -> nodes.Template | None:
-        """Compile file ``name`` like a call does, then check what it includes and imports."""
-        try:
-            self.env.get_template(name)
-        except jinja2.TemplateNotFound as exc:
-            if exc.name not in (None, name):  # a file it extends, at compile time
-                missing(f"template file {exc.name!r} not found", self._searched())
-            else:
-                missing(f"template file {name!r} not found", self._searched())
-            return None
-        except jinja2.TemplateSyntaxError as exc:
-            message, hint = _syntax_message(exc, self.env)
-            where = Location(exc.filename or name, exc.lineno, self.flow.flow)
-            self.report(AuthoringError(message, where, hint))
-            return None
+        """Template file ``name``, parsed; checked once (``allowed``: the names it sees)."""
         loader = self.env.loader
-        assert loader is not None  # get_template found the file through it
-        source, filename, _ = loader.get_source(self.env, name)
-        tree = self.env.parse(source, name, filename)
-        if name not in self._files_seen:
-            self._files_seen.add(name)
-            if filename:
-                self.files.append(Path(filename))
-            shown = filename or name
+        try:
+            if loader is None:
+                raise jinja2.TemplateNotFound(name)
+            source, filename, _ = loader.get_source(self.env, name)
+        except jinja2.TemplateNotFound:
+            missing(f"template file {name!r} not found", self._searched())
+            return None
+        shown = filename or name
 
-            def report(node: nodes.Node, needle: str | None) -> Callable[[str, str | None], None]:
-                def emit(message: str, hint: str | None) -> None:
-                    location = Location(shown, node.lineno, self.flow.flow)
-                    self.report(AuthoringError(message, location, hint))
+        def report(lineno: int | None, needle: str | None, message: str, hint: str | None) -> None:
+            location = Location(shown, lineno, self.flow.flow)
+            self.report(AuthoringError(message, location, hint))
 
-                return emit
-
-            self._imports(tree, lambda node, needle: report(node, needle))
+        first = name not in self._files_seen
+        self._files_seen.add(name)  # before its includes: a file that includes itself ends
+        if first and filename:
+            self.files.append(Path(filename))
+        try:
+            tree = self.env.parse(source, name, filename)
+        except jinja2.TemplateSyntaxError as exc:
+            if first:
+                report(exc.lineno, _needle(exc), *_syntax_message(exc, self.env))
+            return None
+        if first:
+            self._tree(tree, report, allowed, name, filename)
         return tree
 
-    def _imports(
-        self,
-        tree: nodes.Template,
-        at: Callable[[nodes.Node, str | None], Callable[[str, str | None], None]],
-    ) -> None:
+    def _imports(self, tree: nodes.Template, report: Report, allowed: frozenset[str]) -> None:
         """Every ``include``, ``import`` and ``from`` with a constant name: found and sound."""
         kinds = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
         for node in tree.find_all(kinds):
             assert isinstance(node, kinds)
-            names = _constant_names(node.template)
+            names = template_tree.constant_names(node.template)
             if not names:
                 continue  # a name computed at render time cannot be checked here
             if isinstance(node, nodes.Include) and node.ignore_missing:
@@ -195,12 +230,13 @@ class TemplateChecks:
             found = next((n for n in names if self._exists(n)), None)
             if found is None:
                 shown = " or ".join(repr(n) for n in names)
-                at(node, names[0])(f"template file {shown} not found", self._searched())
+                report(node.lineno, names[0], f"template file {shown} not found", self._searched())
                 continue
-            imported = self._load_file(found, at(node, found))
+
+            imported = self._file(found, partial(report, node.lineno, found), allowed)
             if imported is None:
                 continue
-            exported = _exports(imported)
+            exported = template_tree.exports(imported)
             wanted: list[str] = []
             if isinstance(node, nodes.FromImport):
                 wanted = [item[0] if isinstance(item, tuple) else item for item in node.names]
@@ -212,7 +248,9 @@ class TemplateChecks:
                 ]
             for macro in dict.fromkeys(wanted):
                 if macro not in exported:
-                    at(node, macro)(
+                    report(
+                        node.lineno,
+                        macro,
                         f"{found!r} defines no macro {macro!r}",
                         _did_you_mean(macro, exported)
                         or f"it defines: {', '.join(sorted(exported)) or 'nothing'}",
@@ -228,73 +266,21 @@ class TemplateChecks:
             return False
         return True
 
-    def _filename(self, name: str) -> str:
-        loader = self.env.loader
-        assert loader is not None
-        _, filename, _ = loader.get_source(self.env, name)
-        return filename or name
-
     def _searched(self) -> str:
         searched = getattr(self.env.loader, "searchpath", [])
         return f"looked in {', '.join(map(str, searched)) or 'no prompts folder'}"
 
-    # -- names -----------------------------------------------------------------------------
-
-    def _names(
-        self,
-        tree: nodes.Template,
-        path: tuple[Any, ...],
-        filename: str | None,
-        extra: set[str] | None = None,
-    ) -> None:
-        allowed = TEMPLATE_NAMES | (extra or set())
-        for name in sorted(jinja2.meta.find_undeclared_variables(tree) - allowed):
-            found = next((n for n in tree.find_all(nodes.Name) if n.name == name), None)
-            hint = f"templates see {', '.join(sorted(allowed))}"
-            self._found(f"unknown variable {name!r}", path, filename, found, name, hint)
-        for use, slot in _slot_uses(tree):
-            if slot not in self.flow.slots:
-                hint = _did_you_mean(slot, self.flow.slots) or "declare it under `slots:`"
-                self._found(f"unknown slot {slot!r}", path, filename, use, slot, hint)
-
-    def _found(
-        self,
-        message: str,
-        path: tuple[Any, ...],
-        filename: str | None,
-        node: nodes.Node | None,
-        needle: str,
-        hint: str | None,
-    ) -> None:
-        lineno = node.lineno if node is not None else 1
-        if filename is not None:
-            self.report(AuthoringError(message, Location(filename, lineno, self.flow.flow), hint))
-        else:
-            self._at(path, lineno, needle, message, hint)
-
     # -- lines -----------------------------------------------------------------------------
 
-    def _at(
-        self,
-        path: tuple[Any, ...],
-        lineno: int | None,
-        needle: str | None,
-        message: str | None = None,
-        hint: str | None = None,
-    ) -> Callable[[str, str | None], None]:
-        """Report ``message`` at the file line of line ``lineno`` of the template at ``path``.
-
-        Without a message, returns the reporter for a later one (for what a line includes).
-        """
+    def _inline_report(self, path: tuple[Any, ...]) -> Report:
+        """Reports at the flow file's line of a line of the template at ``path``."""
         where = self.loaded.where(*path)
-        located = Location(where.file, self.file_line(path, lineno, needle), where.flow)
 
-        def emit(text: str, text_hint: str | None) -> None:
-            self.report(AuthoringError(text, located, text_hint))
+        def report(lineno: int | None, needle: str | None, message: str, hint: str | None) -> None:
+            located = Location(where.file, self.file_line(path, lineno, needle), where.flow)
+            self.report(AuthoringError(message, located, hint))
 
-        if message is not None:
-            emit(message, hint)
-        return emit
+        return report
 
     def file_line(
         self, path: tuple[Any, ...], lineno: int | None, needle: str | None
@@ -329,53 +315,19 @@ def _syntax_message(
     named = _JINJA_NAMED.match(exc.message or "")
     if named:
         what, name = named.groups()
-        known = sorted(
-            n for n in (env.filters if what == "filter" else env.tests) if n.isidentifier()
-        )
-        return f"unknown {what} {name!r}", _did_you_mean(name, known) or (
-            f"known {what}s include {', '.join(known[:10])}, ..."
-        )
+        known = env.filters if what == "filter" else env.tests
+        return f"unknown {what} {name!r}", _known_hint(what, name, known)
     return f"{kind}: {exc.message}", None
+
+
+def _known_hint(kind: str, name: str, known: Iterable[str]) -> str:
+    names = sorted(n for n in known if n.isidentifier())
+    return _did_you_mean(name, names) or f"known {kind}s include {', '.join(names[:10])}, ..."
 
 
 def _needle(exc: jinja2.TemplateSyntaxError) -> str | None:
     quoted = _QUOTED.search(exc.message or "")
     return quoted.group(1) if quoted else None
-
-
-def _constant_names(template: nodes.Expr) -> list[str]:
-    if isinstance(template, nodes.Const) and isinstance(template.value, str):
-        return [template.value]
-    if isinstance(template, (nodes.List, nodes.Tuple)):
-        items = [_constant_names(item) for item in template.items]
-        if all(len(item) == 1 for item in items):
-            return [item[0] for item in items]
-    return []
-
-
-def _exports(tree: nodes.Template) -> set[str]:
-    """What ``{% import %}`` of a template offers: its top-level macros and ``{% set %}``."""
-    found = {macro.name for macro in tree.find_all(nodes.Macro)}
-    for node in tree.body:
-        if isinstance(node, nodes.Assign):
-            found |= {name.name for name in node.target.find_all(nodes.Name)}
-            if isinstance(node.target, nodes.Name):
-                found.add(node.target.name)
-    return {name for name in found if not name.startswith("_")}
-
-
-def _slot_uses(tree: nodes.Template) -> Iterator[tuple[nodes.Node, str]]:
-    for attr in tree.find_all(nodes.Getattr):
-        if isinstance(attr.node, nodes.Name) and attr.node.name == "slots":
-            yield attr, attr.attr
-    for item in tree.find_all(nodes.Getitem):
-        if (
-            isinstance(item.node, nodes.Name)
-            and item.node.name == "slots"
-            and isinstance(item.arg, nodes.Const)
-            and isinstance(item.arg.value, str)
-        ):
-            yield item, item.arg.value
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str | None:

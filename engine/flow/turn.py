@@ -455,9 +455,9 @@ class FlowTurn:
         model = self.tracer.meter.model(self.services.model)
         outcome = ToolOutcome()
         spoke = False
-        if state.say is not None and extraction.extraction_tool(flow, self.state):
+        if extraction.reads_answer(flow, self.state):
             # The flow speaks its own lines here: the model only reads the caller's answer.
-            asked = self._question() or self._line("say") or ""
+            asked = extraction.asked(self._line("say"))
             parts = extraction.extract(
                 model, flow, self.state, turn.transcript, memory.entered_at, asked,
                 self.today(), outcome,

@@ -3,7 +3,8 @@
 The traps worth a hint, each seen in real first flows: an unquoted ``+14155550142`` is a
 number, not a phone number; a colon and a space inside plain text start a new key ("mapping
 values are not allowed here"); a `` #`` inside plain text starts a comment, so the rest of the
-line is silently not spoken; and a tab cannot indent YAML.
+line is silently not spoken; a key one space too far or too little
+(:mod:`engine.flow.yaml_indent`); and a tab cannot indent YAML.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import yaml
 
 from engine.errors import AuthoringError, AuthoringWarning, Location
+
+from .yaml_indent import indentation_error
 
 # A key whose plain (unquoted, not block) value holds " #": the rest of the line is a comment.
 _CUT_COMMENT = re.compile(
@@ -39,6 +42,9 @@ def yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> AuthoringError:
     message = f"{exc.context}: {problem}" if exc.context else problem
     hint = None
     raw = text.splitlines()[line - 1] if line and line <= len(text.splitlines()) else ""
+    indented = None if "\t" in text else indentation_error(path, text, exc)
+    if indented is not None:
+        return indented
     if "mapping values are not allowed here" in problem:
         message = "a colon followed by a space inside plain text starts a new key"
         hint = QUOTE_HINT

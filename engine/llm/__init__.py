@@ -12,13 +12,16 @@ if TYPE_CHECKING:
     from engine.llm.messages import chat_messages
     from engine.llm.metering import Meter
     from engine.llm.model import ChatModel, Message, model_configured
+    from engine.llm.request import ModelRequest, RecordingModel
 
 __all__ = [
     "ChatModel",
     "LLMEvent",
     "Message",
     "Meter",
+    "ModelRequest",
     "OpenAIChatModel",
+    "RecordingModel",
     "TextDelta",
     "ToolCallRequest",
     "Usage",
@@ -37,5 +40,6 @@ __getattr__, __dir__ = exports(
         "engine.llm.messages": ("chat_messages",),
         "engine.llm.metering": ("Meter",),
         "engine.llm.model": ("ChatModel", "Message", "model_configured"),
+        "engine.llm.request": ("ModelRequest", "RecordingModel"),
     },
 )

@@ -5,6 +5,9 @@ speech only ever reaches them as a *value* in the context, never as template sou
 sandbox keeps a template from reaching Python internals, ``StrictUndefined`` turns a misspelt
 variable into an error instead of a silent blank in what the agent says, and there is no HTML
 autoescaping because the output is spoken, not shown.
+
+An empty slot is ``None``. In text it says nothing (never the word "None"), and ``default``
+fills it as it fills a missing value: ``{{ slots.note | default('no note') }}``.
 """
 
 from __future__ import annotations
@@ -37,9 +40,23 @@ def make_environment(
         lstrip_blocks=True,
         # Templates change while the server runs (edited prompts are picked up for new calls).
         auto_reload=True,
+        finalize=_blank_none,
     )
     env.filters.update(filters)
+    env.filters["default"] = env.filters["d"] = _default
     return env
+
+
+def _blank_none(value: Any) -> Any:
+    # An empty slot in a line says nothing; Jinja would print "None".
+    return "" if value is None else value
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's ``default``, which also fills ``None``: an empty slot is a missing value."""
+    if value is None or isinstance(value, jinja2.Undefined) or (boolean and not value):
+        return default_value
+    return value
 
 
 def load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
@@ -58,20 +75,44 @@ def load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
 def compile_string(
     env: jinja2.Environment, source: str, origin: str = "<string>"
 ) -> jinja2.Template:
-    """Compile an inline template (a greeting, a ``say`` line) with errors naming ``origin``."""
+    """Compile an inline template (a greeting, a ``say`` line) with errors naming ``origin``.
+
+    ``origin`` (``file:line`` of the line in its flow file) is also the template's name, so a
+    failure to render it names that place too.
+    """
     try:
-        return env.from_string(source)
+        template = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(exc.message or "syntax error", Location(origin, exc.lineno)) from None
+    template.name = origin
+    return template
 
 
 def render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
-    """Render ``template``; an undefined name or a sandbox violation is a :class:`TemplateError`."""
+    """Render ``template``; an undefined name or a sandbox violation is a :class:`TemplateError`.
+
+    The error names the file and line that failed: a template file's own line, or the flow
+    file's line of an inline template.
+    """
     try:
         return template.render(context).strip()
     except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, TypeError) as exc:
-        name = template.name or "<string>"
-        raise TemplateError(f"cannot render: {exc}", Location(name)) from exc
+        raise TemplateError(f"cannot render: {exc}", _failed_at(template, exc)) from exc
+
+
+def _failed_at(template: jinja2.Template, exc: BaseException) -> Location:
+    # Jinja rewrites a render error's traceback to run through the template's own lines.
+    line = None
+    frame = exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename == template.filename:
+            line = frame.tb_lineno
+        frame = frame.tb_next
+    if template.filename and template.filename != "<template>":
+        return Location(template.filename, line)
+    name = template.name or "<string>"
+    file, _, number = name.rpartition(":")
+    return Location(file, int(number)) if file and number.isdigit() else Location(name)
 
 
 def _searched(env: jinja2.Environment) -> str:
