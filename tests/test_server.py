@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
@@ -504,3 +505,39 @@ def test_hypercorn_is_set_for_calls():
     assert config.backlog >= 1024  # a burst of calls queues instead of being refused
     assert config.keep_alive_timeout > 60  # above the proxy's idle connections
     assert config.websocket_ping_interval is None and config.read_timeout is None
+
+
+async def status_of(port: int, path: str, head: bytes, body: bytes = b"") -> int:
+    """The status a raw HTTP/1.1 POST gets (``head``: its own headers), read as it comes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        start = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+        form = b"Content-Type: application/x-www-form-urlencoded\r\n"
+        writer.write(start + form + head + b"\r\n")
+        with contextlib.suppress(ConnectionError):  # the server may answer and close early
+            writer.write(body)
+            await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    return int(line.split()[1])
+
+
+POSTS = ["/webhook", "/webhook/inbound", "/console/signin", "/console/signout", "/console/api/try"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+async def test_a_post_body_over_a_mebibyte_is_refused_before_it_is_read(
+    no_llm, console_server, path
+):
+    # Unsigned webhook bodies up to 16 MiB (Quart's default) were read whole before the
+    # signature check; every POST route is capped at 1 MiB now.
+    port = console_server(platform_key="key_test").settings.port
+    # 16 MiB announced, not one byte of it sent: answered at once.
+    assert await status_of(port, path, b"Content-Length: 16777216\r\n") == 413
+    # Sent in chunks with no length announced: refused once past the cap.
+    chunk = b"x" * 65536
+    chunked = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 17 + b"0\r\n\r\n"
+    assert await status_of(port, path, b"Transfer-Encoding: chunked\r\n", chunked) == 413
+    small = b"x" * 1024
+    assert await status_of(port, path, b"Content-Length: 1024\r\n", small) != 413

@@ -64,6 +64,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("dialplan.server")
 
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest body any HTTP request may carry (the platform's webhooks, the console's forms):
+a bigger one is answered 413 before it is read, or as soon as it passes the cap. Quart's own
+cap is 16 MiB, read whole before a webhook's signature could be checked. Call frames are
+WebSocket messages, bounded by ``DIALPLAN_MAX_FRAME_BYTES`` instead."""
+
 AgentBuilder = Callable[[Settings, ChatModel | None], Agent]
 """Builds the process's agent once the event loop runs, with its model (``None``: no model)."""
 
@@ -151,6 +157,7 @@ def create_app(
     )
     set_compression(settings.compression)
     app = Quart("dialplan")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["dialplan"] = runtime
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
     if live is not None and feed is not None:
