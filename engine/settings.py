@@ -30,6 +30,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 MIB = 1024 * 1024
 MIN_CONSOLE_TOKEN = 12
+MIN_SECRET = 16
+"""The shortest path secret: it alone keeps strangers from driving calls, so it must not be
+guessable (16 random characters are far beyond guessing over the network)."""
 PREFIX = "DIALPLAN_"
 OTHER_VARIABLES = frozenset({"DIALPLAN_CHROMIUM"})
 """``DIALPLAN_*`` variables that are not settings, read where they are used: the Chromium the
@@ -55,6 +58,11 @@ class Settings(BaseSettings):
     path_prefix: str = Field("/llm-websocket", description="URL prefix before `/<call_id>`.")
     secret: SecretStr | None = Field(
         None, description="Shared secret path segment: `<prefix>/<secret>/<call_id>`."
+    )
+    require_secret: bool = Field(
+        False,
+        description="`dialplan serve` refuses to start without DIALPLAN_SECRET (the image turns "
+        "this on; `false` there serves calls to anyone who finds the URL).",
     )
     compression: bool = Field(
         False, description="Accept permessage-deflate (costs CPU and memory on every call)."
@@ -263,6 +271,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DIALPLAN_SECRET is set but empty: unset it to serve without a secret path, "
                 "or set a long random string"
+            )
+        # Short: the secret path would be guessed, and with it every call driven.
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET:
+            raise ValueError(
+                f"DIALPLAN_SECRET is too short: use at least {MIN_SECRET} characters (a long "
+                "random string; the path is all that keeps other people's calls out)"
             )
         return value
 

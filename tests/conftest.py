@@ -92,7 +92,7 @@ def no_llm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ServerThread]]:
-    """Start a real server: ``start_server(greeting="", secret="s3")``; stopped after the test."""
+    """Start a real server: ``start_server(greeting="", agent="flow")``; stopped after the test."""
     started: list[ServerThread] = []
 
     def start(

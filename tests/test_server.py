@@ -260,7 +260,7 @@ async def test_two_megabyte_frame_is_accepted(llm, start_server):
 
 
 async def test_secret_segment_is_required(llm, start_server):
-    server = start_server(secret="s3cr3t-seg")
+    server = start_server(secret="s3cr3t-path-segment")
     for url in (
         server.url("call_s"),
         server.url("call_s", "wrong"),
@@ -270,9 +270,9 @@ async def test_secret_segment_is_required(llm, start_server):
             async with PlatformCall.connect(url):
                 pass
         assert refused.value.response.status_code == 403
-    async with PlatformCall.connect(server.url("call_s", "s3cr3t-seg")) as call:
+    async with PlatformCall.connect(server.url("call_s", "s3cr3t-path-segment")) as call:
         assert (await call.response(0)).complete
-    async with PlatformCall.connect(server.url("call_f", "s3cr3t-seg", "clinic")) as call:
+    async with PlatformCall.connect(server.url("call_f", "s3cr3t-path-segment", "clinic")) as call:
         assert (await call.response(0)).complete
     assert len(server.runtime.store) == 2  # refused connections touched no call state
 
@@ -480,10 +480,10 @@ async def test_compressed_frames_keep_the_asgi_path(llm, start_server):
 
 
 async def test_refused_connections_are_counted_by_status_and_reason(llm, start_server):
-    server = start_server(secret="s3cr3t")
+    server = start_server(secret="s3cr3t-path-segment")
     for url in (
         server.url("call_x", "wrong"),  # 403: the secret
-        server.url("call_x", "s3cr3t", "a", "b"),  # 404: no such path
+        server.url("call_x", "s3cr3t-path-segment", "a", "b"),  # 404: no such path
     ):
         with pytest.raises(InvalidStatus):
             async with PlatformCall.connect(url):

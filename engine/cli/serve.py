@@ -69,6 +69,12 @@ def serve(reload: bool, **flags: object) -> None:
             Database(settings.database_url).close()
         except RecordsError as exc:
             problems.append(str(exc))
+    if settings.require_secret and settings.secret is None:
+        problems.append(
+            "DIALPLAN_SECRET is not set and DIALPLAN_REQUIRE_SECRET is on (as in the image): "
+            "set a long random secret and put it in the platform's URL, or "
+            "DIALPLAN_REQUIRE_SECRET=false to take calls from anyone who finds the URL"
+        )
     if problems:
         raise OperatorError(problems)
     _check_store(settings)

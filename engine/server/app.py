@@ -45,9 +45,10 @@ from engine.llm import ChatModel, model_configured
 from engine.phone import PlatformHooks
 from engine.project import Project
 from engine.records import CallLog
-from engine.settings import Settings
+from engine.settings import MIN_SECRET, Settings
 
 from . import logs
+from .admission import unprotected
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
 from .lifecycle import Calls
@@ -213,6 +214,17 @@ def create_app(
             webhook=call_log.webhook,
             store=store.health()["kind"],
         )
+        if unprotected(settings):
+            # Said loudly at every start: a secret path is the only lock the platform's
+            # connection can carry (it sends no header and no signature).
+            log.warning(
+                "server.unprotected",
+                host=settings.host,
+                problem="no DIALPLAN_SECRET: anyone who reaches this address and finds the URL "
+                "can drive calls and their actions",
+                fix=f"set DIALPLAN_SECRET ({MIN_SECRET} characters or more) and put it in the "
+                "platform's Custom LLM URL",
+            )
 
     @app.after_serving
     async def stop() -> None:
