@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 
+from engine.protocol import CALL_ID_RULE, MAX_CALL_ID
+from engine.records import Database
 from engine.server import app as app_module
 from engine.server import create_app
 from engine.server.admission import loopback, unprotected
 from engine.settings import Settings
+from engine.testing.platform import PlatformCall
 
 
 @pytest.mark.parametrize(
@@ -73,3 +78,36 @@ async def test_serving_other_machines_without_a_secret_is_warned_at_start(
             "warning"
         ]
         assert "DIALPLAN_SECRET" in found[0]["fix"]
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["call%00nul", "x" * 201, "call%20with%20spaces", "call%0Aline", "%C3%A9t%C3%A9", "a" * 129],
+)
+async def test_a_call_id_that_no_record_could_hold_is_refused_before_the_call(
+    llm, start_server, call_log, segment
+):
+    # A NUL byte or an id over the call log's column lost the record (and turned /readyz 503).
+    server = start_server()
+    with pytest.raises(InvalidStatus) as refused:
+        async with PlatformCall.connect(server.url(segment)):
+            pass
+    response = refused.value.response
+    assert response.status_code == 400
+    assert CALL_ID_RULE in response.body.decode()
+    assert len(server.runtime.store) == 0  # no call state touched
+    async with httpx.AsyncClient() as http:
+        ready = await http.get(server.http("/readyz"))
+        metrics = (await http.get(server.http("/metrics"))).text
+    assert ready.status_code == 200
+    assert 'dialplan_connections_refused_total{reason="call_id",status="400"} 1.0' in metrics
+
+
+async def test_the_longest_call_id_is_taken_and_recorded(llm, start_server, call_log):
+    server = start_server()
+    call_id = "call_" + "a" * (MAX_CALL_ID - 5)
+    async with PlatformCall.connect(server.url(call_id)) as call:
+        assert (await call.response(0)).complete
+    server.stop()
+    record = Database(call_log).call(call_id)
+    assert record is not None

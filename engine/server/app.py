@@ -44,6 +44,7 @@ from engine.flow.meaning import warm_up as warm_up_meaning
 from engine.llm import ChatModel, model_configured
 from engine.phone import PlatformHooks
 from engine.project import Project
+from engine.protocol import call_id_problem
 from engine.records import CallLog
 from engine.settings import MIN_SECRET, Settings
 
@@ -288,6 +289,9 @@ def create_app(
                 raise Refused(403, "secret", "wrong or missing secret")
         if len(segments) not in (1, 2) or not all(segments):
             raise Refused(404, "path", "not found")
+        problem = call_id_problem(segments[-1])
+        if problem is not None:  # a call no record could hold (a NUL byte, too long)
+            raise Refused(400, "call_id", problem)
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         call = CallInfo(
             call_id=segments[-1],
