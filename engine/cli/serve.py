@@ -66,7 +66,11 @@ def serve(reload: bool, **flags: object) -> None:
     problems += [str(error) for error in _project.routes_errors(project)]
     if settings.database_url:
         try:
-            Database(settings.database_url).close()
+            database = Database(settings.database_url)
+            try:
+                database.check_place()
+            finally:
+                database.close()
         except RecordsError as exc:
             problems.append(str(exc))
     if settings.require_secret and settings.secret is None:
