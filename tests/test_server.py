@@ -9,6 +9,7 @@ import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from engine.records import Database
 from engine.testing.llm_server import LLMTestServer, Reply
 from engine.testing.platform import PlatformCall, Transcript
 
@@ -150,6 +151,27 @@ async def test_model_error_speaks_fallback_and_closes(llm, start_server):
         again = await call.response(2)
     assert again.text == "Back again."
     assert llm.stats.errors == 2  # one retry, then the fallback
+
+
+@pytest.mark.parametrize("empty", [Reply.preempted(), Reply.empty()], ids=["preempted", "empty"])
+async def test_a_model_that_answers_nothing_is_retried_then_the_fallback_is_heard(
+    llm, start_server, call_log, empty
+):
+    # Taken as a valid empty answer, this was dead air for the caller and nothing was logged.
+    llm.script(empty, empty)
+    server = start_server(fallback_line="Sorry, say that again?")
+    async with PlatformCall.connect(server.url("call_empty")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hello?"))
+        answer = await call.response(1)
+    assert (answer.text, answer.complete) == ("Sorry, say that again?", True)
+    assert llm.stats.requests == 2  # retried once
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(server.http("/metrics"))).text
+    assert 'dialplan_llm_failures_total{kind="no_answer"} 1.0' in metrics
+    server.stop()
+    turn = Database(call_log).call("call_empty").turns[1]  # type: ignore[union-attr]
+    assert turn.outcome == "fallback" and "the model" in (turn.error or "")
 
 
 async def test_retry_recovers_a_failed_request(llm, start_server):

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 import structlog
 
 from engine.agent import CallInfo, Greeting, Speech, Turn
-from engine.errors import LLMTimeout, ProtocolError, RuntimeFault
+from engine.errors import LLMNoAnswer, LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
     NO_CONTROL,
     AgentInterrupt,
@@ -392,7 +392,13 @@ class Session:
     def _report_failure(self, exc: Exception, response_id: int) -> str:
         """Log and count a failed turn; returns what went wrong, for the call's record."""
         if isinstance(exc, RuntimeFault):
-            kind = "timeout" if isinstance(exc, LLMTimeout) else "error"
+            kind = (
+                "timeout"
+                if isinstance(exc, LLMTimeout)
+                else "no_answer"
+                if isinstance(exc, LLMNoAnswer)
+                else "error"
+            )
             self.metrics.llm_failures.labels(kind).inc()
             self.log.error("response.failed", response_id=response_id, error=str(exc))
             return str(exc)
