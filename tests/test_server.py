@@ -6,10 +6,14 @@ import asyncio
 import contextlib
 
 import httpx
+import orjson
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from engine.records import Database
+from engine.server import writer as writer_module
+from engine.server.writer import URGENT_KEPT
 from engine.testing.llm_server import LLMTestServer, Reply
 from engine.testing.platform import PlatformCall, Transcript
 
@@ -563,3 +567,31 @@ async def test_a_post_body_over_a_mebibyte_is_refused_before_it_is_read(
     assert await status_of(port, path, b"Transfer-Encoding: chunked\r\n", chunked) == 413
     small = b"x" * 1024
     assert await status_of(port, path, b"Content-Length: 1024\r\n", small) != 413
+
+
+async def test_a_peer_that_pings_and_never_reads_is_dropped_with_little_kept(
+    llm, start_server, monkeypatch
+):
+    # Its echoes were queued without bound (160 MiB, then 340, in a minute from one socket).
+    monkeypatch.setattr(writer_module, "SEND_STALL", 1.0)
+    server = start_server()
+    queued: list[int] = []
+    sessions = server.runtime.calls.sessions
+    ping = orjson.dumps({"interaction_type": "ping_pong", "timestamp": 1764031800123}).decode()
+    # A client that stops reading once 4 frames wait (its socket buffer fills, then ours).
+    async with connect(server.url("call_deaf"), max_queue=4) as ws:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ConnectionClosed):
+            for sent in range(5_000_000):  # bounded: dropped long before
+                await asyncio.wait_for(ws.send(ping), 5)
+                if sent % 1000 == 0:
+                    queued.extend(session.writer.queued for session in list(sessions))
+                    await asyncio.sleep(0)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 30
+    assert max(queued) <= URGENT_KEPT + 2  # the greeting, config and the newest echoes
+    for _ in range(100):  # bounded: the session ends once the connection is gone
+        if not sessions:
+            break
+        await asyncio.sleep(0.05)
+    assert not sessions
