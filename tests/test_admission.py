@@ -15,6 +15,13 @@ from engine.server import create_app
 from engine.server.admission import loopback, unprotected
 from engine.settings import Settings
 from engine.testing.platform import PlatformCall
+from tests.helpers import EXAMPLE
+
+FLOWS = {
+    "flows_dir": EXAMPLE / "flows",
+    "prompts_dir": EXAMPLE / "prompts",
+    "flow": "clinic_intake",
+}
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,7 @@ from .hypercorn import set_compression
 from .lifecycle import Calls
 from .live import LivePublisher
 from .metrics import Metrics
+from .proxies import ForwardedHeaders
 from .recording import Recorder
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
@@ -307,6 +308,8 @@ def create_app(
 
     # Quart calls `asgi_app` for every connection: the documented place for ASGI middleware.
     app.asgi_app = CallRouter(app.asgi_app, settings.path_prefix, call_socket)  # type: ignore[method-assign,assignment]
+    if settings.trusted_proxies:  # the original request's client and scheme, for everything
+        app.asgi_app = ForwardedHeaders(app.asgi_app, settings.trusted_proxies)  # type: ignore[method-assign,assignment]
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
