@@ -118,3 +118,30 @@ async def test_the_longest_call_id_is_taken_and_recorded(llm, start_server, call
     server.stop()
     record = Database(call_log).call(call_id)
     assert record is not None
+
+
+async def opens(url: str, origin: str | None) -> int:
+    """The status a call WebSocket with ``origin`` gets (101: it is open)."""
+    try:
+        async with PlatformCall.connect(url, origin=origin) as call:
+            await call.response(0)
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    return 101
+
+
+@pytest.mark.parametrize("console", [False, True])
+async def test_web_pages_of_other_sites_may_not_open_a_call(
+    no_llm, start_server, console_server, console
+):
+    # With no secret, any page on any site could drive a call from its visitor's browser.
+    server = console_server() if console else start_server(agent="flow", **FLOWS)
+    own = f"http://127.0.0.1:{server.settings.port}"
+    assert await opens(server.url("call_platform"), None) == 101  # a server: no Origin
+    for origin in ("https://evil.example", "null", f"http://localhost:{server.settings.port}"):
+        assert await opens(server.url("call_page"), origin) == 403
+    # The console's try-a-call page of this server (and only with the console on).
+    assert await opens(server.url("call_try"), own) == (101 if console else 403)
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(server.http("/metrics"))).text
+    assert 'dialplan_connections_refused_total{reason="origin",status="403"}' in metrics

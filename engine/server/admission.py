@@ -9,6 +9,8 @@ web page on another site (whose browser always does).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from engine.settings import Settings
 
@@ -32,3 +34,25 @@ def loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False  # a host name: it may well be reachable from elsewhere
+
+
+def foreign_page(headers: Iterable[tuple[bytes, bytes]], console: bool) -> str | None:
+    """The ``Origin`` of a web page that may not open a call (``None``: the request may).
+
+    The platform is a server and sends no ``Origin``; a browser always sends it with a
+    WebSocket. Without a secret, any page on any site could otherwise drive a call from a
+    visitor's browser (one on the operator's own network, too). The one page allowed is the
+    console's try-a-call page of this very server: with the console on, a page whose origin is
+    this server's own host.
+    """
+    origin = host = None
+    for name, value in headers:
+        if name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"host":
+            host = value.decode("latin-1")
+    if origin is None:
+        return None
+    if console and host is not None and urlsplit(origin).netloc.lower() == host.lower():
+        return None
+    return origin

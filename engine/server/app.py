@@ -49,7 +49,7 @@ from engine.records import CallLog
 from engine.settings import MIN_SECRET, Settings
 
 from . import logs
-from .admission import unprotected
+from .admission import foreign_page, unprotected
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
 from .lifecycle import Calls
@@ -293,6 +293,10 @@ def create_app(
         problem = call_id_problem(segments[-1])
         if problem is not None:  # a call no record could hold (a NUL byte, too long)
             raise Refused(400, "call_id", problem)
+        page = foreign_page(scope.get("headers") or (), console=live is not None)
+        if page is not None:
+            log.warning("call.refused_page", origin=page[:200])
+            raise Refused(403, "origin", "web pages of other sites may not open calls")
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         call = CallInfo(
             call_id=segments[-1],
