@@ -255,7 +255,7 @@ async def test_a_turn_the_model_settles_is_traced_with_its_tokens(
     async with PlatformCall.connect(server.url("call_model")) as call:
         dialog = Dialog(call)
         await dialog.start()
-        answer = await dialog.say("same as my twin sister, you have her on file")
+        answer = await dialog.say("same day as my twin sister, in 1980, you have her on file")
         assert answer.text == "Thank you. Goodbye!"
         await call.close()
 
