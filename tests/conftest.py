@@ -135,8 +135,8 @@ def postgres() -> Iterator[str]:
     from tests.helpers import postgres_server
 
     tools.require("initdb")
-    with postgres_server() as url:
-        yield url
+    with postgres_server() as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -53,6 +53,9 @@ class Database:
                 json_serializer=_json,
                 json_deserializer=orjson.loads,
                 hide_parameters=True,
+                # A pooled connection is checked before use: after a database restart every
+                # one of them is dead, and the first write on each failed.
+                pool_pre_ping=self.url.get_backend_name() != "sqlite",
             )
         except (ArgumentError, ImportError) as exc:  # a malformed URL, a driver not installed
             shown = self.url.render_as_string(hide_password=True) if hasattr(self, "url") else ""

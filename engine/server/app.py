@@ -7,10 +7,11 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   without the right one is refused with HTTP 403 before any call state is touched. Any query
   string is accepted and kept on the call.
 * ``/healthz`` — the process is up. ``/readyz`` — the agent can take calls (503 with the
-  reasons when it cannot: no flow loads, the default flow does not, the call log cannot be
-  written, the server is stopping), with each flow's state (``ok``, ``degraded``, ``broken``)
-  and the call store's (a shared store that cannot be reached is ``degraded``: calls go on
-  from memory). ``/metrics`` — Prometheus text (whole across workers, see
+  reasons when it cannot: no flow loads, the default flow does not, too many call records
+  wait for the call log, the server is stopping), with each flow's state (``ok``,
+  ``degraded``, ``broken``), the call store's (a shared store that cannot be reached is
+  ``degraded``: calls go on from memory) and the call log's (records whose write failed wait
+  and are written later). ``/metrics`` — Prometheus text (whole across workers, see
   :mod:`engine.server.metrics`).
 * ``POST /webhook`` — the platform's call events, signed; ``POST /webhook/inbound`` — the
   flow and variables of an inbound call (:mod:`engine.phone`).
@@ -331,6 +332,9 @@ def create_app(
         # A shared store that cannot be reached is no reason to take no calls: they go on
         # from memory and are saved once it answers.
         body["store"] = store.health()
+        # Records that cannot be written wait and are written later: no reason to take no
+        # calls, unless too many wait (then ``call_log.problem`` says so).
+        body["records"] = call_log.health()
         if isinstance(runtime.agent, FlowAgent):
             body["flows"] = runtime.agent.report()
         return body, 200 if not problems else 503
