@@ -403,3 +403,15 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def failure_of(exc: BaseException) -> str:
+    """What a failed database call met, for the log: no statement, no value, no password.
+
+    SQLAlchemy's message carries the statement and a link; the driver's own error (its first
+    line) says what happened: ``OperationalError: connection refused``, ``disk I/O error``.
+    """
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    first = text[0][:200] if text else ""
+    return f"{type(original).__name__}: {first}" if first else type(original).__name__

@@ -28,7 +28,7 @@ import structlog
 
 from engine.settings import Settings
 
-from .database import Database, RecordsError
+from .database import Database, RecordsError, failure_of
 from .model import CallFacts, CallRecord, build_record
 from .outbox import Outbox
 
@@ -260,15 +260,3 @@ class CallLog:
         if self.database is not None:
             await self.run(self.database.close)
         self._executor.shutdown(wait=False)
-
-
-def failure_of(exc: BaseException) -> str:
-    """What a failed database call met, for the log: no statement, no value, no password.
-
-    SQLAlchemy's message carries the statement and a link; the driver's own error (its first
-    line) says what happened: ``OperationalError: connection refused``, ``disk I/O error``.
-    """
-    original = getattr(exc, "orig", None) or exc
-    text = str(original).strip().splitlines()
-    first = text[0][:200] if text else ""
-    return f"{type(original).__name__}: {first}" if first else type(original).__name__
