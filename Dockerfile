@@ -1,6 +1,9 @@
 # dialplan in a small image: the package in a virtual environment, run as a user of its own.
 #   docker build -t dialplan .
 #   docker run -p 8080:8080 -e DIALPLAN_SECRET=... -e DIALPLAN_STORE=redis://redis:6379/0 dialplan
+# It listens on every address, so it refuses to start without DIALPLAN_SECRET (16 characters or
+# more, also in the platform's URL); -e DIALPLAN_REQUIRE_SECRET=false serves calls to anyone who
+# finds the URL, and every start then says so in a warning.
 # Your flows and prompts replace the examples: mount them on /srv/dialplan/flows and
 # /srv/dialplan/prompts (or COPY them in an image built FROM this one), and name the flow for
 # calls whose URL names none with -e DIALPLAN_FLOW=<flow> (the examples: clinic_intake).
@@ -27,6 +30,7 @@ USER dialplan
 ENV PATH=/opt/dialplan/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DIALPLAN_HOST=0.0.0.0 \
+    DIALPLAN_REQUIRE_SECRET=true \
     DIALPLAN_PORT=8080 \
     DIALPLAN_LOG_FORMAT=json \
     DIALPLAN_FLOW=clinic_intake

@@ -171,6 +171,8 @@ class TurnTrace:
     """The state's retries ran out in this turn."""
     model: ModelUse | None = None
     """``None`` when the model was not called."""
+    caught_up: int = 0
+    """Caller answers taken first, which the call's state had lost (a resumed call)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,3 +101,11 @@ class LLMError(RuntimeFault):
 
 class LLMTimeout(LLMError, TimeoutError):
     """The model did not start answering within the turn's deadline."""
+
+
+class LLMNoAnswer(LLMError):
+    """The model's stream ended without an answer.
+
+    No finish reason (cut off, or pre-empted by another request), or finished with neither
+    text nor a tool call.
+    """

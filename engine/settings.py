@@ -15,6 +15,7 @@ variables' names (the command line refuses to run with either).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 MIB = 1024 * 1024
 MIN_CONSOLE_TOKEN = 12
+MIN_SECRET = 16
+"""The shortest path secret: it alone keeps strangers from driving calls, so it must not be
+guessable (16 random characters are far beyond guessing over the network)."""
 PREFIX = "DIALPLAN_"
 OTHER_VARIABLES = frozenset({"DIALPLAN_CHROMIUM"})
 """``DIALPLAN_*`` variables that are not settings, read where they are used: the Chromium the
@@ -55,6 +59,17 @@ class Settings(BaseSettings):
     path_prefix: str = Field("/llm-websocket", description="URL prefix before `/<call_id>`.")
     secret: SecretStr | None = Field(
         None, description="Shared secret path segment: `<prefix>/<secret>/<call_id>`."
+    )
+    require_secret: bool = Field(
+        False,
+        description="`dialplan serve` refuses to start without DIALPLAN_SECRET (the image turns "
+        "this on; `false` there serves calls to anyone who finds the URL).",
+    )
+    # NoDecode: the comma-separated list reaches _split_lists as it is, not as JSON.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Addresses or networks (CIDR) of the proxies in front of the server, "
+        "comma-separated: only their X-Forwarded-For, -Proto and -Host headers are believed.",
     )
     compression: bool = Field(
         False, description="Accept permessage-deflate (costs CPU and memory on every call)."
@@ -131,7 +146,7 @@ class Settings(BaseSettings):
         description="Flow for calls that name none (URL or `metadata.flow`); with one flow, "
         "that flow.",
     )
-    # NoDecode: the comma-separated list reaches _split_plugins as it is, not as JSON.
+    # NoDecode: the comma-separated list reaches _split_lists as it is, not as JSON.
     plugins: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Plugin modules every flow may use, besides each flow's own `plugins:` "
@@ -227,11 +242,24 @@ class Settings(BaseSettings):
     )
     log_format: Literal["console", "json"] = Field("console", description="Log line format.")
 
-    @field_validator("plugins", mode="before")
+    @field_validator("plugins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_plugins(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"DIALPLAN_TRUSTED_PROXIES: {entry!r} is no address or network "
+                    "(10.0.0.5, 10.0.0.0/8, ::1)"
+                ) from None
         return value
 
     @field_validator("time_zone")
@@ -263,6 +291,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DIALPLAN_SECRET is set but empty: unset it to serve without a secret path, "
                 "or set a long random string"
+            )
+        # Short: the secret path would be guessed, and with it every call driven.
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET:
+            raise ValueError(
+                f"DIALPLAN_SECRET is too short: use at least {MIN_SECRET} characters (a long "
+                "random string; the path is all that keeps other people's calls out)"
             )
         return value
 

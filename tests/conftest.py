@@ -103,7 +103,7 @@ def no_llm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ServerThread]]:
-    """Start a real server: ``start_server(greeting="", secret="s3")``; stopped after the test."""
+    """Start a real server: ``start_server(greeting="", agent="flow")``; stopped after the test."""
     started: list[ServerThread] = []
 
     def start(
@@ -146,8 +146,8 @@ def postgres() -> Iterator[str]:
     from tests.helpers import postgres_server
 
     tools.require("initdb")
-    with postgres_server() as url:
-        yield url
+    with postgres_server() as server:
+        yield server.url
 
 
 @pytest.fixture

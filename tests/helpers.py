@@ -190,33 +190,55 @@ def programs() -> Path | None:
     return found.resolve().parent if found else None
 
 
+class PostgresServer:
+    """A PostgreSQL cluster of a test's own, on a free port of 127.0.0.1: stopped and started
+    again (its data kept) by the test, to try what a restart does to its clients."""
+
+    def __init__(self, root: Path) -> None:
+        bin_dir = programs()
+        assert bin_dir is not None, "PostgreSQL is not installed"
+        self.bin_dir, self.root = bin_dir, root
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+            user = pwd.getpwnam("postgres")
+            os.chown(root, user.pw_uid, user.pw_gid)
+        self.data, self.port = root / "data", free_port()
+        self._run("initdb", "-D", str(self.data), "-U", "dialplan", "--auth=trust", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        """Its SQLAlchemy URL (the ``postgres`` database)."""
+        return f"postgresql+psycopg://dialplan@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [*self.prefix, str(self.bin_dir / program), *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> PostgresServer:
+        """Start it; returns once it takes connections."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-l", log, "start")
+        return self
+
+    def stop(self) -> None:
+        """Stop it at once (every connection to it is cut)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Run a server with its data in a new temporary folder; yields its SQLAlchemy URL."""
-    bin_dir = programs()
-    assert bin_dir is not None, "PostgreSQL is not installed"
+def postgres_server() -> Iterator[PostgresServer]:
+    """Run a server with its data in a new temporary folder; yields it (``.url``)."""
     # Its own folder right under the system's temporary folder: pytest's folders are private
     # to root, and the postgres user must reach its data.
     root = Path(tempfile.mkdtemp(prefix="dialplan-postgres-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        prefix = ["runuser", "-u", "postgres", "--"]
-        user = pwd.getpwnam("postgres")
-        os.chown(root, user.pw_uid, user.pw_gid)
-    data, port = root / "data", free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=60)
-
-    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "dialplan", "--auth=trust", "-E", "UTF8")
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    log = str(root / "log")
     try:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", log, "start")
+        server = PostgresServer(root).start()
         try:
-            yield f"postgresql+psycopg://dialplan@127.0.0.1:{port}/postgres"
+            yield server
         finally:
-            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+            server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -14,6 +14,7 @@ import click
 import pytest
 
 from engine.cli import chat as chat_module
+from engine.errors import LLMError
 from engine.flow import CompiledFlow
 from engine.project import Project
 from engine.settings import Settings
@@ -335,4 +336,40 @@ def test_call_id_option(tmp_path):
     assert [line for line in result.stdout.splitlines() if "Call" in line] == [
         "agent: Call abc.",
         "agent: Call abc_2.",
+    ]
+
+
+class FailsOnce:
+    """A model whose first request fails (the server would speak its fallback line)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def stream(self, messages, tools=None, *, tool_choice=None):  # type: ignore[no-untyped-def]
+        self.requests += 1
+        if self.requests == 1:
+            raise LLMError("the model request failed: HTTP 503")
+        return
+        yield
+
+
+async def test_the_fallback_line_is_in_the_transcript_and_the_next_line_stands_alone():
+    # The caller heard the fallback line; without it in the transcript the next line was read
+    # together with the one before ("I'd rather not say Dana Scully": no name at all).
+    out: list[str] = []
+    chat = chat_module.Chat(open_flow("clinic_intake"), model=FailsOnce(), echo=out.append)
+    chat.start()
+    await chat.handle("I'd rather not say")
+    await chat.handle("Dana Scully")
+    fallback = chat.fallback_line
+    assert f"agent: {fallback}" in out
+    assert out[-2:] == [
+        "agent: Thanks, Dana. What is your date of birth?",
+        "  [ask_dob] full_name=Dana Scully",
+    ]
+    said = [(u.role, u.content) for u in chat.runner.transcript]
+    assert said[1:4] == [
+        ("user", "I'd rather not say"),
+        ("agent", fallback),
+        ("user", "Dana Scully"),
     ]

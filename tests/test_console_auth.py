@@ -6,6 +6,7 @@ A real server on 127.0.0.1 and a plain HTTP client (the browser tests sign in wi
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,8 +14,11 @@ import httpx
 import pytest
 
 from engine.console.auth import COOKIE, Gate, safe_next
+from engine.console.throttle import FORGET_AFTER, SignInThrottle
 from engine.testing.platform import Dialog, PlatformCall
+from engine.testing.server import free_port
 from tests.conftest import CONSOLE_TOKEN
+from tests.helpers import finish, serve, wait_healthy
 
 PAGES = [
     "/console",
@@ -185,3 +189,52 @@ async def test_a_refused_request_with_a_body_leaves_its_connection_usable(server
         writer.close()
     assert first.startswith(b"HTTP/1.1 401")
     assert second.startswith(b"HTTP/1.1 303")
+
+
+def test_failed_sign_ins_wait_longer_each_time_per_address_and_are_forgotten():
+    now = [0.0]
+    throttle = SignInThrottle(remembered=100, clock=lambda: now[0])
+    assert [throttle.failed("10.0.0.1")[1] for _ in range(8)] == [
+        0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0,
+    ]  # fmt: skip
+    assert throttle.busy("10.0.0.1") == 30.0 and throttle.busy("10.0.0.2") == 0.0
+    assert throttle.failed("10.0.0.2") == (1, 0.5)  # another address is counted apart
+    now[0] += FORGET_AFTER + 1
+    assert throttle.failed("10.0.0.1") == (1, 0.5)  # quiet long enough: forgotten
+    throttle.succeeded("10.0.0.1")
+    assert throttle.busy("10.0.0.1") == 0.0
+    for n in range(1000):  # a flood of addresses keeps the newest only
+        throttle.failed(f"198.51.{n // 256}.{n % 256}")
+    assert len(throttle) == 100
+
+
+async def test_guesses_in_parallel_from_one_address_are_refused_at_once(server):
+    # A wrong token waited half a second, however many guesses one client made at once.
+    async with httpx.AsyncClient(base_url=server.http(""), timeout=10) as client:
+        first = asyncio.create_task(client.get("/console?token=guess-0001"))
+        await asyncio.sleep(0.2)  # the first guess is waiting for its answer
+        at_once = await asyncio.gather(*(client.get(f"/console?token=g-{n}") for n in range(5)))
+        assert [answer.status_code for answer in at_once] == [429] * 5
+        assert int(at_once[0].headers["retry-after"]) >= 1
+        assert (await first).status_code == 401
+        # The right token, once the wait is over, signs in (and the count starts again).
+        await asyncio.sleep(0.5)
+        assert (await client.get(f"/console?token={CONSOLE_TOKEN}")).status_code == 303
+
+
+async def test_failed_sign_ins_are_logged_without_the_token():
+    port = free_port()
+    env = {"DIALPLAN_CONSOLE_TOKEN": CONSOLE_TOKEN, "DIALPLAN_LOG_LEVEL": "INFO"}
+    process = serve("--port", str(port), "--flow", "clinic_intake", env=env)
+    try:
+        wait_healthy(port, process)
+        async with httpx.AsyncClient(timeout=10) as client:
+            base = f"http://127.0.0.1:{port}"
+            answer = await client.post(f"{base}/console/signin", data={"token": "guess-9876"})
+            assert answer.status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = finish(process)
+    failed = [line for line in output.splitlines() if "console.sign_in_failed" in line]
+    assert len(failed) == 1 and "client=127.0.0.1" in failed[0] and "failures=1" in failed[0]
+    assert "guess-9876" not in output and CONSOLE_TOKEN not in output

@@ -20,7 +20,7 @@ from tests.conftest import CONSOLE_TOKEN
 
 pytestmark = pytest.mark.needs("chromium")
 
-SECRET = "path-secret-b7"  # the call route's secret: try-a-call must get it from the server
+SECRET = "path-secret-b7-0fa9c2"  # the call route's secret: try-a-call must get it from the server
 WAIT_MS = 10_000  # the longest any one thing on a page may take to show
 expect.set_options(timeout=WAIT_MS)
 

@@ -349,16 +349,16 @@ async def test_the_prompt_agent_has_no_flows_but_can_be_tried(start_server, no_l
 async def test_a_tried_call_gets_the_call_url_with_the_secret_and_runs_as_a_call(
     console_server, no_llm
 ):
-    server = console_server(secret="path-s3cret", call_details_wait=0.05)
+    server = console_server(secret="path-s3cret-0123456", call_details_wait=0.05)
     async with signed_in(server) as client:
         page = await client.get("/console/try", params={"flow": "booking"})
         started = await client.post("/console/api/try", json={"flow": "booking"})
         unknown = await client.post("/console/api/try", json={"flow": "nothing"})
         no_page = await client.get("/console/try", params={"flow": "nothing"})
-    assert "path-s3cret" not in page.text  # only the signed-in script asks for it
+    assert "path-s3cret-0123456" not in page.text  # only the signed-in script asks for it
     assert 'data-flow="booking"' in page.text and '<label for="try-words">' in page.text
     call = started.json()
-    assert call["path"] == f"/llm-websocket/path-s3cret/booking/{call['call_id']}"
+    assert call["path"] == f"/llm-websocket/path-s3cret-0123456/booking/{call['call_id']}"
     assert call["call_id"].startswith("console-")
     assert started.headers["cache-control"] == "no-store"
     assert unknown.status_code == 404 and no_page.status_code == 404

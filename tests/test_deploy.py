@@ -81,9 +81,12 @@ def test_the_systemd_unit_passes_systemds_own_checks(tmp_path: Path) -> None:
     assert "dialplan.service" not in checked.stderr  # no warning about the unit itself
 
 
-async def test_the_images_command_serves_calls_passes_its_health_check_and_drains(
-    tmp_path: Path,
-) -> None:
+IMAGE_SECRET = "image-path-secret-7f3a"
+
+
+def image(tmp_path: Path) -> tuple[list[str], Path, dict[str, str], list[str], signal.Signals]:
+    """The image's final stage replayed here: its command, work directory, environment,
+    health check and stop signal (its files copied to the work directory)."""
     stage = final_stage(REPO / "Dockerfile")
     env = bare_environment()
     workdir = tmp_path
@@ -106,14 +109,22 @@ async def test_the_images_command_serves_calls_passes_its_health_check_and_drain
         elif instruction == "CMD":
             command = exec_form(rest)
     assert command[:2] == ["dialplan", "serve"] and health and (workdir / "flows").is_dir()
-    port = free_port()
     env.update(
         # The image's virtual environment is this one; it listens on this host only.
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
         DIALPLAN_HOST="127.0.0.1",
-        DIALPLAN_PORT=str(port),
+        DIALPLAN_PORT=str(free_port()),
         DIALPLAN_DATABASE_URL=f"sqlite:///{tmp_path / 'calls.db'}",
     )
+    return command, workdir, env, health, stop
+
+
+async def test_the_images_command_serves_calls_passes_its_health_check_and_drains(
+    tmp_path: Path,
+) -> None:
+    command, workdir, env, health, stop = image(tmp_path)
+    port = int(env["DIALPLAN_PORT"])
+    env["DIALPLAN_SECRET"] = IMAGE_SECRET
     process = start(command, workdir, env)
     try:
         wait_healthy(port, process)
@@ -127,7 +138,8 @@ async def test_the_images_command_serves_calls_passes_its_health_check_and_drain
         )
         assert checked.returncode == 0, checked.stderr
         # The flow the image names answers a call whose URL names none, from the copied files.
-        async with PlatformCall.connect(f"ws://127.0.0.1:{port}/llm-websocket/call_image") as call:
+        url = f"ws://127.0.0.1:{port}/llm-websocket/{IMAGE_SECRET}/call_image"
+        async with PlatformCall.connect(url) as call:
             greeting = await Dialog(call).start()
         assert greeting.text
         process.send_signal(stop)
@@ -138,6 +150,25 @@ async def test_the_images_command_serves_calls_passes_its_health_check_and_drain
             process.wait()
     assert process.returncode == 0, output
     assert '"event": "call.connected"' in output or '"event":"call.connected"' in output
+    assert IMAGE_SECRET not in output
+
+
+def test_the_image_refuses_to_start_without_a_secret_unless_told_to(tmp_path: Path) -> None:
+    # It listens on every address: without a secret anyone who finds the URL drives calls.
+    command, workdir, env, _, stop = image(tmp_path)
+    refused = start(command, workdir, env)
+    output = finish(refused, timeout=30)
+    assert refused.returncode == 2, output
+    assert "DIALPLAN_SECRET is not set and DIALPLAN_REQUIRE_SECRET is on" in output
+    assert len(output.strip().splitlines()) == 1
+    env["DIALPLAN_REQUIRE_SECRET"] = "false"  # the explicit opt-out
+    process = start(command, workdir, env)
+    try:
+        wait_healthy(int(env["DIALPLAN_PORT"]), process)
+    finally:
+        process.send_signal(stop)
+        output = finish(process, timeout=30)
+    assert process.returncode == 0, output
 
 
 def nginx_in_front(config: str, root: Path, tls_port: int, upstream_port: int) -> Path:

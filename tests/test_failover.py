@@ -247,3 +247,42 @@ async def test_a_redis_outage_is_not_a_call_outage(servers, redis, call_log):
     assert heard["greeting"] == ""
     assert "Dana Scully, born March 3rd, 1980" in heard["read_back"]
     assert_whole(await record_of(call_log, "call_outage", "completed"))
+
+
+KILL_AFTER_MS = (0, 1, 5, 20, 100)
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+async def test_a_server_killed_right_after_an_answer_loses_nothing_the_caller_said(
+    servers, redis, call_log, round_
+):
+    # Saves go to Redis in the background, after the words: a server killed within a few
+    # milliseconds of an answer left the call as it was before it, and the server the call
+    # moved to asked for the date of birth again. The platform's transcript has every caller
+    # line: the call takes those it has not taken, in order, before the new one.
+    b = servers()
+    for delay in KILL_AFTER_MS:
+        call_id = f"call_kill_{round_}_{delay}ms"
+        a = servers()
+        async with PlatformCall.connect(a.url(call_id)) as call:
+            await call.call_details(call_id=call_id, **DETAILS)
+            dialog = Dialog(call)
+            await dialog.start()
+            await dialog.say("My name is Dana Scully")
+            answer = await dialog.say("March third 1980")
+            assert answer.text.startswith("And what is the reason")
+            await asyncio.sleep(delay / 1000)
+            a.process.kill()  # SIGKILL: nothing more is saved or closed
+            await asyncio.wait_for(call.closed.wait(), 5)
+        heard = await second_half(b.url(call_id), dialog)
+        assert heard["greeting"] == "", delay  # no second greeting
+        # Nothing asked twice, nothing lost: straight to the read-back, with the date.
+        assert "Dana Scully, born March 3rd, 1980" in heard["read_back"], (delay, heard)
+        assert heard["goodbye"].flag("end_call"), delay
+        record = await record_of(call_log, call_id, "completed")
+        assert record.slots == {
+            "full_name": "Dana Scully",
+            "date_of_birth": "1980-03-03",
+            "reason": "a sore throat",
+        }, delay
+        assert record.path == ["ask_name", "ask_dob", "ask_reason", "confirm", "done"], delay

@@ -8,7 +8,7 @@ import openai
 import orjson
 import pytest
 
-from engine.errors import LLMError, LLMTimeout
+from engine.errors import LLMError, LLMNoAnswer, LLMTimeout
 from engine.llm import Meter, OpenAIChatModel, TextDelta, ToolCallRequest, Usage, make_client
 from engine.llm.stream import sse_events
 from engine.settings import Settings
@@ -63,13 +63,14 @@ async def test_streams_text_pieces_then_the_token_counts(llm, client):
 
 
 async def test_pieces_that_arrive_together_are_one_delta_and_later_ones_stay_apart():
-    def event(text: str) -> bytes:
-        return b"data: " + orjson.dumps({"choices": [{"delta": {"content": text}}]}) + b"\n\n"
+    def event(text: str, finish: str | None = None) -> bytes:
+        choice = {"delta": {"content": text}, "finish_reason": finish}
+        return b"data: " + orjson.dumps({"choices": [choice]}) + b"\n\n"
 
     async def reads():  # type: ignore[no-untyped-def]
         yield event("Sure") + event(",") + event(" I")[:9]  # a read may end mid-line
         yield event(" I")[9:] + event("'ll")
-        yield event(" book") + b"data: [DONE]\n\n" + event("never")
+        yield event(" book", "stop") + b"data: [DONE]\n\n" + event("never")
 
     events = [event async for event in sse_events(reads())]
     assert events == [TextDelta("Sure,"), TextDelta(" I'll"), TextDelta(" book")]
@@ -224,8 +225,10 @@ async def test_a_compressed_stream_is_decoded():
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         response.enable_compression(web.ContentCoding.gzip)
         await response.prepare(request)
-        for piece in ("Zipped", " answer."):
-            chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+        for piece, finish in (("Zipped", None), (" answer.", "stop")):
+            chunk = {
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}]
+            }
             await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
@@ -313,3 +316,50 @@ async def test_a_client_whose_private_request_builder_changed_still_answers(llm,
     assert text_of(first) == "Still here." and text_of(second) == "And again."
     assert llm.headers[0]["authorization"] == "Bearer k"
     assert [body["messages"] for body in llm.requests] == [MESSAGES, MESSAGES]
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [
+        Reply(text=""),  # finished, but neither text nor a tool call (llama.cpp, `auto` tools)
+        Reply(text="", finish=False),  # no finish reason: pre-empted by another request
+    ],
+    ids=["no answer", "no finish reason"],
+)
+async def test_a_stream_that_ends_without_an_answer_is_retried_once_then_an_error(
+    llm, client, empty
+):
+    llm.script(empty, Reply(text="Here I am."))
+    events = await collect(model(client, retries=1).stream(MESSAGES))
+    assert text_of(events) == "Here I am." and all(isinstance(e, TextDelta) for e in events)
+    assert llm.stats.requests == 2
+    llm.reset()
+    llm.script(empty, empty)
+    with pytest.raises(LLMNoAnswer):
+        await collect(model(client, retries=1).stream(MESSAGES))
+    assert llm.stats.requests == 2
+
+
+async def test_an_answer_cut_off_without_a_finish_reason_is_an_error_after_its_words(llm, client):
+    llm.script(Reply(text="Your table is", finish=False))
+    received = []
+    with pytest.raises(LLMNoAnswer, match="finish reason"):
+        async for event in model(client).stream(MESSAGES):
+            received.append(event)
+    assert text_of(received) == "Your table is"
+
+
+async def test_a_forced_tool_call_begun_in_time_may_take_the_turn_to_finish(llm, client):
+    # A local model starts the call within the first-token deadline, then streams its
+    # arguments slowly: the first piece meets that deadline, the rest the turn's.
+    arguments = {"date_of_birth": "1980-03-03", "full_name": "Dana Scully", "reason": "a cough"}
+    llm.script(Reply(tool_calls=(ToolCall("record_answer", arguments, "c1"),), token_delay=0.1))
+    tools = [{"type": "function", "function": {"name": "record_answer", "parameters": {}}}]
+    forced = {"type": "function", "function": {"name": "record_answer"}}
+    chat = model(client, first_token_timeout=0.3, turn_timeout=5)
+    events = await collect(chat.stream(MESSAGES, tools, tool_choice=forced))
+    assert [(e.name, orjson.loads(e.arguments)) for e in events] == [("record_answer", arguments)]
+    # Begun too late is still too late.
+    llm.script(Reply(tool_calls=(ToolCall("record_answer", arguments),), first_token_delay=1))
+    with pytest.raises(LLMTimeout):
+        await collect(chat.stream(MESSAGES, tools, tool_choice=forced))

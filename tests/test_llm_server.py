@@ -282,3 +282,28 @@ async def test_a_standalone_server_counts_requests_but_keeps_none() -> None:
         await server.stop()
     assert server.stats.requests == 2 and server.stats.completed == 2
     assert server.requests == [] and server.paths == [] and server.headers == []
+
+
+async def raw_stream(srv: LLMTestServer, reply: Reply) -> list[bytes]:
+    """The ``data:`` lines of a streamed answer, as sent."""
+    srv.script(reply)
+    body = {"model": "gpt-test", "messages": MESSAGES, "stream": True}
+    url = f"{srv.base_url}/chat/completions"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as response:
+        text = await response.read()
+    return [line for line in text.split(b"\n") if line.startswith(b"data:")]
+
+
+async def test_answers_that_say_nothing_as_local_model_servers_do(srv: LLMTestServer) -> None:
+    # llama.cpp's server ends a request another one pre-empted with no finish reason, and
+    # answers streamed requests with `tool_choice: auto` with neither text nor a tool call.
+    preempted = await raw_stream(srv, Reply.preempted())
+    assert preempted[-1] == b"data: [DONE]"
+    chunks = [json.loads(line[5:]) for line in preempted[:-1]]
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks)
+    assert not any(c["choices"][0]["delta"].get("content") for c in chunks)
+    empty = await raw_stream(srv, Reply.empty())
+    chunks = [json.loads(line[5:]) for line in empty[:-1]]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert not any(c["choices"][0]["delta"].get("content") for c in chunks)
+    assert not any(c["choices"][0]["delta"].get("tool_calls") for c in chunks)

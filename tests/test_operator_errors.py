@@ -133,3 +133,14 @@ def test_settings_that_contradict_each_other():
     assert refused(result) == [
         "dialplan: DIALPLAN_WEBHOOK_URL needs DIALPLAN_WEBHOOK_SECRET (the signing key)"
     ]
+
+
+def test_a_call_log_in_a_folder_that_does_not_exist_stops_the_start(tmp_path: Path):
+    # The server took calls and lost every record: SQLite cannot create its file there.
+    missing = tmp_path / "no-such-folder" / "calls.db"
+    url = f"sqlite:///{missing}"
+    result = dialplan("serve", "--flow", "clinic_intake", env={"DIALPLAN_DATABASE_URL": url})
+    assert refused(result) == [
+        f"dialplan: the call log's folder {missing.parent} does not exist "
+        "(DIALPLAN_DATABASE_URL): create it, or name another file"
+    ]

@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from engine.agent import CallInfo, Speech, Turn
 from engine.flow import FlowAgent, Plugin, persist
+from engine.flow.conversation import untaken
 from engine.flow.memory import CallMemory
 from engine.flow.persist import SnapshotError
 from engine.protocol import CallControl, ToolCallResult, Utterance
@@ -109,12 +110,59 @@ async def test_a_call_goes_on_in_another_process_where_it_was(root):
     assert [run.name for run in summary.actions] == ["test.book"]
 
 
+async def test_a_resumed_call_takes_the_answers_its_saved_state_lost_first(root):
+    # The process that took the name was killed before its save: the snapshot is from before
+    # that turn, but the platform heard the answer and went on to the next question.
+    call = CallInfo("call_lost_turn", flow="desk")
+    first = Host(root).agent.start(call)
+    transcript = [Utterance("agent", first.greeting(call).text)]
+    before = carried(first.snapshot())
+    transcript.append(Utterance("user", "Dana Scully"))
+    said, _, _ = await turn(first, transcript, call, 1)
+    transcript += [Utterance("agent", said), Utterance("user", "a sore throat")]
+
+    second = Host(root).agent.resume(call, before)
+    said, control, _ = await turn(second, transcript, call, 2)
+    assert said == "Booked under R1001. Goodbye!" and control.end_call  # nothing asked twice
+    summary = second.summary()
+    assert summary.slots == {"name": "Dana Scully", "reason": "a sore throat", "reference": "R1001"}
+    assert summary.path == ("ask_name", "ask_reason", "booked")
+    trace = second.turn_trace()
+    assert trace is not None and trace.caught_up == 1
+    assert [f.name for f in trace.understood if f.kind == "slot"] == ["name", "reason"]
+    assert second.snapshot()["memory"]["heard"] == len(transcript)
+
+
+def test_the_answers_a_call_has_not_taken_end_where_an_agent_line_follows():
+    lines = [("agent", "Hi."), ("user", "Dana"), ("user", "Scully"), ("agent", "Thanks."),
+             ("user", " "), ("agent", "Still there?"), ("user", "a cough"), ("agent", "OK."),
+             ("user", "yes")]  # fmt: skip
+    transcript = tuple(Utterance(role, text) for role, text in lines)
+    assert untaken(transcript, 1) == [3, 7]  # a silence is no answer; "yes" is the request's
+    assert untaken(transcript, 4) == [7]
+    assert untaken(transcript, 8) == [] and untaken(transcript, 99) == []
+
+
+async def test_a_snapshot_from_before_the_call_kept_what_it_heard_takes_nothing_again(root):
+    call = CallInfo("call_old_snapshot", flow="desk")
+    first = Host(root).agent.start(call)
+    transcript = [Utterance("agent", first.greeting(call).text), Utterance("user", "Dana Scully")]
+    said, _, _ = await turn(first, transcript, call, 1)
+    snapshot = carried(first.snapshot())
+    del snapshot["memory"]["heard"]  # written by a process of the version before
+    second = Host(root).agent.resume(call, snapshot)
+    transcript += [Utterance("agent", said), Utterance("user", "a sore throat")]
+    said, _, _ = await turn(second, transcript, call, 2)
+    assert said == "Booked under R1001. Goodbye!"
+    assert second.turn_trace().caught_up == 0  # type: ignore[union-attr]
+
+
 def test_every_field_of_a_call_memory_is_carried():
     memory = CallMemory(
         state="ask_reason", slots={"name": "Dana Scully"}, retries=1, silences=2,
         visits={"ask_name": 1, "ask_reason": 3}, returns=["ask_name"],
         path=["ask_name", "ask_reason"], entered_at=4, started=True,
-        pending={"time": "19:00"}, fixing=True, held=True, cancelled=True,
+        pending={"time": "19:00"}, fixing=True, held=True, cancelled=True, heard=7,
     )  # fmt: skip
     assert {f.name for f in dataclasses.fields(CallMemory)} == set(dataclasses.asdict(memory))
     assert all(v for v in dataclasses.asdict(memory).values())  # no field left at its default

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 import orjson
 import pytest
 
@@ -174,3 +177,45 @@ def test_numbers_in_call_details_that_no_encoder_takes_are_kept_as_their_text():
         "seats": [2, "-9223372036854775809"],
         "ok": True,
     }
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"interaction_type":"update_only","stray":' + DEEP + "}",
+        '{"interaction_type":"response_required","response_id":1,"transcript":' + DEEP + "}",
+        '{"interaction_type":"update_only","transcript":[{"role":"user","content":"hi",'
+        '"words":' + DEEP + "}]}",
+        '{"interaction_type":"call_details","call":{"metadata":' + DEEP + "}}",
+    ],
+)
+def test_a_frame_nested_too_deeply_is_malformed(frame):
+    # The decoders' recursion limit is no crash: the frame is refused like any malformed one.
+    with pytest.raises(ProtocolError, match="nested"):
+        parse_event(frame)
+
+
+def test_call_details_nested_beyond_what_a_record_can_hold_are_refused():
+    # Shallow enough to parse, too deep for the call log's JSON (orjson stops at 254 levels):
+    # the details would make every record of the call fail.
+    call = '{"call_id":"c","metadata":' + "[" * 100 + "]" * 100 + "}"
+    with pytest.raises(ProtocolError, match="nested"):
+        parse_event('{"interaction_type":"call_details","call":' + call + "}")
+    assert parse_event('{"interaction_type":"call_details","call":{"a":[[[1]]]}}') == CallDetails(
+        {"a": [[[1]]]}
+    )
+
+
+def test_a_transcript_too_deep_for_where_it_is_read_has_no_usable_utterances():
+    # Parsed at the top of the read loop, read from deep inside a turn: the decoder's limit
+    # depends on the stack below it. Simulated with a lower recursion limit.
+    transcript = Transcript(b'[{"role":"user","content":"hi","words":' + DEEP.encode() + b"}]")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 200)
+    try:
+        assert transcript.utterances() == ()
+    finally:
+        sys.setrecursionlimit(limit)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
+import orjson
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from engine.records import Database
+from engine.server import writer as writer_module
+from engine.server.writer import URGENT_KEPT
 from engine.testing.llm_server import LLMTestServer, Reply
 from engine.testing.platform import PlatformCall, Transcript
 
@@ -151,6 +157,27 @@ async def test_model_error_speaks_fallback_and_closes(llm, start_server):
     assert llm.stats.errors == 2  # one retry, then the fallback
 
 
+@pytest.mark.parametrize("empty", [Reply.preempted(), Reply.empty()], ids=["preempted", "empty"])
+async def test_a_model_that_answers_nothing_is_retried_then_the_fallback_is_heard(
+    llm, start_server, call_log, empty
+):
+    # Taken as a valid empty answer, this was dead air for the caller and nothing was logged.
+    llm.script(empty, empty)
+    server = start_server(fallback_line="Sorry, say that again?")
+    async with PlatformCall.connect(server.url("call_empty")) as call:
+        await call.response(0)
+        await call.request(1, Transcript().user("Hello?"))
+        answer = await call.response(1)
+    assert (answer.text, answer.complete) == ("Sorry, say that again?", True)
+    assert llm.stats.requests == 2  # retried once
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(server.http("/metrics"))).text
+    assert 'dialplan_llm_failures_total{kind="no_answer"} 1.0' in metrics
+    server.stop()
+    turn = Database(call_log).call("call_empty").turns[1]  # type: ignore[union-attr]
+    assert turn.outcome == "fallback" and "the model" in (turn.error or "")
+
+
 async def test_retry_recovers_a_failed_request(llm, start_server):
     llm.script(Reply(status=503), Reply(text="Recovered."))
     server = start_server()
@@ -259,7 +286,7 @@ async def test_two_megabyte_frame_is_accepted(llm, start_server):
 
 
 async def test_secret_segment_is_required(llm, start_server):
-    server = start_server(secret="s3cr3t-seg")
+    server = start_server(secret="s3cr3t-path-segment")
     for url in (
         server.url("call_s"),
         server.url("call_s", "wrong"),
@@ -269,9 +296,9 @@ async def test_secret_segment_is_required(llm, start_server):
             async with PlatformCall.connect(url):
                 pass
         assert refused.value.response.status_code == 403
-    async with PlatformCall.connect(server.url("call_s", "s3cr3t-seg")) as call:
+    async with PlatformCall.connect(server.url("call_s", "s3cr3t-path-segment")) as call:
         assert (await call.response(0)).complete
-    async with PlatformCall.connect(server.url("call_f", "s3cr3t-seg", "clinic")) as call:
+    async with PlatformCall.connect(server.url("call_f", "s3cr3t-path-segment", "clinic")) as call:
         assert (await call.response(0)).complete
     assert len(server.runtime.store) == 2  # refused connections touched no call state
 
@@ -479,10 +506,10 @@ async def test_compressed_frames_keep_the_asgi_path(llm, start_server):
 
 
 async def test_refused_connections_are_counted_by_status_and_reason(llm, start_server):
-    server = start_server(secret="s3cr3t")
+    server = start_server(secret="s3cr3t-path-segment")
     for url in (
         server.url("call_x", "wrong"),  # 403: the secret
-        server.url("call_x", "s3cr3t", "a", "b"),  # 404: no such path
+        server.url("call_x", "s3cr3t-path-segment", "a", "b"),  # 404: no such path
     ):
         with pytest.raises(InvalidStatus):
             async with PlatformCall.connect(url):
@@ -504,3 +531,67 @@ def test_hypercorn_is_set_for_calls():
     assert config.backlog >= 1024  # a burst of calls queues instead of being refused
     assert config.keep_alive_timeout > 60  # above the proxy's idle connections
     assert config.websocket_ping_interval is None and config.read_timeout is None
+
+
+async def status_of(port: int, path: str, head: bytes, body: bytes = b"") -> int:
+    """The status a raw HTTP/1.1 POST gets (``head``: its own headers), read as it comes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        start = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
+        form = b"Content-Type: application/x-www-form-urlencoded\r\n"
+        writer.write(start + form + head + b"\r\n")
+        with contextlib.suppress(ConnectionError):  # the server may answer and close early
+            writer.write(body)
+            await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    return int(line.split()[1])
+
+
+POSTS = ["/webhook", "/webhook/inbound", "/console/signin", "/console/signout", "/console/api/try"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+async def test_a_post_body_over_a_mebibyte_is_refused_before_it_is_read(
+    no_llm, console_server, path
+):
+    # Unsigned webhook bodies up to 16 MiB (Quart's default) were read whole before the
+    # signature check; every POST route is capped at 1 MiB now.
+    port = console_server(platform_key="key_test").settings.port
+    # 16 MiB announced, not one byte of it sent: answered at once.
+    assert await status_of(port, path, b"Content-Length: 16777216\r\n") == 413
+    # Sent in chunks with no length announced: refused once past the cap.
+    chunk = b"x" * 65536
+    chunked = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 17 + b"0\r\n\r\n"
+    assert await status_of(port, path, b"Transfer-Encoding: chunked\r\n", chunked) == 413
+    small = b"x" * 1024
+    assert await status_of(port, path, b"Content-Length: 1024\r\n", small) != 413
+
+
+async def test_a_peer_that_pings_and_never_reads_is_dropped_with_little_kept(
+    llm, start_server, monkeypatch
+):
+    # Its echoes were queued without bound (160 MiB, then 340, in a minute from one socket).
+    monkeypatch.setattr(writer_module, "SEND_STALL", 1.0)
+    server = start_server()
+    queued: list[int] = []
+    sessions = server.runtime.calls.sessions
+    ping = orjson.dumps({"interaction_type": "ping_pong", "timestamp": 1764031800123}).decode()
+    # A client that stops reading once 4 frames wait (its socket buffer fills, then ours).
+    async with connect(server.url("call_deaf"), max_queue=4) as ws:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ConnectionClosed):
+            for sent in range(5_000_000):  # bounded: dropped long before
+                await asyncio.wait_for(ws.send(ping), 5)
+                if sent % 1000 == 0:
+                    queued.extend(session.writer.queued for session in list(sessions))
+                    await asyncio.sleep(0)
+        elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 30
+    assert max(queued) <= URGENT_KEPT + 2  # the greeting, config and the newest echoes
+    for _ in range(100):  # bounded: the session ends once the connection is gone
+        if not sessions:
+            break
+        await asyncio.sleep(0.05)
+    assert not sessions

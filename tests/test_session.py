@@ -285,3 +285,17 @@ async def test_every_request_leaves_a_turn_record_with_how_it_ended():
     assert failed.outcome == "fallback" and failed.error == "the model request failed: HTTP 503"
     assert state.ended_by == "transfer" and state.transfer_number == "+14155550100"
     await line.gone()
+
+
+async def test_a_frame_nested_a_thousand_levels_deep_is_refused_and_the_call_goes_on():
+    harness = Harness(ScriptedAgent())
+    line = harness.connect()
+    await line.answer(0)
+    line.socket.raw(
+        '{"interaction_type":"update_only","transcript":' + "[" * 1000 + "]" * 1000 + "}"
+    )
+    await line.request(1, "still there?")
+    assert await line.answer(1) == "You said still there?."
+    assert harness.metrics.frames_rejected._value.get() == 1
+    assert line.socket.close_code is None
+    await line.gone()

@@ -9,7 +9,14 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from engine.settings import OTHER_VARIABLES, Settings, problems, unknown_variables, variable
+from engine.settings import (
+    MIN_SECRET,
+    OTHER_VARIABLES,
+    Settings,
+    problems,
+    unknown_variables,
+    variable,
+)
 from tests.helpers import REPO
 
 
@@ -23,7 +30,7 @@ def test_defaults_fit_a_long_call():
 
 def test_environment_variables_and_prefix_normalisation(monkeypatch):
     monkeypatch.setenv("DIALPLAN_PATH_PREFIX", "uponai/llm/")
-    monkeypatch.setenv("DIALPLAN_SECRET", "hunter2")
+    monkeypatch.setenv("DIALPLAN_SECRET", "hunter2-hunter2-hunter2")
     monkeypatch.setenv("DIALPLAN_FIRST_TOKEN_TIMEOUT", "1.5")
     monkeypatch.setenv("DIALPLAN_STORE", "redis://:hunter3@cache:6379/0")
     settings = Settings()
@@ -108,7 +115,7 @@ def test_a_store_that_is_not_redis_and_an_empty_secret_are_refused(monkeypatch):
     assert "hunter2" not in str(lines)
     for store in ("memory", "", "redis://cache:6379/0", "rediss://cache/0", "unix:///run/r.sock"):
         monkeypatch.setenv("DIALPLAN_STORE", store)
-        monkeypatch.setenv("DIALPLAN_SECRET", "s3cret")
+        monkeypatch.setenv("DIALPLAN_SECRET", "s3cret-s3cret-s3cret")
         assert Settings().store == store
 
 
@@ -123,3 +130,17 @@ def test_every_dialplan_variable_the_project_mentions_is_a_setting_or_known():
         mentioned |= set(re.findall(r"\bDIALPLAN_[A-Z][A-Z_]*[A-Z]\b", text))
         mentioned -= set(re.findall(r"(DIALPLAN_\w+) is not a dialplan setting", text))  # examples
     assert mentioned - settings - OTHER_VARIABLES == set()
+
+
+@pytest.mark.parametrize("secret", ["x", "fifteen-letters"])
+def test_a_secret_short_enough_to_guess_is_refused(monkeypatch, secret):
+    monkeypatch.setenv("DIALPLAN_SECRET", secret)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert problems(refused.value) == [
+        f"DIALPLAN_SECRET is too short: use at least {MIN_SECRET} characters (a long random "
+        "string; the path is all that keeps other people's calls out)"
+    ]
+    assert secret not in str(problems(refused.value))
+    monkeypatch.setenv("DIALPLAN_SECRET", "sixteen-letters!")
+    assert Settings().secret is not None

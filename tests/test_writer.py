@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from engine.protocol import CallControl, Metadata, Pong, ResponseChunk, ToolCallResult
-from engine.server.writer import Writer
+from engine.server.writer import MAX_QUEUED, URGENT_KEPT, Writer
 
 
 class SlowSocket:
@@ -175,3 +175,36 @@ async def test_an_event_that_has_no_json_is_dropped_and_the_writer_goes_on():
     for frames in (queued.frames, direct.frames):
         assert sorted(f["response_type"] for f in frames) == ["ping_pong", "response"]
         assert [f["content"] for f in frames if "content" in f] == ["Still here."]
+
+
+async def test_a_peer_that_never_reads_keeps_few_echoes_and_is_given_up_on():
+    # Pings kept coming while nothing could be sent: every echo was queued (160 MiB, then 340,
+    # in a minute). Only the newest echoes are kept, and a send that waits too long gives up.
+    socket = SlowSocket()
+    socket.gate.clear()  # the peer reads nothing: no send ever completes
+    reasons: list[str] = []
+    writer = Writer(socket.send, on_stuck=reasons.append, stall=0.2)
+    task = await run_writer(writer)
+    writer.put(ResponseChunk(0, "Hello"))
+    for timestamp in range(100_000):
+        writer.put_first(Pong(timestamp))
+    assert writer.queued <= 2 * URGENT_KEPT
+    await asyncio.wait_for(task, 2)  # the writer stops, and says why
+    assert writer.stuck and len(reasons) == 1 and "0.2s" in reasons[0]
+    writer.put(ResponseChunk(0, "more"))
+    writer.put_first(Pong(1))
+    assert writer.queued == 0  # nothing is kept for a peer given up on
+
+
+async def test_a_queue_no_one_drains_is_given_up_on():
+    socket = SlowSocket()
+    socket.gate.clear()
+    reasons: list[str] = []
+    writer = Writer(socket.send, on_stuck=reasons.append, stall=60)
+    task = await run_writer(writer)
+    writer.current = 1
+    for _ in range(MAX_QUEUED + 10):
+        writer.put(ResponseChunk(1, "word "))
+    assert writer.stuck and writer.queued == 0
+    assert reasons == [f"more than {MAX_QUEUED} events wait to be sent"]
+    await asyncio.wait_for(task, 2)

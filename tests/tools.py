@@ -47,6 +47,7 @@ TOOLS = {
         Tool("tmux", "tmux", "tmux"),
         Tool("nginx", "nginx", "nginx-light"),
         Tool("systemd-analyze", "systemd", "systemd"),
+        Tool("chattr", "chattr", "e2fsprogs"),
     )
 }
 

@@ -91,6 +91,7 @@ class Chat:
             today=self.today,
             actions=actions,
             time_zone=self.time_zone,
+            fallback_line=self.fallback_line,
         )
 
     def start(self) -> None:
@@ -155,9 +156,8 @@ class Chat:
         self._shown_actions = len(self.actions)
         text = reply.text
         if reply.error is not None:
-            # What the server does when a turn fails: the caller hears the fallback line.
+            # The runner says the fallback line, as the server does when a turn fails.
             self.echo(f"  (error: {reply.error})")
-            text = text or self.fallback_line
         if text:
             self.echo(f"agent: {text}")
         elif greeting:

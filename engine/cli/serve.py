@@ -66,9 +66,19 @@ def serve(reload: bool, **flags: object) -> None:
     problems += [str(error) for error in _project.routes_errors(project)]
     if settings.database_url:
         try:
-            Database(settings.database_url).close()
+            database = Database(settings.database_url)
+            try:
+                database.check_place()
+            finally:
+                database.close()
         except RecordsError as exc:
             problems.append(str(exc))
+    if settings.require_secret and settings.secret is None:
+        problems.append(
+            "DIALPLAN_SECRET is not set and DIALPLAN_REQUIRE_SECRET is on (as in the image): "
+            "set a long random secret and put it in the platform's URL, or "
+            "DIALPLAN_REQUIRE_SECRET=false to take calls from anyone who finds the URL"
+        )
     if problems:
         raise OperatorError(problems)
     _check_store(settings)

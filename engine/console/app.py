@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from importlib.resources import files as package_files
 
+import structlog
 from quart import Blueprint, Response, redirect, request
 
 from . import calls, flows, live, trying
 from .auth import safe_next, same_origin, to_sign_in, without_token
 from .context import ConsoleContext
 from .render import page
+from .throttle import SignInThrottle
 
-FAILED_SIGN_IN_DELAY = 0.5
-"""Seconds a wrong token waits for its answer, so guessing takes long (it never blocks a call)."""
+log = structlog.get_logger("dialplan.console")
 
 SECURITY_HEADERS = {
     # Scripts and styles only from the console's own files: a value that slipped through as
@@ -40,6 +42,28 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
     bp = Blueprint("console", __name__)
     gate = context.gate
     files = _static_files()
+    throttle = SignInThrottle()
+
+    async def sign_in_with(given: str, target: str) -> Response:
+        """Sign in with ``given``, or answer why not.
+
+        Each failure is logged and slowed per client address (:mod:`.throttle`; the wait never
+        blocks a call). The token given is never shown or logged.
+        """
+        client = request.remote_addr or "unknown"
+        wait = throttle.busy(client)
+        if wait > 0:  # guessing in parallel: one guess at a time per address
+            log.warning("console.sign_in_refused", client=client, wait_s=round(wait, 1))
+            retry = {"Retry-After": str(math.ceil(wait))}
+            text = "too many failed sign-ins: try again later"
+            return Response(text, 429, content_type="text/plain", headers=retry)
+        if gate.token_ok(given):
+            throttle.succeeded(client)
+            return gate.sign_in(redirect(target, 303))  # type: ignore[arg-type]
+        failures, delay = throttle.failed(client)
+        log.warning("console.sign_in_failed", client=client, failures=failures, wait_s=delay)
+        await asyncio.sleep(delay)
+        return page("signin.html", 401, error=True, next=target)
 
     @bp.before_request
     async def guard() -> Response | None:
@@ -59,10 +83,7 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
         if "token" in request.args:
             # `/console?token=...`: sign in, then drop the token from the address bar (and
             # from the browser's history) with a redirect.
-            if gate.token_ok(request.args["token"]):
-                return gate.sign_in(redirect(without_token(), 303))  # type: ignore[arg-type]
-            await asyncio.sleep(FAILED_SIGN_IN_DELAY)
-            return page("signin.html", 401, error=True, next=without_token())
+            return await sign_in_with(request.args["token"], without_token())
         if gate.signed_in():
             return None
         if request.path.startswith("/console/api/"):
@@ -99,11 +120,7 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
         if not same_origin():
             return Response("refused: another site's request", 403, content_type="text/plain")
         form = await request.form
-        target = safe_next(form.get("next"))
-        if gate.token_ok(form.get("token", "")):
-            return gate.sign_in(redirect(target, 303))  # type: ignore[arg-type]
-        await asyncio.sleep(FAILED_SIGN_IN_DELAY)
-        return page("signin.html", 401, error=True, next=target)
+        return await sign_in_with(form.get("token", ""), safe_next(form.get("next")))
 
     @bp.post("/console/signout")
     async def sign_out() -> Response:

@@ -15,6 +15,12 @@ A call can move to another process (:meth:`FlowConversation.snapshot`,
 :meth:`FlowConversation.resumed`, :mod:`engine.flow.persist`). Where that process lacks the
 call's flow version it goes on with the newest version from the same state; where that state is
 gone, the next turn takes the call to the flow's give-up state, or ends it.
+
+A snapshot is saved in the background, after the words: a process killed right after an
+answer leaves the call as it was before that turn, while the platform heard the answer and
+goes on. Its transcript holds every caller line, so the first turn of a resumed call takes
+the caller's answers it has not taken (:func:`untaken`), in order and silently, before the new
+one: nothing the caller said is lost, and nothing is asked twice.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import structlog
 
 from engine.agent import CallInfo, CallSummary, Greeting, Part, Speech, Turn, TurnTrace
 from engine.errors import RuntimeFault
-from engine.protocol import CallControl, RawTranscript
+from engine.protocol import CallControl, RawTranscript, Utterance
 from engine.templates import render
 
 from . import asking, effects, persist
@@ -65,6 +71,7 @@ class FlowConversation:
         self._position: Position | None = None
         self._settled: CallMemory | None = None  # the memory before the turn under way
         self._lost: str | None = None  # why the call cannot go on where it was
+        self._catch_up = False  # resumed: take the caller's untaken answers first
         if call.flow is not None:
             self._bind(call)
 
@@ -84,6 +91,7 @@ class FlowConversation:
         """
         conversation = cls(replace(call, flow=None), services)
         conversation.call = call
+        conversation._catch_up = True
         conversation._gave_up = saved.gave_up
         conversation._actions.restore(saved.actions)
         conversation.memory = saved.memory
@@ -173,12 +181,16 @@ class FlowConversation:
         except Exception:
             self._restore(before)
             self._settled = None
-            self._finish_turn(tracer)
+            self._finish_turn(tracer, turn)
             raise
         self._settled = None
-        self._finish_turn(tracer)
+        self._finish_turn(tracer, turn)
 
-    def _finish_turn(self, tracer: TurnTracer) -> None:
+    def _finish_turn(self, tracer: TurnTracer, turn: Turn) -> None:
+        # The caller's words up to this request are taken, whether the turn went well or not
+        # (after a failure the caller heard the fallback line and speaks again).
+        self.memory.heard = len(turn.transcript)
+        self._catch_up = False
         self._trace = tracer.finish(self.memory.state)
         self._gave_up = self._gave_up or tracer.gave_up
 
@@ -216,6 +228,8 @@ class FlowConversation:
     def _turn(self, turn: Turn) -> AsyncIterator[Part]:
         why = self._lost
         if why is None:
+            if self._catch_up and self.memory.heard is not None:
+                return self._caught_up(turn)
             return self._steps().run(turn)
         target = persist.give_up_state(self.flow) if self.flow is not None else None
         log.warning("flow.cannot_go_on", call_id=self.call.call_id, why=why, to=target)
@@ -232,6 +246,27 @@ class FlowConversation:
             self._actions,
         )  # fmt: skip
 
+    async def _caught_up(self, turn: Turn) -> AsyncIterator[Part]:
+        """``turn``, after the caller's answers this call has not taken (see the module).
+
+        Each is run as the turn it was, with the transcript as it stood then; what it said is
+        not said again (the caller heard it from the process that answered), and what it did
+        (actions, voice settings) is kept, actions once each as always. It is one turn for the
+        call log: its trace holds what each answer was understood as, and how many there were.
+        """
+        missed = untaken(turn.transcript, self.memory.heard or 0)
+        for end in missed:
+            earlier = replace(turn, transcript=turn.transcript[:end], reminder=False)
+            async for part in self._steps().run(earlier):
+                if not isinstance(part, Speech | CallControl):
+                    yield part
+            self.memory.heard = end
+        if missed:
+            self._tracer.caught_up = len(missed)
+            log.info("flow.caught_up", call_id=self.call.call_id, answers=len(missed))
+        async for part in self._steps().run(turn):
+            yield part
+
     async def _cannot_go_on(self) -> AsyncIterator[Part]:
         """End the call: this host cannot go on with it (and every later turn ends it too)."""
         yield CallControl(end_call=True)
@@ -241,3 +276,23 @@ class FlowConversation:
         """What the ``begin`` template sees."""
         assert self.flow is not None
         return template_view(self.flow, self.memory.state, self.memory.slots, self.call)
+
+
+def untaken(transcript: tuple[Utterance, ...], heard: int) -> list[int]:
+    """Where the caller's answers after ``heard`` end, those an agent line followed.
+
+    An answer is the caller's lines between two agent lines; one that an agent line follows
+    was answered (by a process whose turn this call lost). The caller's last lines, which no
+    agent line follows yet, are the request's own. Each end is a transcript length: the
+    transcript as it stood when that answer was asked about.
+    """
+    ends: list[int] = []
+    answering = False
+    for index in range(max(heard, 0), len(transcript)):
+        utterance = transcript[index]
+        if utterance.role == "user" and utterance.content.strip():
+            answering = True
+        elif utterance.role == "agent" and answering:
+            ends.append(index)
+            answering = False
+    return ends

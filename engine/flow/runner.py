@@ -37,7 +37,9 @@ class AgentReply:
     text: str = ""
     control: CallControl = NO_CONTROL
     events: list[SideEvent] = field(default_factory=list)
-    error: str | None = None  # the conversation failed; the server would speak its fallback
+    error: str | None = None
+    """The conversation failed; ``text`` is then what the caller heard (the fallback line, if
+    nothing was said before the failure)."""
 
     @property
     def ended(self) -> bool:
@@ -63,8 +65,11 @@ class FlowRunner:
         actions: Callable[[str, ActionRegistry], ActionRunner] = ActionRunner,
         time_zone: str = "UTC",
         clock: Callable[[], datetime] | None = None,
+        fallback_line: str | None = None,
     ) -> None:
         self.flow = flow
+        self.fallback_line = fallback_line
+        """Said when a turn fails before any words, as the server says it (``None``: nothing)."""
         self.call = call or CallInfo("test_call", flow=flow.name)
         services = FlowServices(lambda _call: flow, model, today, actions, time_zone)
         if clock is not None:
@@ -116,8 +121,12 @@ class FlowRunner:
                     reply.control = reply.control | part
                 else:
                     reply.events.append(part)
-        except Exception as exc:  # the server would log it and speak the fallback line
+        except Exception as exc:  # the server logs it and speaks the fallback line
             reply.error = f"{type(exc).__name__}: {exc}"
+            if not "".join(pieces) and self.fallback_line:
+                # The caller hears it, so the transcript has it: the next caller line then
+                # stands alone instead of being read with the one that failed.
+                pieces.append(self.fallback_line)
         reply.text = "".join(pieces)
         if reply.text:
             self.transcript.append(Utterance("agent", reply.text))

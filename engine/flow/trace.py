@@ -35,6 +35,8 @@ class TurnTracer:
         self.moves: list[Move] = []
         self.refused: list[str] = []
         self.gave_up = False
+        self.caught_up = 0
+        """Caller answers a resumed call took first, lost with the process that answered."""
         self.meter = Meter()
         self._why: str | None = None
 
@@ -93,6 +95,7 @@ class TurnTracer:
             refused=tuple(self.refused),
             gave_up=self.gave_up,
             model=self.meter.use(),
+            caught_up=self.caught_up,
         )
 
 

@@ -6,10 +6,13 @@ and API versions, from its standard variables. The request itself is sent as des
 the server-sent events are read by :mod:`engine.llm.stream`: the typed path builds a pydantic
 object per token and transforms the whole request on every turn.
 
-Deadlines are ours, not the client's (its defaults are 600 s and two retries): the first event
-must arrive within ``first_token_timeout``, retries happen only within that window, and the
-whole answer must finish within ``turn_timeout``. Closing the generator (the session cancels it
-when a newer request arrives) closes the upstream HTTP stream at once.
+Deadlines are ours, not the client's (its defaults are 600 s and two retries): the model's
+first piece (text, or the start of a tool call, whose arguments may stream slowly) must arrive
+within ``first_token_timeout``, retries of a failed request happen only within that window, and
+the whole answer must finish within ``turn_timeout``. A stream that ends without an answer (no
+finish reason, or neither text nor a tool call) is asked once more, with a first-token window of
+its own, then fails. Closing the generator (the session cancels it when a newer request arrives)
+closes the upstream HTTP stream at once.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ import openai
 import orjson
 import structlog
 
-from engine.errors import LLMError, LLMTimeout
+from engine.errors import LLMError, LLMNoAnswer, LLMTimeout
 from engine.settings import Settings
 
 from .events import LLMEvent
 from .model import ChatModel, Message, provider
-from .stream import describe, sse_events
+from .stream import Begun, describe, sse_events
 from .upstream import (
     CHAT_PATH,
     Endpoint,
@@ -135,38 +138,29 @@ class OpenAIChatModel:
         turn_deadline = started + self.turn_timeout
         body = self._body(messages, tools, tool_choice)
         attempt = 0
-        events: AsyncGenerator[LLMEvent, None] | None = None
         while True:
             upstream: Upstream | None = None
+            events: AsyncGenerator[LLMEvent | Begun, None] | None = None
             try:
-                async with asyncio.timeout_at(first_deadline):
-                    upstream = await self._open(body)
-                    events = sse_events(upstream.chunks)
-                    first = await anext(events, None)
-            except TimeoutError:
-                await _close(upstream)
-                raise LLMTimeout(
-                    f"no answer from the model within {self.first_token_timeout:g}s"
-                ) from None
-            except RequestRefused:
-                await _close(upstream)
-                raise
-            except LLMError as exc:  # 429, 5xx, a dropped connection, a stream broken early
-                await _close(upstream)
-                if attempt < self.retries and loop.time() < first_deadline - 0.05:
-                    attempt += 1
-                    log.warning("llm.retry", attempt=attempt, error=str(exc))
-                    continue
-                if str(exc).startswith("the model request failed"):
-                    raise
-                raise LLMError(f"the model request failed: {exc}") from exc
+                upstream, events, first = await self._first(body, first_deadline, turn_deadline)
+            except LLMError as exc:  # 429, 5xx, a dropped connection, no answer at all
+                await _close(upstream, events)
+                if isinstance(exc, LLMTimeout | RequestRefused) or attempt >= self.retries:
+                    raise _failed(exc) from exc
+                if isinstance(exc, LLMNoAnswer):
+                    # Ended with nothing to say (pre-empted by another request, say): asked
+                    # once more, with a first-token deadline of its own within the turn's.
+                    first_deadline = min(loop.time() + self.first_token_timeout, turn_deadline)
+                elif loop.time() >= first_deadline - 0.05:
+                    raise _failed(exc) from exc
+                attempt += 1
+                log.warning("llm.retry", attempt=attempt, error=str(exc))
+                continue
             except BaseException:
-                await _close(upstream)
+                await _close(upstream, events)
                 raise
             break
         try:
-            if first is None:
-                return
             yield first
             # The whole-answer deadline is checked per event (a timer per read costs more than
             # the rest of reading the event); a stream that stalls outright is ended by the
@@ -177,11 +171,56 @@ class OpenAIChatModel:
                     return
                 if loop.time() > turn_deadline:
                     raise LLMTimeout(f"the model's answer took longer than {self.turn_timeout:g}s")
-                yield event
+                if not isinstance(event, Begun):
+                    yield event
         finally:
-            if events is not None:
-                await events.aclose()
-            await _close(upstream)
+            await _close(upstream, events)
+
+    async def _first(
+        self, body: bytes, first_deadline: float, turn_deadline: float
+    ) -> tuple[Upstream, AsyncGenerator[LLMEvent | Begun, None], LLMEvent]:
+        """Open the request and read the answer's first event.
+
+        The model's first piece must come within the first-token deadline; a tool call begun
+        in time may take the rest of the turn's deadline to finish (a local model streams its
+        arguments slowly, and the call comes out whole only at their end).
+        """
+        upstream: Upstream | None = None
+        events: AsyncGenerator[LLMEvent | Begun, None] | None = None
+        try:
+            try:
+                async with asyncio.timeout_at(first_deadline):
+                    upstream = await self._open(body)
+                    events = sse_events(upstream.chunks)
+                    first = await anext(events, None)
+            except TimeoutError:
+                raise LLMTimeout(
+                    f"no answer from the model within {self.first_token_timeout:g}s"
+                ) from None
+            if isinstance(first, Begun):
+                try:
+                    async with asyncio.timeout_at(turn_deadline):
+                        first = await anext(events, None)
+                except TimeoutError:
+                    raise LLMTimeout(
+                        f"the model's answer took longer than {self.turn_timeout:g}s"
+                    ) from None
+        except BaseException:
+            await _close(upstream, events)
+            raise
+        if first is None or isinstance(first, Begun):  # the parser raises first: never here
+            await _close(upstream, events)
+            raise LLMNoAnswer("the model's stream ended without an answer")
+        return upstream, events, first
+
+
+def _failed(exc: LLMError) -> LLMError:
+    """``exc`` as the turn reports it: a failed request names itself so, whatever its kind."""
+    if isinstance(exc, LLMTimeout | RequestRefused | LLMNoAnswer):
+        return exc
+    if str(exc).startswith("the model request failed"):
+        return exc
+    return LLMError(f"the model request failed: {exc}")
 
 
 def _chat_path(client: openai.AsyncOpenAI, model: str) -> str:
@@ -192,7 +231,11 @@ def _chat_path(client: openai.AsyncOpenAI, model: str) -> str:
     return CHAT_PATH
 
 
-async def _close(upstream: Upstream | None) -> None:
+async def _close(
+    upstream: Upstream | None, events: AsyncGenerator[LLMEvent | Begun, None] | None = None
+) -> None:
+    if events is not None:
+        await events.aclose()
     if upstream is not None:
         # Shielded so that a cancelled turn still releases the upstream socket right away.
         await asyncio.shield(upstream.close())

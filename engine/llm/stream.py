@@ -12,7 +12,7 @@ import aiohttp
 import openai
 import orjson
 
-from engine.errors import LLMError, LLMTimeout
+from engine.errors import LLMError, LLMNoAnswer, LLMTimeout
 
 from .events import LLMEvent, TextDelta, ToolCallRequest, Usage
 
@@ -22,6 +22,17 @@ except ImportError:  # pragma: no cover - depends on the installed openai
     import httpx as _http  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 
+class Begun:
+    """The model began a tool call: its first piece, which meets the first-token deadline.
+
+    A tool call comes out whole, once its arguments have all streamed; this marks the moment
+    the model started it. Only :mod:`engine.llm.client` sees it (it is no :data:`LLMEvent`).
+    """
+
+
+BEGUN = Begun()
+
+
 class _Answer:
     """What one streamed answer has said so far: tool calls in pieces, the token counts."""
 
@@ -29,6 +40,10 @@ class _Answer:
         self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
         self.usage: Usage | None = None
         self.done = False
+        self.finished = False
+        """A choice carried a finish reason: the model ended the answer, nobody cut it off."""
+        self.said = False
+        """Some text came, or a tool call."""
 
     def text_of(self, lines: list[bytes]) -> str:
         """The answer text in ``lines`` (up to ``[DONE]``); tool calls and counts are kept."""
@@ -52,6 +67,8 @@ class _Answer:
                     int(counts.get("prompt_tokens") or 0), int(counts.get("completion_tokens") or 0)
                 )
             for choice in chunk.get("choices") or ():
+                if choice.get("finish_reason"):
+                    self.finished = True
                 delta = choice.get("delta") or {}
                 piece = delta.get("content")
                 if piece:
@@ -68,16 +85,22 @@ class _Answer:
         return "".join(text)
 
 
-async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, None]:
+async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent | Begun, None]:
     """Parse server-sent chat-completion chunks into text deltas and finished tool calls.
 
     The pieces of text that arrive together (in one read of the stream) come out as one
     delta: they would reach the caller at the same moment anyway, and each delta costs a step
     through every layer above and a frame to the platform. A model that streams at its own pace
-    is passed on piece by piece.
+    is passed on piece by piece. :data:`BEGUN` marks the first piece of a tool call that no
+    text came before.
+
+    A stream that ends without a finish reason (cut off: llama.cpp's server ends a request
+    another one pre-empted so), or finished with neither text nor a tool call, raises
+    :class:`~engine.errors.LLMNoAnswer`: taken as an answer, it is dead air on the call.
     """
     answer = _Answer()
     pending = b""
+    begun = False
     try:
         async for chunk in chunks:
             # Splitting bytes ourselves skips the client's text decoders, which cost more per
@@ -88,17 +111,26 @@ async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent, N
             *lines, pending = pending.split(b"\n")
             text = answer.text_of(lines)
             if text:
+                begun = True
                 yield TextDelta(text)
+            elif answer.calls and not begun:
+                begun = True
+                yield BEGUN
             if answer.done:
                 break
         else:
             text = answer.text_of([pending]) if pending else ""
             if text:
+                begun = True
                 yield TextDelta(text)
     except (TimeoutError, _http.TimeoutException) as exc:  # aiohttp's read timeout, or httpx's
         raise LLMTimeout(f"the model's answer stalled: {describe(exc)}") from exc
     except (aiohttp.ClientError, _http.HTTPError, OSError, openai.APIError) as exc:
         raise LLMError(f"the model stream broke: {describe(exc)}") from exc
+    if not answer.finished:
+        raise LLMNoAnswer("the model's answer ended without a finish reason (cut off)")
+    if not begun and not answer.calls:
+        raise LLMNoAnswer("the model finished with neither text nor a tool call")
     for index in sorted(answer.calls):
         call_id, name, *arguments = answer.calls[index]
         yield ToolCallRequest(call_id or f"call_{index}", name, "".join(arguments) or "{}")

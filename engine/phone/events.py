@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.protocol import call_id_problem
 from engine.records import Database
 from engine.records.model import LIFECYCLE
 from engine.records.tables import PlacementRow, PlatformEventRow
@@ -166,6 +167,7 @@ def parse_event(body: Any) -> PlatformEvent | str | None:
     call = body.get("call")
     if not isinstance(call, Mapping) or not isinstance(call.get("call_id"), str):
         return f"the {name} event has no `call.call_id`"
-    if not call["call_id"] or len(call["call_id"]) > 200:
-        return "the call id is empty or too long"
+    problem = call_id_problem(call["call_id"])
+    if problem is not None:
+        return problem
     return PlatformEvent(name, call["call_id"], call, datetime.now(UTC))

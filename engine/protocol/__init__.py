@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from engine._lazy import exports
 
 if TYPE_CHECKING:
+    from engine.protocol.call_ids import CALL_ID_RULE, MAX_CALL_ID, call_id_problem
     from engine.protocol.inbound import (
         CallDetails,
         InboundEvent,
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CALL_ID_RULE",
+    "MAX_CALL_ID",
     "NO_CONTROL",
     "AgentInterrupt",
     "CallControl",
@@ -59,6 +62,7 @@ __all__ = [
     "UpdateAgent",
     "UpdateOnly",
     "Utterance",
+    "call_id_problem",
     "encode",
     "parse_event",
     "utterances",
@@ -68,6 +72,7 @@ __all__ = [
 __getattr__, __dir__ = exports(
     __name__,
     {
+        "engine.protocol.call_ids": ("CALL_ID_RULE", "MAX_CALL_ID", "call_id_problem"),
         "engine.protocol.inbound": (
             "CallDetails",
             "InboundEvent",

@@ -56,12 +56,19 @@ class Transcript:
                 self._utterances = _UTTERANCES.decode(self._raw)
             except msgspec.ValidationError:  # odd entries: keep the usable ones
                 self._utterances = utterances(self.entries())
+            except RecursionError:
+                # Parsed whole by :func:`parse_event`, but decoded here from deeper in the
+                # stack: the same frame can reach the limit now. Nothing in it is usable.
+                self._utterances = ()
         return self._utterances
 
     def entries(self) -> list[Any]:
         """The entries as the platform sent them (word timings and metadata included)."""
         if self._entries is None:
-            decoded = orjson.loads(self._raw)
+            try:
+                decoded = orjson.loads(self._raw)
+            except orjson.JSONDecodeError:  # deeper than orjson's limit (1024 levels)
+                decoded = []
             self._entries = decoded if isinstance(decoded, list) else []
         return self._entries
 
@@ -164,6 +171,27 @@ def wire_ints(value: Any) -> Any:
     return value
 
 
+MAX_DETAILS_DEPTH = 32
+"""How deeply the ``call`` of ``call_details`` may nest: far beyond any real call object, and
+well within what the call log's JSON encoder takes (orjson stops at 254 levels)."""
+
+
+def _nested_within(value: object, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) nests no deeper than ``limit``.
+
+    Iterative, so that a deep value cannot exhaust the stack here either.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
 def parse_event(frame: str | bytes) -> InboundEvent:
     """Parse one inbound text frame; raise :class:`ProtocolError` when it is not usable."""
     try:
@@ -172,6 +200,10 @@ def parse_event(frame: str | bytes) -> InboundEvent:
         raise ProtocolError("frame is not a JSON object") from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"frame is not JSON ({exc})") from None
+    except RecursionError:
+        # The decoder walks every value, skipped ones too; a frame nested a thousand levels
+        # deep reaches its limit. Malformed for us: refused, and the call goes on.
+        raise ProtocolError("frame is nested too deeply") from None
     kind = data.interaction_type
     if kind == "update_only":
         turntaking = data.turntaking
@@ -191,6 +223,9 @@ def parse_event(frame: str | bytes) -> InboundEvent:
         call = data.call
         if not isinstance(call, dict):
             raise ProtocolError("call_details without a `call` object")
+        if not _nested_within(call, MAX_DETAILS_DEPTH):
+            # Kept whole in the call's record and saves: too deep, and none of them is written.
+            raise ProtocolError(f"call_details nested more than {MAX_DETAILS_DEPTH} levels deep")
         return CallDetails(wire_ints(call))
     if not isinstance(kind, str):
         raise ProtocolError("frame has no `interaction_type`")

@@ -8,6 +8,7 @@ exactly when its record does.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -52,6 +53,9 @@ class Database:
                 json_serializer=_json,
                 json_deserializer=orjson.loads,
                 hide_parameters=True,
+                # A pooled connection is checked before use: after a database restart every
+                # one of them is dead, and the first write on each failed.
+                pool_pre_ping=self.url.get_backend_name() != "sqlite",
             )
         except (ArgumentError, ImportError) as exc:  # a malformed URL, a driver not installed
             shown = self.url.render_as_string(hide_password=True) if hasattr(self, "url") else ""
@@ -66,6 +70,30 @@ class Database:
     def where(self) -> str:
         """The URL with any password hidden, for messages."""
         return self.url.render_as_string(hide_password=True)
+
+    def check_place(self) -> None:
+        """Raise :class:`RecordsError` if the call log cannot live where its URL says.
+
+        SQLite creates its file (and the journal beside it) on first use: in a folder that does
+        not exist or cannot be written, every record would be lost, one by one, while calls go
+        on. Checked when the server starts, so such a start stops with one line instead.
+        """
+        file = self.sqlite_file()
+        if file is None:
+            return
+        folder = file.parent
+        if not folder.is_dir():
+            raise RecordsError(
+                f"the call log's folder {folder} does not exist (DIALPLAN_DATABASE_URL): "
+                "create it, or name another file"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK) or (
+            file.exists() and not os.access(file, os.R_OK | os.W_OK)
+        ):
+            raise RecordsError(
+                f"the call log {file} cannot be written by this user (DIALPLAN_DATABASE_URL): "
+                "give the server its folder, or name another file"
+            )
 
     def sqlite_file(self) -> Path | None:
         """The database file, for a SQLite URL with one."""
@@ -375,3 +403,15 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def failure_of(exc: BaseException) -> str:
+    """What a failed database call met, for the log: no statement, no value, no password.
+
+    SQLAlchemy's message carries the statement and a link; the driver's own error (its first
+    line) says what happened: ``OperationalError: connection refused``, ``disk I/O error``.
+    """
+    original = getattr(exc, "orig", None) or exc
+    text = str(original).strip().splitlines()
+    first = text[0][:200] if text else ""
+    return f"{type(original).__name__}: {first}" if first else type(original).__name__

@@ -5,22 +5,31 @@ one writer per process). A record is built and written when its call ends or is 
 the webhook events it causes are written in the same transaction and a background
 :class:`~engine.records.webhook.Deliverer` sends them. Without a database URL nothing is
 kept; without a webhook URL nothing is queued.
+
+A write that fails (the database restarting or away, a disk full or read-only) loses nothing:
+the record, with its events, waits in this process and is written again, oldest first, after
+a pause that doubles from half a second up to 30 s, until the database takes it. Meanwhile
+``/readyz`` says how many wait, and what failed in a few words (never the database's URL or a
+statement): :meth:`CallLog.health`. A server that stops keeps trying for
+:data:`STOP_TRYING` seconds; a record still unwritten then is logged as lost, by call id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from engine.settings import Settings
 
-from .database import Database, RecordsError
-from .model import CallFacts, build_record
+from .database import Database, RecordsError, failure_of
+from .model import CallFacts, CallRecord, build_record
 from .outbox import Outbox
 
 if TYPE_CHECKING:
@@ -33,6 +42,24 @@ T = TypeVar("T")
 CALL_ENDED = "call.ended"
 CALL_TRANSFERRED = "call.transferred"
 
+RETRY_FIRST = 0.5
+"""Seconds before a record whose write failed is tried again; doubles up to the next."""
+RETRY_LONGEST = 30.0
+WAITING_MOST = 1000
+"""Records that may wait before ``/readyz`` says the server should take no more calls (they
+are all kept, and written once the database is back)."""
+STOP_TRYING = 10.0
+"""Seconds a stopping server keeps trying to write the records that wait."""
+
+
+@dataclass
+class _Waiting:
+    """A record to write, with its events; built once, on the call log's thread."""
+
+    facts: CallFacts
+    events: tuple[str, ...]
+    record: CallRecord | None = None
+
 
 class CallLog:
     """One server process's call log; :meth:`start` and :meth:`stop` bracket its serving."""
@@ -41,12 +68,16 @@ class CallLog:
         self.database = Database(settings.database_url) if settings.database_url else None
         self.outbox = Outbox(self.database) if self.database else None
         self.settings = settings
-        self.problem: str | None = None
-        """Why records cannot be written right now (shown by ``/readyz``)."""
+        self.failure: str | None = None
+        """What the last failed write met, in a few words (``None`` once one succeeds)."""
         self._ready = False
         self._stopped = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dialplan-records")
-        self._writes: set[asyncio.Task[None]] = set()
+        self._waiting: deque[_Waiting] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._writing: asyncio.Task[None] | None = None
         self.deliverer: Deliverer | None = None
         self._delivering: asyncio.Task[None] | None = None
 
@@ -88,51 +119,134 @@ class CallLog:
         try:
             await self.run(self.database.migrate)
         except RecordsError as exc:
-            self.problem = str(exc)
+            self.failure = "the call log cannot be reached or its schema brought up to date"
             log.error("records.unavailable", error=str(exc))
             return False
-        self._ready, self.problem = True, None
+        self._ready = True
         self._start_delivering()  # pending events from before a restart go out now
         return True
 
     def write(self, facts: CallFacts, event: str = CALL_ENDED) -> None:
-        """Write the record of a call (and queue its webhook ``event``) in the background."""
+        """Write the record of a call (and queue its webhook ``event``) in the background.
+
+        Nothing waits for it; a write that fails is tried again until it succeeds.
+        """
         if self.database is None:
             return
         if self._stopped:
             log.error("call.record_lost", call_id=facts.call.call_id, reason="server stopped")
             return
-        task = asyncio.create_task(self._write(facts, (event,) if self.webhook else ()))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        self._waiting.append(_Waiting(facts, (event,) if self.webhook else ()))
+        self._idle.clear()
+        self._wake.set()
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_waiting(), name="records")
 
-    async def _write(self, facts: CallFacts, events: Sequence[str]) -> None:
+    async def _write_waiting(self) -> None:
+        """Write the records that wait, oldest first; pause after a failure, then again."""
+        pause = 0.0
+        while True:
+            if not self._waiting:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if await self._write_one(self._waiting[0]):
+                self._waiting.popleft()
+                pause = 0.0
+                continue
+            pause = min(max(pause * 2, RETRY_FIRST), RETRY_LONGEST)
+            await asyncio.sleep(pause)
+
+    async def _write_one(self, waiting: _Waiting) -> bool:
+        """Write one record; ``False`` if it must be tried again (it is then still waiting)."""
         assert self.database is not None
-        call_id = facts.call.call_id
+        call_id = waiting.facts.call.call_id
         if not self._ready and not await self._migrate():
-            log.error("call.record_lost", call_id=call_id, reason="call log unavailable")
-            return
+            log.warning("call.record_waits", call_id=call_id, waiting=len(self._waiting))
+            return False
+        if waiting.record is None:
+            try:
+                waiting.record = await self.run(build_record, waiting.facts)
+            except Exception:  # a conversation's odd data: no write can ever take it
+                log.exception("call.record_lost", call_id=call_id, reason="record not built")
+                return True
+        record = waiting.record
         try:
-            record = await self.run(build_record, facts)
-            await self.run(self.database.save, record, events)
-        except Exception as exc:  # the database went away, a disk filled up...
-            # The engine hides statement parameters, so the message holds no call data.
-            self.problem = f"cannot write to the call log at {self.database.where}: {exc}"
-            log.error("call.record_lost", call_id=call_id, error=str(exc))
-            return
-        self.problem = None
-        log.info("call.recorded", call_id=call_id, outcome=record.outcome, events=list(events))
-        if events and self.deliverer is not None:
+            await self.run(self.database.save, record, waiting.events)
+        except Exception as exc:  # the database went away, restarted, a disk filled up...
+            # Only the kind of failure: the driver's words may name the database's host.
+            self.failure = (
+                f"the last write failed ({type(getattr(exc, 'orig', None) or exc).__name__})"
+            )
+            log.error(
+                "call.record_waits",
+                call_id=call_id,
+                error=failure_of(exc),
+                waiting=len(self._waiting),
+            )
+            return False
+        self.failure = None
+        log.info(
+            "call.recorded", call_id=call_id, outcome=record.outcome, events=list(waiting.events)
+        )
+        if waiting.events and self.deliverer is not None:
             self.deliverer.wake()
+        return True
+
+    @property
+    def waiting(self) -> int:
+        """Records not written yet (being written, or waiting to be tried again)."""
+        return len(self._waiting)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the server should take no more calls for its call log (``None``: it may).
+
+        Records that wait are no reason while there are few: they are kept and written once
+        the database is back. Too many, and this process should get no new calls.
+        """
+        if len(self._waiting) < WAITING_MOST:
+            return None
+        return f"{len(self._waiting)} call records wait: the call log cannot be written"
+
+    def health(self) -> dict[str, Any]:
+        """For ``/readyz``: whether records are written, how many wait and what failed.
+
+        Only what failed, in a few words: never the database's URL, a statement or a value.
+        """
+        if self.database is None:
+            return {"state": "off"}
+        degraded = bool(self._waiting) and self.failure is not None
+        return {
+            "state": "degraded" if degraded else "ok",
+            "problem": self.failure if degraded else None,
+            "waiting": len(self._waiting),
+        }
 
     async def drain(self) -> None:
-        """Wait for the records being written now."""
-        while self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+        """Wait until every record so far is written (bound it with ``asyncio.timeout``)."""
+        await self._idle.wait()
 
     async def stop(self) -> None:
-        """Finish the writes under way, stop delivering, release the database."""
-        await self.drain()
+        """Finish the writes under way, stop delivering, release the database.
+
+        Records that wait are tried for :data:`STOP_TRYING` seconds more; any still unwritten
+        then are logged as lost, each by its call id.
+        """
+        try:
+            async with asyncio.timeout(STOP_TRYING):
+                await self.drain()
+        except TimeoutError:
+            for waiting in self._waiting:
+                log.error(
+                    "call.record_lost",
+                    call_id=waiting.facts.call.call_id,
+                    reason="the call log could not be written before the server stopped",
+                )
+        if self._writing is not None:
+            self._writing.cancel()
+            await asyncio.gather(self._writing, return_exceptions=True)
         self._stopped = True
         if self._delivering is not None and self.deliverer is not None:
             # Deliveries under way may finish (their answer is then kept); then they are cut.

@@ -74,6 +74,9 @@ class TurnRecord(_Record):
     model: dict[str, Any] | None = None
     """``{requests, prompt_tokens, completion_tokens, first_token_ms, total_ms}``; ``None``
     when the model was not called."""
+    caught_up: int = 0
+    """Earlier caller answers this turn took first: the call came from a process killed before
+    it saved them (their words are in the transcript, their understanding here)."""
 
     @classmethod
     def build(cls, trace: TurnTrace | None, **fields: Any) -> TurnRecord:
@@ -88,6 +91,7 @@ class TurnRecord(_Record):
                 refused=list(trace.refused),
                 gave_up=trace.gave_up,
                 model=dataclasses.asdict(trace.model) if trace.model else None,
+                caught_up=trace.caught_up,
             )
         return cls(**fields)
 

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import aiohttp
 import structlog
 
+from .database import failure_of
 from .outbox import Delivery, Outbox, Result
 
 log = structlog.get_logger("dialplan.webhook")
@@ -105,7 +106,7 @@ class Deliverer:
                             continue
                         due = await self._blocking(self.outbox.next_due)
                     except Exception as exc:  # the database is away: try again later
-                        log.error("webhook.outbox_unavailable", error=str(exc))
+                        log.error("webhook.outbox_unavailable", error=failure_of(exc))
                         due = None
                     await self._sleep(due)
             finally:

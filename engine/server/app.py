@@ -7,10 +7,11 @@ Routes (``<prefix>`` defaults to ``/llm-websocket``):
   without the right one is refused with HTTP 403 before any call state is touched. Any query
   string is accepted and kept on the call.
 * ``/healthz`` — the process is up. ``/readyz`` — the agent can take calls (503 with the
-  reasons when it cannot: no flow loads, the default flow does not, the call log cannot be
-  written, the server is stopping), with each flow's state (``ok``, ``degraded``, ``broken``)
-  and the call store's (a shared store that cannot be reached is ``degraded``: calls go on
-  from memory). ``/metrics`` — Prometheus text (whole across workers, see
+  reasons when it cannot: no flow loads, the default flow does not, too many call records
+  wait for the call log, the server is stopping), with each flow's state (``ok``,
+  ``degraded``, ``broken``), the call store's (a shared store that cannot be reached is
+  ``degraded``: calls go on from memory) and the call log's (records whose write failed wait
+  and are written later). ``/metrics`` — Prometheus text (whole across workers, see
   :mod:`engine.server.metrics`).
 * ``POST /webhook`` — the platform's call events, signed; ``POST /webhook/inbound`` — the
   flow and variables of an inbound call (:mod:`engine.phone`).
@@ -44,15 +45,18 @@ from engine.flow.meaning import warm_up as warm_up_meaning
 from engine.llm import ChatModel, model_configured
 from engine.phone import PlatformHooks
 from engine.project import Project
+from engine.protocol import call_id_problem
 from engine.records import CallLog
-from engine.settings import Settings
+from engine.settings import MIN_SECRET, Settings
 
 from . import logs
+from .admission import foreign_page, unprotected
 from .asgi import AsgiSocket, CallRouter, Scope
 from .hypercorn import set_compression
 from .lifecycle import Calls
 from .live import LivePublisher
 from .metrics import Metrics
+from .proxies import ForwardedHeaders
 from .recording import Recorder
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
@@ -63,6 +67,12 @@ if TYPE_CHECKING:
     from engine.llm import OpenAIChatModel
 
 log = structlog.get_logger("dialplan.server")
+
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest body any HTTP request may carry (the platform's webhooks, the console's forms):
+a bigger one is answered 413 before it is read, or as soon as it passes the cap. Quart's own
+cap is 16 MiB, read whole before a webhook's signature could be checked. Call frames are
+WebSocket messages, bounded by ``DIALPLAN_MAX_FRAME_BYTES`` instead."""
 
 AgentBuilder = Callable[[Settings, ChatModel | None], Agent]
 """Builds the process's agent once the event loop runs, with its model (``None``: no model)."""
@@ -151,6 +161,7 @@ def create_app(
     )
     set_compression(settings.compression)
     app = Quart("dialplan")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["dialplan"] = runtime
     secret = settings.secret.get_secret_value().encode() if settings.secret else None
     if live is not None and feed is not None:
@@ -206,6 +217,17 @@ def create_app(
             webhook=call_log.webhook,
             store=store.health()["kind"],
         )
+        if unprotected(settings):
+            # Said loudly at every start: a secret path is the only lock the platform's
+            # connection can carry (it sends no header and no signature).
+            log.warning(
+                "server.unprotected",
+                host=settings.host,
+                problem="no DIALPLAN_SECRET: anyone who reaches this address and finds the URL "
+                "can drive calls and their actions",
+                fix=f"set DIALPLAN_SECRET ({MIN_SECRET} characters or more) and put it in the "
+                "platform's Custom LLM URL",
+            )
 
     @app.after_serving
     async def stop() -> None:
@@ -269,6 +291,13 @@ def create_app(
                 raise Refused(403, "secret", "wrong or missing secret")
         if len(segments) not in (1, 2) or not all(segments):
             raise Refused(404, "path", "not found")
+        problem = call_id_problem(segments[-1])
+        if problem is not None:  # a call no record could hold (a NUL byte, too long)
+            raise Refused(400, "call_id", problem)
+        page = foreign_page(scope.get("headers") or (), console=live is not None)
+        if page is not None:
+            log.warning("call.refused_page", origin=page[:200])
+            raise Refused(403, "origin", "web pages of other sites may not open calls")
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         call = CallInfo(
             call_id=segments[-1],
@@ -284,6 +313,8 @@ def create_app(
 
     # Quart calls `asgi_app` for every connection: the documented place for ASGI middleware.
     app.asgi_app = CallRouter(app.asgi_app, settings.path_prefix, call_socket)  # type: ignore[method-assign,assignment]
+    if settings.trusted_proxies:  # the original request's client and scheme, for everything
+        app.asgi_app = ForwardedHeaders(app.asgi_app, settings.trusted_proxies)  # type: ignore[method-assign,assignment]
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
@@ -301,6 +332,9 @@ def create_app(
         # A shared store that cannot be reached is no reason to take no calls: they go on
         # from memory and are saved once it answers.
         body["store"] = store.health()
+        # Records that cannot be written wait and are written later: no reason to take no
+        # calls, unless too many wait (then ``call_log.problem`` says so).
+        body["records"] = call_log.health()
         if isinstance(runtime.agent, FlowAgent):
             body["flows"] = runtime.agent.report()
         return body, 200 if not problems else 503

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from hypercorn.events import Closed
 
-from .frames import FrameWriter, frame_writer
+from .frames import FrameWriter, connection_transport, frame_writer
 from .sockets import SocketClosed
 
 log = structlog.get_logger("dialplan.session")
@@ -94,6 +94,18 @@ class AsgiSocket:
             await self.close(INTERNAL_ERROR, "going away")
             return
         await close(Closed())
+
+    async def drop(self) -> None:
+        """End the connection at once, discarding what is unsent (the peer sees 1006).
+
+        For a peer that reads nothing: :meth:`abort` closes the connection gracefully, which
+        waits until the peer has read what was written, and it never will.
+        """
+        transport = connection_transport(self._send)
+        if transport is None:
+            await self.abort()
+            return
+        transport.abort()
 
     async def refuse(self, status: int, text: str) -> None:
         """Answer the handshake with an HTTP error instead of accepting it."""

@@ -76,6 +76,24 @@ class FrameWriter:
         transport.writelines((header, payload))
 
 
+def _stream_writer(send: Any) -> asyncio.StreamWriter | None:
+    """The TCP connection's writer under the hypercorn WebSocket whose ASGI ``send`` this is."""
+    stream = getattr(send, "__self__", None)  # hypercorn's WSStream
+    http = getattr(getattr(stream, "send", None), "__self__", None)  # H11Protocol
+    tcp = getattr(getattr(http, "send", None), "__self__", None)  # its TCPServer
+    writer = getattr(tcp, "writer", None)
+    return writer if isinstance(writer, asyncio.StreamWriter) else None
+
+
+def connection_transport(send: Any) -> asyncio.WriteTransport | None:
+    """The transport of the hypercorn connection whose ASGI ``send`` this is.
+
+    What :meth:`~engine.server.asgi.AsgiSocket.drop` ends at once; ``None`` elsewhere.
+    """
+    writer = _stream_writer(send)
+    return writer.transport if writer is not None else None
+
+
 def frame_writer(send: Any) -> FrameWriter | None:
     """A :class:`FrameWriter` for the accepted WebSocket whose ASGI ``send`` this is.
 
@@ -83,10 +101,8 @@ def frame_writer(send: Any) -> FrameWriter | None:
     """
     stream = getattr(send, "__self__", None)  # hypercorn's WSStream
     connection = getattr(stream, "connection", None)  # its wsproto Connection, once accepted
-    http = getattr(getattr(stream, "send", None), "__self__", None)  # H11Protocol
-    tcp = getattr(getattr(http, "send", None), "__self__", None)  # its TCPServer
-    writer = getattr(tcp, "writer", None)
-    if connection is None or not isinstance(writer, asyncio.StreamWriter):
+    writer = _stream_writer(send)
+    if connection is None or writer is None:
         return None
     extensions = getattr(getattr(connection, "_proto", None), "extensions", None)
     if not isinstance(extensions, list) or any(e.enabled() for e in extensions):

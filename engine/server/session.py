@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 import structlog
 
 from engine.agent import CallInfo, Greeting, Speech, Turn
-from engine.errors import LLMTimeout, ProtocolError, RuntimeFault
+from engine.errors import LLMNoAnswer, LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
     NO_CONTROL,
     AgentInterrupt,
@@ -93,7 +93,9 @@ class Session:
         # The writer's current id is the newest request read on *this* socket: a reconnected
         # socket starts again at 0 because the platform expects a begin message on every socket.
         # A socket that can write a frame without waiting says so with ``send_now``.
-        self.writer = Writer(socket.send, getattr(socket, "send_now", None))
+        self.writer = Writer(
+            socket.send, getattr(socket, "send_now", None), on_stuck=self._not_reading
+        )
         self.state: CallState | None = None
         self.log = log.bind(call_id=call.call_id)
         self._generation: asyncio.Task[None] | None = None
@@ -233,6 +235,21 @@ class Session:
             await self.socket.abort()
         except Exception as exc:  # the peer may already be gone; nothing left to do
             self.log.debug("call.abort_failed", error=repr(exc))
+
+    def _not_reading(self, why: str) -> None:
+        """The peer reads nothing we send: drop the connection.
+
+        The call's state is kept, as after any dropped connection, for a platform that dials
+        again.
+        """
+        self.log.warning("call.peer_not_reading", why=why)
+        if self._closing is not None or self.phase is not Phase.OPEN:
+            return
+        if self.state is not None:
+            self._store.save(self.state)
+        # Not a graceful close: that waits for the peer to read what is queued, for ever.
+        drop = getattr(self.socket, "drop", None)
+        self._closing = asyncio.ensure_future(drop() if drop is not None else self._abort())
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -393,7 +410,13 @@ class Session:
     def _report_failure(self, exc: Exception, response_id: int) -> str:
         """Log and count a failed turn; returns what went wrong, for the call's record."""
         if isinstance(exc, RuntimeFault):
-            kind = "timeout" if isinstance(exc, LLMTimeout) else "error"
+            kind = (
+                "timeout"
+                if isinstance(exc, LLMTimeout)
+                else "no_answer"
+                if isinstance(exc, LLMNoAnswer)
+                else "error"
+            )
             self.metrics.llm_failures.labels(kind).inc()
             self.log.error("response.failed", response_id=response_id, error=str(exc))
             return str(exc)

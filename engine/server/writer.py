@@ -15,6 +15,12 @@ because only the writer sees the queue at send time:
 Where the socket can write a frame without waiting (``send_now``, see
 :mod:`engine.server.frames`) and nothing is queued or being sent, an event is written at once
 by whoever puts it: a frame per model token then costs no task switch.
+
+A peer that stops reading cannot make the queue grow without bound. Only the newest
+keepalive echoes are kept (an older echo is worth nothing once a newer one waits), and a frame
+that cannot be sent within :data:`SEND_STALL` seconds, or more than :data:`MAX_QUEUED` events
+waiting, means the peer is not reading: the writer gives up (``on_stuck``), drops what is
+queued and takes nothing more, and the session drops the connection.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ import structlog
 from engine.protocol import OutboundEvent, ResponseChunk, encode
 
 log = structlog.get_logger("dialplan.writer")
+
+URGENT_KEPT = 8
+"""Keepalive echoes kept while they cannot be sent (the newest ones)."""
+MAX_QUEUED = 10_000
+"""Events that may wait to be sent: far above the words of any answer, even one superseded a
+few times over."""
+SEND_STALL = 10.0
+"""Seconds one frame may wait to be sent before the peer counts as not reading (the platform
+itself gives up on a silent socket after 5)."""
 
 
 def _frame(event: OutboundEvent) -> str | None:
@@ -50,15 +65,24 @@ class Writer:
         self,
         send: Callable[[str], Awaitable[None]],
         send_now: Callable[[str], bool] | None = None,
+        *,
+        on_stuck: Callable[[str], None] | None = None,
+        stall: float | None = None,
     ) -> None:
         self._send = send
         self._send_now = send_now
         """Writes a frame without waiting, or says it cannot (``False``)."""
+        self._on_stuck = on_stuck
+        """Told (why) when the peer is found not to read; the writer has stopped by then."""
+        self.stall = SEND_STALL if stall is None else stall
+        self.stuck = False
+        """The peer does not read: nothing is queued or sent any more."""
         self._sending = False  # the task is inside ``send``: nothing may overtake it
         self.current = 0
         """The response id chunks must carry to be sent; the session moves it forward."""
         self._queue: deque[OutboundEvent] = deque()
-        self._urgent: deque[OutboundEvent] = deque()  # keepalive echoes, in arrival order
+        # Keepalive echoes, in arrival order; the oldest go when more wait than are kept.
+        self._urgent: deque[OutboundEvent] = deque(maxlen=URGENT_KEPT)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -67,7 +91,12 @@ class Writer:
 
     def put(self, event: OutboundEvent) -> None:
         """Queue ``event`` behind everything already queued."""
+        if self.stuck:
+            return
         if self._send_now is not None and not self._queue and self._write_now(event):
+            return
+        if len(self._queue) >= MAX_QUEUED:
+            self._give_up(f"more than {MAX_QUEUED} events wait to be sent")
             return
         self._queue.append(event)
         self._idle.clear()
@@ -76,18 +105,37 @@ class Writer:
     def put_first(self, event: OutboundEvent) -> None:
         """Queue ``event`` ahead of all speech (keepalive echoes must not wait for it).
 
-        Such events keep their own order: two echoes go out in the order of their pings.
+        Such events keep their own order: two echoes go out in the order of their pings. Of
+        echoes that cannot go out, only the newest :data:`URGENT_KEPT` are kept.
         """
+        if self.stuck:
+            return
         if self._send_now is not None and self._write_now(event):
             return
         self._urgent.append(event)
         self._idle.clear()
         self._wake.set()
 
+    @property
+    def queued(self) -> int:
+        """Events waiting to be sent."""
+        return len(self._queue) + len(self._urgent)
+
     def discard(self) -> None:
         """Drop everything queued (the socket is being taken over or closed)."""
         self._queue.clear()
         self._urgent.clear()
+
+    def _give_up(self, why: str) -> None:
+        """The peer does not read: drop what waits, take nothing more, and say so once."""
+        if self.stuck:
+            return
+        self.stuck = True
+        self.discard()
+        self._idle.set()  # nothing will be sent: nobody may wait for it
+        self._wake.set()
+        if self._on_stuck is not None:
+            self._on_stuck(why)
 
     async def drained(self) -> None:
         """Wait until everything queued so far has been sent."""
@@ -109,9 +157,9 @@ class Writer:
         return True
 
     async def run(self) -> None:
-        """Send queued events until cancelled."""
+        """Send queued events until cancelled, or until the peer is found not to read."""
         queue, urgent = self._queue, self._urgent
-        while True:
+        while not self.stuck:
             if urgent:
                 await self._sent(_frame(urgent.popleft()))
                 continue
@@ -133,7 +181,11 @@ class Writer:
             return
         self._sending = True
         try:
-            await self._send(frame)
+            async with asyncio.timeout(self.stall):
+                await self._send(frame)
+        except TimeoutError:
+            self._give_up(f"a frame waited {self.stall:g}s to be sent")
+            return
         finally:
             self._sending = False
         self.frames_sent += 1

@@ -54,6 +54,22 @@ class Reply:
     status: int | None = None
     disconnect_after: int | None = None
     finish_reason: str | None = None
+    finish: bool = True
+    """``False``: the stream ends (with ``[DONE]``) without a finishing chunk, so no choice ever
+    has a finish reason: llama.cpp's server ends a request that another one pre-empted so."""
+
+    @classmethod
+    def preempted(cls) -> Reply:
+        """No text, no finish reason: a request another one pre-empted (llama.cpp's server)."""
+        return cls(finish=False)
+
+    @classmethod
+    def empty(cls) -> Reply:
+        """Finished (``stop``) with neither text nor a tool call.
+
+        llama.cpp's server answers so when it streams a request with ``tool_choice: auto``.
+        """
+        return cls()
 
 
 @dataclass

@@ -360,7 +360,8 @@ class LLMTestServer:
             if limit is not None:
                 self._abort(request)
                 return response
-            await response.write(chunk({}, self._finish_reason(reply)))
+            if reply.finish:
+                await response.write(chunk({}, self._finish_reason(reply)))
             if include_usage:
                 counts = usage(body, len(deltas))
                 await response.write(sse({**base, "choices": [], "usage": counts}))
