@@ -45,6 +45,9 @@ class Understanding:
     """Slots that held another value before."""
     removed: tuple[str, ...] = ()
     """Slots whose value the caller took back ("not Friday"): to be emptied."""
+    unsure: dict[str, Any] = field(default_factory=dict)
+    """Values heard only as a weak guess ("first thing in the morning" as 08:00): never stored,
+    to be read back to the caller for a yes or a no."""
 
     def learned(self, known: Mapping[str, Any]) -> bool:
         """Whether a slot that was empty gets a value."""
@@ -108,6 +111,7 @@ class _Slot:
     removed: bool = False
     ambiguous: bool = False
     error: str = ""
+    unsure: Any = None  # a weak guess heard in this utterance, never stored (see Parsed.sure)
 
     @property
     def current(self) -> Any:
@@ -161,7 +165,10 @@ def _result(slots: Collection[_Slot]) -> Understanding:
     errors: list[str] = []
     corrected: list[str] = []
     removed: list[str] = []
+    unsure: dict[str, Any] = {}
     for slot in slots:
+        if slot.unsure is not None and not slot.changed:
+            unsure[slot.name] = slot.unsure
         if slot.removed:
             if slot.known is not None:
                 removed.append(slot.name)
@@ -171,7 +178,7 @@ def _result(slots: Collection[_Slot]) -> Understanding:
                 corrected.append(slot.name)
         elif slot.asked and slot.error and not slot.changed:
             errors.append(slot.error)
-    return Understanding(values, tuple(errors), tuple(corrected), tuple(removed))
+    return Understanding(values, tuple(errors), tuple(corrected), tuple(removed), unsure)
 
 
 class _Reader:
@@ -310,7 +317,11 @@ class _Reader:
             return
         if mode == "replace":
             slot.ambiguous = False
-        slot.value, slot.changed, slot.removed = parsed.value, True, False
+        if not parsed.sure:
+            # A guess replaces what was said before it in this utterance, but is not stored.
+            slot.unsure, slot.value, slot.changed = parsed.value, None, False
+            return
+        slot.value, slot.changed, slot.removed, slot.unsure = parsed.value, True, False, None
 
     # -- free text -------------------------------------------------------------------------
 

@@ -21,11 +21,20 @@ from engine.flow.spec import SlotSpec
 
 @dataclass(frozen=True)
 class Parsed:
-    """A parsed value: ``ok`` with the stored ``value``, or a short speakable ``error``."""
+    """A parsed value: ``ok`` with the stored ``value``, or a short speakable ``error``.
+
+    ``sure`` is False for a weak guess a careful receptionist would read back before writing
+    it down ("first thing in the morning" as 8 AM); such a value is never stored silently (see
+    :attr:`engine.flow.understanding.Understanding.unsure`). ``others`` are other readings of
+    the same words, least likely last ("at 8" is 8 PM, or else 8 AM), for whoever knows more
+    (the opening hours) to choose from.
+    """
 
     ok: bool
     value: object = None
     error: str = ""
+    sure: bool = True
+    others: tuple[object, ...] = ()
 
 
 class SlotType(Protocol):
