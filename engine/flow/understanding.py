@@ -267,7 +267,9 @@ class _Reader:
             if parsed is not None:
                 self.weak.add(slot.name)
         base = slot.current
-        may_amend = answering or named or self.correcting
+        parts = getattr(slot.kind, "parts", None)
+        names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
+        may_amend = answering or named or self.correcting or names_part
         if (
             (parsed is None or not parsed.ok)
             and base is not None

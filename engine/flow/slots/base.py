@@ -71,9 +71,41 @@ def clean(text: str) -> str:
     return " ".join(_UNINTELLIGIBLE.sub(" ", text).replace("\u2019", "'").split())
 
 
-def numerals(text: str) -> str:
-    """Lower case, spoken numbers as digits; threshold 0 converts even a lone "one"."""
-    return str(alpha2digit(text.lower(), "en", threshold=0))
+# text2num's time grows with the square of a run of number words; past this many characters the
+# text goes to it in pieces cut at a comma or a space, so a long utterance costs linear time.
+_NUMERALS_PIECE = 1000
+
+
+def numerals(text: str, *, lower: bool = True) -> str:
+    """Spoken numbers as digits, in lower case unless ``lower`` is False.
+
+    Threshold 0 converts even a lone "one"; "zero zero four" is "004".
+    """
+    text = text.lower() if lower else text
+    return "".join(str(alpha2digit(piece, "en", threshold=0)) for piece in _pieces(text))
+
+
+def _pieces(text: str) -> list[str]:
+    found = []
+    start = 0
+    while len(text) - start > _NUMERALS_PIECE:
+        end = start + _NUMERALS_PIECE
+        cut = text.rfind(",", start, end)
+        if cut <= start:
+            cut = text.rfind(" ", start, end)
+        cut = end if cut <= start else cut + 1
+        found.append(text[start:cut])
+        start = cut
+    found.append(text[start:])
+    return found
+
+
+_REPEATED = re.compile(r"\b(double|triple) ([0-9a-z])\b", re.IGNORECASE)
+
+
+def repeated(text: str) -> str:
+    """Repeated characters spelled out: "double 5" is "5 5", "triple 0" is "0 0 0"."""
+    return _REPEATED.sub(lambda m: " ".join(m[2] * (3 if m[1].lower() == "triple" else 2)), text)
 
 
 def plain(text: str) -> str:
@@ -92,6 +124,9 @@ class BaseSlotType:
     format = ""  # how the model must write the value, shown in the tool schema
     invalid = "I didn't catch that"
     free_text = False  # the value is the caller's own words (see engine.flow.understanding)
+    # Words that name a part of a value ("the last digit", "the year"): said of a known value,
+    # they change that part of it (see Amends), asked or not.
+    parts: re.Pattern[str] | None = None
 
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:
         """A string, described by the slot's description and this type's ``format``."""
