@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from .cues import cue_pattern, cues, dispute_pattern
 from .hours import check_hours
+from .point import answer_point, cued_point, disputed_point
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean
 from .spec import OpeningHours, SlotSpec
-from .utterance import Mode, Segment, corrective, pieces, segments, spans, strip_fillers
+from .utterance import Mode, Segment, corrective, disputes, pieces, segments
 
 
 @dataclass(frozen=True)
@@ -63,37 +65,9 @@ class Listener:
     hours: OpeningHours | None = None
 
 
-# Words of a slot's name that say nothing about which slot of a type is meant.
-_GENERIC = frozenset(
-    re.findall(r"\w+", "date day time number name value size full first last count type the of my")
-)
-_SYNONYMS = {
-    "birth": ("born", "birthday", "birthdate", "dob"),
-    "pickup": ("pick up", "pick it up", "collect"),
-    "phone": ("number", "cell", "mobile"),
-    "party": ("people", "guests", "of us"),
-    "callback": ("call me back", "call back", "reach me"),
-}
-
-
-def cues(name: str, spec: SlotSpec, *, from_name: bool = True) -> tuple[str, ...]:
-    """The phrases that name slot ``name``: its ``cues``, and its name's telling words."""
-    words = [w for w in name.lower().split("_") if w not in _GENERIC] if from_name else []
-    named = [*words, *(synonym for word in words for synonym in _SYNONYMS.get(word, ()))]
-    return tuple(dict.fromkeys(phrase.lower() for phrase in (*spec.cues, *named) if phrase))
-
-
 def free_text(kind: SlotType) -> bool:
     """Whether values of ``kind`` are the caller's own words (the ``text`` type)."""
     return getattr(kind, "free_text", False) is True
-
-
-def _cue_pattern(phrases: Collection[str]) -> re.Pattern[str] | None:
-    if not phrases:
-        return None
-    # The last word may go on ("birth" names "birthday"); words may be apart by one space.
-    alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) + r"\w*" for p in phrases)
-    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
 @dataclass
@@ -106,6 +80,7 @@ class _Slot:
     asked: bool
     known: Any
     cue: re.Pattern[str] | None
+    disputed: bool = False  # the caller says its value is wrong ("the street is wrong")
     value: Any = None
     changed: bool = False
     removed: bool = False
@@ -117,6 +92,11 @@ class _Slot:
     def current(self) -> Any:
         """The value so far: this utterance's, else the one the call holds."""
         return self.value if self.changed else self.known
+
+    @property
+    def said(self) -> Any:
+        """The value heard in this utterance, stored or only guessed (None: nothing heard)."""
+        return self.value if self.changed else self.unsure
 
 
 def understand(
@@ -133,22 +113,19 @@ def understand(
     found = segments(text)
     correcting = corrective(found, text)
     slots = {
-        name: _Slot(
-            name,
-            spec,
-            listener.types[name],
-            name in asked,
-            known.get(name),
-            # Free text is taken after the author's own cues only: "reason" alone is too loose.
-            _cue_pattern(cues(name, spec, from_name=not free_text(listener.types[name]))),
-        )
+        name: _slot(name, spec, listener.types[name], asked, known, text)
         for name, spec in listener.slots.items()
         if spec.source == "caller"
     }
-    reader = _Reader(listener, slots, today, correcting)
+    reader = _Reader(listener, slots, today, correcting, disputes(text))
     for segment in found:
         if segment.question:
-            continue  # "what time do you close today?" answers nothing
+            # "What time do you close today?" answers nothing; what follows the question in
+            # the same breath may ("where is it, okay, 3 3 9 8 1 0 2").
+            after = segment.after_question()
+            if after is None:
+                continue
+            segment = after
         reader.read(segment)
     for slot in slots.values():
         if free_text(slot.kind):
@@ -158,6 +135,30 @@ def understand(
             if answer is not None:
                 slot.value, slot.changed = answer, True
     return _result(slots.values())
+
+
+def _slot(
+    name: str,
+    spec: SlotSpec,
+    kind: SlotType,
+    asked: Collection[str],
+    known: Mapping[str, Any],
+    text: str,
+) -> _Slot:
+    parts = getattr(kind, "parts", None)
+    parts = parts if isinstance(parts, re.Pattern) else None
+    return _Slot(
+        name,
+        spec,
+        kind,
+        name in asked,
+        known.get(name),
+        # Free text is taken after the author's own cues only: "reason" alone is too loose.
+        cue_pattern(cues(name, spec, from_name=not free_text(kind))),
+        # Only a value the call holds can be wrong.
+        known.get(name) is not None
+        and dispute_pattern(name, spec, kind.name, parts).search(text) is not None,
+    )
 
 
 def _result(slots: Collection[_Slot]) -> Understanding:
@@ -185,12 +186,18 @@ class _Reader:
     """Reads segments into the running results of the slots."""
 
     def __init__(
-        self, listener: Listener, slots: dict[str, _Slot], today: date, correcting: bool
+        self,
+        listener: Listener,
+        slots: dict[str, _Slot],
+        today: date,
+        correcting: bool,
+        disputing: bool,
     ) -> None:
         self.listener = listener
         self.slots = slots
         self.today = today
-        self.correcting = correcting
+        self.correcting = correcting  # a correction, a "not", or a dispute anywhere
+        self.disputing = disputing  # "that's wrong", "no, ...": a value read back is disputed
         groups: dict[str, list[_Slot]] = {}
         for slot in slots.values():
             if not free_text(slot.kind) and slot.kind.name != "yes_no":
@@ -258,31 +265,56 @@ class _Reader:
 
     def _parse(self, slot: _Slot, text: str, mode: Mode) -> Parsed | None:
         named = slot.cue is not None and slot.cue.search(text) is not None
-        # A correction of a known value reads the words as an answer: "make that six".
-        correcting = slot.current is not None and mode in ("replace", "negated")
-        answering = slot.asked or correcting
-        parsed = slot.kind.extract(text, slot.spec, self.today, asked=slot.asked)
-        if parsed is None and correcting and not slot.asked:
-            parsed = slot.kind.extract(text, slot.spec, self.today, asked=True)
-            if parsed is not None:
-                self.weak.add(slot.name)
+        # A correction of a known value reads the words as an answer: "make that six", "the
+        # time is wrong, it's 8".
+        correcting = slot.current is not None and (
+            mode in ("replace", "negated") or slot.disputed or self.disputing
+        )
+        answering = slot.asked or slot.disputed
         base = slot.current
         parts = getattr(slot.kind, "parts", None)
         names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
-        may_amend = answering or named or self.correcting or names_part
-        if (
-            (parsed is None or not parsed.ok)
-            and base is not None
-            and may_amend
-            and isinstance(slot.kind, Amends)
-        ):
-            amended = slot.kind.amend(text, slot.spec, self.today, base)
+        amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
+        parsed = None
+        if amender is not None and (correcting or names_part):
+            # "The 14th, not the 12th" changes the day of the date the call holds, whatever
+            # the 14th would mean alone; a whole new value ("January 5th") reads as said.
+            amended = amender.amend(text, slot.spec, self.today, base)
+            if amended is not None and amended.ok:
+                parsed = amended
+        if parsed is None:
+            parsed = slot.kind.extract(text, slot.spec, self.today, asked=answering)
+        if parsed is None and correcting and not answering:
+            parsed = slot.kind.extract(text, slot.spec, self.today, asked=True)
+            if parsed is not None:
+                self.weak.add(slot.name)
+        may_amend = answering or correcting or named or self.correcting or names_part
+        if (parsed is None or not parsed.ok) and amender is not None and may_amend:
+            amended = amender.amend(text, slot.spec, self.today, base)
             if amended is not None:
                 parsed = amended
-        if parsed is not None and parsed.ok and slot.spec.hours and self.listener.hours:
-            reason = check_hours(slot.kind.name, parsed.value, self.listener.hours)
-            if reason:
-                parsed = Parsed(False, error=reason)
+        if parsed is not None and parsed.ok and self.listener.hours:
+            parsed = self._within_hours(slot, parsed)
+        return parsed
+
+    def _within_hours(self, slot: _Slot, parsed: Parsed) -> Parsed:
+        """The reading inside the opening hours ("at 8" at a garage is 8 AM).
+
+        For a slot with ``hours: true``, a refusal when no reading is inside them.
+        """
+        assert self.listener.hours is not None
+        readings = [parsed.value, *parsed.others]
+        inside = [
+            value
+            for value in readings
+            if not check_hours(slot.kind.name, value, self.listener.hours)
+        ]
+        if inside and inside[0] != parsed.value:
+            return replace(parsed, value=inside[0], others=())
+        if slot.spec.hours and not inside:
+            return Parsed(
+                False, error=check_hours(slot.kind.name, parsed.value, self.listener.hours)
+            )
         return parsed
 
     def _choose(
@@ -328,62 +360,29 @@ class _Reader:
     # -- free text -------------------------------------------------------------------------
 
     def free_text(self, slot: _Slot, found: list[Segment]) -> None:
-        """The caller's point: asked, what no other slot took; else the words after a cue."""
-        if slot.asked:
-            point = self._point(slot, found)
+        """The caller's point (see :mod:`engine.flow.point`).
+
+        After a dispute, the words that follow it; asked, what no other slot took; else the words
+        after a cue.
+        """
+        taken = [s for s in self.slots.values() if s is not slot and s.said is not None]
+
+        def says_other(piece: str) -> bool:
+            return any(_holds(other, piece, self.today) for other in taken)
+
+        if slot.disputed:
+            dispute = dispute_pattern(slot.name, slot.spec, slot.kind.name, None)
+            point = disputed_point(found, dispute, says_other)
+        elif slot.asked:
+            point = answer_point(found, slot.cue, says_other)
         elif slot.spec.early or slot.known is not None:
-            point = self._after_cue(slot, found)
+            point = cued_point(found, slot.cue, says_other)
         else:
             point = ""
         if point:
             parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
             if parsed is not None and parsed.ok:
                 self._apply(slot, parsed, "plain")
-
-    def _point(self, slot: _Slot, found: list[Segment]) -> str:
-        said = [s for s in found if s.mode != "negated" and not s.question]
-        replaced = [i for i, s in enumerate(said) if s.mode == "replace"]
-        if replaced and any(self._content(slot, s.text) for s in said[replaced[-1] :]):
-            said = said[replaced[-1] :]  # "a headache, sorry, I mean a migraine"
-        kept = [part for s in said for part in self._content(slot, s.text)]
-        return ", ".join(kept)
-
-    def _content(self, slot: _Slot, text: str) -> list[str]:
-        """The caller's own words in ``text``: runs of pieces no other slot took, as said."""
-        taken = [s for s in self.slots.values() if s is not slot and s.changed]
-        runs: list[str] = []
-        run: tuple[int, int] | None = None
-        for start, end in [*spans(text), (len(text), len(text))]:
-            piece = text[start:end]
-            if cue := slot.cue.search(piece) if slot.cue is not None else None:
-                start += cue.end()  # "I'm calling about a sore knee"
-            if end > start and not any(_holds(other, piece, self.today) for other in taken):
-                if strip_fillers(text[start:end]):
-                    run = (run[0] if run else start, end)
-                    continue
-                if run is None:
-                    continue  # hesitations before the point: "um, well, it's my knee"
-            if run is not None:
-                # What another slot took, or the end, closes a run of the caller's own words.
-                point = strip_fillers(text[run[0] : run[1]])
-                if point:
-                    runs.append(point)
-                run = None
-        return runs
-
-    def _after_cue(self, slot: _Slot, found: list[Segment]) -> str:
-        if slot.cue is None:
-            return ""
-        for segment in found:
-            if segment.mode == "negated" or segment.question:
-                continue
-            for piece in pieces(segment.text):
-                match = slot.cue.search(piece)
-                if match:
-                    point = strip_fillers(piece[match.end() :])
-                    if point:
-                        return point
-        return ""
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
@@ -392,10 +391,18 @@ def _holds(slot: _Slot, piece: str, today: date) -> bool:
         return False
     if slot.kind.name == "yes_no":
         return yes_no(piece) is not None
+    value = slot.said
     parsed = slot.kind.extract(piece, slot.spec, today, asked=True)
-    if parsed is None or not parsed.ok:
-        return False
-    said, value = parsed.value, slot.value
-    if isinstance(said, str) and isinstance(value, str):
-        return said.lower() in value.lower()  # "S M Y T H" spells part of "John Smyth"
-    return bool(said == value)
+    readings = [parsed.value, *parsed.others] if parsed is not None and parsed.ok else []
+    if isinstance(slot.kind, Amends) and slot.known is not None:
+        # "the 14th, not the 12th": the day of the date the call holds.
+        amended = slot.kind.amend(piece, slot.spec, today, slot.known)
+        if amended is not None and amended.ok:
+            readings.append(amended.value)
+    for said in readings:
+        if isinstance(said, str) and isinstance(value, str):
+            if said.lower() in value.lower():  # "S M Y T H" spells part of "John Smyth"
+                return True
+        elif said == value:
+            return True
+    return False

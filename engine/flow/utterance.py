@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .slots.fillers import INTERJECTIONS, THINKING
+
 Mode = Literal["plain", "replace", "negated", "alternative"]
 """How a segment relates to what came before it.
 
@@ -38,6 +40,17 @@ class Segment:
         "can you do 7?" are proposals, and count).
         """
         return bool(_QUESTION.match(strip_fillers(self.text)))
+
+    def after_question(self) -> Segment | None:
+        """What follows the question in the same breath, as its own segment, if anything.
+
+        "Where is it, okay, 3 3 9 8 1 0 2": the caller asks themself, then answers.
+        """
+        for start, end in spans(self.text):
+            if strip_fillers(self.text[start:end]):
+                rest = Segment(_tidy(self.text[end:]), self.mode)
+                return rest if rest.text and not rest.question else None
+        return None
 
 
 _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\bprof)"
@@ -66,12 +79,21 @@ _SOFT = re.compile(
 )
 
 
-_CORRECTIVE = re.compile(r"\binstead\b|\bwrong\b|\bmistake\b", re.IGNORECASE)
+# "No, it's ..." at the start disputes what the agent just read back.
+_CORRECTIVE = re.compile(
+    r"\binstead\b|\bwrong\b|\bmistake\b|^(?:(?:uh|um|oh),? )?no\b(?!,? (?:problem|worries))",
+    re.IGNORECASE,
+)
 
 
 def corrective(found: list[Segment], text: str) -> bool:
     """Whether the caller is correcting something: a correction, a "not", or "instead"."""
     return any(s.mode in ("replace", "negated") for s in found) or bool(_CORRECTIVE.search(text))
+
+
+def disputes(text: str) -> bool:
+    """Whether the caller says something is wrong ("that's wrong", "no, it's ...", "instead")."""
+    return bool(_CORRECTIVE.search(text))
 
 
 def segments(text: str) -> list[Segment]:
@@ -134,12 +156,13 @@ def spans(text: str) -> list[tuple[int, int]]:
 
 
 _FILLER_PHRASE = re.compile(
-    r"^(?:(?:um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok|alright|yes|yeah|yep|no|nope"
-    r"|please|sorry|hi|hello|hey|wait|hold on|hang on|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?"
-    r"|moment|minute)|let me (?:think|see|check)|you know|i guess|basically|anyway|then"
-    r"|thanks|thank you)\b[\s,.!?]*)+",
+    rf"^(?:(?:{INTERJECTIONS}|{THINKING}|um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok"
+    r"|alright|yes|yeah|yep|no|nope|please|sorry|hi|hello|hey|wait|hold on|hang on"
+    r"|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?|moment|minute)|let me (?:think|see|check)"
+    r"|you know|i guess|basically|anyway|then|thanks|thank you)\b[\s,.!?]*)+",
     re.IGNORECASE,
 )
+_TRAILING_REACH = 200
 _TRAILING = re.compile(
     r"(?:[\s,]+(?:please|thanks|thank you|i think|i guess|you know|then|for now))+[\s.!?]*$"
     r"|[\s.!?,;:]+$",
@@ -153,7 +176,13 @@ def strip_fillers(text: str) -> str:
     ``"um, well, it's my knee."`` -> ``"it's my knee"``; a text of only fillers -> ``""``.
     """
     text = _FILLER_PHRASE.sub("", text.strip())
-    previous = None
-    while previous != text:
-        previous, text = text, _TRAILING.sub("", text)
-    return text.strip()
+    # Trailing politeness is short: it is looked for in the last few words only, so that a
+    # long utterance costs linear time.
+    end = len(text)
+    while end:
+        start = max(0, end - _TRAILING_REACH)
+        found = _TRAILING.search(text, start, end)
+        if found is None or found.start() == found.end():
+            break
+        end = found.start()
+    return text[:end].strip()

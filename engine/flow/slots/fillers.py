@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 # Exclamations, some of them words that are names elsewhere ("oh boy" is not a Boy).
-_INTERJECTIONS = (
+INTERJECTIONS = (
     r"oh (?:boy|man|dear|my(?: (?:god|gosh|goodness|word|lord))?|jeez|geez|gosh|golly|no|wow"
     r"|great|brother|shoot|darn|dang)|my (?:goodness|god|gosh|word)|goodness(?: me)?"
     r"|good (?:grief|lord|heavens|gosh)|holy (?:cow|moly|smokes|crap)|dear me|gee(?: whiz)?"
@@ -19,9 +19,9 @@ _INTERJECTIONS = (
     r"|ahem|aha|haha|aw+|boy oh boy|man oh man"
 )
 # Sounds of hesitation: "um", "uhh", "erm", "hmm", "mm".
-HESITATION = r"(?:u+[hm]+|h*m+|e+r+m*|a+h+|uhm|eh|huh|mhm)"
+HESITATION = r"(?:u+[hm]+|h+m+|m{2,}|e+r+m*|a+h+|eh|huh|mhm)"  # never a lone "M" (an initial)
 # Thinking aloud, asking for time, and words said while looking for the answer.
-_THINKING = (
+THINKING = (
     r"let me (?:think|see|check|look|find (?:it|that|the \w+|my \w+)|grab (?:it|that|my \w+)"
     r"|get (?:it|that|my \w+)|pull (?:it|that) up)|let's see|hang on(?: a (?:sec(?:ond)?|minute"
     r"|moment))?|hold on(?: a (?:sec(?:ond)?|minute|moment))?|hold up|wait(?: a (?:sec(?:ond)?"
@@ -41,13 +41,13 @@ _CUES = (
     r"|date|time|street|id) is|under the name(?: of)?|my (?:\w+ )?(?:name|address|number) is"
 )
 _EMPTY = re.compile(
-    rf"\b(?:{_INTERJECTIONS}|{_THINKING}|{_JUDGEMENTS}|{_CUES}|{HESITATION}|yes|yeah|yep|no|nope"
+    rf"\b(?:{INTERJECTIONS}|{THINKING}|{_JUDGEMENTS}|{_CUES}|{HESITATION}|yes|yeah|yep|no|nope"
     r"|sorry|please|thanks|thank you|hi|hello|hey|oh|ah)\b",
     re.IGNORECASE,
 )
 # Interjections and thinking aloud, as they stand between commas or at the start of an answer.
 _ASIDE = re.compile(
-    rf"(?:^|(?<=[,.!?;]))\s*(?:oh,? )?(?:{_INTERJECTIONS}|{_THINKING}|{HESITATION})\s*"
+    rf"(?:^|(?<=[,.!?;]))\s*(?:oh,? )?(?:{INTERJECTIONS}|{THINKING}|{HESITATION})\s*"
     r"(?=[,.!?;]|$)",
     re.IGNORECASE,
 )

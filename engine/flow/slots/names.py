@@ -88,7 +88,9 @@ _NOT_NAME = _words(
     sixty seventy eighty ninety hundred thousand million monday tuesday wednesday
     thursday friday saturday sunday gosh golly geez jeez jeepers whoa woah wow oops whoops ugh
     argh yikes dang darn phew ahem aha haha mhm hmm grief goodness christmas thanksgiving
-    easter weekend"""
+    easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
+    thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
+    thirtieth"""
 )
 # Contractions are never names ("that's", "we'll", "can't"); "O'Neil" is.
 _CONTRACTION = re.compile(r"[\w]+['\u2019](?:re|ve|ll|d|m|t)|\w+n['\u2019]t", re.IGNORECASE)
@@ -192,8 +194,7 @@ class NameType(BaseSlotType):
         words = self._words(said, asked)
         if words is None:
             return None
-        named = _spell(words, spelled)
-        return self._named(named) if named else None
+        return self._named(_spell(words, spelled))
 
     def _words(self, said: str, asked: bool) -> list[str] | None:
         """The name's words as said (before spellings are applied); None for no name."""
@@ -203,10 +204,8 @@ class NameType(BaseSlotType):
             return [both[2], both[1]]
         plain = _NICKNAME.sub("", said)
         found = self._cued(plain, asked) or self._cued(said, asked)
-        if found is not None:
+        if found or not asked:
             return found
-        if not asked:
-            return None
         # The whole answer is the name; or its first part, before a comma ("Ana Silva, March
         # 3rd 1980", "John Smith, 617 555 0123").
         for text in (plain, said):
@@ -221,7 +220,7 @@ class NameType(BaseSlotType):
                 _is_name_word(t) or _HESITATION.fullmatch(t) for t in re.findall(r"[\w'-]+", rest)
             )
         )
-        return None if more else _name_words(head, whole=True) or []
+        return None if more else _name_words(head, whole=True) or found
 
     @staticmethod
     def _cued(said: str, asked: bool) -> list[str] | None:
@@ -231,6 +230,8 @@ class NameType(BaseSlotType):
         for cue in sorted(cues, key=lambda cue: cue.start()):
             if words := _name_words(said[cue.end() : cue.end() + _REACH], whole=False):
                 return words
+        if cues and not said[max(cue.end() for cue in cues) :].strip(" ,.!?"):
+            return []  # "my name is spelled S M Y T H": the spelling is the name
         if not asked:
             for cue in _LATE_ITS.finditer(said):
                 words = _name_words(said[cue.end() : cue.end() + _REACH], whole=True)
@@ -242,7 +243,10 @@ class NameType(BaseSlotType):
         """``base`` with the part ``text`` names changed: a spelling, or a first or last name."""
         if not isinstance(base, str) or not base.split():
             return None
+        part = _PART.search(text)
         spelled, said = spelled_out(drop_asides(text))
+        if not (spelled or part):
+            return None  # a whole new name is read by extract, not here
         words = self._words(said, asked=True) or []
         if len(words) > 1:
             return self._named(_spell(words, spelled))
@@ -250,7 +254,6 @@ class NameType(BaseSlotType):
         if not new:
             return None
         known = base.split()
-        part = _PART.search(text)
         if part and len(known) > 1:
             index = 0 if part[1] else len(known) - 1
         else:
