@@ -276,7 +276,7 @@ class _Reader:
         names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
         amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
         parsed = None
-        if amender is not None and (correcting or names_part):
+        if amender is not None and (correcting or self.correcting or names_part):
             # "The 14th, not the 12th" changes the day of the date the call holds, whatever
             # the 14th would mean alone; a whole new value ("January 5th") reads as said.
             amended = amender.amend(text, slot.spec, self.today, base)

@@ -63,7 +63,8 @@ _MARKERS = re.compile(
     rf"{_ABBREVIATION}(?:\.{{2,}}|[.!?;](?=\s|$))"  # sentence ends (not "Dr." or "a.m.")
     r"|\s[-\u2013\u2014]+\s"  # a dash between words
     rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
-    r"|(?P<plain>\b(?:no|sorry)(?=, ))"  # "no, four": a fresh start, but not a correction
+    # "no, four", "the twelfth, no the thirteenth": a fresh start, but not a correction
+    r"|(?P<plain>\b(?:no|sorry)(?=, )|(?<=, )no\b(?= (?!problem|worries|idea|thanks)\w))"
     r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of)\b)"
     r"|(?P<alternative>\bor\b)",
     re.IGNORECASE,

@@ -42,9 +42,8 @@ class _Run:
     tokens: tuple[Token, ...]
 
 
-def _runs(said: str) -> list[_Run]:
-    """The stretches of code characters in ``said``: letters and digits with nothing between."""
-    text = repeated(numerals(said, lower=False))
+def _runs(text: str) -> list[_Run]:
+    """The stretches of code characters in ``text`` (numbers as digits), with nothing between."""
     runs: list[_Run] = []
     current: list[Token] = []
     start = 0
@@ -96,9 +95,10 @@ class IdentifierType(BaseSlotType):
         return super().parse(value, spec, today)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        runs = _runs(said)
+        text = repeated(numerals(said, lower=False))
+        runs = _runs(text)
         if not asked:
-            cues = [cue.end() for cue in _CUE.finditer(said)]
+            cues = [cue.end() for cue in _CUE.finditer(text)]
             runs = [run for run in runs if any(0 <= run.start - end <= _CUE_REACH for end in cues)]
         # The last stretch that reads as a valid code, in the reading most likely for it.
         for run in reversed(runs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date
 
@@ -92,6 +93,8 @@ _NOT_NAME = _words(
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
     thirtieth"""
 )
+# Months are names too ("April", "June"), but not when only "it's" introduces them.
+_MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
 # Contractions are never names ("that's", "we'll", "can't"); "O'Neil" is.
 _CONTRACTION = re.compile(r"[\w]+['\u2019](?:re|ve|ll|d|m|t)|\w+n['\u2019]t", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
@@ -235,7 +238,7 @@ class NameType(BaseSlotType):
         if not asked:
             for cue in _LATE_ITS.finditer(said):
                 words = _name_words(said[cue.end() : cue.end() + _REACH], whole=True)
-                if words and all(word[0].isupper() for word in words):
+                if words and all(w[0].isupper() and w.lower() not in _MONTHS for w in words):
                     return words
         return None
 
