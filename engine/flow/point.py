@@ -113,9 +113,14 @@ def _content(text: str, cue: re.Pattern[str] | None, taken: Taken) -> list[str]:
         opening = _opening(piece, cue)
         if opening is not None:
             start += opening.end()
-        if end > start and not taken(piece):
-            end = start + len(_untaken(text[start:end], taken))
-            if strip_fillers(text[start:end]):
+        # After a cue the point may run into another value ("pick the car up at 2100 Pine
+        # Street around 8"); without one, a piece that says another value is no point ("I was
+        # born on June 4th 1972").
+        body = text[start:end] if end > start else ""
+        kept = _untaken(body, taken) if opening is not None else body
+        if kept.strip() and not taken(kept):
+            end = start + len(kept)
+            if strip_fillers(kept):
                 run = (run[0] if run else start, end)
             continue  # hesitations before the point: "um, well, it's my knee"
         if run is not None:

@@ -65,7 +65,7 @@ _MARKERS = re.compile(
     rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
     # "no, four", "the twelfth, no the thirteenth": a fresh start, but not a correction
     r"|(?P<plain>\b(?:no|sorry)(?=, )|(?<=, )no\b(?= (?!problem|worries|idea|thanks)\w))"
-    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of)\b)"
+    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b)"
     r"|(?P<alternative>\bor\b)",
     re.IGNORECASE,
 )

@@ -10,7 +10,7 @@ is worse than one asked about again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +34,7 @@ class Parsed:
     value: object = None
     error: str = ""
     sure: bool = True
-    others: tuple[object, ...] = ()
+    others: tuple[object, ...] = field(default=(), compare=False)  # a hint, not the value
 
 
 class SlotType(Protocol):
