@@ -270,7 +270,8 @@ class _Reader:
         correcting = slot.current is not None and (
             mode in ("replace", "negated") or slot.disputed or self.disputing
         )
-        answering = slot.asked or slot.disputed
+        # A slot the caller names reads the words as its answer: "the mileage is about 62,000".
+        answering = slot.asked or slot.disputed or named
         base = slot.current
         parts = getattr(slot.kind, "parts", None)
         names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None

@@ -75,8 +75,11 @@ _QUESTION = re.compile(
     re.IGNORECASE,
 )
 # "Not" ends at the next comma: "not 7, 8" takes back 7 and means 8.
+# A comma inside a number ("90,000") parts nothing.
 _SOFT = re.compile(
-    r"\s*[,;:]\s*(?:(?:and|but|plus|also)\s+)?|\s+(?:and|but|plus|also)\s+", re.IGNORECASE
+    r"\s*(?:[;:]|(?<!\d),|,(?!\d{3}\b))\s*(?:(?:and|but|plus|also)\s+)?"
+    r"|\s+(?:and|but|plus|also)\s+",
+    re.IGNORECASE,
 )
 
 
