@@ -107,7 +107,7 @@ def understand(
     today: date,
 ) -> Understanding:
     """The slot values in ``said``, for a state that asks for the slots ``asked``."""
-    text = clean(said)
+    text = _latest(clean(said))
     if not text:
         return Understanding()
     found = segments(text)
@@ -135,6 +135,19 @@ def understand(
             if answer is not None:
                 slot.value, slot.changed = answer, True
     return _result(slots.values())
+
+
+# A caller's turn is a few sentences; of a longer one only the last this many characters are
+# read (the latest words carry the answer and its corrections), so that a runaway transcript
+# costs bounded time.
+READ_AT_MOST = 10_000
+
+
+def _latest(text: str) -> str:
+    if len(text) <= READ_AT_MOST:
+        return text
+    tail = text[-READ_AT_MOST:]
+    return tail[tail.find(" ") + 1 :]  # from a word's start
 
 
 def _slot(

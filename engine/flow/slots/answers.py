@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 
@@ -90,6 +91,7 @@ class YesNoType(BaseSlotType):
 
 
 _NEGATED = re.compile(r"\b(?:not|don't want|rather not|never)(?: the| a| an)? ?$")
+_NEGATION_REACH = 20  # characters before an option where "not" takes it back
 
 
 def _options(spec: SlotSpec) -> dict[str, str]:
@@ -99,6 +101,24 @@ def _options(spec: SlotSpec) -> dict[str, str]:
         for canonical, synonyms in spec.options.items()
         for phrase in (canonical.replace("_", " "), *synonyms)
     }
+
+
+def _outermost(hits: list[tuple[int, int, str]]) -> set[str]:
+    """The options of the hits no longer hit contains: "window seat" wins over its "window".
+
+    One sweep in order of start (longest first), so that many hits cost n log n, not n².
+    """
+    found: set[str] = set()
+    reach = -1  # the furthest end of the hits before the current span
+    for (_, end), group in itertools.groupby(sorted(hits, key=lambda h: (h[0], -h[1])), key=_span):
+        if reach < end:
+            found.update(canonical for _, _, canonical in group)
+        reach = max(reach, end)
+    return found
+
+
+def _span(hit: tuple[int, int, str]) -> tuple[int, int]:
+    return hit[0], hit[1]
 
 
 class EnumType(BaseSlotType):
@@ -128,14 +148,9 @@ class EnumType(BaseSlotType):
             (match.start(), match.end(), canonical)
             for phrase, canonical in options.items()
             for match in re.finditer(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
-            if not _NEGATED.search(said[: match.start()])
+            if not _NEGATED.search(said[max(0, match.start() - _NEGATION_REACH) : match.start()])
         ]
-        # "window seat" wins over the "window" inside it.
-        found = {
-            canonical
-            for start, end, canonical in hits
-            if not any(s <= start and end <= e and e - s > end - start for s, e, _ in hits)
-        }
+        found = _outermost(hits)
         if len(found) == 1:
             return Parsed(True, found.pop())
         if hits or not (asked and said):

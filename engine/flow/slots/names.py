@@ -49,9 +49,9 @@ _LAST_FIRST = re.compile(
 )
 # A nickname beside the legal name: "Robert Jones, but everyone calls me Bob", "Kate for short".
 _NICKNAME = re.compile(
-    r"[\s,]*(?:but |and )?(?:(?:everyone|everybody|people|most people|my friends|friends|folks"
-    r"|they all|you can|just) (?:calls?|call) me|i go by|i'm known as|(?:my )?nickname(?:'s| is))"
-    r" [\w'-]+|[\s,]+[\w'-]+ for short\b",
+    r"(?:,\s*|\s+)?(?:but |and )?(?:(?:everyone|everybody|people|most people|my friends|friends"
+    r"|folks|they all|you can|just) (?:calls?|call) me|i go by|i'm known as"
+    r"|(?:my )?nickname(?:'s| is)) [\w'-]+|(?:,\s*|\s+)[\w'-]+ for short\b",
     re.IGNORECASE,
 )
 _TITLE = re.compile(
@@ -62,6 +62,10 @@ _POLITE = re.compile(r"\b(?:please|thanks|thank you)\b", re.IGNORECASE)
 # A name is a few words: past this many characters after a cue, nothing more is read, so that
 # an utterance of many cues ("my name is my name is ...") costs linear time.
 _REACH = 160
+
+
+_MOST_SAID = 12  # name words said in a row, restarts included ("Dana, Dana Scully")
+_NEXT_WORD = re.compile(r"[\s,]{0,4}([\w'\u2019-]+)")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -127,13 +131,18 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
     text = _TITLE.sub("", _POLITE.sub(" ", text))
     text = re.sub(r"\b([a-z])\.", r"\1", text, flags=re.IGNORECASE)
     tokens = re.findall(r"[\w'\u2019-]+|[.!?;,]", text)
-    while tokens and (
-        tokens[0].lower() in _FILLERS or _HESITATION.fullmatch(tokens[0]) or tokens[0] in ".!?;,"
-    ):
-        tokens.pop(0)
+    first = next(
+        (
+            index
+            for index, token in enumerate(tokens)
+            if not (token.lower() in _FILLERS or _HESITATION.fullmatch(token) or token in ".!?;,")
+        ),
+        len(tokens),
+    )
     chunks: list[list[str]] = [[]]
     stop = None
-    for token in tokens:
+    words = 0
+    for token in tokens[first:]:
         if token == ",":
             chunks.append([])
             continue
@@ -143,6 +152,9 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
             stop = token
             break
         chunks[-1].append(token)
+        words += 1
+        if words > _MOST_SAID:
+            return []  # no name is this long, even said twice
     chunks = [chunk for chunk in chunks if chunk]
     # A part the caller says again inside a later, fuller part: "Dana, Dana Scully".
     chunks = [
@@ -231,6 +243,9 @@ class NameType(BaseSlotType):
         if asked:
             cues += _ASKED_NAME_CUE.finditer(said)
         for cue in sorted(cues, key=lambda cue: cue.start()):
+            after = _NEXT_WORD.match(said, cue.end())
+            if after is not None and after[1].lower() in _NOT_NAME - _FILLERS:
+                continue  # "my name is my name is ...": no name after this cue
             if words := _name_words(said[cue.end() : cue.end() + _REACH], whole=False):
                 return words
         if cues and not said[max(cue.end() for cue in cues) :].strip(" ,.!?"):

@@ -28,6 +28,7 @@ _PART = re.compile(
     re.IGNORECASE,
 )
 _PREVIOUS = re.compile(r"([^\W\d_][\w'-]*)[\s,.]*$")
+_NEAR = 60  # characters before a spelling where the word it spells is looked for
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,11 @@ def spelled_out(text: str) -> tuple[list[Spelled], str]:
     for run in _RUN.finditer(text):
         letters = re.sub(r"[^a-z]", "", run["letters"].lower())
         before = text[position : run.start()]
-        previous = _PREVIOUS.search(before)
+        # Only the last words before the letters matter (and a long text stays linear).
+        near = max(0, len(before) - _NEAR)
+        previous = _PREVIOUS.search(before, near)
         similar = previous is not None and fuzz.ratio(previous[1].lower(), letters) >= 60
-        part = _PART.search(before)
+        part = _PART.search(before, near)
         if len(letters) < 3 and not (similar or run["intro"] or part):
             continue  # two letters alone are initials ("J R Smith"), not a spelling
         if similar and previous is not None:
