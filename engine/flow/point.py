@@ -32,9 +32,11 @@ _INTRODUCER = re.compile(
     re.IGNORECASE,
 )
 _FILLER = rf"(?:{HESITATION}|like|you know|i mean|well|so|basically|sort of|kind of)"
-# A word said again after a hesitation: "my, uh, my annual physical".
+# Words said again after a hesitation: "my, uh, my annual physical", "on my, uh, on my".
 _RESTART = re.compile(
-    rf"\b([\w']+)(?:\s*,\s*(?:{_FILLER}\s*,?\s*)*|\s+(?:{_FILLER}\s*,?\s*)+)\1\b", re.IGNORECASE
+    rf"\b((?:[\w']+ ){{0,2}}[\w']+)(?:\s*,\s*(?:{_FILLER}\s*,?\s*)*|\s+(?:{_FILLER}\s*,?\s*)+)"
+    r"\1\b",
+    re.IGNORECASE,
 )
 # A filler set off by commas, with the words on either side (a few letters each, so that a long
 # utterance costs linear time).
@@ -173,5 +175,6 @@ def _finish(text: str) -> str:
 def _join(found: re.Match[str]) -> str:
     """Two sides of a filler set off by commas: one phrase ("a rash on my arm"), or two."""
     before, after = found[1], found[2]
-    one_phrase = before.lower().strip(",") in _GOES_ON or after.lower() in _CARRIES_ON
+    like = re.search(r",\s*like\s*,", found[0], re.IGNORECASE)  # "I need, like, a physical"
+    one_phrase = like or before.lower().strip(",") in _GOES_ON or after.lower() in _CARRIES_ON
     return f"{before} {after}" if one_phrase else f"{before}, {after}"

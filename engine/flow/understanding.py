@@ -316,20 +316,21 @@ class _Reader:
 
         For a slot with ``hours: true``, a refusal when no reading is inside them.
         """
-        assert self.listener.hours is not None
+        hours = self.listener.hours
+        assert hours is not None
         readings = [parsed.value, *parsed.others]
-        inside = [
-            value
-            for value in readings
-            if not check_hours(slot.kind.name, value, self.listener.hours)
-        ]
-        if inside and inside[0] != parsed.value:
-            return replace(parsed, value=inside[0], others=())
+        inside = [value for value in readings if not check_hours(slot.kind.name, value, hours)]
+        if inside:
+            chosen = inside[0]
+        elif slot.kind.name == "time" and parsed.others:
+            # None inside: the nearest ("drop it off at 7:30" at a garage opening at 8 is 7:30
+            # AM), so that a refusal says the hours the caller meant to meet.
+            chosen = min(readings, key=lambda value: _minutes_outside(value, hours))
+        else:
+            chosen = parsed.value
         if slot.spec.hours and not inside:
-            return Parsed(
-                False, error=check_hours(slot.kind.name, parsed.value, self.listener.hours)
-            )
-        return parsed
+            return Parsed(False, error=check_hours(slot.kind.name, chosen, hours))
+        return parsed if chosen == parsed.value else replace(parsed, value=chosen, others=())
 
     def _choose(
         self, slots: list[_Slot], text: str, results: Mapping[str, Parsed]
@@ -397,6 +398,14 @@ class _Reader:
             parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
             if parsed is not None and parsed.ok:
                 self._apply(slot, parsed, "plain")
+
+
+def _minutes_outside(value: object, hours: OpeningHours) -> int:
+    """How far a time ("HH:MM") is from the opening hours, in minutes (0 inside)."""
+    hour, _, minute = str(value).partition(":")
+    at = int(hour) * 60 + int(minute)
+    opens, closes = (int(t[:2]) * 60 + int(t[3:]) for t in (hours.open, hours.close))
+    return max(opens - at, at - closes, 0)
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:

@@ -73,6 +73,8 @@ class _Parts:
 
 
 def _normal(text: str) -> str:
+    # "First thing", "first name": no first of a month.
+    text = re.sub(r"\bfirst (?=thing|name|time|visit|appointment)", "", text, flags=re.I)
     said = numerals(text.replace("\u2019", "'"))
     said = re.sub(r"\bnew years\b", "new year's", said)
     said = " ".join(re.sub(r"[^\w/' -]+|(?<!\w)-|-(?!\w)|'(?!s\b)", " ", said).split())

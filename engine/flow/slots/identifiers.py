@@ -213,8 +213,10 @@ _POSITION = re.compile(
 )
 _ENDS = re.compile(r"\b(?P<which>ends?|finish(?:es)?|starts?|begins?) (?:in|with)(?P<new> .{1,60})")
 _ALL_OF = re.compile(
-    r"\b(?:the )?(?P<kind>letters|digits|numbers) (?:are|should be|were)(?P<new> .{1,60})"
+    r"\b(?:the )?(?:(?P<end>last|first) (?P<count>\d|two|three|four|five|six) )?"
+    r"(?P<kind>letters|digits|numbers|characters) (?:are|should be|were|is)(?P<new> .{1,60})"
 )
+_COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 
 def _characters(text: str) -> str:
@@ -256,8 +258,16 @@ def amend_code(said: str, base: str) -> str | None:
         return new + base[len(new) :]
     if found := _ALL_OF.search(said):
         new = _characters(found["new"])
-        letters = found["kind"] == "letters"
-        places = [i for i, char in enumerate(base) if char.isalpha() == letters]
+        kind = found["kind"]
+        places = [
+            i
+            for i, char in enumerate(base)
+            if kind == "characters" or char.isalpha() == (kind == "letters")
+        ]
+        if found["end"]:
+            # "the last three digits are 3 4 5"
+            count = _COUNTS.get(found["count"]) or int(found["count"])
+            places = places[-count:] if found["end"] == "last" else places[:count]
         if len(new) != len(places):
             return None
         chars = list(base)

@@ -95,7 +95,7 @@ _NOT_NAME = _words(
     argh yikes dang darn phew ahem aha haha mhm hmm grief goodness christmas thanksgiving
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
-    thirtieth"""
+    thirtieth date birth"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
@@ -263,19 +263,20 @@ class NameType(BaseSlotType):
             return None
         part = _PART.search(text)
         spelled, said = spelled_out(drop_asides(text))
-        if not (spelled or part):
-            return None  # a whole new name is read by extract, not here
         words = self._words(said, asked=True) or []
         if len(words) > 1:
-            return self._named(_spell(words, spelled))
+            return self._named(_spell(words, spelled)) if spelled or part else None
         new = spelled[-1].word if spelled else words[0] if words else ""
-        if not new:
-            return None
         known = base.split()
+        if not new or new.lower() in (word.lower() for word in known):
+            return None
+        closest = max(range(len(known)), key=lambda i: fuzz.ratio(known[i].lower(), new.lower()))
         if part and len(known) > 1:
             index = 0 if part[1] else len(known) - 1
+        elif spelled or fuzz.ratio(known[closest].lower(), new.lower()) >= 60:
+            index = closest  # "Sarah with an H" for "Sara Connor": the word it respells
         else:
-            index = max(range(len(known)), key=lambda i: fuzz.ratio(known[i].lower(), new.lower()))
+            return None  # a whole new name is read by extract, not here
         return self._named([*known[:index], new, *known[index + 1 :]])
 
     @staticmethod

@@ -41,11 +41,12 @@ _CLOCK_NUMBER = re.compile(
     r"|\b(?:around|about|roughly|by) \d{1,2}(?:[: ]\d\d)? ?(?:tonight|in the \w+|on \w+day)"
 )
 # Numbers that count nothing: a house number ("42 Elm Street"), a model year ("a 2015 Honda"),
-# a year something began ("since 2019").
+# a year something began ("since 2019"), an age or a while ("12 years old", "for 3 weeks").
 _NOT_COUNT = re.compile(
     r"\b\d+(?= (?:[a-z]+ ){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct"
     r"|boulevard|blvd|way|place|pl|terrace|circle|parkway|highway|hwy)\b)"
     r"|(?:(?<=\ba )|(?<=\ban ))\d{4}(?= [a-z])|(?<=\bsince )\d{4}\b"
+    r"|\b\d+(?= (?:years?|months?|weeks?|days?|hours?|minutes?)\b)"  # "12 years old"
 )
 _NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
 

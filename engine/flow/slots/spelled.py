@@ -23,6 +23,8 @@ _RUN = re.compile(
 _REMARK = re.compile(
     r"\b(?:with|without) (?:an?|one|two|double|a double) [a-z]\b(?:['\u2019]?s\b)?", re.IGNORECASE
 )
+# "It's spelled, Smythe, S M Y T H E": the word "spelled" with nothing spelled after it.
+_SPELLED_WORD = re.compile(r"\b(?:it's |that's |is )?spel(?:led|t)\b(?![\s,:]+[a-z]\b)", re.I)
 _PART = re.compile(
     r"\b(?:(?P<first>first|given)|last|family|sur) ?name(?:'s| is)?(?: spel(?:led|t))?[\s,:]*$",
     re.IGNORECASE,
@@ -48,6 +50,7 @@ def spelled_out(text: str) -> tuple[list[Spelled], str]:
     N A Scully") becomes a word of it.
     """
     text = _REMARK.sub(" ", re.sub(r"\b([a-z])\.", r"\1", text, flags=re.IGNORECASE))
+    text = _SPELLED_WORD.sub(" ", text)
     floating: list[Spelled] = []
     kept: list[str] = []
     position = 0

@@ -21,13 +21,16 @@ _PAST_TO = re.compile(
 _CLOCK = re.compile(r"\b(\d{1,2})(?:[: ](\d\d))? ([ap]m|oclock)\b|\b(\d{1,2}):(\d\d)\b")
 # Not among more digits: "at 4 1 5 5 5 5 ..." is a phone number.
 _AT = re.compile(r"\bat (\d{1,2})(?: (\d\d))?\b(?! ?\d)")
-_BARE = re.compile(r"(?<!\d )\b(\d{1,2})(?: (\d\d))?\b(?! ?\d)")
+# Words after a number that make it a head count: "about 6 of us" is no time.
+_HEADS = r" (?:of us|of them|people|persons|guests|adults|kids|children)\b"
+_BARE = re.compile(rf"(?<!\d )\b(\d{{1,2}})(?: (\d\d))?\b(?! ?\d)(?!{_HEADS})")
 # A time proposed or given roughly ("around 7", "let's do 8", "I'd say 7"): said in passing, a
 # time only beside words of a booking (a day, a head count, coming in), as "about six" alone
 # answers "how many people?".
 _ROUGHLY = re.compile(
     r"\b(?:around|about|round about|roughly|approximately|by|like|let's do|let's say|let's go with"
     r"|i'd say|how about|what about|make it|we'll do)\b (\d{1,2})(?: (\d\d))?\b(?! ?\d)"
+    rf"(?!{_HEADS})"
 )
 _BOOKING = re.compile(
     r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|tonight|tomorrow|morning|afternoon"
@@ -46,6 +49,14 @@ _VAGUE = (
     (re.compile(r"(?<!the )\b(?:first|1st) thing\b"), "08:00"),
     (re.compile(r"\blunch ?time\b|\b(?:around|about|at|by) lunch\b"), "12:00"),
 )
+
+
+def _around(found: re.Match[str]) -> str:
+    """Seven-ish as "around seven"; "half past seven-ish" as "half past seven"."""
+    before = found.string[max(0, found.start() - 8) : found.start()].lower()
+    if re.search(r"\b(?:past|to|after|of|till|before) $", before):
+        return found[1]
+    return f"around {found[1]}"
 
 
 class TimeType(BaseSlotType):
@@ -73,7 +84,7 @@ class TimeType(BaseSlotType):
         return super().parse(value, spec, today)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = re.sub(r"(?<=o'clock)-?ish\b", "", _ISH.sub(r"around \1", said), flags=re.I)
+        said = re.sub(r"(?<=o'clock)-?ish\b", "", _ISH.sub(_around, said), flags=re.I)
         said = re.sub(r"\b([a-z]+)-(?=[a-z]+\b)", r"\1 ", said.lower())  # "six-thirty"
         said = re.sub(r"(?<=\d)\s*([ap])\.?\s?m\b\.?", r" \1m", numerals(said))
         said = re.sub(r"(?<=\d)\s*o\s?'?\s?clock\b", " oclock", said)
