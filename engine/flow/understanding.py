@@ -285,7 +285,9 @@ class _Reader:
         )
         # A slot the caller names reads the words as its answer: "the mileage is about 62,000".
         answering = slot.asked or slot.disputed or named
-        base = slot.current
+        # What the caller took back earlier in this breath is still what a part changes:
+        # "not the 12th, the 21st".
+        base = slot.current if slot.current is not None else slot.known
         parts = getattr(slot.kind, "parts", None)
         names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
         amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None

@@ -102,6 +102,7 @@ class DateType(BaseSlotType):
     name = "date"
     format = "date as YYYY-MM-DD"
     invalid = "I didn't catch a date"
+    parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         text = _normal(said)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 # Words a run of digits may hold without ending: hesitations.
 _INSIDE = frozenset(["uh", "um", "umm", "uhh", "er", "erm", "ah", "and"])
+_PAUSE = frozenset([",", ";", ".", "slash", "dash", "hyphen"])  # between groups: "ten slash 21"
 _TOKEN = re.compile(r"\d+|[a-z']+|[,;.]")
 # Said just before a date of birth given in passing ("born 6 15 72", "my birthday is ...").
 _BIRTH = re.compile(r"\b(?:born|birthday|birth date|birthdate|date of birth|dob|d o b)\b")
@@ -71,9 +72,9 @@ def _runs(text: str) -> list[tuple[list[str], int, bool]]:
     for index, (word, position) in enumerate(words):
         if digit(index):
             if not run:
-                start, alone = position, before in ",;."
+                start, alone = position, before in _PAUSE
             run.append("0" if word in ("oh", "o") else word)
-        elif run and word in ",;.":
+        elif run and word in _PAUSE:
             run.append(",")
         elif run and word in _INSIDE:
             continue
@@ -100,14 +101,20 @@ def _groups(run: list[str]) -> tuple[int, int, str] | None:
     if len(paused) == 3:
         month, day, year = ("".join(group) for group in paused)
         return (int(month), int(day), year) if month and day else None
+    said = [t for t in run if t != ","]
+    if len(said) in (6, 8) and all(len(token) == 1 for token in said):
+        digits = "".join(said)  # "1 0 2 1 7 1": month, day and year one digit at a time
+        return int(digits[:2]), int(digits[2:4]), digits[4:]
     tokens: list[str] = []
-    for token in (t for t in run if t != ","):
+    for token in said:
         if tokens and tokens[-1] == "0" and len(token) == 1:
             tokens[-1] += token  # "oh three" is "03"
         else:
             tokens.append(token)
     if len(tokens) == 4 and tokens[2] in ("19", "20") and len(tokens[3]) == 2:
         tokens[2:] = [tokens[2] + tokens[3]]  # "nineteen eighty" said in halves
+    if len(tokens) == 4 and len(tokens[0]) == len(tokens[1]) == 1:
+        tokens[:2] = [tokens[0] + tokens[1]]  # "one oh, twenty one, seventy one"
     if len(tokens) == 2 and len(tokens[0]) == 4:
         tokens = [tokens[0][:2], tokens[0][2:], tokens[1]]  # "0304 1980"
     if len(tokens) != 3:

@@ -49,7 +49,8 @@ _LAST_FIRST = re.compile(
 )
 # A nickname beside the legal name: "Robert Jones, but everyone calls me Bob", "Kate for short".
 _NICKNAME = re.compile(
-    r"(?:,\s*|\s+)?(?:but |and )?(?:(?:everyone|everybody|people|most people|my friends|friends"
+    r"(?:,\s*|\s+)?(?:but |and |though |although )?(?:(?:everyone|everybody|people|most people"
+    r"|my friends|friends"
     r"|folks|they all|you can|just) (?:calls?|call) me|i go by|i'm known as"
     r"|(?:my )?nickname(?:'s| is)) [\w'-]+|(?:,\s*|\s+)[\w'-]+ for short\b",
     re.IGNORECASE,
@@ -95,7 +96,7 @@ _NOT_NAME = _words(
     argh yikes dang darn phew ahem aha haha mhm hmm grief goodness christmas thanksgiving
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
-    thirtieth date birth"""
+    thirtieth date birth though although"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
