@@ -10,6 +10,7 @@ Elm Street"). The judgement and the cue are never the value.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 
@@ -25,6 +26,7 @@ _TAIL = re.compile(
     re.IGNORECASE,
 )
 _TAILS = 4  # boundaries tried per piece: a bounded number keeps a long piece linear
+_UNIT = re.compile(r"(?:apartment|apt|unit|suite|floor|building|flat|room|#)\b", re.IGNORECASE)
 # Words that introduce a corrected value, never part of it: "it's 48 Elm Street".
 _INTRODUCER = re.compile(
     r"^(?:no,?\s+)?(?:it's|it is|it should be|should be|that's|that is|it was|make it|it's actually"
@@ -78,7 +80,10 @@ def cued_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Tak
             continue
         for match in cue.finditer(segment.text):
             rest = strip_fillers(_collapse(segment.text[match.end() :]))
-            first = _untaken(pieces(rest)[0], taken) if rest else ""
+            said = pieces(rest)
+            # "9 Elm Street, apartment 2": the parts of an address go on past a comma.
+            first = ", ".join(said[:1] + list(itertools.takewhile(_UNIT.match, said[1:])))
+            first = _untaken(first, taken) if rest else ""
             point = _finish(first) if first and not taken(first) else ""
             if point:
                 return point
@@ -158,7 +163,8 @@ def _untaken(piece: str, taken: Taken) -> str:
 def _collapse(text: str) -> str:
     """``text`` without restarts and hesitations inside it, its commas kept where they part."""
     text = _RESTART.sub(r"\1", text)
-    text = _ASIDE.sub(_join, text)
+    for _ in range(2):  # twice: asides one word apart share that word ("a, um, 2012, uh, Honda")
+        text = _ASIDE.sub(_join, text)
     return _LOOSE.sub("", text)
 
 
@@ -176,5 +182,10 @@ def _join(found: re.Match[str]) -> str:
     """Two sides of a filler set off by commas: one phrase ("a rash on my arm"), or two."""
     before, after = found[1], found[2]
     like = re.search(r",\s*like\s*,", found[0], re.IGNORECASE)  # "I need, like, a physical"
-    one_phrase = like or before.lower().strip(",") in _GOES_ON or after.lower() in _CARRIES_ON
+    one_phrase = (
+        like
+        or before.lower().strip(",") in _GOES_ON
+        or after.lower() in _CARRIES_ON
+        or before.isdigit()  # "a 2012, uh, Honda Accord"
+    )
     return f"{before} {after}" if one_phrase else f"{before}, {after}"

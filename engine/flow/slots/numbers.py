@@ -51,9 +51,19 @@ _NOT_COUNT = re.compile(
 _NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
 
 
+# A pause inside a number said in words: "forty two thousand, three hundred".
+_GOES_ON = re.compile(
+    r"\b(thousand|hundred)\s*,\s*(?=(?:and )?(?:one|two|three|four|five|six|seven|eight|nine"
+    r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty"
+    r"|thirty|forty|fifty|sixty|seventy|eighty|ninety|a hundred)\b)",
+    re.IGNORECASE,
+)
+
+
 def _spoken(said: str) -> str:
     """Numbers as digits, said every way: "80,000", "45k", "200 thousand", "4 5 2 1 0"."""
     said = re.sub(r"\b(\w+)-?ish\b", r"\1", said, flags=re.IGNORECASE)  # "six-ish"
+    said = _GOES_ON.sub(r"\1 ", said)  # "forty two thousand, three hundred"
     said = numerals(said)
     said = re.sub(r"\b(\d{1,3})((?:,\d{3})+)\b", lambda m: m[1] + m[2].replace(",", ""), said)
     said = re.sub(r"\b(\d+(?:\.\d+)?) ?(?:k|1000|thousand)\b", _thousands, said)

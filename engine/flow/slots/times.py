@@ -110,7 +110,12 @@ class TimeType(BaseSlotType):
         booking = asked or _BOOKING.search(said) is not None
         roughly = _ROUGHLY.search(said) if booking else None
         if found := _AT.search(said) or roughly or (_BARE.search(said) if asked else None):
-            return self._resolve(int(found[1]), int(found[2] or 0), part_of_day)
+            parsed = self._resolve(int(found[1]), int(found[2] or 0), part_of_day)
+            # "Any time after 7" is a bound, not a time: read 7 back rather than book it.
+            after = re.search(
+                r"\b(?:after|from|past)\s+$", said[max(0, found.start(1) - 7) : found.start(1)]
+            )
+            return replace(parsed, sure=False) if after else parsed
         for vague, value in _VAGUE if booking else ():
             if vague.search(said):
                 return replace(self._resolve(int(value[:2]), 0, "24h"), sure=False)
