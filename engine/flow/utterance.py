@@ -71,7 +71,7 @@ _MARKERS = re.compile(
 )
 _QUESTION = re.compile(
     r"(?:what|when|where|why|which|who|how)(?:'s| is| are| do| does| did| time| times| late"
-    r"| early| long| many| much| can| should| would)\b",
+    r"| early| long| many| much| can| should| would)\b|(?:what|sorry|pardon)\W*$",
     re.IGNORECASE,
 )
 # "Not" ends at the next comma: "not 7, 8" takes back 7 and means 8.

@@ -19,7 +19,9 @@ INTERJECTIONS = (
     r"|ahem|aha|haha|aw+|boy oh boy|man oh man"
 )
 # Sounds of hesitation: "um", "uhh", "erm", "hmm", "mm".
-HESITATION = r"(?:u+[hm]+|h+m+|m{2,}|e+r+m*|a+h+|eh|huh|mhm)"  # never a lone "M" (an initial)
+# Sounds of hesitation and of listening: "um", "uhh", "erm", "hmm", "mm-hmm", "uh-huh"; never a
+# lone "M" (an initial).
+HESITATION = r"(?:(?:mm+|uh|um)-?h(?:m+|uh)|uh-uh|u+[hm]+|h+m+|m{2,}|e+r+m*|a+h+|eh|huh|mhm)"
 # Thinking aloud, asking for time, and words said while looking for the answer.
 THINKING = (
     r"let me (?:think|see|check|look|find (?:it|that|the \w+|my \w+)|grab (?:it|that|my \w+)"
@@ -28,7 +30,8 @@ THINKING = (
     r"|minute|moment))?|one (?:sec(?:ond)?|moment|minute)|(?:just )?a (?:sec(?:ond)?|moment"
     r"|minute)|give me a (?:sec(?:ond)?|moment|minute)|bear with me|where was i|what's the word"
     r"|how do i put (?:it|this)|you know|i mean|i guess|like|well|so|okay|ok|alright|anyway"
-    r"|basically|um+ ?hm+|sure thing"
+    r"|basically|um+ ?hm+|sure thing|pardon(?: me)?|come again|say (?:that )?again"
+    r"|excuse me|sorry what|what was that"
 )
 # What a caller says of a value rather than the value: "wrong", "that's correct".
 _JUDGEMENTS = (
@@ -51,6 +54,18 @@ _ASIDE = re.compile(
     r"(?=[,.!?;]|$)",
     re.IGNORECASE,
 )
+
+
+# Asking for time, which may hold a number word: "one moment" is no party of one.
+_WAIT = re.compile(
+    r"\b(?:just |give me |wait |hold on |hang on )?(?:one|a) (?:sec(?:ond)?|moment|minute)\b",
+    re.IGNORECASE,
+)
+
+
+def drop_waits(text: str) -> str:
+    """``text`` without requests for time ("one moment", "give me a second")."""
+    return _WAIT.sub(" ", text)
 
 
 def only_fillers(text: str) -> bool:

@@ -11,6 +11,7 @@ from typing_extensions import override
 from engine.flow.spec import SlotSpec
 
 from .base import BaseSlotType, Parsed, numerals
+from .fillers import drop_waits
 
 _COUNT = re.compile(
     r"\b(?:party of|table for|group of|we're|we are|we'll be|we will be|there'll be|there will be"
@@ -63,7 +64,7 @@ _GOES_ON = re.compile(
 def _spoken(said: str) -> str:
     """Numbers as digits, said every way: "80,000", "45k", "200 thousand", "4 5 2 1 0"."""
     said = re.sub(r"\b(\w+)-?ish\b", r"\1", said, flags=re.IGNORECASE)  # "six-ish"
-    said = _GOES_ON.sub(r"\1 ", said)  # "forty two thousand, three hundred"
+    said = _GOES_ON.sub(r"\1 ", drop_waits(said))  # "forty two thousand, three hundred"
     said = numerals(said)
     said = re.sub(r"\b(\d{1,3})((?:,\d{3})+)\b", lambda m: m[1] + m[2].replace(",", ""), said)
     said = re.sub(r"\b(\d+(?:\.\d+)?) ?(?:k|1000|thousand)\b", _thousands, said)

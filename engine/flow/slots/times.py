@@ -12,6 +12,7 @@ from engine.flow.spec import SlotSpec
 from engine.templates.spoken import spoken_time
 
 from .base import BaseSlotType, Parsed, numerals
+from .fillers import drop_waits
 
 _MIDDAY = re.compile(r"\b(noon|midday|midnight)\b")
 _PAST_TO = re.compile(
@@ -84,7 +85,7 @@ class TimeType(BaseSlotType):
         return super().parse(value, spec, today)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = re.sub(r"(?<=o'clock)-?ish\b", "", _ISH.sub(_around, said), flags=re.I)
+        said = re.sub(r"(?<=o'clock)-?ish\b", "", _ISH.sub(_around, drop_waits(said)), flags=re.I)
         said = re.sub(r"\b([a-z]+)-(?=[a-z]+\b)", r"\1 ", said.lower())  # "six-thirty"
         said = re.sub(r"(?<=\d)\s*([ap])\.?\s?m\b\.?", r" \1m", numerals(said))
         said = re.sub(r"(?<=\d)\s*o\s?'?\s?clock\b", " oclock", said)
