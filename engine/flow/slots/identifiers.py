@@ -32,6 +32,7 @@ _CUE = re.compile(
 )
 _CUE_REACH = 40  # characters between a cue and the code it introduces ("ID is, um, ...")
 _FEWEST = 2  # characters in the shortest code (a lone "7" is no code)
+_WRITTEN = re.compile(r"(?=.*\d)[A-Za-z0-9]+(?:[ .-][A-Za-z0-9]+)*")  # "XJH-004 512", with a digit
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,11 @@ class IdentifierType(BaseSlotType):
     def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
+        if isinstance(value, str) and _WRITTEN.fullmatch(value.strip()):
+            # The model writes the code itself ("XJH 004-512"): its characters, as they are.
+            code = re.sub(r"[^A-Za-z0-9]", "", value).upper()
+            problem = _problem(code, spec)
+            return Parsed(False, error=problem) if problem else Parsed(True, code)
         return super().parse(value, spec, today)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
@@ -206,7 +212,7 @@ def describe_pattern(pattern: str) -> str:
 # -- a change to part of a code -----------------------------------------------------------------
 
 _POSITION = re.compile(
-    r"\b(?P<pos>\d{1,2}(?:st|nd|rd|th)|last|final|second (?:to|from) last|next to last"
+    r"\b(?P<pos>(?:second|2nd) (?:to|from) last|\d{1,2}(?:st|nd|rd|th)|last|final|next to last"
     r"|penultimate) (?P<kind>digit|number|letter|character|one)s?\b"
     r"(?: (?:is|was|should be|has to be|needs to be|'s|is actually))?(?: (?:a|an))?"
     r"(?P<new> .{1,40})"
@@ -279,10 +285,10 @@ def amend_code(said: str, base: str) -> str | None:
 
 def _place(position: str, count: int) -> int | None:
     """Index of a position said ("3rd", "last", "second to last") among ``count`` places."""
-    if position[0].isdigit():
-        index = int(re.sub(r"\D", "", position)) - 1
-    elif position in ("last", "final"):
+    if position in ("last", "final"):
         index = count - 1
-    else:
+    elif "last" in position or position == "penultimate":
         index = count - 2  # "second to last", "next to last", "penultimate"
+    else:
+        index = int(re.sub(r"\D", "", position)) - 1
     return index if 0 <= index < count else None
