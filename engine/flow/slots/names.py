@@ -24,7 +24,9 @@ _NAME_CUE = re.compile(
 )
 # Said before a name only as an answer to "what is your name?" ("It's Dana").
 _ASKED_NAME_CUE = re.compile(
-    r"(?:\b(?:it's|it is|i'm|i am)|(?:^|\b(?:you can|just|please) )call me)[\s,]+", re.IGNORECASE
+    r"(?:\b(?:it's|it is|i'm|i am|(?:it |that )?should be)|(?:^|\b(?:you can|just|please) )call me)"
+    r"[\s,]+",
+    re.IGNORECASE,
 )
 # "It's Dr. Ana de la Cruz calling": volunteered with "it's" when the caller says who calls.
 _CALLING = re.compile(r"\b(?:it's|it is|i'm|i am)\s+(?=.{2,60}?\b(?:calling|here|speaking)\b)")
