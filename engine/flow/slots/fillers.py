@@ -36,7 +36,7 @@ THINKING = (
 # What a caller says of a value rather than the value: "wrong", "that's correct".
 _JUDGEMENTS = (
     r"(?:(?:that|it|this|the \w+)(?:'s| is| was))? ?(?:wrong|not right|incorrect|correct|right"
-    r"|exactly|a mistake)|is wrong|that's (?:all|it|everything)|nothing else"
+    r"|exactly|a mistake)|is wrong"
 )
 # Words that introduce a value and are never one: "it's", "the address is", "under the name".
 _CUES = (
