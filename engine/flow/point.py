@@ -59,12 +59,29 @@ _CARRIES_ON = frozenset(
 
 
 def answer_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Taken) -> str:
-    """The caller's point when asked: what no other slot took, from the last correction on."""
+    """The caller's point when asked: what no other slot took, from the last correction on.
+
+    Where one of the slot's cues comes later in the answer, the point starts there ("oh boy,
+    it's been a while, I'm here about my knee" is "my knee").
+    """
     said = [s for s in found if s.mode != "negated" and not s.question]
     replaced = [i for i, s in enumerate(said) if s.mode == "replace"]
     if replaced and any(_content(s.text, cue, taken) for s in said[replaced[-1] :]):
         said = said[replaced[-1] :]  # "a headache, sorry, I mean a migraine"
+    cued = [i for i, s in enumerate(said) if cue is not None and cue.search(s.text)]
+    if cued:
+        first = said[cued[0]]
+        start = _cue_piece(first.text, cue)
+        said = [Segment(first.text[start:], first.mode), *said[cued[0] + 1 :]]
     return ", ".join(part for s in said for part in _content(s.text, cue, taken))
+
+
+def _cue_piece(text: str, cue: re.Pattern[str] | None) -> int:
+    """Where the piece of ``text`` holding the first cue starts."""
+    for start, end in spans(text):
+        if _opening(text[start:end], cue) is not None:
+            return start
+    return 0
 
 
 def cued_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Taken) -> str:

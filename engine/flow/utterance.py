@@ -163,7 +163,8 @@ _FILLER_PHRASE = re.compile(
     rf"^(?:(?:{INTERJECTIONS}|{THINKING}|um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok"
     r"|alright|yes|yeah|yep|no|nope|please|sorry|hi|hello|hey|wait|hold on|hang on"
     r"|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?|moment|minute)|let me (?:think|see|check)"
-    r"|you know|i guess|basically|anyway|then|thanks|thank you)\b[\s,.!?]*)+",
+    r"|you know|i guess|basically|anyway|then|thanks|thank you|(?:that's |that is |it's )?wrong"
+    r"|incorrect|(?:that's )?correct(?=[,.]))\b[\s,.!?]*)+",
     re.IGNORECASE,
 )
 _TRAILING_REACH = 200

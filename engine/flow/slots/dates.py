@@ -162,6 +162,12 @@ class DateType(BaseSlotType):
             day = _ORDINAL.search(said)
             month = _ALONE_MONTH.search(said)
             year = _ALONE_YEAR.search(said) or _NAMED_YEAR.search(said)
+            # A correction of a date with its year that is a number alone ("March 3rd 1980, no
+            # wait, eighty-one"): a number no day can be is the year.
+            if not (day or month or year) and spec.with_year:
+                year = re.fullmatch(
+                    r"\s*(?:it's |make it |i mean )?(?P<year>3[2-9]|[4-9]\d)\s*", said
+                )
             parts = _Parts(
                 int(day["day"]) if day else None,
                 _MONTHS[month["month"][:3]] if month else None,

@@ -27,7 +27,7 @@ from .spelling import Token, read_tokens
 _CUE = re.compile(
     r"\b(?:(?:member(?:ship)?|policy|prescription|rx|order|account|card|reference|confirmation"
     r"|claim|customer|patient|insurance|tracking|case|ticket|invoice|serial|licen[cs]e)"
-    r"(?: (?:id|number|no|code))?|id|i d)\b",
+    r"(?: (?:id|number|no|code))?|id|i d|number on the (?:bottle|label|card|box))\b",
     re.IGNORECASE,
 )
 _CUE_REACH = 40  # characters between a cue and the code it introduces ("ID is, um, ...")

@@ -38,7 +38,7 @@ _CORRECTED = re.compile(
 )
 # "Saturday, seven-ish, it's Rossi", "I'm calling to book, I'm Grace Liu": a capitalised
 # name rounding off what a caller volunteers (not "It's Dana" alone, said to another question).
-_LATE_ITS = re.compile(r"(?<=[,.] )(?i:it's|it is|i'm|i am)\s+(?=[A-Z])")
+_LATE_ITS = re.compile(r"(?:(?<=[,.] )|(?<=[,.] and ))(?i:it's|it is|i'm|i am)\s+(?=[A-Z])")
 _FIRST_LAST = re.compile(
     r"\bfirst name(?:'s| is)? ([\w'-]+)[\s,]+(?:and )?(?:my )?(?:last|family|sur) ?name"
     r"(?:'s| is)? ([\w'-]+)",

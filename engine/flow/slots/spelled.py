@@ -16,7 +16,7 @@ from rapidfuzz import fuzz
 _RUN = re.compile(
     r"(?P<intro>\b(?:(?:that's|that is|it's|it is|which is)(?: spel(?:led|t))?|spel(?:led|t)"
     r"(?: as)?|spelling(?: is)?)[\s,:]+)?"
-    r"(?P<letters>\b[a-z]\b(?:[\s,-]+[a-z]\b)+)",
+    r"(?P<letters>(?<![\w'\u2019])[a-z]\b(?:[\s,-]+(?<![\w'\u2019])[a-z]\b)+)",
     re.IGNORECASE,
 )
 # Remarks on a spelling, dropped: "Hannah with an H", "Harris with two R's".
@@ -29,8 +29,8 @@ _PART = re.compile(
     r"\b(?:(?P<first>first|given)|last|family|sur) ?name(?:'s| is)?(?: spel(?:led|t))?[\s,:]*$",
     re.IGNORECASE,
 )
-_PREVIOUS = re.compile(r"([^\W\d_][\w'-]*)[\s,.]*$")
-_NEAR = 60  # characters before a spelling where the word it spells is looked for
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
+_NEAR = 40  # characters before a spelling where the word it spells is looked for
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,23 @@ def spelled_out(text: str) -> tuple[list[Spelled], str]:
         before = text[position : run.start()]
         # Only the last words before the letters matter (and a long text stays linear).
         near = max(0, len(before) - _NEAR)
-        previous = _PREVIOUS.search(before, near)
-        similar = previous is not None and fuzz.ratio(previous[1].lower(), letters) >= 60
+        # The word it spells: the closest of the last few ("Dana Scully, D A N A").
+        previous = max(
+            _WORD.finditer(before, near),
+            key=lambda word: (fuzz.ratio(word[0].lower(), letters), word.start()),
+            default=None,
+        )
+        closeness = fuzz.ratio(previous[0].lower(), letters) if previous is not None else 0
+        similar = closeness == 100 or (len(letters) > 2 and closeness >= 60)
         part = _PART.search(before, near)
         if len(letters) < 3 and not (similar or run["intro"] or part):
             continue  # two letters alone are initials ("J R Smith"), not a spelling
         if similar and previous is not None:
             # "Smith, spelled S M Y T H": the word is as spelled ("Kim, K I M" keeps "Kim").
-            same = previous[1].lower() == letters
-            kept.append(before if same else before[: previous.start(1)] + letters + ", ")
+            same = previous[0].lower() == letters
+            kept.append(
+                before if same else before[: previous.start()] + letters + before[previous.end() :]
+            )
         elif part is not None or (run["intro"] and not previous):
             kept.append(before)
             floating.append(Spelled(letters, "first" if part and part["first"] else "last"))
