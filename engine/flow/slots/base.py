@@ -100,6 +100,16 @@ def _pieces(text: str) -> list[str]:
     return found
 
 
+# Numbers that are no date, time or count, in lower-case text with numbers as digits: a house
+# number ("42 Elm Street", "2210 Elm Street"), a model year ("a 2015 Honda"), the year
+# something began ("since 2019").
+NOT_A_QUANTITY = (
+    r"\b\d+(?= (?:[a-z]+ ){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct"
+    r"|boulevard|blvd|way|place|pl|terrace|circle|parkway|highway|hwy|square|sq|crescent|trail"
+    r"|loop)\b)"
+    r"|(?:(?<=\ba )|(?<=\ban ))\d{4}(?= [a-z])|(?<=\bsince )\d{4}\b"
+)
+
 _REPEATED = re.compile(r"\b(double|triple) ([0-9a-z])\b", re.IGNORECASE)
 
 

@@ -12,7 +12,7 @@ from typing_extensions import override
 from engine.flow.spec import SlotSpec
 from engine.templates.spoken import spoken_date
 
-from .base import BaseSlotType, Parsed, numerals
+from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .digit_dates import birth_cue_before, digit_dates
 
 _MONTHS = {
@@ -53,13 +53,8 @@ _ALONE_MONTH = re.compile(rf"\b{_MONTH}\b")
 _ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
 # "The year is wrong, it's eighty one": a year in two digits, where the year is named.
 _NAMED_YEAR = re.compile(r"\byear\b\D{0,30}?\b(?P<year>\d\d)\b")
-# Numbers that are no part of a date: a house number ("42 Elm Street", "2210 Elm Street"), a
-# model year ("a 2015 Honda"), the start of something ("since 2019").
-_NOT_DATE = re.compile(
-    r"\b\d+(?= (?:[a-z]+ ){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct"
-    r"|boulevard|blvd|way|place|pl|terrace|circle|parkway|highway|hwy|square|sq|crescent|trail"
-    r"|apartment|apt|suite)\b)|(?:(?<=\ba )|(?<=\ban ))\d{4}(?= [a-z])|(?<=\bsince )\d{4}\b"
-)
+# Numbers that are no part of a date (see NOT_A_QUANTITY).
+_NOT_DATE = re.compile(rf"{NOT_A_QUANTITY}|\b\d+(?= (?:apartment|apt|suite)\b)")
 _FUTURE_REACH = 5 * 366  # days: a date to come further ahead is a number misheard as a year
 
 

@@ -13,6 +13,7 @@ from engine.flow.spec import SlotSpec
 from .base import BaseSlotType, Parsed
 from .fillers import HESITATION, drop_asides
 from .spelled import Spelled, spelled_out
+from .spelling import as_letters
 
 # Said before a name, volunteered or not ("Book it under Priya Shah").
 _NAME_CUE = re.compile(
@@ -54,6 +55,7 @@ _NICKNAME = re.compile(
     r"(?:,\s*|\s+)?(?:but |and |though |although )?(?:(?:everyone|everybody|people|most people"
     r"|my friends|friends"
     r"|folks|they all|you can|just) (?:calls?|call) me|i go by|i'm known as"
+    r"|[\w'-]+ to (?:my )?(?:friends|family|everyone|everybody)"
     r"|(?:my )?nickname(?:'s| is)) [\w'-]+|(?:,\s*|\s+)[\w'-]+ for short\b",
     re.IGNORECASE,
 )
@@ -208,7 +210,7 @@ class NameType(BaseSlotType):
     parts = _PART
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        spelled, said = spelled_out(drop_asides(said))
+        spelled, said = spelled_out(as_letters(drop_asides(said)))
         words = self._words(said, asked)
         if words is None:
             return None
@@ -265,7 +267,7 @@ class NameType(BaseSlotType):
         if not isinstance(base, str) or not base.split():
             return None
         part = _PART.search(text)
-        spelled, said = spelled_out(drop_asides(text))
+        spelled, said = spelled_out(as_letters(drop_asides(text)))
         words = self._words(said, asked=True) or []
         if len(words) > 1:
             return self._named(_spell(words, spelled)) if spelled or part else None

@@ -10,7 +10,7 @@ from typing_extensions import override
 
 from engine.flow.spec import SlotSpec
 
-from .base import BaseSlotType, Parsed, numerals
+from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .fillers import drop_waits
 
 _COUNT = re.compile(
@@ -44,10 +44,7 @@ _CLOCK_NUMBER = re.compile(
 # Numbers that count nothing: a house number ("42 Elm Street"), a model year ("a 2015 Honda"),
 # a year something began ("since 2019"), an age or a while ("12 years old", "for 3 weeks").
 _NOT_COUNT = re.compile(
-    r"\b\d+(?= (?:[a-z]+ ){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct"
-    r"|boulevard|blvd|way|place|pl|terrace|circle|parkway|highway|hwy)\b)"
-    r"|(?:(?<=\ba )|(?<=\ban ))\d{4}(?= [a-z])|(?<=\bsince )\d{4}\b"
-    r"|\b\d+(?= (?:years?|months?|weeks?|days?|hours?|minutes?)\b)"  # "12 years old"
+    rf"{NOT_A_QUANTITY}|\b\d+(?= (?:years?|months?|weeks?|days?|hours?|minutes?)\b)"
 )
 _NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
 

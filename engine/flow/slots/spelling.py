@@ -63,9 +63,14 @@ class Token:
         return not self.text
 
 
+def as_letters(text: str) -> str:
+    """Letters said with a word: "B as in boy" is "B"; the word must start with the letter."""
+    return _AS_IN.sub(lambda m: m[1].upper() if m[1].lower() == m[2].lower() else m[0], text)
+
+
 def read_tokens(text: str) -> list[Token]:
     """``text`` as code tokens and breaks, "oh" read as zero beside a digit, else as O."""
-    text = _AS_IN.sub(lambda m: m[1].upper() if m[1].lower() == m[2].lower() else m[0], text)
+    text = as_letters(text)
     text = _DOUBLE_U.sub("W", text.replace("X-ray", "Xray").replace("x-ray", "xray"))
     text = _TYPED.sub(lambda m: m[0].replace("-", "") if re.search(r"\d", m[0]) else m[0], text)
     tokens = list(_tokens(text))

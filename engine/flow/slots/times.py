@@ -11,9 +11,10 @@ from typing_extensions import override
 from engine.flow.spec import SlotSpec
 from engine.templates.spoken import spoken_time
 
-from .base import BaseSlotType, Parsed, numerals
+from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .fillers import drop_waits
 
+_NOT_TIME = re.compile(NOT_A_QUANTITY)
 _MIDDAY = re.compile(r"\b(noon|midday|midnight)\b")
 _PAST_TO = re.compile(
     r"\b(half|quarter|\d{1,2}) (?:minutes )?(past|after|to|till|before|of) (\d{1,2})"
@@ -92,6 +93,7 @@ class TimeType(BaseSlotType):
         said = re.sub(r"\bhalf (\d{1,2})\b(?! ?(?:past|after|to|hour))", r"\1:30", said)  # "half 7"
         # A comma stays between numbers: "7, 4 of us" is not "7 4".
         said = " ".join(re.sub(r"[^\w: ',]+", " ", said).replace(",", " , ").split())
+        said = _NOT_TIME.sub("#", said)  # "my address is 8 Oak Lane"
         part = re.search(r"\b(?:(morning)|afternoon|evening|tonight|night)\b", said)
         part_of_day = None if part is None else "am" if part[1] else "pm"
         if found := _MIDDAY.search(said):
