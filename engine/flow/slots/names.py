@@ -55,7 +55,7 @@ _NICKNAME = re.compile(
     r"(?:,\s*|\s+)?(?:but |and |though |although )?(?:(?:everyone|everybody|people|most people"
     r"|my friends|friends"
     r"|folks|they all|you can|just) (?:calls?|call) me|i go by|i'm known as"
-    r"|[\w'-]+ to (?:my )?(?:friends|family|everyone|everybody)"
+    r"|\b[\w'-]+ to (?:my )?(?:friends|family|everyone|everybody)"
     r"|(?:my )?nickname(?:'s| is)) [\w'-]+|(?:,\s*|\s+)[\w'-]+ for short\b",
     re.IGNORECASE,
 )
