@@ -34,7 +34,7 @@ _FROM_DAY = _WEEKDAY.replace("?P<weekday>", "?P<from_day>")
 _ABSOLUTE = (
     re.compile(r"\b(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)\b"),
     re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})(?:/(?P<year>\d{4}|\d{2}))?\b"),
-    re.compile(rf"\b(?P<year>\d{{4}}) {_MONTH} (?:the )?{_DAY}\b"),
+    re.compile(rf"\b(?P<year>\d{{4}}|(?<=\bin )\d\d) {_MONTH} (?:the )?{_DAY}\b"),
     re.compile(rf"\b(?:the )?{_DAY} (?:day )?(?:of )?{_MONTH}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_MONTH} (?:the )?{_DAY}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_WEEKDAY} (?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b"),
@@ -70,13 +70,14 @@ class _Parts:
 def _normal(text: str) -> str:
     # "First thing", "first name": no first of a month.
     text = re.sub(r"\bfirst (?=thing|name|time|visit|appointment)", "", text, flags=re.I)
+    text = re.sub(r"\b(eighteen|nineteen)-(?=[a-z])", r"\1 ", text, flags=re.I)  # "nineteen-eighty"
     said = numerals(text.replace("\u2019", "'"))
     said = re.sub(r"\bnew years\b", "new year's", said)
     said = " ".join(re.sub(r"[^\w/' -]+|(?<!\w)-|-(?!\w)|'(?!s\b)", " ", said).split())
+    said = re.sub(r"\b(?:uh+|um+|er+m?|ah+|hmm+)\b ?", "", said)  # "April, uh, the 22nd"
     # text2num reads "nineteen eighty" as "19 80" and "twenty oh five" as "20 oh 5".
     said = re.sub(r"\b(1[89]|20) (\d\d)\b(?! ?(?:am|pm|o'?clock))", r"\1\2", said)
     said = re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
-    said = re.sub(r"\b(?:uh+|um+|er+m?|ah+|hmm+)\b ?", "", said)  # "April, uh, the 22nd"
     # "The fifth of May, oh two": a year said with "oh".
     said = re.sub(rf"(\b{_MONTH}\b|\d(?:st|nd|rd|th)) oh (\d)\b", r"\1 0\3", said)
     return _NOT_DATE.sub("#", said)

@@ -118,6 +118,10 @@ def _groups(run: list[str]) -> tuple[int, int, str] | None:
     if len(tokens) == 2 and len(tokens[0]) == 4:
         tokens = [tokens[0][:2], tokens[0][2:], tokens[1]]  # "0304 1980"
     if len(tokens) != 3:
+        # "zero three zero four one nine eight zero": the digits alone, MMDDYYYY or MMDDYY.
+        digits = "".join(said)
+        if (len(digits) == 8 and digits[4:6] in ("19", "20")) or len(digits) == 6:
+            return int(digits[:2]), int(digits[2:4]), digits[4:]
         return None
     return int(tokens[0]), int(tokens[1]), tokens[2]
 

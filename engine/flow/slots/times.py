@@ -15,9 +15,11 @@ from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .fillers import drop_waits
 
 _NOT_TIME = re.compile(NOT_A_QUANTITY)
+# A bound, not a time: "any time after 7", "no earlier than 6", "before 8".
+_BOUND = re.compile(r"\b(?:after|from|past|than|before|until)\s+$")
 _MIDDAY = re.compile(r"\b(noon|midday|midnight)\b")
 _PAST_TO = re.compile(
-    r"\b(half|quarter|\d{1,2}) (?:minutes )?(past|after|to|till|before|of) (\d{1,2})"
+    r"\b(half|quarter|\d{1,2}) (?:minutes )?(past|after|to|till?|before|of) (\d{1,2})"
     r"(?: ([ap]m))?\b"
 )
 _CLOCK = re.compile(r"\b(\d{1,2})(?:[: ](\d\d))? ([ap]m|oclock)\b|\b(\d{1,2}):(\d\d)\b")
@@ -56,7 +58,7 @@ _VAGUE = (
 def _around(found: re.Match[str]) -> str:
     """Seven-ish as "around seven"; "half past seven-ish" as "half past seven"."""
     before = found.string[max(0, found.start() - 8) : found.start()].lower()
-    if re.search(r"\b(?:past|to|after|of|till|before) $", before):
+    if re.search(r"\b(?:past|to|after|of|till?|before) $", before):
         return found[1]
     return f"around {found[1]}"
 
@@ -101,7 +103,7 @@ class TimeType(BaseSlotType):
         if found := _PAST_TO.search(said):
             minutes = {"half": 30, "quarter": 15}.get(found[1]) or int(found[1])
             hour = int(found[3])
-            if found[2] in ("to", "till", "before", "of"):
+            if found[2] in ("to", "till", "til", "before", "of"):
                 hour, minutes = (hour - 1) or 12, 60 - minutes
             return self._resolve(hour, minutes, found[4] or part_of_day)
         if found := _CLOCK.search(said):
@@ -115,9 +117,7 @@ class TimeType(BaseSlotType):
         if found := _AT.search(said) or roughly or (_BARE.search(said) if asked else None):
             parsed = self._resolve(int(found[1]), int(found[2] or 0), part_of_day)
             # "Any time after 7" is a bound, not a time: read 7 back rather than book it.
-            after = re.search(
-                r"\b(?:after|from|past)\s+$", said[max(0, found.start(1) - 7) : found.start(1)]
-            )
+            after = _BOUND.search(said, max(0, found.start(1) - 7), found.start(1))
             return replace(parsed, sure=False) if after else parsed
         for vague, value in _VAGUE if booking else ():
             if vague.search(said):
