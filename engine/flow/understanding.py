@@ -10,12 +10,17 @@ where the values go (see :func:`understand`):
 * A value that could fit several slots of its type goes to the slot the caller's words name
   (the slot's ``cues``, or the words of its name: "my birthday is ..." -> ``date_of_birth``),
   else to the slot being asked, else to the only slot of its type; otherwise to none.
-* A slot with ``early: false`` takes values only as the answer to its own question.
-* A partial correction changes only what it names: "March fourth, not third" keeps the year.
+* A slot with ``early: false`` takes values only as the answer to its own question. A slot
+  the words name reads them as its answer ("the mileage is about 62,000").
+* A partial correction changes only what it names: "March fourth, not third" keeps the year,
+  "the last digit is 7" the rest of a code. A slot the caller says is wrong ("the street is
+  wrong, it's ...") reads the words after that as its answer (:mod:`engine.flow.cues`).
 * Free text is the caller's point: the words no other slot took, without hesitations,
-  politeness, taken-back words or trailing punctuation.
+  politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`).
+* Of two readings of the same words, the one inside the opening hours wins ("at 8" at a garage).
 * An invalid value is never stored anywhere; when it answered the question, its reason is
-  kept to be said.
+  kept to be said. A weak guess (:attr:`Parsed.sure` false) is never stored either: it goes
+  to :attr:`Understanding.unsure`, to be read back.
 """
 
 from __future__ import annotations
