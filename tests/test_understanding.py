@@ -162,3 +162,15 @@ def test_the_corpus_checks_the_values_to_confirm(tmp_path: Path) -> None:
     assert [outcome.ok for outcome in report.outcomes] == [True, False, True]
     lines = "\n".join(report.lines())
     assert "expected {}, got {(confirm): {'time': '08:00'}}" in lines
+
+
+def test_a_negation_in_the_callers_own_words_is_part_of_the_point() -> None:
+    assert heard(CLINIC, "I'm not feeling well", ("reason",)).values == {
+        "reason": "I'm not feeling well"
+    }
+    assert heard(CLINIC, "I can't sleep, and my back hurts", ("reason",)).values == {
+        "reason": "I can't sleep, and my back hurts"
+    }
+    assert heard(CLINIC, "a rash on my arm, not my leg", ("reason",)).values == {
+        "reason": "a rash on my arm"
+    }

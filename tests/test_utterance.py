@@ -102,3 +102,13 @@ def test_disputes(said: str, disputed: bool) -> None:
 
 def test_strip_fillers_costs_linear_time() -> None:
     assert strip_fillers("my knee" + ", please" * 50_000) == "my knee"
+
+
+def test_a_negated_statement_of_the_caller_stays_in_free_text() -> None:
+    assert segments("I'm not feeling well", statements=True) == [Segment("I'm not feeling well")]
+    assert segments("I can't sleep, and my back hurts", statements=True) == [
+        Segment("I can't sleep, and my back hurts")
+    ]
+    # A value taken back is still taken back, and values in a statement are too.
+    assert segments("a rash on my arm, not my leg", statements=True)[-1].mode == "negated"
+    assert segments("I can't come on Friday")[-1] == Segment("come on Friday", "negated")

@@ -132,9 +132,11 @@ def understand(
                 continue
             segment = after
         reader.read(segment)
+    # "I'm not feeling well" is a point, not a take-back.
+    stated = segments(text, statements=True)
     for slot in slots.values():
         if free_text(slot.kind):
-            reader.free_text(slot, found)
+            reader.free_text(slot, stated)
         elif slot.kind.name == "yes_no" and slot.asked:
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:

@@ -95,21 +95,36 @@ def corrective(found: list[Segment], text: str) -> bool:
     return any(s.mode in ("replace", "negated") for s in found) or bool(_CORRECTIVE.search(text))
 
 
+# The caller's own verb, negated: "I'm not", "I can't", "we aren't".
+_STATEMENT = re.compile(
+    r"\b(?:i|i'm|i am|we|we're|we are|i was|we were|i've|i have|i do|i did|i could|i just)\s+$",
+    re.IGNORECASE,
+)
+
+
 def disputes(text: str) -> bool:
     """Whether the caller says something is wrong ("that's wrong", "no, it's ...", "instead")."""
     return bool(_CORRECTIVE.search(text))
 
 
-def segments(text: str) -> list[Segment]:
+def segments(text: str, *, statements: bool = False) -> list[Segment]:
     """``text`` cut at corrections, negations, alternatives and sentence ends, in order.
 
     A negation covers only the words up to the next comma; empty stretches are dropped, and a
-    correction right after "or" ("or actually") is a correction.
+    correction right after "or" ("or actually") is a correction. With ``statements``, a
+    negation of the caller's own verb ("I'm not feeling well", "I can't sleep") stays inside its
+    words: it takes back no value, it says something (what free text keeps).
     """
     found: list[Segment] = []
     mode: Mode = "plain"
     position = 0
     for marker in _MARKERS.finditer(text):
+        if (
+            statements
+            and marker.lastgroup == "negated"
+            and _STATEMENT.search(text, 0, marker.start())
+        ):
+            continue
         _add(found, text[position : marker.start()], mode)
         position = marker.end()
         if marker.lastgroup is not None:
