@@ -258,7 +258,10 @@ class NameType(BaseSlotType):
         if not asked:
             for cue in _LATE_ITS.finditer(said):
                 words = _name_words(said[cue.end() : cue.end() + _REACH], whole=True)
-                if words and all(w[0].isupper() and w.lower() not in _MONTHS for w in words):
+                # "I'm Hungry" says how the caller is: after "I'm", a first and a last name.
+                fewest = 2 if cue[0].lower().startswith("i") else 1
+                capitalised = all(w[0].isupper() and w.lower() not in _MONTHS for w in words)
+                if len(words) >= fewest and capitalised:
                     return words
         return None
 
