@@ -259,7 +259,7 @@ class NameType(BaseSlotType):
             for cue in _LATE_ITS.finditer(said):
                 words = _name_words(said[cue.end() : cue.end() + _REACH], whole=True)
                 # "I'm Hungry" says how the caller is: after "I'm", a first and a last name.
-                fewest = 2 if cue[0].lower().startswith("i") else 1
+                fewest = 2 if cue[0].lower().startswith(("i'm", "i am")) else 1
                 capitalised = all(w[0].isupper() and w.lower() not in _MONTHS for w in words)
                 if len(words) >= fewest and capitalised:
                     return words
