@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from .cues import cue_pattern, cues, dispute_pattern
-from .hours import check_hours
+from .hours import within_hours
 from .point import answer_point, cued_point, disputed_point
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean
@@ -317,29 +317,8 @@ class _Reader:
             if amended is not None:
                 parsed = amended
         if parsed is not None and parsed.ok and self.listener.hours:
-            parsed = self._within_hours(slot, parsed)
+            parsed = within_hours(slot.kind.name, parsed, self.listener.hours, slot.spec.hours)
         return parsed
-
-    def _within_hours(self, slot: _Slot, parsed: Parsed) -> Parsed:
-        """The reading inside the opening hours ("at 8" at a garage is 8 AM).
-
-        For a slot with ``hours: true``, a refusal when no reading is inside them.
-        """
-        hours = self.listener.hours
-        assert hours is not None
-        readings = [parsed.value, *parsed.others]
-        inside = [value for value in readings if not check_hours(slot.kind.name, value, hours)]
-        if inside:
-            chosen = inside[0]
-        elif slot.kind.name == "time" and parsed.others:
-            # None inside: the nearest ("drop it off at 7:30" at a garage opening at 8 is 7:30
-            # AM), so that a refusal says the hours the caller meant to meet.
-            chosen = min(readings, key=lambda value: _minutes_outside(value, hours))
-        else:
-            chosen = parsed.value
-        if slot.spec.hours and not inside:
-            return Parsed(False, error=check_hours(slot.kind.name, chosen, hours))
-        return parsed if chosen == parsed.value else replace(parsed, value=chosen, others=())
 
     def _choose(
         self, slots: list[_Slot], text: str, results: Mapping[str, Parsed]
@@ -407,14 +386,6 @@ class _Reader:
             parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
             if parsed is not None and parsed.ok:
                 self._apply(slot, parsed, "plain")
-
-
-def _minutes_outside(value: object, hours: OpeningHours) -> int:
-    """How far a time ("HH:MM") is from the opening hours, in minutes (0 inside)."""
-    hour, _, minute = str(value).partition(":")
-    at = int(hour) * 60 + int(minute)
-    opens, closes = (int(t[:2]) * 60 + int(t[3:]) for t in (hours.open, hours.close))
-    return max(opens - at, at - closes, 0)
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
