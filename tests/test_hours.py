@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from engine.flow.hours import check_hours
+from engine.flow.hours import check_hours, within_hours
+from engine.flow.slots import Parsed
 from engine.flow.spec import OpeningHours
 
 HOURS = OpeningHours(open="17:00", close="21:30", closed=("monday",))
@@ -44,3 +45,16 @@ def test_unquoted_yaml_times_and_day_names_are_read_as_written() -> None:
 def test_bad_hours_are_refused(data: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         OpeningHours.model_validate(data)
+
+
+def test_the_reading_inside_the_hours_is_chosen() -> None:
+    garage = OpeningHours(open="08:00", close="17:00")
+    eight = Parsed(True, "20:00", others=("08:00",))
+    assert within_hours("time", eight, garage, required=False) == Parsed(True, "08:00")
+    seven_thirty = Parsed(True, "19:30", others=("07:30",))
+    assert within_hours("time", seven_thirty, garage, required=False) == Parsed(True, "07:30")
+    refused = within_hours("time", seven_thirty, garage, required=True)
+    assert refused == Parsed(False, error="we open at 8 AM")
+    assert within_hours("time", Parsed(True, "10:00"), garage, required=True) == Parsed(
+        True, "10:00"
+    )

@@ -59,8 +59,8 @@ def test_without_its_plugin_the_type_is_unknown(tmp_path: Path):
         project(tmp_path).open_flow("paint")
     assert [str(e) for e in raised.value.errors] == [
         f"{tmp_path / 'flows' / 'paint.yaml'}:3: slot 'colour' has unknown type 'colour' "
-        "(known types: date, email, enum, name, number, phone, text, time, yes_no; a plugin "
-        "can add more)"
+        "(known types: date, email, enum, identifier, name, number, phone, text, time, yes_no; "
+        "a plugin can add more)"
     ]
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from engine.templates.spoken import (
     SPOKEN_FILTERS,
+    characters,
     digits,
     ordinal,
     spell,
@@ -164,8 +165,24 @@ def test_filters_are_registered_by_name() -> None:
         "spoken_date",
         "spoken_time",
         "digits",
+        "characters",
         "spell",
         "spoken_email",
         "spoken_list",
     }
     assert all(fn.__name__ == name for name, fn in SPOKEN_FILTERS.items())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("XJH004512", "X J H, 0 0 4, 5 1 2"),
+        ("4417203", "4 4 1, 7 2 0 3"),
+        ("0621449", "0 6 2, 1 4 4 9"),
+        ("AB12", "A B, 1 2"),
+        ("1234", "1 2 3 4"),
+        ("", ""),
+    ],
+)
+def test_characters_are_read_one_by_one_in_groups(value: str, expected: str) -> None:
+    assert characters(value) == expected

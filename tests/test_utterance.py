@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.flow.utterance import Segment, corrective, pieces, segments, strip_fillers
+from engine.flow.utterance import Segment, corrective, disputes, pieces, segments, strip_fillers
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,52 @@ def test_pieces_are_the_callers_separate_points() -> None:
 )
 def test_strip_fillers(said: str, point: str) -> None:
     assert strip_fillers(said) == point
+
+
+def test_cant_takes_back_and_no_after_a_comma_starts_afresh() -> None:
+    assert segments("can't do 7, let's do 8") == [
+        Segment("do 7", "negated"),
+        Segment("let's do 8"),
+    ]
+    assert segments("the twelfth, no the thirteenth") == [
+        Segment("the twelfth"),
+        Segment("the thirteenth"),
+    ]
+
+
+def test_what_follows_a_question_in_the_same_breath_is_an_answer() -> None:
+    asked = Segment("oh boy, where is it, okay, 3 3 9 8 1 0 2")
+    assert asked.question
+    assert asked.after_question() == Segment("okay, 3 3 9 8 1 0 2")
+    assert Segment("what time do you close today").after_question() is None
+
+
+def test_a_number_with_a_thousands_comma_is_one_piece() -> None:
+    assert pieces("a 2015 Civic, about 90,000 miles") == ["a 2015 Civic", "about 90,000 miles"]
+
+
+@pytest.mark.parametrize(
+    ("said", "disputed"),
+    [
+        ("that's wrong, it's five", True),
+        ("no, it's Jane", True),
+        ("no problem", False),
+        ("yes", False),
+    ],
+)
+def test_disputes(said: str, disputed: bool) -> None:
+    assert disputes(said) is disputed
+
+
+def test_strip_fillers_costs_linear_time() -> None:
+    assert strip_fillers("my knee" + ", please" * 50_000) == "my knee"
+
+
+def test_a_negated_statement_of_the_caller_stays_in_free_text() -> None:
+    assert segments("I'm not feeling well", statements=True) == [Segment("I'm not feeling well")]
+    assert segments("I can't sleep, and my back hurts", statements=True) == [
+        Segment("I can't sleep, and my back hurts")
+    ]
+    # A value taken back is still taken back, and values in a statement are too.
+    assert segments("a rash on my arm, not my leg", statements=True)[-1].mode == "negated"
+    assert segments("I can't come on Friday")[-1] == Segment("come on Friday", "negated")

@@ -111,6 +111,27 @@ BROKEN = [
         ["{f}:3: slots.name: an enum slot needs `values`"],
     ),
     (
+        "identifier pattern that is no regular expression",
+        VALID.replace("{type: name}", '{type: identifier, pattern: "[A-Z{3"}'),
+        [
+            "{f}:3: slots.name.pattern: `pattern` is not a valid regular expression: "
+            "unterminated character set at position 0"
+        ],
+    ),
+    (
+        "identifier length the wrong way round",
+        VALID.replace("{type: name}", "{type: identifier, length: [8, 6]}"),
+        [
+            "{f}:3: slots.name.length: `length` is a number of characters (at least 1), "
+            "or [fewest, most]"
+        ],
+    ),
+    (
+        "length for another type",
+        VALID.replace("{type: name}", "{type: name, length: 7}"),
+        ["{f}:3: slots.name: `length` only goes with `type: identifier`"],
+    ),
+    (
         "say and prompt together",
         VALID.replace("    say: What is your name?", "    say: Hi\n    prompt: x.j2"),
         ["{f}:5: states.ask: a state has `say` or `prompt`, not both"],

@@ -9,6 +9,7 @@ unknown keys so that a misspelt key is an error instead of a silently ignored li
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +28,9 @@ from pydantic import (
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 """A flow, state, slot or intent name: letters, digits and underscores."""
 
-BUILTIN_SLOT_TYPES = ("text", "name", "number", "yes_no", "enum", "date", "time", "phone", "email")
+BUILTIN_SLOT_TYPES = (
+    "text", "name", "number", "yes_no", "enum", "date", "time", "phone", "email", "identifier",
+)  # fmt: skip
 """The slot types every project has; plugins may register more (checked when a flow loads)."""
 
 
@@ -80,6 +83,15 @@ class SlotSpec(_Spec):
     hours: bool = Field(
         False, description="date, time: the value must fall within the flow's opening `hours`."
     )
+    length: int | tuple[int, int] | None = Field(
+        None,
+        description="identifier: how many characters the value has, or `[fewest, most]`.",
+    )
+    pattern: str | None = Field(
+        None,
+        description="identifier: a regular expression the whole value (upper-case letters and "
+        'digits, no spaces or dashes) must match, e.g. `"[A-Z]{3}[0-9]{6}"`.',
+    )
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> SlotSpec:
@@ -93,12 +105,44 @@ class SlotSpec(_Spec):
         """How the agent names this slot (``label``, else ``date_of_birth`` as words)."""
         return self.label or name.replace("_", " ")
 
+    @field_validator("length")
+    @classmethod
+    def _length(cls, value: int | tuple[int, int] | None) -> int | tuple[int, int] | None:
+        fewest, most = (value, value) if isinstance(value, int) else value or (1, 1)
+        if not 1 <= fewest <= most:
+            raise ValueError("`length` is a number of characters (at least 1), or [fewest, most]")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"`pattern` is not a valid regular expression: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _identifier_options(self) -> SlotSpec:
+        for key in ("length", "pattern"):
+            if getattr(self, key) is not None and self.type != "identifier":
+                raise ValueError(f"`{key}` only goes with `type: identifier`")
+        return self
+
     @cached_property
     def options(self) -> dict[str, tuple[str, ...]]:
         """Enum values mapped to their synonyms (empty for other types)."""
         if isinstance(self.values, dict):
             return {str(key): tuple(words) for key, words in self.values.items()}
         return {str(value): () for value in self.values or ()}
+
+    @cached_property
+    def lengths(self) -> tuple[int, int] | None:
+        """An identifier's fewest and most characters (None: any length)."""
+        if self.length is None:
+            return None
+        return (self.length, self.length) if isinstance(self.length, int) else self.length
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

@@ -10,12 +10,17 @@ where the values go (see :func:`understand`):
 * A value that could fit several slots of its type goes to the slot the caller's words name
   (the slot's ``cues``, or the words of its name: "my birthday is ..." -> ``date_of_birth``),
   else to the slot being asked, else to the only slot of its type; otherwise to none.
-* A slot with ``early: false`` takes values only as the answer to its own question.
-* A partial correction changes only what it names: "March fourth, not third" keeps the year.
+* A slot with ``early: false`` takes values only as the answer to its own question. A slot
+  the words name reads them as its answer ("the mileage is about 62,000").
+* A partial correction changes only what it names: "March fourth, not third" keeps the year,
+  "the last digit is 7" the rest of a code. A slot the caller says is wrong ("the street is
+  wrong, it's ...") reads the words after that as its answer (:mod:`engine.flow.cues`).
 * Free text is the caller's point: the words no other slot took, without hesitations,
-  politeness, taken-back words or trailing punctuation.
+  politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`).
+* Of two readings of the same words, the one inside the opening hours wins ("at 8" at a garage).
 * An invalid value is never stored anywhere; when it answered the question, its reason is
-  kept to be said.
+  kept to be said. A weak guess (:attr:`Parsed.sure` false) is never stored either: it goes
+  to :attr:`Understanding.unsure`, to be read back.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .hours import check_hours
+from .cues import cue_pattern, cues, dispute_pattern
+from .hours import within_hours
+from .point import answer_point, cued_point, disputed_point
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean
 from .spec import OpeningHours, SlotSpec
-from .utterance import Mode, Segment, corrective, pieces, segments, spans, strip_fillers
+from .utterance import Mode, Segment, corrective, disputes, pieces, segments
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,8 @@ class Understanding:
     removed: tuple[str, ...] = ()
     """Slots whose value the caller took back ("not Friday"): to be emptied."""
     unsure: dict[str, Any] = field(default_factory=dict)
-    """Values heard but not for sure: read back to the caller, never stored as they are."""
+    """Values heard only as a weak guess ("first thing in the morning" as 08:00): never stored,
+    to be read back to the caller for a yes or a no."""
 
     def learned(self, known: Mapping[str, Any]) -> bool:
         """Whether a slot that was empty gets a value."""
@@ -62,37 +70,9 @@ class Listener:
     hours: OpeningHours | None = None
 
 
-# Words of a slot's name that say nothing about which slot of a type is meant.
-_GENERIC = frozenset(
-    re.findall(r"\w+", "date day time number name value size full first last count type the of my")
-)
-_SYNONYMS = {
-    "birth": ("born", "birthday", "birthdate", "dob"),
-    "pickup": ("pick up", "pick it up", "collect"),
-    "phone": ("number", "cell", "mobile"),
-    "party": ("people", "guests", "of us"),
-    "callback": ("call me back", "call back", "reach me"),
-}
-
-
-def cues(name: str, spec: SlotSpec, *, from_name: bool = True) -> tuple[str, ...]:
-    """The phrases that name slot ``name``: its ``cues``, and its name's telling words."""
-    words = [w for w in name.lower().split("_") if w not in _GENERIC] if from_name else []
-    named = [*words, *(synonym for word in words for synonym in _SYNONYMS.get(word, ()))]
-    return tuple(dict.fromkeys(phrase.lower() for phrase in (*spec.cues, *named) if phrase))
-
-
 def free_text(kind: SlotType) -> bool:
     """Whether values of ``kind`` are the caller's own words (the ``text`` type)."""
     return getattr(kind, "free_text", False) is True
-
-
-def _cue_pattern(phrases: Collection[str]) -> re.Pattern[str] | None:
-    if not phrases:
-        return None
-    # The last word may go on ("birth" names "birthday"); words may be apart by one space.
-    alternatives = "|".join(r"\s+".join(map(re.escape, p.split())) + r"\w*" for p in phrases)
-    return re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE)
 
 
 @dataclass
@@ -105,16 +85,23 @@ class _Slot:
     asked: bool
     known: Any
     cue: re.Pattern[str] | None
+    disputed: bool = False  # the caller says its value is wrong ("the street is wrong")
     value: Any = None
     changed: bool = False
     removed: bool = False
     ambiguous: bool = False
     error: str = ""
+    unsure: Any = None  # a weak guess heard in this utterance, never stored (see Parsed.sure)
 
     @property
     def current(self) -> Any:
         """The value so far: this utterance's, else the one the call holds."""
         return self.value if self.changed else self.known
+
+    @property
+    def said(self) -> Any:
+        """The value heard in this utterance, stored or only guessed (None: nothing heard)."""
+        return self.value if self.changed else self.unsure
 
 
 def understand(
@@ -125,32 +112,31 @@ def understand(
     today: date,
 ) -> Understanding:
     """The slot values in ``said``, for a state that asks for the slots ``asked``."""
-    text = clean(said)
+    text = _latest(clean(said))
     if not text:
         return Understanding()
     found = segments(text)
     correcting = corrective(found, text)
     slots = {
-        name: _Slot(
-            name,
-            spec,
-            listener.types[name],
-            name in asked,
-            known.get(name),
-            # Free text is taken after the author's own cues only: "reason" alone is too loose.
-            _cue_pattern(cues(name, spec, from_name=not free_text(listener.types[name]))),
-        )
+        name: _slot(name, spec, listener.types[name], asked, known, text)
         for name, spec in listener.slots.items()
         if spec.source == "caller"
     }
-    reader = _Reader(listener, slots, today, correcting)
+    reader = _Reader(listener, slots, today, correcting, disputes(text))
     for segment in found:
         if segment.question:
-            continue  # "what time do you close today?" answers nothing
+            # "What time do you close today?" answers nothing; what follows the question in
+            # the same breath may ("where is it, okay, 3 3 9 8 1 0 2").
+            after = segment.after_question()
+            if after is None:
+                continue
+            segment = after
         reader.read(segment)
+    # "I'm not feeling well" is a point, not a take-back.
+    stated = segments(text, statements=True)
     for slot in slots.values():
         if free_text(slot.kind):
-            reader.free_text(slot, found)
+            reader.free_text(slot, stated)
         elif slot.kind.name == "yes_no" and slot.asked:
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:
@@ -158,12 +144,52 @@ def understand(
     return _result(slots.values())
 
 
+# A caller's turn is a few sentences; of a longer one only the last this many characters are
+# read (the latest words carry the answer and its corrections), so that a runaway transcript
+# costs bounded time.
+READ_AT_MOST = 10_000
+
+
+def _latest(text: str) -> str:
+    if len(text) <= READ_AT_MOST:
+        return text
+    tail = text[-READ_AT_MOST:]
+    return tail[tail.find(" ") + 1 :]  # from a word's start
+
+
+def _slot(
+    name: str,
+    spec: SlotSpec,
+    kind: SlotType,
+    asked: Collection[str],
+    known: Mapping[str, Any],
+    text: str,
+) -> _Slot:
+    parts = getattr(kind, "parts", None)
+    parts = parts if isinstance(parts, re.Pattern) else None
+    return _Slot(
+        name,
+        spec,
+        kind,
+        name in asked,
+        known.get(name),
+        # Free text is taken after the author's own cues only: "reason" alone is too loose.
+        cue_pattern(cues(name, spec, from_name=not free_text(kind))),
+        # Only a value the call holds can be wrong.
+        known.get(name) is not None
+        and dispute_pattern(name, spec, kind.name, parts).search(text) is not None,
+    )
+
+
 def _result(slots: Collection[_Slot]) -> Understanding:
     values: dict[str, Any] = {}
     errors: list[str] = []
     corrected: list[str] = []
     removed: list[str] = []
+    unsure: dict[str, Any] = {}
     for slot in slots:
+        if slot.unsure is not None and not slot.changed:
+            unsure[slot.name] = slot.unsure
         if slot.removed:
             if slot.known is not None:
                 removed.append(slot.name)
@@ -173,19 +199,25 @@ def _result(slots: Collection[_Slot]) -> Understanding:
                 corrected.append(slot.name)
         elif slot.asked and slot.error and not slot.changed:
             errors.append(slot.error)
-    return Understanding(values, tuple(errors), tuple(corrected), tuple(removed))
+    return Understanding(values, tuple(errors), tuple(corrected), tuple(removed), unsure)
 
 
 class _Reader:
     """Reads segments into the running results of the slots."""
 
     def __init__(
-        self, listener: Listener, slots: dict[str, _Slot], today: date, correcting: bool
+        self,
+        listener: Listener,
+        slots: dict[str, _Slot],
+        today: date,
+        correcting: bool,
+        disputing: bool,
     ) -> None:
         self.listener = listener
         self.slots = slots
         self.today = today
-        self.correcting = correcting
+        self.correcting = correcting  # a correction, a "not", or a dispute anywhere
+        self.disputing = disputing  # "that's wrong", "no, ...": a value read back is disputed
         groups: dict[str, list[_Slot]] = {}
         for slot in slots.values():
             if not free_text(slot.kind) and slot.kind.name != "yes_no":
@@ -253,29 +285,39 @@ class _Reader:
 
     def _parse(self, slot: _Slot, text: str, mode: Mode) -> Parsed | None:
         named = slot.cue is not None and slot.cue.search(text) is not None
-        # A correction of a known value reads the words as an answer: "make that six".
-        correcting = slot.current is not None and mode in ("replace", "negated")
-        answering = slot.asked or correcting
-        parsed = slot.kind.extract(text, slot.spec, self.today, asked=slot.asked)
-        if parsed is None and correcting and not slot.asked:
+        # A correction of a known value reads the words as an answer: "make that six", "the
+        # time is wrong, it's 8".
+        correcting = slot.current is not None and (
+            mode in ("replace", "negated") or slot.disputed or self.disputing
+        )
+        # A slot the caller names reads the words as its answer: "the mileage is about 62,000".
+        answering = slot.asked or slot.disputed or named
+        # What the caller took back earlier in this breath is still what a part changes:
+        # "not the 12th, the 21st".
+        base = slot.current if slot.current is not None else slot.known
+        parts = getattr(slot.kind, "parts", None)
+        names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
+        amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
+        parsed = None
+        if amender is not None and (correcting or self.correcting or names_part):
+            # "The 14th, not the 12th" changes the day of the date the call holds, whatever
+            # the 14th would mean alone; a whole new value ("January 5th") reads as said.
+            amended = amender.amend(text, slot.spec, self.today, base)
+            if amended is not None and amended.ok:
+                parsed = amended
+        if parsed is None:
+            parsed = slot.kind.extract(text, slot.spec, self.today, asked=answering)
+        if parsed is None and correcting and not answering:
             parsed = slot.kind.extract(text, slot.spec, self.today, asked=True)
             if parsed is not None:
                 self.weak.add(slot.name)
-        base = slot.current
-        may_amend = answering or named or self.correcting
-        if (
-            (parsed is None or not parsed.ok)
-            and base is not None
-            and may_amend
-            and isinstance(slot.kind, Amends)
-        ):
-            amended = slot.kind.amend(text, slot.spec, self.today, base)
+        may_amend = answering or correcting or named or self.correcting or names_part
+        if (parsed is None or not parsed.ok) and amender is not None and may_amend:
+            amended = amender.amend(text, slot.spec, self.today, base)
             if amended is not None:
                 parsed = amended
-        if parsed is not None and parsed.ok and slot.spec.hours and self.listener.hours:
-            reason = check_hours(slot.kind.name, parsed.value, self.listener.hours)
-            if reason:
-                parsed = Parsed(False, error=reason)
+        if parsed is not None and parsed.ok and self.listener.hours:
+            parsed = within_hours(slot.kind.name, parsed, self.listener.hours, slot.spec.hours)
         return parsed
 
     def _choose(
@@ -312,67 +354,38 @@ class _Reader:
             return
         if mode == "replace":
             slot.ambiguous = False
-        slot.value, slot.changed, slot.removed = parsed.value, True, False
+        if not parsed.sure:
+            # A guess replaces what was said before it in this utterance, but is not stored.
+            slot.unsure, slot.value, slot.changed = parsed.value, None, False
+            return
+        slot.value, slot.changed, slot.removed, slot.unsure = parsed.value, True, False, None
 
     # -- free text -------------------------------------------------------------------------
 
     def free_text(self, slot: _Slot, found: list[Segment]) -> None:
-        """The caller's point: asked, what no other slot took; else the words after a cue."""
-        if slot.asked:
-            point = self._point(slot, found)
+        """The caller's point (see :mod:`engine.flow.point`).
+
+        After a dispute, the words that follow it; asked, what no other slot took; else the words
+        after a cue.
+        """
+        taken = [s for s in self.slots.values() if s is not slot and s.said is not None]
+
+        def says_other(piece: str) -> bool:
+            return any(_holds(other, piece, self.today) for other in taken)
+
+        if slot.disputed:
+            dispute = dispute_pattern(slot.name, slot.spec, slot.kind.name, None)
+            point = disputed_point(found, dispute, says_other)
+        elif slot.asked:
+            point = answer_point(found, slot.cue, says_other)
         elif slot.spec.early or slot.known is not None:
-            point = self._after_cue(slot, found)
+            point = cued_point(found, slot.cue, says_other)
         else:
             point = ""
         if point:
             parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
             if parsed is not None and parsed.ok:
                 self._apply(slot, parsed, "plain")
-
-    def _point(self, slot: _Slot, found: list[Segment]) -> str:
-        said = [s for s in found if s.mode != "negated" and not s.question]
-        replaced = [i for i, s in enumerate(said) if s.mode == "replace"]
-        if replaced and any(self._content(slot, s.text) for s in said[replaced[-1] :]):
-            said = said[replaced[-1] :]  # "a headache, sorry, I mean a migraine"
-        kept = [part for s in said for part in self._content(slot, s.text)]
-        return ", ".join(kept)
-
-    def _content(self, slot: _Slot, text: str) -> list[str]:
-        """The caller's own words in ``text``: runs of pieces no other slot took, as said."""
-        taken = [s for s in self.slots.values() if s is not slot and s.changed]
-        runs: list[str] = []
-        run: tuple[int, int] | None = None
-        for start, end in [*spans(text), (len(text), len(text))]:
-            piece = text[start:end]
-            if cue := slot.cue.search(piece) if slot.cue is not None else None:
-                start += cue.end()  # "I'm calling about a sore knee"
-            if end > start and not any(_holds(other, piece, self.today) for other in taken):
-                if strip_fillers(text[start:end]):
-                    run = (run[0] if run else start, end)
-                    continue
-                if run is None:
-                    continue  # hesitations before the point: "um, well, it's my knee"
-            if run is not None:
-                # What another slot took, or the end, closes a run of the caller's own words.
-                point = strip_fillers(text[run[0] : run[1]])
-                if point:
-                    runs.append(point)
-                run = None
-        return runs
-
-    def _after_cue(self, slot: _Slot, found: list[Segment]) -> str:
-        if slot.cue is None:
-            return ""
-        for segment in found:
-            if segment.mode == "negated" or segment.question:
-                continue
-            for piece in pieces(segment.text):
-                match = slot.cue.search(piece)
-                if match:
-                    point = strip_fillers(piece[match.end() :])
-                    if point:
-                        return point
-        return ""
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
@@ -381,10 +394,18 @@ def _holds(slot: _Slot, piece: str, today: date) -> bool:
         return False
     if slot.kind.name == "yes_no":
         return yes_no(piece) is not None
+    value = slot.said
     parsed = slot.kind.extract(piece, slot.spec, today, asked=True)
-    if parsed is None or not parsed.ok:
-        return False
-    said, value = parsed.value, slot.value
-    if isinstance(said, str) and isinstance(value, str):
-        return said.lower() in value.lower()  # "S M Y T H" spells part of "John Smyth"
-    return bool(said == value)
+    readings = [parsed.value, *parsed.others] if parsed is not None and parsed.ok else []
+    if isinstance(slot.kind, Amends) and slot.known is not None:
+        # "the 14th, not the 12th": the day of the date the call holds.
+        amended = slot.kind.amend(piece, slot.spec, today, slot.known)
+        if amended is not None and amended.ok:
+            readings.append(amended.value)
+    for said in readings:
+        if isinstance(said, str) and isinstance(value, str):
+            if said.lower() in value.lower():  # "S M Y T H" spells part of "John Smyth"
+                return True
+        elif said == value:
+            return True
+    return False

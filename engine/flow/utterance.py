@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .slots.fillers import INTERJECTIONS, THINKING
+
 Mode = Literal["plain", "replace", "negated", "alternative"]
 """How a segment relates to what came before it.
 
@@ -39,6 +41,17 @@ class Segment:
         """
         return bool(_QUESTION.match(strip_fillers(self.text)))
 
+    def after_question(self) -> Segment | None:
+        """What follows the question in the same breath, as its own segment, if anything.
+
+        "Where is it, okay, 3 3 9 8 1 0 2": the caller asks themself, then answers.
+        """
+        for start, end in spans(self.text):
+            if strip_fillers(self.text[start:end]):
+                rest = Segment(_tidy(self.text[end:]), self.mode)
+                return rest if rest.text and not rest.question else None
+        return None
+
 
 _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\bprof)"
 _CORRECTION = (
@@ -50,23 +63,31 @@ _MARKERS = re.compile(
     rf"{_ABBREVIATION}(?:\.{{2,}}|[.!?;](?=\s|$))"  # sentence ends (not "Dr." or "a.m.")
     r"|\s[-\u2013\u2014]+\s"  # a dash between words
     rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
-    r"|(?P<plain>\b(?:no|sorry)(?=, ))"  # "no, four": a fresh start, but not a correction
-    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of)\b)"
+    # "no, four", "the twelfth, no the thirteenth": a fresh start, but not a correction
+    r"|(?P<plain>\b(?:no|sorry)(?=, )|(?<=, )no\b(?= (?!problem|worries|idea|thanks)\w))"
+    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b)"
     r"|(?P<alternative>\bor\b)",
     re.IGNORECASE,
 )
 _QUESTION = re.compile(
     r"(?:what|when|where|why|which|who|how)(?:'s| is| are| do| does| did| time| times| late"
-    r"| early| long| many| much| can| should| would)\b",
+    r"| early| long| many| much| can| should| would)\b|(?:what|sorry|pardon)\W*$",
     re.IGNORECASE,
 )
 # "Not" ends at the next comma: "not 7, 8" takes back 7 and means 8.
+# A comma inside a number ("90,000") parts nothing.
 _SOFT = re.compile(
-    r"\s*[,;:]\s*(?:(?:and|but|plus|also)\s+)?|\s+(?:and|but|plus|also)\s+", re.IGNORECASE
+    r"\s*(?:[;:]|(?<!\d),|,(?!\d{3}\b))\s*(?:(?:and|but|plus|also)\s+)?"
+    r"|\s+(?:and|but|plus|also)\s+",
+    re.IGNORECASE,
 )
 
 
-_CORRECTIVE = re.compile(r"\binstead\b|\bwrong\b|\bmistake\b", re.IGNORECASE)
+# "No, it's ..." at the start disputes what the agent just read back.
+_CORRECTIVE = re.compile(
+    r"\binstead\b|\bwrong\b|\bmistake\b|^(?:(?:uh|um|oh),? )?no\b(?!,? (?:problem|worries))",
+    re.IGNORECASE,
+)
 
 
 def corrective(found: list[Segment], text: str) -> bool:
@@ -74,16 +95,36 @@ def corrective(found: list[Segment], text: str) -> bool:
     return any(s.mode in ("replace", "negated") for s in found) or bool(_CORRECTIVE.search(text))
 
 
-def segments(text: str) -> list[Segment]:
+# The caller's own verb, negated: "I'm not", "I can't", "we aren't".
+_STATEMENT = re.compile(
+    r"\b(?:i|i'm|i am|we|we're|we are|i was|we were|i've|i have|i do|i did|i could|i just)\s+$",
+    re.IGNORECASE,
+)
+
+
+def disputes(text: str) -> bool:
+    """Whether the caller says something is wrong ("that's wrong", "no, it's ...", "instead")."""
+    return bool(_CORRECTIVE.search(text))
+
+
+def segments(text: str, *, statements: bool = False) -> list[Segment]:
     """``text`` cut at corrections, negations, alternatives and sentence ends, in order.
 
     A negation covers only the words up to the next comma; empty stretches are dropped, and a
-    correction right after "or" ("or actually") is a correction.
+    correction right after "or" ("or actually") is a correction. With ``statements``, a
+    negation of the caller's own verb ("I'm not feeling well", "I can't sleep") stays inside its
+    words: it takes back no value, it says something (what free text keeps).
     """
     found: list[Segment] = []
     mode: Mode = "plain"
     position = 0
     for marker in _MARKERS.finditer(text):
+        if (
+            statements
+            and marker.lastgroup == "negated"
+            and _STATEMENT.search(text, 0, marker.start())
+        ):
+            continue
         _add(found, text[position : marker.start()], mode)
         position = marker.end()
         if marker.lastgroup is not None:
@@ -134,12 +175,14 @@ def spans(text: str) -> list[tuple[int, int]]:
 
 
 _FILLER_PHRASE = re.compile(
-    r"^(?:(?:um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok|alright|yes|yeah|yep|no|nope"
-    r"|please|sorry|hi|hello|hey|wait|hold on|hang on|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?"
-    r"|moment|minute)|let me (?:think|see|check)|you know|i guess|basically|anyway|then"
-    r"|thanks|thank you)\b[\s,.!?]*)+",
+    rf"^(?:(?:{INTERJECTIONS}|{THINKING}|um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok"
+    r"|alright|yes|yeah|yep|no|nope|please|sorry|hi|hello|hey|wait|hold on|hang on"
+    r"|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?|moment|minute)|let me (?:think|see|check)"
+    r"|you know|i guess|basically|anyway|then|thanks|thank you|(?:that's |that is |it's )?wrong"
+    r"|incorrect|(?:that's )?correct(?=[,.]))\b[\s,.!?]*)+",
     re.IGNORECASE,
 )
+_TRAILING_REACH = 200
 _TRAILING = re.compile(
     r"(?:[\s,]+(?:please|thanks|thank you|i think|i guess|you know|then|for now))+[\s.!?]*$"
     r"|[\s.!?,;:]+$",
@@ -153,7 +196,13 @@ def strip_fillers(text: str) -> str:
     ``"um, well, it's my knee."`` -> ``"it's my knee"``; a text of only fillers -> ``""``.
     """
     text = _FILLER_PHRASE.sub("", text.strip())
-    previous = None
-    while previous != text:
-        previous, text = text, _TRAILING.sub("", text)
-    return text.strip()
+    # Trailing politeness is short: it is looked for in the last few words only, so that a
+    # long utterance costs linear time.
+    end = len(text)
+    while end:
+        start = max(0, end - _TRAILING_REACH)
+        found = _TRAILING.search(text, start, end)
+        if found is None or found.start() == found.end():
+            break
+        end = found.start()
+    return text[:end].strip()

@@ -109,6 +109,23 @@ def digits(value: object, group: int = 3) -> str:
 
 
 @_tolerant
+def characters(value: object) -> str:
+    """A code read character by character in groups: ``"XJH004512"`` -> ``"X J H, 0 0 4, 5 1 2"``.
+
+    Letters and digits are grouped apart, each run in threes, a last group of four rather than
+    a lone character ("4417203" -> "4 4 1, 7 2 0 3"), as people read codes back.
+    """
+    groups: list[str] = []
+    for run in re.findall(r"[^\W\d_]+|\d+", str(value)):
+        size = len(run)
+        cuts = list(range(0, size, 3))
+        if size > 3 and size % 3 == 1:
+            cuts.pop()  # "4 4 1, 7 2 0 3", not "4 4 1, 7 2 0, 3"
+        groups += [run[start:end] for start, end in zip(cuts, [*cuts[1:], size], strict=True)]
+    return ", ".join(" ".join(group.upper()) for group in groups) or str(value)
+
+
+@_tolerant
 def spell(value: object) -> str:
     """Letters one by one: ``"Dana"`` -> ``"D, A, N, A"``; words separated by a full stop."""
     words = str(value).split()
@@ -147,6 +164,7 @@ SPOKEN_FILTERS: dict[str, Callable[..., str]] = {
     "spoken_date": spoken_date,
     "spoken_time": spoken_time,
     "digits": digits,
+    "characters": characters,
     "spell": spell,
     "spoken_email": spoken_email,
     "spoken_list": spoken_list,

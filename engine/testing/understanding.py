@@ -45,6 +45,7 @@ class Case:
     known: Mapping[str, Any] = field(default_factory=dict)
     today: date = date(2026, 11, 25)
     error: str = ""
+    confirm: Mapping[str, Any] | None = None  # the values to read back (None: not checked)
     listener: Listener | None = None
     flow: str = ""
     state: str = ""
@@ -111,7 +112,10 @@ class Report:
             where = f" [{case.flow}.{case.state}]" if case.flow else asked
             file = f"{case.batch}/{case.file}" if case.batch else case.file
             rows.append(f"  {file}:{case.line}{where}: {case.said!r}")
-            rows.append(f"      expected {_show(case.expect)}, got {_show(miss.got)}")
+            expected = _show(case.expect)
+            if case.confirm:
+                expected += f" and to confirm {_show(case.confirm)}"
+            rows.append(f"      expected {expected}, got {_show(miss.got)}")
         return rows
 
 
@@ -182,6 +186,7 @@ def load_corpus(folder: Path) -> list[Case]:
                     known=_plain(entry.get("known") or {}),
                     today=entry.get("today", today),
                     error=str(entry.get("error") or ""),
+                    confirm=_plain(entry["confirm"] or {}) if "confirm" in entry else None,
                     listener=listener,
                 )
             )
@@ -211,6 +216,10 @@ def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
         understood = understand(case.listener, case.asked, case.known, case.said, case.today)
         got = dict(understood.values) | {name: None for name in understood.removed}
         ok = got == case.expect
+        if case.confirm is not None:
+            ok = ok and understood.unsure == case.confirm
+        if understood.unsure and (case.confirm is not None or not ok):
+            got = got | {"(confirm)": understood.unsure}
         if case.error:
             said = " ".join(understood.errors)
             ok = ok and case.error.lower() in said.lower()

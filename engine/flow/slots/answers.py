@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 
@@ -89,6 +90,7 @@ class YesNoType(BaseSlotType):
 
 
 _NEGATED = re.compile(r"\b(?:not|don't want|rather not|never)(?: the| a| an)? ?$")
+_NEGATION_REACH = 20  # characters before an option where "not" takes it back
 
 
 def _options(spec: SlotSpec) -> dict[str, str]:
@@ -100,11 +102,47 @@ def _options(spec: SlotSpec) -> dict[str, str]:
     }
 
 
+def _hits(said: str, options: dict[str, str]) -> list[tuple[int, int, str]]:
+    """Where each phrase is said as whole words (not right after "not"), and its option."""
+    return [
+        (match.start(), match.end(), canonical)
+        for phrase, canonical in options.items()
+        if phrase
+        for match in re.finditer(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
+        if not _NEGATED.search(said[max(0, match.start() - _NEGATION_REACH) : match.start()])
+    ]
+
+
+def _tail(phrase: str) -> str:
+    """The last two words of a phrase of three or more ("engine light"), else ""."""
+    words = phrase.split()
+    return " ".join(words[-2:]) if len(words) > 2 else ""
+
+
+def _outermost(hits: list[tuple[int, int, str]]) -> set[str]:
+    """The options of the hits no longer hit contains: "window seat" wins over its "window".
+
+    One sweep in order of start (longest first), so that many hits cost n log n, not n².
+    """
+    found: set[str] = set()
+    reach = -1  # the furthest end of the hits before the current span
+    for (_, end), group in itertools.groupby(sorted(hits, key=lambda h: (h[0], -h[1])), key=_span):
+        if reach < end:
+            found.update(canonical for _, _, canonical in group)
+        reach = max(reach, end)
+    return found
+
+
+def _span(hit: tuple[int, int, str]) -> tuple[int, int]:
+    return hit[0], hit[1]
+
+
 class EnumType(BaseSlotType):
     """One of ``spec.options``, by its canonical name or a synonym, as whole words.
 
     Two different options in one answer are ambiguous (None); an option right after "not" does
-    not count. When asked, an answer close to an option ("patios") is that option.
+    not count. The last two words of a longer synonym name it too ("my engine light is on" for
+    "check engine light"). When asked, an answer close to an option ("patios") is that option.
     """
 
     name = "enum"
@@ -123,18 +161,11 @@ class EnumType(BaseSlotType):
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said, options = plain(said.replace("_", " ")), _options(spec)
-        hits = [
-            (match.start(), match.end(), canonical)
-            for phrase, canonical in options.items()
-            for match in re.finditer(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
-            if not _NEGATED.search(said[: match.start()])
-        ]
-        # "window seat" wins over the "window" inside it.
-        found = {
-            canonical
-            for start, end, canonical in hits
-            if not any(s <= start and end <= e and e - s > end - start for s, e, _ in hits)
-        }
+        hits = _hits(said, options)
+        if not hits:
+            # "My engine light is on" for "check engine light": the last words of a long phrase.
+            hits = _hits(said, {_tail(phrase): option for phrase, option in options.items()})
+        found = _outermost(hits)
         if len(found) == 1:
             return Parsed(True, found.pop())
         if hits or not (asked and said):

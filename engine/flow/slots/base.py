@@ -10,7 +10,7 @@ is worse than one asked about again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol, runtime_checkable
 
@@ -21,11 +21,20 @@ from engine.flow.spec import SlotSpec
 
 @dataclass(frozen=True)
 class Parsed:
-    """A parsed value: ``ok`` with the stored ``value``, or a short speakable ``error``."""
+    """A parsed value: ``ok`` with the stored ``value``, or a short speakable ``error``.
+
+    ``sure`` is False for a weak guess a careful receptionist would read back before writing
+    it down ("first thing in the morning" as 8 AM); such a value is never stored silently (see
+    :attr:`engine.flow.understanding.Understanding.unsure`). ``others`` are other readings of
+    the same words, least likely last ("at 8" is 8 PM, or else 8 AM), for whoever knows more
+    (the opening hours) to choose from.
+    """
 
     ok: bool
     value: object = None
     error: str = ""
+    sure: bool = True
+    others: tuple[object, ...] = field(default=(), compare=False)  # a hint, not the value
 
 
 class SlotType(Protocol):
@@ -62,9 +71,51 @@ def clean(text: str) -> str:
     return " ".join(_UNINTELLIGIBLE.sub(" ", text).replace("\u2019", "'").split())
 
 
-def numerals(text: str) -> str:
-    """Lower case, spoken numbers as digits; threshold 0 converts even a lone "one"."""
-    return str(alpha2digit(text.lower(), "en", threshold=0))
+# text2num's time grows with the square of a run of number words; past this many characters the
+# text goes to it in pieces cut at a comma or a space, so a long utterance costs linear time.
+_NUMERALS_PIECE = 1000
+
+
+def numerals(text: str, *, lower: bool = True) -> str:
+    """Spoken numbers as digits, in lower case unless ``lower`` is False.
+
+    Threshold 0 converts even a lone "one"; "zero zero four" is "004".
+    """
+    text = text.lower() if lower else text
+    return "".join(str(alpha2digit(piece, "en", threshold=0)) for piece in _pieces(text))
+
+
+def _pieces(text: str) -> list[str]:
+    found = []
+    start = 0
+    while len(text) - start > _NUMERALS_PIECE:
+        end = start + _NUMERALS_PIECE
+        cut = text.rfind(",", start, end)
+        if cut <= start:
+            cut = text.rfind(" ", start, end)
+        cut = end if cut <= start else cut + 1
+        found.append(text[start:cut])
+        start = cut
+    found.append(text[start:])
+    return found
+
+
+# Numbers that are no date, time or count, in lower-case text with numbers as digits: a house
+# number ("42 Elm Street", "2210 Elm Street"), a model year ("a 2015 Honda"), the year
+# something began ("since 2019").
+NOT_A_QUANTITY = (
+    r"\b\d+(?= (?:[a-z]+ ){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct"
+    r"|boulevard|blvd|way|place|pl|terrace|circle|parkway|highway|hwy|square|sq|crescent|trail"
+    r"|loop)\b)"
+    r"|(?:(?<=\ba )|(?<=\ban ))\d{4}(?= [a-z])|(?<=\bsince )\d{4}\b"
+)
+
+_REPEATED = re.compile(r"\b(double|triple) ([0-9a-z])\b", re.IGNORECASE)
+
+
+def repeated(text: str) -> str:
+    """Repeated characters spelled out: "double 5" is "5 5", "triple 0" is "0 0 0"."""
+    return _REPEATED.sub(lambda m: " ".join(m[2] * (3 if m[1].lower() == "triple" else 2)), text)
 
 
 def plain(text: str) -> str:
@@ -83,6 +134,9 @@ class BaseSlotType:
     format = ""  # how the model must write the value, shown in the tool schema
     invalid = "I didn't catch that"
     free_text = False  # the value is the caller's own words (see engine.flow.understanding)
+    # Words that name a part of a value ("the last digit", "the year"): said of a known value,
+    # they change that part of it (see Amends), asked or not.
+    parts: re.Pattern[str] | None = None
 
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:
         """A string, described by the slot's description and this type's ``format``."""

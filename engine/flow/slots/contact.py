@@ -54,7 +54,9 @@ class PhoneType(BaseSlotType):
 
 
 _EMAIL_WORDS = {"at": "@", "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Bounded as addresses are (64 characters before the "@", 63 a label), so that a long run of
+# letters without an "@" costs linear time.
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 
 
 class EmailType(BaseSlotType):
@@ -74,7 +76,7 @@ class EmailType(BaseSlotType):
         said = re.sub(r"\b([a-z]+) (\d+)(?= ?[@._-])", r"\1\2", said)  # "kim 77 at ..."
         said = re.sub(r"\s*([@._-])\s*", r"\1", said)  # spoken separators join their neighbours
         said = re.sub(r"\b(\w)\s+(?=\w\b)", r"\1", said)  # "d a n a" -> "dana"
-        found = _EMAIL.search(said)
+        found = _EMAIL.search(said) if "@" in said else None
         if found is None:
             return Parsed(False, error=self.invalid) if asked and "@" in said else None
         from email_validator import EmailNotValidError, validate_email  # on first use, as above

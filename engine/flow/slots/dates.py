@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from typing_extensions import override
@@ -12,7 +12,8 @@ from typing_extensions import override
 from engine.flow.spec import SlotSpec
 from engine.templates.spoken import spoken_date
 
-from .base import BaseSlotType, Parsed, numerals
+from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
+from .digit_dates import birth_cue_before, digit_dates
 
 _MONTHS = {
     name: number
@@ -27,12 +28,13 @@ _DAY = r"(?P<day>3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?(?!\d)"
 _YEAR = r"(?P<year>\d{4}|\d{2})"
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY = r"(?P<weekday>(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+_FROM_DAY = _WEEKDAY.replace("?P<weekday>", "?P<from_day>")
 
 # Each pattern names the parts it finds; the first that matches wins, in this order.
 _ABSOLUTE = (
     re.compile(r"\b(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)\b"),
     re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})(?:/(?P<year>\d{4}|\d{2}))?\b"),
-    re.compile(rf"\b(?P<year>\d{{4}}) {_MONTH} (?:the )?{_DAY}\b"),
+    re.compile(rf"\b(?P<year>\d{{4}}|(?<=\bin )\d\d) {_MONTH} (?:the )?{_DAY}\b"),
     re.compile(rf"\b(?:the )?{_DAY} (?:day )?(?:of )?{_MONTH}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_MONTH} (?:the )?{_DAY}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_WEEKDAY} (?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b"),
@@ -42,13 +44,18 @@ _RELATIVE = re.compile(
     r"\b(?:(?P<after>(?:the )?day after tomorrow)|(?P<today>today|tonight|this evening)"
     r"|(?P<tomorrow>tomorrow)|(?P<yesterday>yesterday)"
     r"|in (?P<count>\d+|a|one) (?P<unit>days?|weeks?)"
-    r"|(?:a|one) week from (?P<from>today|tomorrow)"
+    rf"|(?P<weeks>\d+|a|one) weeks? from (?:(?P<from>today|tomorrow|now)|{_FROM_DAY})"
     rf"|(?:(?P<which>this|next|last|on|this coming|coming) )?{_WEEKDAY})\b"
 )
 # A day of the month alone ("the 4th"): only as an answer, or to change a known date.
 _ORDINAL = re.compile(r"\b(?:on )?(?:the )?(?P<day>\d{1,2})(?:st|nd|rd|th)\b")
 _ALONE_MONTH = re.compile(rf"\b{_MONTH}\b")
-_ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>\d{4})\b")
+_ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
+# "The year is wrong, it's eighty one": a year in two digits, where the year is named.
+_NAMED_YEAR = re.compile(r"\byear\b\D{0,30}?\b(?P<year>\d\d)\b")
+# Numbers that are no part of a date (see NOT_A_QUANTITY).
+_NOT_DATE = re.compile(rf"{NOT_A_QUANTITY}|\b\d+(?= (?:apartment|apt|suite)\b)")
+_FUTURE_REACH = 5 * 366  # days: a date to come further ahead is a number misheard as a year
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,19 @@ class _Parts:
 
 
 def _normal(text: str) -> str:
+    # "First thing", "first name": no first of a month.
+    text = re.sub(r"\bfirst (?=thing|name|time|visit|appointment)", "", text, flags=re.I)
+    text = re.sub(r"\b(eighteen|nineteen)-(?=[a-z])", r"\1 ", text, flags=re.I)  # "nineteen-eighty"
     said = numerals(text.replace("\u2019", "'"))
     said = re.sub(r"\bnew years\b", "new year's", said)
     said = " ".join(re.sub(r"[^\w/' -]+|(?<!\w)-|-(?!\w)|'(?!s\b)", " ", said).split())
+    said = re.sub(r"\b(?:uh+|um+|er+m?|ah+|hmm+)\b ?", "", said)  # "April, uh, the 22nd"
     # text2num reads "nineteen eighty" as "19 80" and "twenty oh five" as "20 oh 5".
     said = re.sub(r"\b(1[89]|20) (\d\d)\b(?! ?(?:am|pm|o'?clock))", r"\1\2", said)
-    return re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
+    said = re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
+    # "The fifth of May, oh two": a year said with "oh".
+    said = re.sub(rf"(\b{_MONTH}\b|\d(?:st|nd|rd|th)) oh (\d)\b", r"\1 0\3", said)
+    return _NOT_DATE.sub("#", said)
 
 
 class DateType(BaseSlotType):
@@ -84,19 +98,41 @@ class DateType(BaseSlotType):
     name = "date"
     format = "date as YYYY-MM-DD"
     invalid = "I didn't catch a date"
+    parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         text = _normal(said)
         for pattern in _ABSOLUTE:
             if found := pattern.search(text):
                 return self._absolute(found, spec, today, asked)
+        if digits := self._digits(said, spec, asked):
+            return self._resolve(digits, spec, today)
         if found := _RELATIVE.search(text):
-            when = _relative(found, spec, today)
-            return self._check(when, spec, today) if when else None
+            when, sure = _relative(found, spec, today)
+            if when is None:
+                return None
+            parsed = self._check(when, spec, today)
+            return parsed if sure else replace(parsed, sure=False)
         if asked and (found := _ORDINAL.search(text)):
             if spec.with_year:
                 return Parsed(False, error="I need the month and the year too")
             return self._resolve(_Parts(day=int(found["day"])), spec, today)
+        return None
+
+    @staticmethod
+    def _digits(said: str, spec: SlotSpec, asked: bool) -> _Parts | None:
+        """A date said in digit groups ("oh three oh four nineteen eighty"), where it counts.
+
+        Asked, always; a date of birth also when said with "born" or "birthday", or as a piece
+        of its own ("Grace Okafor, three four eighty, and ..."). A date to come needs a year of
+        four digits (else "8 30 20" is a time and a count).
+        """
+        text = _NOT_DATE.sub("#", numerals(said))
+        for found in reversed(digit_dates(text)):
+            if spec.future and len(found.year) != 4:
+                continue
+            if asked or (spec.past and (found.whole or birth_cue_before(text, found.start))):
+                return _Parts(found.day, found.month, found.year)
         return None
 
     def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
@@ -106,6 +142,12 @@ class DateType(BaseSlotType):
         except ValueError:
             return None
         said = _normal(text)
+        # A whole date in digits replaces the known one: "it's oh three oh five nineteen eighty".
+        if whole := self._digits(text, spec, asked=True):
+            return self._resolve(whole, spec, today)
+        for pattern in _ABSOLUTE[:2]:
+            if (found := pattern.search(said)) and found.groupdict().get("year"):
+                return self._absolute(found, spec, today, asked=True)
         parts = _Parts()
         for pattern in _ABSOLUTE[2:5]:  # a month and a day, maybe a year
             if found := pattern.search(said):
@@ -115,7 +157,13 @@ class DateType(BaseSlotType):
         else:
             day = _ORDINAL.search(said)
             month = _ALONE_MONTH.search(said)
-            year = _ALONE_YEAR.search(said)
+            year = _ALONE_YEAR.search(said) or _NAMED_YEAR.search(said)
+            # A correction of a date with its year that is a number alone ("March 3rd 1980, no
+            # wait, eighty-one"): a number no day can be is the year.
+            if not (day or month or year) and spec.with_year:
+                year = re.fullmatch(
+                    r"\s*(?:it's |make it |i mean )?(?P<year>3[2-9]|[4-9]\d)\s*", said
+                )
             parts = _Parts(
                 int(day["day"]) if day else None,
                 _MONTHS[month["month"][:3]] if month else None,
@@ -211,6 +259,8 @@ class DateType(BaseSlotType):
             return Parsed(False, error="that date is in the future")
         if spec.future and when < today:
             return Parsed(False, error="that date is in the past")
+        if spec.future and (when - today).days > _FUTURE_REACH:
+            return Parsed(False, error="that date is too far ahead")
         age = today.year - when.year - ((today.month, today.day) < (when.month, when.day))
         if spec.past and age > 120:
             return Parsed(False, error="that date is too long ago")
@@ -235,27 +285,37 @@ def _add_months(first: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _relative(found: re.Match[str], spec: SlotSpec, today: date) -> date | None:
+def _relative(found: re.Match[str], spec: SlotSpec, today: date) -> tuple[date | None, bool]:
+    """The day a relative phrase means, and whether that reading is sure."""
     if found["after"]:
-        return today + timedelta(days=2)
+        return today + timedelta(days=2), True
     if found["today"]:
-        return today
+        return today, True
     if found["tomorrow"]:
-        return today + timedelta(days=1)
+        return today + timedelta(days=1), True
     if found["yesterday"]:
-        return today - timedelta(days=1)
+        return today - timedelta(days=1), True
     if found["unit"]:
         count = 1 if found["count"] in ("a", "one") else int(found["count"])
-        return today + timedelta(days=count * (7 if found["unit"].startswith("week") else 1))
-    if found["from"]:
-        return today + timedelta(days=7 + (found["from"] == "tomorrow"))
+        return today + timedelta(days=count * (7 if found["unit"].startswith("week") else 1)), True
+    if found["weeks"]:
+        # "Two weeks from today", "a week from Friday".
+        weeks = 1 if found["weeks"] in ("a", "one") else int(found["weeks"])
+        if found["from_day"]:
+            start = today + timedelta(
+                days=(_WEEKDAYS.index(found["from_day"]) - today.weekday()) % 7
+            )
+        else:
+            start = today + timedelta(days=found["from"] == "tomorrow")
+        return start + timedelta(weeks=weeks), True
     weekday = _WEEKDAYS.index(found["weekday"])
     which = found["which"] or ""
     if which == "last" or (spec.past and which != "next"):
-        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
+        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7), True
     ahead = (weekday - today.weekday()) % 7
     if which == "next":
-        # "Next Friday": the Friday of next week, not the one of this week.
+        # "Next Friday": the Friday of next week, not the one of this week. Said while this
+        # week's Friday is still to come, it may mean that one: read it back to be sure.
         monday = today + timedelta(days=7 - today.weekday())
-        return monday + timedelta(days=weekday)
-    return today + timedelta(days=ahead)
+        return monday + timedelta(days=weekday), weekday <= today.weekday()
+    return today + timedelta(days=ahead), True

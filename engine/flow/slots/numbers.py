@@ -10,7 +10,8 @@ from typing_extensions import override
 
 from engine.flow.spec import SlotSpec
 
-from .base import BaseSlotType, Parsed, numerals
+from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
+from .fillers import drop_waits
 
 _COUNT = re.compile(
     r"\b(?:party of|table for|group of|we're|we are|we'll be|we will be|there'll be|there will be"
@@ -19,8 +20,8 @@ _COUNT = re.compile(
 )
 # "Two adults and two kids", "me and two friends", "my wife and I": heads counted.
 _HEADS = re.compile(
-    r"\b(\d+) (?:adults?|grown ?ups?) (?:and|plus|with) (\d+) (?:kids?|children|child|teens?"
-    r"|babies|baby|toddlers?)\b"
+    r"\b(\d+) (?:adults?|grown ?ups?) (?:and|plus|with) (\d+|an?) (?:kids?|children|child|teens?"
+    r"|babies|baby|toddlers?|infants?)\b"
 )
 _ME_AND = re.compile(
     r"\b(?:me|myself) (?:and|plus|with) (?:(\d+) (?:\w+ )?(?:friends|others|people|guests"
@@ -29,8 +30,48 @@ _ME_AND = re.compile(
 _ALONE = re.compile(
     r"\b(?:just|only) (?:me|myself|1)\b|\b(?:by myself|on my own|me alone|table for 1)\b"
 )
-_CLOCK_NUMBER = re.compile(r"\bat \d{1,2}(?:[: ]\d\d)?\b|\b\d{1,2}(?:[: ]\d\d)? ?(?:[ap]m|o'clock)")
+# "For two" ends a head count said in passing ("half six on Friday for two"); not "for 5 years".
+_FOR = re.compile(
+    r"\bfor (\d+)\b(?! ?(?:[ap]m|o'?clock|:|\d|minutes?|hours?|days?|weeks?|months?|years?"
+    r"|nights?|dollars?|bucks|mg|milligrams?))"
+)
+# A distance, volunteered: "about 90,000 miles", "150000 km".
+_DISTANCE = re.compile(r"\b(\d+) (?:miles?|mi|kilometers?|kilometres?|km|clicks)\b")
+_CLOCK_NUMBER = re.compile(
+    r"\bat \d{1,2}(?:[: ]\d\d)?\b|\b\d{1,2}(?:[: ]\d\d)? ?(?:[ap]m|o'clock)"
+    r"|\b(?:around|about|roughly|by) \d{1,2}(?:[: ]\d\d)? ?(?:tonight|in the \w+|on \w+day)"
+)
+# Numbers that count nothing: a house number ("42 Elm Street"), a model year ("a 2015 Honda"),
+# a year something began ("since 2019"), an age or a while ("12 years old", "for 3 weeks").
+_NOT_COUNT = re.compile(
+    rf"{NOT_A_QUANTITY}|\b\d+(?= (?:years?|months?|weeks?|days?|hours?|minutes?)\b)"
+)
 _NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
+
+
+# A pause inside a number said in words: "forty two thousand, three hundred".
+_GOES_ON = re.compile(
+    r"\b(thousand|hundred)\s*,\s*(?=(?:and )?(?:one|two|three|four|five|six|seven|eight|nine"
+    r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty"
+    r"|thirty|forty|fifty|sixty|seventy|eighty|ninety|a hundred)\b)",
+    re.IGNORECASE,
+)
+
+
+def _spoken(said: str) -> str:
+    """Numbers as digits, said every way: "80,000", "45k", "200 thousand", "4 5 2 1 0"."""
+    said = re.sub(r"\b(\w+)-?ish\b", r"\1", said, flags=re.IGNORECASE)  # "six-ish"
+    said = _GOES_ON.sub(r"\1 ", drop_waits(said))  # "forty two thousand, three hundred"
+    said = numerals(said)
+    said = re.sub(r"\b(\d{1,3})((?:,\d{3})+)\b", lambda m: m[1] + m[2].replace(",", ""), said)
+    said = re.sub(r"\b(\d+(?:\.\d+)?) ?(?:k|1000|thousand)\b", _thousands, said)
+    # Digits one by one ("4 5 2 1 0", "1 2 3 4 5 6"): one number.
+    said = re.sub(r"\b\d(?: \d){2,}\b", lambda m: m[0].replace(" ", ""), said)
+    return _NOT_COUNT.sub("#", said)
+
+
+def _thousands(found: re.Match[str]) -> str:
+    return _number_text(float(found[1]) * 1000)
 
 
 def _number_text(value: float) -> str:
@@ -56,12 +97,13 @@ class NumberType(BaseSlotType):
         return super().parse(value, spec, today)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = re.sub(r"\ba couple\b", "2", numerals(said))
+        said = re.sub(r"\ba couple\b", "2", _spoken(said))
         said = re.sub(r"\b(?:a|one) dozen\b", "12", said)
         if heads := _HEADS.search(said):
-            return self._check(float(int(heads[1]) + int(heads[2])), spec)
-        if count := _COUNT.search(said):
-            return self._check(float(count[1] or count[2]), spec)
+            kids = 1 if heads[2] in ("a", "an") else int(heads[2])
+            return self._check(float(int(heads[1]) + kids), spec)
+        if count := _COUNT.search(said) or _DISTANCE.search(said) or _FOR.search(said):
+            return self._check(float(next(group for group in count.groups() if group)), spec)
         if asked and (company := _ME_AND.search(said)):
             return self._check(float(1 + (int(company[1]) if company[1] else 1)), spec)
         if asked and _ALONE.search(said):

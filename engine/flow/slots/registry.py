@@ -12,6 +12,7 @@ from .answers import EnumType, TextType, YesNoType
 from .base import BaseSlotType, SlotType
 from .contact import EmailType, PhoneType
 from .dates import DateType
+from .identifiers import IdentifierType
 from .names import NameType
 from .numbers import NumberType
 from .times import TimeType
@@ -26,6 +27,7 @@ _BUILTIN: tuple[type[BaseSlotType], ...] = (
     TimeType,
     PhoneType,
     EmailType,
+    IdentifierType,
 )
 
 
