@@ -34,6 +34,10 @@ def main() -> int:
     report = run_corpus(cases, project)
     elapsed = time.perf_counter() - started
     print("\n".join(report.lines()))
+    for batch in report.batches():
+        part = report.batch(batch)
+        print(f"\n== {batch or 'tuned (tests/understanding/*.yaml)'} ==")
+        print("\n".join(part.lines()[: len(part.by_kind()) + 2]))
     each = elapsed / max(len(cases), 1) * 1000
     print(f"\n{len(cases)} cases in {elapsed:.2f} s ({each:.1f} ms each)")
     return 0

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from .cues import cues
 from .slots import yes_no
 from .spec import SlotSpec
-from .cues import cues
 
 _STOP = frozenset(re.findall(r"\w+", "the a an of my your for to is it its and or in on at"))
 # Words that name a value of a type, whichever slot holds it ("the spelling" is a name's).
