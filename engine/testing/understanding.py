@@ -163,7 +163,7 @@ def load_corpus(folder: Path) -> list[Case]:
                     Case(
                         **common,
                         expect=entry.get("repair"),
-                        flow=entry["flow"],
+                        flow=_flow_of(path, data, str(entry["flow"])),
                         asked=(str(asked),) if asked else (),
                     )
                 )
@@ -173,7 +173,7 @@ def load_corpus(folder: Path) -> list[Case]:
                     Case(
                         **common,
                         expect=entry.get("intent"),
-                        flow=entry["flow"],
+                        flow=_flow_of(path, data, str(entry["flow"])),
                         state=entry["state"],
                     )
                 )
@@ -191,6 +191,16 @@ def load_corpus(folder: Path) -> list[Case]:
                 )
             )
     return cases
+
+
+def _flow_of(path: Path, data: Any, name: str) -> str:
+    """A case's flow: by name in the project, or in the folder the file's ``flows:`` names.
+
+    Cases written for a flow as it was once keep judging that version (a frozen copy), so an
+    edit of the example flows never turns a right case into a miss, or a miss into a pass.
+    """
+    folder = data.get("flows")
+    return str((path.parent / str(folder) / f"{name}.yaml").resolve()) if folder else name
 
 
 def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
