@@ -94,7 +94,9 @@ def test_yes(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["no", "No.", "nope", "nah", "not quite", "that's wrong", "incorrect", "that's not right",
-     "that is not correct", "absolutely not", "no thank you", "no, no", "I don't think so"],
+     "that is not correct", "absolutely not", "no thank you", "no, no", "I don't think so",
+     # a yes that disputes something is no yes; a change of mind counts at its last word
+     "yes but my name is wrong", "almost, the last name is off", "yes, no wait, actually no"],
 )  # fmt: skip
 def test_no(text: str) -> None:
     assert yes_no(text) is False
@@ -103,7 +105,7 @@ def test_no(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["yes no", "yeah no", "I don't know", "not sure", "maybe", "no problem", "no worries",
-     "yes but my name is wrong", "yes, actually wait", "okay", "what?", "", "hmm",
+     "yes, actually wait", "okay", "what?", "", "hmm",
      "(unintelligible audio)", "know", "yesterday", "nobody", "no, that's right"],
 )  # fmt: skip
 def test_unclear(text: str) -> None:

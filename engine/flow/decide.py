@@ -284,14 +284,17 @@ def plan(
         return Remind(), nothing
     if said is None:
         return Ask(), nothing
-    chosen = first_match(flow.global_intents, said)
-    if chosen is not None:
-        return TakeGlobal(chosen), nothing
     repair = flow.repairs.heard(said)
+    own = {intent.intent for intent in flow.spec.global_intents}
+    if repair in own:  # the author's own intent of that name keeps its behaviour
+        return TakeGlobal(repair), nothing
     if repair == "human" and flow.repairs.human_to != state_name:
         return Repair("human"), nothing
     if repair == "cancel":
         return Repair("cancel"), nothing  # "never mind, I'll call back": nothing said counts
+    chosen = first_match(flow.global_intents, said) if repair is None else None
+    if chosen is not None:
+        return TakeGlobal(chosen), nothing
     state = flow.state(state_name)
     understood = understand(flow, state, slots, said, today)
     if pending:
@@ -326,8 +329,11 @@ def plan(
         checked = _read_back(flow, state, said, fixing)
         if checked is not None:
             return checked, understood
-    if repair is not None and not understood.values and not understood.removed:
-        return Repair(repair), understood
+    typed = [n for n in understood.values if not understanding.free_text(flow.slot_types[n])]
+    if repair is not None and not typed and not understood.removed:
+        # "Sorry, just a second, my other line is ringing" is no reason for a visit: free text
+        # takes any words, so only a typed value says the caller answered instead.
+        return Repair(repair), Understanding(errors=understood.errors)
     transition = choose(flow, state_name, view(after), after, said)
     if transition is not None:
         return Move(transition), understood

@@ -67,12 +67,15 @@ _REPEAT = re.compile(
     r"|(?:can|could|would|will) you repeat|please repeat|repeat please"
     r"|(?:did not|could not|can not|cannot|not) (?:quite )?"
     r"(?:hear|catch|get|understand|make out) (?:that|you|it|what|the|all|any|a word)"
-    r"|(?:i )?missed (?:that|it|what you said|the last part|the question|you)"
+    r"|(?:i )?missed (?:that|it|what you said|the (?:first |last |)part|the question|you)"
     r"|what (?:did you|was that|was the question|were you|do you need|was the last)"
     r"|(?:say|speak|talk|go) (?:it |that )?(?:a bit |a little )?(?:slower|more slowly|louder|up)"
     r"|(?:you|it) (?:broke|cut|are breaking|are cutting|keep cutting) (?:up|out)"
     r"|(?:come again|pardon me|beg your pardon|one more time)"
     r"|go over (?:that|it) again)\b"
+)
+_NOT_REPEAT = re.compile(
+    r"\b(?:no need to|do not|not|never) (?:need to )?(?:repeat|say (?:it|that) again)"
 )
 
 # -- hold -----------------------------------------------------------------------------------------
@@ -85,7 +88,8 @@ _HOLD = re.compile(
     rf"|let me (?:just )?(?:check|look|find|grab|get|see|think|pull|dig|go get|go grab)"
     rf"|(?:i|i am|i will|i need to|i have to|just) (?:go |going to |have to |need to )?"
     rf"(?:grab|find|get|look for|dig out|fetch|pull up) (?:my|the|it|that|a)"
-    r"|i am (?:looking|checking)"
+    r"|i am (?:looking|checking)|(?:can|could|would) you (?:please )?(?:wait|hold)"
+    r"|wait while i|let me (?:just )?(?:go|ask|run|step|pop)|i (?:need|have) to ask (?:my|the)"
     rf"|(?:a|one) {_MOMENT} please)\b"
 )
 _HOLD_ALONE = re.compile(r"^(?:wait|hold|hang on|one sec|a sec|sec|moment|wait please)$")
@@ -106,7 +110,10 @@ _CANCEL = re.compile(
     r"|(?:i )?(?:have|changed) (?:changed )?my mind|i have to go|i got to go|i need to go"
     r"|i must go|gotta run|i have to run|i will pass|do not worry about it"
     r"|not interested|no longer (?:need|want)|do not need (?:it|this|that) anymore"
-    r"|cancel (?:that|this|it|the call|everything|the whole thing)"
+    r"|cancel (?:all (?:of )?)?(?:that|this|it|the call|everything|the whole thing)"
+    r"|(?:we|i) (?:are|am) not (?:coming|going to come|going to make it)|(?:just )?drop it"
+    r"|i will (?:just )?(?:go|try|call) (?:somewhere|someone|to \w+(?: \w+)?) (?:else|instead)"
+    r"|thanks anyway|thank you anyway"
     r"|forget i called|i am done|stop the call|end the call"
     r"|hang up|goodbye|good bye|bye bye|bye)\b"
 )
@@ -118,7 +125,8 @@ _PERSON = (
     r"(?:(?:a |an |the |your |some )?(?:real |actual |live |human |other )?"
     r"(?:person|human(?: being)?|someone|somebody|anyone|anybody|agent|representative|rep"
     r"|operator|receptionist|staff(?: member)?|employee|manager|supervisor|attendant"
-    r"|front desk|office|nurse|doctor|pharmacist|mechanic|advisor|adviser|associate|people"
+    r"|front desk|office|nurses?|doctors?|pharmacists?|mechanics?|advisors?|advisers?|associates?"
+    r"|technicians?|people|(?:one of )?(?:the |your )?(?:guys|staff|team)"
     r"|man|woman|guy|lady|someone else|somebody else|someone real|somebody real|live one"
     r"|real one|human one))"
 )
@@ -126,8 +134,9 @@ _ASK = (
     r"(?:talk|speak|chat) (?:to|with)|connect (?:me )?(?:to|with)|transfer (?:me )?(?:to)?"
     r"|put me (?:through )?(?:to|on with)|get me|give me|i want|i need|i would like|can i get"
     r"|can i have|let me (?:talk|speak)|is there|are there|need to reach|reach"
+    r"|(?:go over|discuss|sort out|go through) (?:this|that|it|things)? ?with"
 )
-_HUMAN = re.compile(rf"\b(?:{_ASK})\s+(?:to |with )?{_PERSON}\b")
+_HUMAN = re.compile(rf"\b(?:{_ASK})\s+(?:to |with )?(?:one of )?{_PERSON}\b")
 _HUMAN_ALONE = re.compile(
     rf"^(?:{_FILLER}\s+)*(?:please\s+)?{_PERSON}(?:\s+please)?(?:\s+{_FILLER})*$"
 )
@@ -160,7 +169,7 @@ def heard(said: str) -> RepairName | None:
         return "human"
     if cancels(text):
         return "cancel"
-    if _REPEAT_ALONE.match(text) or _REPEAT.search(text):
+    if (_REPEAT_ALONE.match(text) or _REPEAT.search(text)) and not _NOT_REPEAT.search(text):
         return "repeat"
     if (_HOLD.search(text) or _HOLD_ALONE.match(text)) and not _NOT_HOLD.search(text):
         return "hold"

@@ -31,18 +31,45 @@ _YES = re.compile(
 )
 
 
+_CHANGED_MIND = re.compile(r"\b(?:no wait|wait|actually|i mean|sorry|on second thought)\b")
+_DISPUTE = re.compile(
+    r"\b(?:wrong|off|incorrect|mistake|typo|misspel\w*|not right|isn't right|change|fix"
+    r"|different|missing)\b"
+)
+_NEARLY = re.compile(r"\b(?:almost|nearly|mostly|not all)\b")
+_GOOD = re.compile(r"(?<!not )\b(?:all good|looks good|that's good|good to go|spot on)\b")
+
+
 def yes_no(text: str) -> bool | None:
     """A clear yes (True) or no (False) in an utterance, else None.
 
     The rule: commit only to an unambiguous answer, so the agent never confirms details the
     caller is disputing. There must be assent or dissent but not both ("yes no" -> None), and no
-    hedge or correction ("yes but my name is wrong", "not sure" -> None). Negated assent is
-    dissent ("that's not right"). Idioms like "no problem" are neither: alone None, after a yes
-    harmless. "Okay" is not a yes: callers say it to acknowledge while still listening.
+    hedge ("not sure", "maybe" -> None). A yes that goes on to dispute something ("yeah, but the
+    phone number's wrong", "almost, the last name's off") is a no: not everything is right. A
+    caller who changes their mind is taken at their last word ("yes, no wait, actually no").
+    A yes with a question after it ("yes, but do you have parking?") is a yes. Negated assent
+    is dissent ("that's not right"). Idioms like "no problem" are neither: alone None, after a
+    yes harmless. "Okay" is not a yes: callers say it to acknowledge while still listening.
     """
     said = _NEUTRAL.sub(" ", plain(clean(text)))
+    changed = list(_CHANGED_MIND.finditer(said))
+    if changed and (later := _answer(said[changed[-1].end() :])) is not None:
+        return later
+    if _DISPUTE.search(said) or (_NEARLY.search(said) and not _GOOD.search(said)):
+        return False  # something read back is not right
+    head, _, tail = said.partition(" but ")
+    if tail and "?" in clean(text) and _answer(head) is not None:
+        return _answer(head)  # a question after the answer: "yes, but do you have parking?"
     if _HEDGE.search(said):
         return None
+    if _GOOD.search(said) and not _NO.search(said):
+        return True
+    return _answer(said)
+
+
+def _answer(said: str) -> bool | None:
+    """Assent or dissent, but not both."""
     said_no = bool(_NO.search(said))
     said_yes = bool(_YES.search(_NO.sub(" ", said)))
     return None if said_yes == said_no else said_yes
