@@ -5,12 +5,16 @@ changes, the next call that asks for that flow gets a new version; an edit with 
 the last good version serving and is reported (log and readiness) until it is fixed. Older
 versions stay findable by their hash (:meth:`FlowRegistry.version`) for as long as a live call
 of this process still holds them, so a call that reconnects keeps its version.
+
+Files a rollout serves as candidates (``flows/booking.next.yaml`` names the flow ``booking``
+too) are ``skip``-ped: they are no flows of their own. Whoever must know every version compiled
+(the server keeps each in the call log) listens on :attr:`FlowRegistry.compiled`.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,10 +34,20 @@ log = logger("dialplan.flows")
 class FlowRegistry:
     """The flows of one folder, by name; edited files are reloaded for new calls."""
 
-    def __init__(self, flows_dir: Path, env: SandboxedEnvironment, extensions: Extensions) -> None:
+    def __init__(
+        self,
+        flows_dir: Path,
+        env: SandboxedEnvironment,
+        extensions: Extensions,
+        skip: Iterable[Path] = (),
+    ) -> None:
         self.flows_dir = flows_dir
         self.env = env
         self.extensions = extensions
+        self.skip = frozenset(path.resolve() for path in skip)
+        """Flow files of the folder that are no flows of their own (rollout candidates)."""
+        self.compiled: list[Callable[[CompiledFlow], None]] = []
+        """Called with every version compiled (a listener's failure is only logged)."""
         self._flows: dict[str, CompiledFlow] = {}
         self._broken: dict[Path, list[AuthoringError]] = {}
         # Every version compiled, as long as anything (a live call) holds it.
@@ -45,7 +59,8 @@ class FlowRegistry:
         """(Re)load every flow file of the folder; returns the errors of the broken ones."""
         errors: list[AuthoringError] = []
         for path in flow_files([self.flows_dir]) if self.flows_dir.is_dir() else []:
-            errors.extend(self._load(path))
+            if path.resolve() not in self.skip:
+                errors.extend(self._load(path))
         return errors
 
     def compile(self, path: Path) -> CompiledFlow:
@@ -59,7 +74,7 @@ class FlowRegistry:
             loaded = load_flow(path, self.env, self.extensions)
             # mtimes first, then compile: an edit saved meanwhile is seen as a change next time.
             mtimes = file_mtimes(loaded.files)
-            return compile_flow(loaded, self.env, self.extensions, mtimes)
+            compiled = compile_flow(loaded, self.env, self.extensions, mtimes)
         except AuthoringErrors:
             raise
         except AuthoringError as exc:
@@ -68,6 +83,12 @@ class FlowRegistry:
             log.debug("flow.load_crashed", file=str(path), exc_info=exc)  # for developers
             error = AuthoringError(f"cannot load: {type(exc).__name__}: {exc}", Location(str(path)))
             raise AuthoringErrors([error]) from None
+        for listener in self.compiled:
+            try:
+                listener(compiled)
+            except Exception as exc:  # a listener's trouble is not the flow's
+                log.warning("flow.listener_failed", flow=compiled.name, error=repr(exc))
+        return compiled
 
     def _load(self, path: Path) -> list[AuthoringError]:
         try:
@@ -113,6 +134,13 @@ class FlowRegistry:
         if current is not None and current.version == version:
             return current
         return self._versions.get((name, version))
+
+    def adopt(self, flow: CompiledFlow) -> None:
+        """Make a version compiled elsewhere (a rollout's candidate) findable by :meth:`version`.
+
+        Kept for as long as its owner (or a live call) holds it, like the registry's own.
+        """
+        self._versions[flow.name, flow.version] = flow
 
     def names(self) -> list[str]:
         """The names of the flows that loaded."""
