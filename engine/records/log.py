@@ -22,8 +22,11 @@ from engine.settings import Settings
 from .database import Database, RecordsError
 from .model import CallFacts, build_record
 from .outbox import Outbox
+from .versions import FlowVersions
 
 if TYPE_CHECKING:
+    from engine.flow.source import FlowSource
+
     from .webhook import Deliverer
 
 log = structlog.get_logger("dialplan.records")
@@ -124,6 +127,15 @@ class CallLog:
         log.info("call.recorded", call_id=call_id, outcome=record.outcome, events=list(events))
         if events and self.deliverer is not None:
             self.deliverer.wake()
+
+    async def keep_version(self, source: FlowSource) -> None:
+        """Keep a flow version the server serves (once; see :mod:`engine.records.versions`)."""
+        if self.database is None:
+            return
+        if not self._ready and not await self._migrate():
+            raise RecordsError(self.problem or "the call log is unavailable")
+        if await self.run(FlowVersions(self.database).keep, source):
+            log.info("flow.version_kept", flow=source.flow, version=source.version)
 
     async def drain(self) -> None:
         """Wait for the records being written now."""
