@@ -39,6 +39,16 @@ COMMANDS = {
         "new",
         "Create flow NAME: flows/NAME.yaml, its persona prompt, and its conversation tests.",
     ),
+    "replay": LazyCommand(
+        "engine.cli.replay",
+        "replay",
+        "Play recorded calls against FLOW (the working tree's) or --flow-version.",
+    ),
+    "rollout": LazyCommand(
+        "engine.cli.rollout",
+        "rollout",
+        "Roll a candidate version of a flow out to a share of its calls; promote or roll back.",
+    ),
     "schema": LazyCommand(
         "engine.cli.flows",
         "schema",

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.flow.source import FlowSource
 
 from .database import Database
-from .tables import FlowVersionRow
+from .tables import CallRow, FlowVersionRow
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,14 @@ class FlowVersions:
                 StoredVersion(name, version, _aware(seen))
                 for name, version, seen in session.execute(query)
             ]
+
+    def calls_per_version(self, flow: str | None = None) -> dict[str, int]:
+        """How many recorded calls ran each version (of ``flow``, or of every flow)."""
+        query = select(CallRow.flow_version, func.count()).group_by(CallRow.flow_version)
+        if flow is not None:
+            query = query.where(CallRow.flow == flow)
+        with Session(self.database.engine) as session:
+            return {str(v): int(n) for v, n in session.execute(query) if v is not None}
 
 
 def _aware(moment: datetime) -> datetime:
