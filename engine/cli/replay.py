@@ -280,8 +280,8 @@ def _report(
     actions = "run for real" if live_actions else "answered with their recorded results"
     click.echo(
         f"replayed {len(records)} call(s) of {target.name} "
-        f"(recorded on {versions or 'no version'}) against {target.loaded.path.name} version {target.version}; baseline: "
-        f"{summary.baseline}; actions {actions}"
+        f"(recorded on {versions or 'no version'}) against {target.loaded.path.name} "
+        f"version {target.version}; baseline: {summary.baseline}; actions {actions}"
     )
     notable = [verdict for verdict in summary.verdicts if verdict.kind != "same"]
     for verdict in notable:
