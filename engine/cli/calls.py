@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
@@ -288,6 +289,52 @@ def list_versions(flow: str | None, database_url: str | None, as_json: bool) -> 
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@calls.command("to-test")
+@click.argument("call_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it [default: tests/conversations/<flow>_<call_id>.yaml]; - for stdout.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@click.option("--database", "database_url", metavar="URL", help="SQLAlchemy URL of the call log.")
+def to_test(call_id: str, output: Path | None, force: bool, database_url: str | None) -> None:
+    """Write a conversation test from a recorded call (sensitive values as placeholders)."""
+    from engine.replay.to_test import conversation_test
+
+    from .to_test import call_day, prompt_states
+
+    database = database_at(database_url)
+    try:
+        record = database.call(call_id)
+    finally:
+        database.close()
+    if record is None:
+        raise click.ClickException(f"no call {call_id!r} in the call log")
+    if record.flow is None:
+        raise click.ClickException(f"call {call_id!r} ran no flow: there is nothing to test")
+    try:
+        text = conversation_test(
+            record, today=call_day(record), prompt_states=prompt_states(record.flow)
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is not None and str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    target = output or Path("tests/conversations") / f"{record.flow}_{_file_safe(call_id)}.yaml"
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists (--force overwrites it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}: run it with `dialplan test {target}`")
+
+
+def _file_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "call"
 
 
 def to_csv(records: Iterable[CallRecord]) -> str:

@@ -41,6 +41,7 @@ file (``actions:``, for every test) or a test (its own ``actions:``) declares wh
 
     actions:
       booking.book: {result: {booked: true, reference: R1}}   # returns this
+      booking.check: {results: [{available: false}, {available: true}]}   # one per run
       "webhook:lookup:0": {fail: "HTTP 503"}                   # fails (the flow sees result.error)
       booking.check: {live: true}                               # runs for real
 
@@ -96,17 +97,28 @@ class ScriptedReply(_Model):
 
 
 class ActionStubSpec(_Model):
-    """What a stubbed action does in a test: return ``result``, ``fail``, or run (``live``)."""
+    """What a stubbed action does in a test: return ``result``, ``fail``, or run (``live``).
+
+    ``results`` returns one answer per run, in turn (the last again after).
+    """
 
     result: Any = None
+    results: list[Any] | None = Field(None, min_length=1)
     fail: str | None = Field(None, min_length=1)
     live: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> ActionStubSpec:
-        chosen = [self.result is not None, self.fail is not None, self.live]
+        chosen = [
+            self.result is not None,
+            self.results is not None,
+            self.fail is not None,
+            self.live,
+        ]
         if sum(chosen) != 1:
-            raise ValueError("an action stub has exactly one of `result`, `fail` and `live: true`")
+            raise ValueError(
+                "an action stub has exactly one of `result`, `results`, `fail` and `live: true`"
+            )
         return self
 
 
