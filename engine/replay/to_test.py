@@ -105,18 +105,12 @@ def conversation_test(
     slots = {
         name: stand_in.get(name, value) for name, value in record.slots.items() if value is not None
     }
-    test: dict[str, Any] = {
-        "name": f"recorded call {record.call_id} ({record.outcome})",
-        "turns": turns,
-        "expect": {**ending, "slots": slots, "path": list(record.path)},
-    }
+    test: dict[str, Any] = {"name": f"recorded call {record.call_id} ({record.outcome})"}
     actions = _actions(record, hide, notes)
     if actions:
-        test = {
-            "name": test["name"],
-            "actions": actions,
-            **{k: test[k] for k in ("turns", "expect")},
-        }
+        test["actions"] = actions
+    test["turns"] = turns
+    test["expect"] = {**ending, "slots": slots, "path": list(record.path)}
     document: dict[str, Any] = {"flow": record.flow, "today": today.isoformat()}
     call = {
         key: hide.value(value)
