@@ -29,6 +29,7 @@ from engine.records import (
 )
 
 from . import _settings
+from ._group import LazyCommand, LazyGroup
 from ._settings import OperatorError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,7 +135,22 @@ def _records(
     return found if reveal else [masked(record) for record in found]
 
 
-@click.group()
+INSIGHTS = {
+    "compare": LazyCommand(
+        "engine.cli.insights",
+        "compare_versions",
+        "FLOW's versions side by side: outcomes with 95 % intervals, turns, duration, model use.",
+    ),
+    "funnel": LazyCommand(
+        "engine.cli.insights",
+        "show_funnel",
+        "Where FLOW's callers drop: per state, calls entered, left and ended (by outcome).",
+    ),
+}
+"""Subcommands of their own module, loaded when they run (they import the flows' engine)."""
+
+
+@click.group(cls=LazyGroup, lazy=INSIGHTS)
 def calls() -> None:
     """Read the call log: what each call collected and how it went."""
 
