@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import AuthoringError, AuthoringErrors, Location
 from engine.flow import safe_yaml
@@ -46,7 +46,14 @@ class RolloutSpec(BaseModel):
         min_length=1,
         description="A flow file (relative to the project file) or a version id of the call log.",
     )
-    share: float = Field(gt=0, le=100, description="Percent of the flow's new calls.")
+    share: float = Field(description="Percent of the flow's new calls (more than 0, at most 100).")
+
+    @field_validator("share")
+    @classmethod
+    def _percent(cls, value: float) -> float:
+        if not 0 < value <= 100:
+            raise ValueError("a percent of calls, more than 0 and at most 100")
+        return value
 
 
 class ProjectFileSpec(BaseModel):
