@@ -207,14 +207,17 @@ def _with_traffic(
 ) -> tuple[list[Node], list[Edge]]:
     """Each state with its calls and drops, each arrow with the calls that went that way.
 
-    A move between two states the flow joins by no arrow of their own came through "any
-    state" (a global intent, a repair): it counts on that arrow into its target.
+    A move between two states the flow joins by no arrow of their own, or one traced as a
+    global intent or a repair, came through "any state": it counts on that arrow into its
+    target.
     """
     joined = {(e.source, e.target) for e in edges if e.source != ANYWHERE}
     through_any: dict[str, int] = {}
-    for (source, target), count in traffic.moves.items():
-        if (source, target) not in joined:
-            through_any[target] = through_any.get(target, 0) + count
+    direct: dict[tuple[str, str], int] = {}
+    for move, count in traffic.moves.items():
+        via_any = traffic.anywhere.get(move, 0) if move in joined else count
+        direct[move] = count - via_any
+        through_any[move[1]] = through_any.get(move[1], 0) + via_any
     drawn_nodes = [
         replace(
             node,
@@ -234,7 +237,7 @@ def _with_traffic(
         elif edge.source == ANYWHERE or edge.target == ANYWHERE:
             calls = 0  # stays and returns: no move between states to count
         else:
-            calls = traffic.moves.get((edge.source, edge.target), 0)
+            calls = direct.get((edge.source, edge.target), 0)
         drawn_edges.append(replace(edge, calls=calls))
     return drawn_nodes, drawn_edges
 

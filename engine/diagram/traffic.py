@@ -24,6 +24,8 @@ class Traffic:
     ended: Mapping[str, int] = field(default_factory=dict)
     """Calls that ended in each state, however they ended."""
     moves: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    anywhere: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """Of ``moves``, those made through a global intent or a repair (the "any state" arrows)."""
 
     def key(self) -> tuple[object, ...]:
         """A hashable summary (drawings are kept by what they show)."""
@@ -33,6 +35,7 @@ class Traffic:
             tuple(sorted(self.dropped.items())),
             tuple(sorted(self.ended.items())),
             tuple(sorted(self.moves.items())),
+            tuple(sorted(self.anywhere.items())),
         )
 
     @property

@@ -96,6 +96,8 @@ class Funnel:
     states: dict[str, StateFunnel] = field(default_factory=dict)
     moves: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Calls that moved from one state to another, at least once."""
+    anywhere: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Of those, the calls that made the move through a global intent or a repair."""
     corrected: list[Correction] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -196,8 +198,16 @@ def _count_path(result: Funnel, path: list[str], outcome: str, order: Mapping[st
             result.moves[move] += 1
 
 
+ANYWHERE = ("global intent", "repair")
+"""How a move through "any state" is traced (a global intent, a built-in repair)."""
+
+
 def _count_turns(result: Funnel, record: CallRecord) -> None:
+    anywhere: set[tuple[str, str]] = set()
     for turn in record.turns:
+        for move in turn.moves:
+            if str(move.get("how", "")).startswith(ANYWHERE):
+                anywhere.add((str(move.get("source")), str(move.get("target"))))
         if turn.kind == "greeting" or turn.outcome not in ("complete", "fallback"):
             continue
         state = turn.state_before
@@ -210,6 +220,7 @@ def _count_turns(result: Funnel, record: CallRecord) -> None:
             counts.reasks += 1
         if turn.gave_up:
             counts.give_ups += 1
+    result.anywhere.update(anywhere)
 
 
 def _corrections(record: CallRecord) -> Counter[str]:
@@ -235,4 +246,5 @@ def traffic_of(found: Funnel) -> Traffic:
         dropped={name: state.dropped for name, state in found.states.items()},
         ended={name: state.ended_total for name, state in found.states.items()},
         moves=dict(found.moves),
+        anywhere=dict(found.anywhere),
     )
