@@ -53,6 +53,9 @@ def load_calls(
     database_url: str | None,
 ) -> list[CallRecord]:
     """The calls of ``flow`` in the window (of ``versions``), from the call log."""
+    from engine.server.logs import configure
+
+    configure("WARNING")  # the tables are the output, not the engine's log lines
     database = database_at(database_url)
     try:
         return database.calls(

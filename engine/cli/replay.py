@@ -119,6 +119,9 @@ def replay(
     version asked something the recorded answer no longer fits). Exit status 1 when a call
     ends worse than it did (--strict: or diverged).
     """
+    from engine.server.logs import configure
+
+    configure("WARNING")  # the report is the output, not the engine's log lines
     if flow is None and against is None:
         raise OperatorError(["name a FLOW (or a flow file), or give --flow-version"])
     project = _project.project()

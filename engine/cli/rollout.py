@@ -49,6 +49,9 @@ def _database_option(fn: F) -> F:
 @click.group()
 def rollout() -> None:
     """Roll a candidate version of a flow out to a share of its calls; promote or roll back."""
+    from engine.server.logs import configure
+
+    configure("WARNING")  # what was done is the output, not the engine's log lines
 
 
 # -- changes ------------------------------------------------------------------------------------
