@@ -19,7 +19,10 @@ from typing import Any
 import click
 import orjson
 
+from engine.errors import AuthoringErrors
 from engine.flow import CompiledFlow
+from engine.flow.source import FlowSource
+from engine.project import Project
 from engine.records import OUTCOMES, CallRecord, Database, FlowVersions
 from engine.replay.batch import Baseline, Replay, Summary, recorded_versions
 from engine.replay.play import Player
@@ -152,7 +155,7 @@ def _optional_database(url: str | None, *, needed: bool) -> Database | None:
 
 
 def _target(
-    project: Any, flow: str | None, against: str | None, database: Database | None
+    project: Project, flow: str | None, against: str | None, database: Database | None
 ) -> CompiledFlow:
     """The flow version calls are played against."""
     if against is None:
@@ -170,16 +173,13 @@ def _target(
     return _compiled(project, source)
 
 
-def _compiled(project: Any, source: Any) -> CompiledFlow:
-    from engine.errors import AuthoringErrors
-
+def _compiled(project: Project, source: FlowSource) -> CompiledFlow:
     try:
-        flow: CompiledFlow = project.open_source(source)
+        return project.open_source(source)
     except AuthoringErrors as exc:
         raise click.ClickException(
             f"flow version {source.version} no longer loads here:\n{exc}"
         ) from None
-    return flow
 
 
 def _records(
@@ -220,7 +220,7 @@ def _records(
 
 
 def _run(
-    project: Any,
+    project: Project,
     target: CompiledFlow,
     records: list[CallRecord],
     database: Database | None,
@@ -243,11 +243,11 @@ def _run(
     with asyncio.Runner() as loop, _Models(loop, settings, provider) as models:
         player = Player(models.model, live_actions, settings.today, settings.time_zone)
         replay = Replay(target, player, baseline, open_version, reveal)
-        with _progress(len(records)) as tick:
+        with _Progress(len(records)) as tick:
             return loop.run(replay.run(records, tick))
 
 
-class _progress:
+class _Progress:
     """A progress bar on stderr, only where a person watches (a terminal)."""
 
     def __init__(self, length: int) -> None:

@@ -98,7 +98,9 @@ class Replay:
     open_version: Callable[[str], CompiledFlow | None] = lambda _version: None
     """A version the call log keeps, compiled (for ``baseline="replay"``)."""
     reveal: bool = False
-    _versions: dict[str, CompiledFlow | None] = field(default_factory=dict)
+    _versions: dict[str, CompiledFlow | None] = field(
+        default_factory=dict, init=False, repr=False
+    )  # the baselines' versions, compiled once each
 
     async def run(
         self,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -275,8 +275,6 @@ def _assignment(found: Mapping[str, Any], version: str) -> Assignment:
 
 
 def _restamped(flow: CompiledFlow) -> CompiledFlow:
-    from dataclasses import replace
-
     return replace(flow, mtimes=file_mtimes(flow.loaded.files))
 
 
