@@ -1,16 +1,20 @@
 """A dialplan project, opened one way by the server and every command.
 
 A project is a folder with ``flows/`` and ``prompts/`` (where the settings say), the Python
-plugins its flows and settings name, and the settings themselves. :meth:`Project.from_settings`
-imports the settings' plugins once into the project's own registries, builds the one sandboxed
-Jinja environment, and gives the flow registry; :meth:`Project.load` checks every flow;
-:meth:`Project.open_flow` opens one flow by name or path; :meth:`Project.agent` makes the agent
-the server runs.
+plugins its flows and settings name, its project file (``dialplan.yaml``: rollouts, see
+:mod:`engine.rollout`), and the settings themselves. :meth:`Project.from_settings` imports the
+settings' plugins once into the project's own registries, builds the one sandboxed Jinja
+environment, reads the project file, and gives the flow registry; :meth:`Project.load` checks
+every flow; :meth:`Project.open_flow` opens one flow by name or path, :meth:`Project.open_source`
+a version the call log keeps; :meth:`Project.agent` makes the agent the server runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import atexit
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -27,7 +31,9 @@ from engine.errors import (
 from engine.flow import CompiledFlow, Extensions, FlowRegistry, flow_files
 from engine.flow.asking import NO_MODEL
 from engine.flow.parse import FLOW_SUFFIXES
+from engine.flow.source import FlowSource, write_source
 from engine.llm import model_configured
+from engine.rollout.project_file import ProjectFile, load_project_file
 from engine.settings import Settings
 from engine.templates import make_environment
 
@@ -59,6 +65,9 @@ class Project:
     env: SandboxedEnvironment
     registry: FlowRegistry
     plugin_errors: list[AuthoringError] = field(default_factory=list)
+    project_file: ProjectFile = field(default_factory=lambda: ProjectFile(Path("dialplan.yaml")))
+    project_errors: list[AuthoringError] = field(default_factory=list)
+    """What is wrong with the project file (then it declares nothing)."""
     _loaded: bool = False
 
     @classmethod
@@ -81,8 +90,25 @@ class Project:
             except AuthoringError as exc:
                 plugin_errors.append(exc)
         env = make_environment(prompts_dir)
-        registry = FlowRegistry(flows_dir, env, extensions)
-        return cls(settings, flows_dir, prompts_dir, extensions, env, registry, plugin_errors)
+        project_path = root / settings.project_file
+        project_errors: list[AuthoringError] = []
+        try:
+            project_file = load_project_file(project_path)
+        except AuthoringErrors as exc:
+            project_file, project_errors = ProjectFile(project_path, exists=True), exc.errors
+        # A rollout's candidate file sits among the flows but is no flow of its own.
+        registry = FlowRegistry(flows_dir, env, extensions, skip=project_file.candidate_files())
+        return cls(
+            settings,
+            flows_dir,
+            prompts_dir,
+            extensions,
+            env,
+            registry,
+            plugin_errors,
+            project_file,
+            project_errors,
+        )
 
     # -- flows -------------------------------------------------------------------------------
 
@@ -127,6 +153,70 @@ class Project:
         raise LookupError(
             f"no flow named {str(name_or_path)!r} in {self.flows_dir} (flows: {known})"
         )
+
+    def open_source(self, source: FlowSource) -> CompiledFlow:
+        """A flow version the call log keeps, compiled from its stored files.
+
+        The files are written to a folder of this process's own (removed when it exits) and
+        compiled with the project's plugins, so the copy is the same version. Raises
+        :class:`AuthoringErrors` when it no longer loads (a plugin it names is gone).
+        """
+        flow_file, prompts = write_source(source, _versions_folder() / source.version)
+        registry = FlowRegistry(flow_file.parent, make_environment(prompts), self.extensions)
+        return registry.compile(flow_file)
+
+    def check_project_file(self, kept: Callable[[str], bool] | None = None) -> FileCheck:
+        """The project file's problems: its own, its rollouts' flows, and their candidates.
+
+        ``kept`` says whether the call log keeps a version (``None``: not checked). A
+        candidate file must load and be a version of the flow it is a candidate of.
+        """
+        path = self.project_file.path
+        if self.project_errors:
+            return FileCheck(path, list(self.project_errors), [])
+        try:
+            checked = load_project_file(path, self.flow_names())
+        except AuthoringErrors as exc:
+            return FileCheck(path, exc.errors, [])
+        errors: list[AuthoringError] = []
+        for rollout in checked.rollouts.values():
+            where = Location(str(path), rollout.line)
+            if rollout.candidate_file is not None:
+                try:
+                    flow = self.registry.compile(rollout.candidate_file)
+                except AuthoringErrors as exc:
+                    errors.append(
+                        AuthoringError(
+                            f"rollouts.{rollout.flow}: the candidate {rollout.candidate} does "
+                            f"not load ({len(exc.errors)} error(s)), e.g. {exc.errors[0]}",
+                            where,
+                        )
+                    )
+                    continue
+                if flow.name != rollout.flow:
+                    errors.append(
+                        AuthoringError(
+                            f"rollouts.{rollout.flow}: the candidate {rollout.candidate} is flow "
+                            f"{flow.name!r}",
+                            where,
+                            "a candidate is a version of the flow it replaces: "
+                            f"`flow: {rollout.flow}`",
+                        )
+                    )
+            elif (
+                kept is not None
+                and rollout.candidate_version
+                and not kept(rollout.candidate_version)
+            ):
+                errors.append(
+                    AuthoringError(
+                        f"rollouts.{rollout.flow}: the call log keeps no version "
+                        f"{rollout.candidate_version}",
+                        where,
+                        f"`dialplan calls versions {rollout.flow}` lists the versions kept",
+                    )
+                )
+        return FileCheck(path, errors, [])
 
     def check_files(self, paths: Iterable[Path] = ()) -> list[FileCheck]:
         """Each flow file of ``paths`` (default: the flows folder) with its errors and warnings.
@@ -190,6 +280,7 @@ class Project:
                 return [str(exc)]
             return [str(error) for error in self.plugin_errors]
         errors = [str(error) for error in self.load()]
+        errors += [str(error) for error in self.check_project_file().errors]
         names = self.registry.names()
         if self.settings.flow and self.settings.flow not in names:
             known = ", ".join(names) or "none loaded"
@@ -201,20 +292,35 @@ class Project:
             )
         return errors
 
-    def agent(self, model: ChatModel | None) -> Agent:
-        """The agent the server runs, speaking through ``model`` (``None``: no model)."""
+    def agent(
+        self,
+        model: ChatModel | None,
+        versions: Callable[[str], FlowSource | None] | None = None,
+    ) -> Agent:
+        """The agent the server runs, speaking through ``model`` (``None``: no model).
+
+        A flow project's agent serves the project file's rollouts; ``versions`` finds the
+        versions the call log keeps, for a rollout whose candidate is one.
+        """
         # The agents (what runs a call) are loaded here: checking or drawing flows needs none.
-        from engine.flow import FlowAgent
         from engine.prompt import PromptAgent
+        from engine.rollout.agent import RolloutAgent
 
         if self.agent_kind == "prompt":
             return PromptAgent(self.prompt_spec(), model)
         self._ensure_loaded()
         today = self.settings.today
-        return FlowAgent(
+
+        def open_version(version: str) -> CompiledFlow | None:
+            source = versions(version) if versions is not None else None
+            return self.open_source(source) if source is not None else None
+
+        return RolloutAgent(
             self.registry,
             model,
             self.default_flow(),
+            self.project_file,
+            open_version=open_version,
             today=(lambda: today) if today is not None else None,
             time_zone=self.settings.time_zone,
         )
@@ -240,3 +346,15 @@ def _no_model_warning(flow: CompiledFlow, needing: list[str]) -> AuthoringWarnin
         flow.loaded.where("states", needing[0], "prompt"),
         hint,
     )
+
+
+_VERSIONS: list[Path] = []
+
+
+def _versions_folder() -> Path:
+    """The folder where this process writes stored versions out to compile (gone at exit)."""
+    if not _VERSIONS:
+        folder = Path(tempfile.mkdtemp(prefix="dialplan-versions-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _VERSIONS.append(folder)
+    return _VERSIONS[0]

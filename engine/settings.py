@@ -229,6 +229,10 @@ class Settings(BaseSettings):
         Path("routes.yaml"),
         description="Routing table of inbound calls (caller and dialled numbers to flows).",
     )
+    project_file: Path = Field(
+        Path("dialplan.yaml"),
+        description="The project file: rollouts of candidate flow versions to a share of calls.",
+    )
 
     # --- the console -------------------------------------------------------------------------
     console_token: SecretStr | None = Field(

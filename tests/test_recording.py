@@ -7,6 +7,7 @@ database file of the test, and a real HTTP receiver for the webhook.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -328,4 +329,8 @@ async def test_ended_calls_are_counted_by_flow_and_outcome(serve, call_log):
     await record_of(call_log, "call_counted", "completed")
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(server.http("/metrics"))).text
-    assert 'dialplan_calls_total{flow="member",outcome="completed"} 1.0' in metrics
+    counted = (
+        r'dialplan_calls_total\{arm="",flow="member",outcome="completed",'
+        r'version="[0-9a-f]{12}"\} 1\.0'
+    )
+    assert re.search(counted, metrics)

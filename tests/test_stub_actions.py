@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from engine.cli import chat as chat_module
 from engine.errors import AuthoringErrors
+from engine.flow import ActionRegistry, Stub, StubActionRunner
 from engine.testing.conversation_spec import load_conversations
 from engine.testing.conversations import ConversationFailure, ConversationSession
 from tests.helpers import OrderService, project, write_project
@@ -143,8 +145,17 @@ def test_a_stub_with_two_outcomes_is_a_file_error(tmp_path, service):
         load_conversations(lookup_project(tmp_path, service, tests))
     assert str(raised.value).endswith(
         "lookup.yaml:3: actions.webhook:lookup:0: an action stub has exactly one of `result`, "
-        "`fail` and `live: true`"
+        "`results`, `fail` and `live: true`"
     )
+
+
+def test_a_stub_answers_its_results_in_turn_then_the_last_again():
+    runner = StubActionRunner("c1", ActionRegistry(), stubs={"check": Stub(results=(1, 2))})
+
+    async def answers() -> list[object]:
+        return [await runner.run("check", {"n": n}) for n in range(4)]
+
+    assert asyncio.run(answers()) == [1, 2, 2, 2]
 
 
 def test_dialplan_test_live_actions_flag(tmp_path, service):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,31 @@ def open_flow(name_or_path: str | Path, the_project: Project | None = None) -> C
         raise click.ClickException(f"flow {str(name_or_path)!r} does not load:\n{exc}") from None
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def kept_versions(the_project: Project) -> Callable[[str], bool] | None:
+    """Whether the call log keeps a version (``None`` where there is no call log to ask)."""
+    url = the_project.settings.database_url
+    if not url:
+        return None
+    from engine.records import Database, FlowVersions, RecordsError
+
+    database = Database(url)
+    file = database.sqlite_file()
+    if file is not None and not file.exists():
+        database.close()
+        return None
+
+    def kept(version: str) -> bool:
+        try:
+            database.migrate()
+            return FlowVersions(database).get(version) is not None
+        except RecordsError:
+            return True  # a call log that cannot be read is no reason to refuse the file
+        finally:
+            database.close()
+
+    return kept
 
 
 def routes_errors(the_project: Project, path: Path | None = None) -> list[AuthoringError]:

@@ -12,14 +12,24 @@ import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 import orjson
 
-from engine.records import OUTCOMES, CallRecord, Database, RecordsError, TurnRecord, masked
+from engine.records import (
+    OUTCOMES,
+    CallRecord,
+    Database,
+    FlowVersions,
+    RecordsError,
+    TurnRecord,
+    masked,
+)
 
 from . import _settings
+from ._group import LazyCommand, LazyGroup
 from ._settings import OperatorError
 from ._values import shown
 
@@ -60,7 +70,8 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
-def _database(url: str | None) -> Database:
+def database_at(url: str | None) -> Database:
+    """The call log at ``url`` (default: the settings'), migrated; a clear error without one."""
     url = url if url is not None else _settings.settings().database_url
     if not url:
         raise OperatorError(["no call log: DIALPLAN_DATABASE_URL is empty"])
@@ -112,7 +123,7 @@ def _records(
     reveal: bool,
     limit: int | None = None,
 ) -> list[CallRecord]:
-    database = _database(database_url)
+    database = database_at(database_url)
     try:
         found = database.calls(
             flow=flow,
@@ -125,7 +136,22 @@ def _records(
     return found if reveal else [masked(record) for record in found]
 
 
-@click.group()
+INSIGHTS = {
+    "compare": LazyCommand(
+        "engine.cli.insights",
+        "compare_versions",
+        "FLOW's versions side by side: outcomes with 95 % intervals, turns, duration, model use.",
+    ),
+    "funnel": LazyCommand(
+        "engine.cli.insights",
+        "show_funnel",
+        "Where FLOW's callers drop: per state, calls entered, left and ended (by outcome).",
+    ),
+}
+"""Subcommands of their own module, loaded when they run (they import the flows' engine)."""
+
+
+@click.group(cls=LazyGroup, lazy=INSIGHTS)
 def calls() -> None:
     """Read the call log: what each call collected and how it went."""
 
@@ -175,15 +201,36 @@ def list_calls(
 @click.argument("call_id")
 @_common
 @click.option("--json", "as_json", is_flag=True, help="The whole record as JSON.")
-def show_call(call_id: str, database_url: str | None, reveal: bool, as_json: bool) -> None:
+@click.option(
+    "--flow-text",
+    is_flag=True,
+    help="The flow file and templates of the version the call ran, as the call log keeps them.",
+)
+def show_call(
+    call_id: str, database_url: str | None, reveal: bool, as_json: bool, flow_text: bool
+) -> None:
     """One call's record: details, slots, path, actions, transcript and turns."""
-    database = _database(database_url)
+    database = database_at(database_url)
     try:
         record = database.call(call_id)
+        source = None
+        if record is not None and flow_text and record.flow_version:
+            source = FlowVersions(database).get(record.flow_version)
     finally:
         database.close()
     if record is None:
         raise click.ClickException(f"no call {call_id!r} in the call log")
+    if flow_text:
+        if source is None:
+            raise click.ClickException(
+                f"the call log keeps no text of flow version {record.flow_version or '(none)'} "
+                "(versions are kept from the server that serves them onwards)"
+            )
+        for file in source.files:
+            folder = "flows" if file.role == "flow" else "prompts"
+            click.echo(f"==> {folder}/{file.path} (version {source.version}) <==")
+            click.echo(file.text.rstrip("\n"))
+        return
     record = record if reveal else masked(record)
     if as_json:
         click.echo(orjson.dumps(record.to_json(), option=orjson.OPT_INDENT_2).decode())
@@ -222,6 +269,89 @@ def export_calls(
         out.write(to_csv(found))
     if output is not None:
         click.echo(f"{len(found)} call(s) written to {output.name}", err=True)
+
+
+@calls.command("versions")
+@click.argument("flow", required=False)
+@click.option("--database", "database_url", metavar="URL", help="SQLAlchemy URL of the call log.")
+@click.option("--json", "as_json", is_flag=True, help="JSON.")
+def list_versions(flow: str | None, database_url: str | None, as_json: bool) -> None:
+    """The flow versions the call log keeps (of FLOW), newest first, with their calls."""
+    database = database_at(database_url)
+    try:
+        versions = FlowVersions(database)
+        kept = versions.of_flow(flow)
+        counts = versions.calls_per_version(flow)
+    finally:
+        database.close()
+    rows = [
+        {
+            "flow": v.flow,
+            "version": v.version,
+            "first_served": v.first_seen_at.isoformat(),
+            "calls": counts.get(v.version, 0),
+        }
+        for v in kept
+    ]
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not rows:
+        click.echo("no flow versions kept" + (f" of {flow}" if flow else ""))
+        return
+    table = [("flow", "version", "first served", "calls")]
+    table += [
+        (v.flow, v.version, _local(v.first_seen_at), str(counts.get(v.version, 0))) for v in kept
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@calls.command("to-test")
+@click.argument("call_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it [default: tests/conversations/<flow>_<call_id>.yaml]; - for stdout.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+@click.option("--database", "database_url", metavar="URL", help="SQLAlchemy URL of the call log.")
+def to_test(call_id: str, output: Path | None, force: bool, database_url: str | None) -> None:
+    """Write a conversation test from a recorded call (sensitive values as placeholders)."""
+    from engine.replay.to_test import conversation_test
+
+    from .to_test import call_day, prompt_states
+
+    database = database_at(database_url)
+    try:
+        record = database.call(call_id)
+    finally:
+        database.close()
+    if record is None:
+        raise click.ClickException(f"no call {call_id!r} in the call log")
+    if record.flow is None:
+        raise click.ClickException(f"call {call_id!r} ran no flow: there is nothing to test")
+    try:
+        text = conversation_test(
+            record, today=call_day(record), prompt_states=prompt_states(record.flow)
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is not None and str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    target = output or Path("tests/conversations") / f"{record.flow}_{_file_safe(call_id)}.yaml"
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists (--force overwrites it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}: run it with `dialplan test {target}`")
+
+
+def _file_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "call"
 
 
 def to_csv(records: Iterable[CallRecord]) -> str:

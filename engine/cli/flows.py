@@ -30,6 +30,8 @@ from . import _project
 def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> None:
     """Check flow files (default: the flows folder, and routes.yaml); exit 1 if any has an error.
 
+    By default the project file (dialplan.yaml: rollouts) is checked too, as when it is named.
+
     Every problem is listed as `file:line: message (hint)`, warnings as `file:line: warning:
     message (hint)`; warnings never fail. With --format json the output is `{"files": [{"path",
     "ok", "errors": [{"file", "line", "severity", "message", "hint"}], "warnings": [...]}],
@@ -37,13 +39,20 @@ def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> Non
     """
     overrides = {"prompts_dir": prompts_dir} if prompts_dir else {}
     project = _project.project(**overrides)
-    # The routing table (routes.yaml) is checked with the flows: by default, or when named.
+    # The routing table (routes.yaml) and the project file (dialplan.yaml) are checked with the
+    # flows: by default, or when named.
     table = project.settings.routes_file
+    project_file = project.project_file.path
+    others = (table.name, project_file.name)
     named = [path for path in paths if path.name == table.name]
-    flow_paths = [path for path in paths if path.name != table.name]
+    flow_paths = [path for path in paths if path.name not in others]
     results = project.check_files(flow_paths) if flow_paths or not paths else []
     tables = named or ([table] if not paths and table.exists() else [])
     routes = [FileCheck(path, _project.routes_errors(project, path), []) for path in tables]
+    if any(path.name == project_file.name for path in paths) or (
+        not paths and project_file.exists()
+    ):
+        routes.append(project.check_project_file(_project.kept_versions(project)))
     broken = sum(1 for check in results if check.errors)
     total = sum(len(check.errors) for check in results)
     warned = sum(len(check.warnings) for check in results)
@@ -84,7 +93,8 @@ def validate(paths: tuple[Path, ...], prompts_dir: Path | None, fmt: str) -> Non
             for problem in check.errors:
                 click.echo(str(problem))
             verdict = f"{len(check.errors)} error(s)" if check.errors else "ok"
-            click.echo(f"routing table {check.path}: {verdict}", err=True)
+            kind = "project file" if check.path == project_file else "routing table"
+            click.echo(f"{kind} {check.path}: {verdict}", err=True)
     sys.exit(1 if broken or broken_tables or not (results or routes) else 0)
 
 

@@ -44,6 +44,16 @@ COMMANDS = {
         "prompt",
         "Show what the model is given in STATE of FLOW: messages, tools, and a token estimate.",
     ),
+    "replay": LazyCommand(
+        "engine.cli.replay",
+        "replay",
+        "Play recorded calls against FLOW (the working tree's) or --flow-version.",
+    ),
+    "rollout": LazyCommand(
+        "engine.cli.rollout",
+        "rollout",
+        "Roll a candidate version of a flow out to a share of its calls; promote or roll back.",
+    ),
     "schema": LazyCommand(
         "engine.cli.flows",
         "schema",

@@ -1,10 +1,10 @@
 """Flow diagrams for the console: flows as ``dialplan graph`` draws them, and paths on them.
 
-A flow's diagram can show its test coverage or one call's path. The drawing is Graphviz's SVG
-from :func:`engine.diagram.render`. ``dot`` runs in a thread, never on the event loop that
-serves calls, and each drawing is kept (by flow version and what it highlights) so a page
-shown twice draws once. Where ``dot`` is missing the pages say so and show the same facts as
-text.
+A flow's diagram can show its test coverage, one call's path, or its calls' traffic. The
+drawing is Graphviz's SVG from :func:`engine.diagram.render`. ``dot`` runs in a thread, never
+on the event loop that serves calls, and each drawing is kept (by flow version and what it
+highlights) so a page shown twice draws once. Where ``dot`` is missing the pages say so and
+show the same facts as text.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from engine.diagram import Coverage, GraphError, GraphvizMissing, render
+from engine.diagram import Coverage, GraphError, GraphvizMissing, Traffic, render
 from engine.diagram.coverage import ANY_STATE, FlowTransition, exercised, transitions
 from engine.flow import CompiledFlow
 from engine.records import CallRecord
@@ -97,16 +97,24 @@ class Drawings:
         self._kept: OrderedDict[tuple[object, ...], Drawing] = OrderedDict()
 
     async def draw(
-        self, flow: CompiledFlow, *, at: str | None = None, coverage: Coverage | None = None
+        self,
+        flow: CompiledFlow,
+        *,
+        at: str | None = None,
+        coverage: Coverage | None = None,
+        traffic: Traffic | None = None,
     ) -> Drawing:
-        """The flow's SVG, ``at`` highlighted and what ``coverage`` misses greyed out."""
-        key: tuple[object, ...] = (flow.name, flow.version, at, _key(coverage))
+        """The flow's SVG, ``at`` highlighted, what ``coverage`` misses greyed out, ``traffic``."""
+        shown = traffic.key() if traffic is not None else None
+        key: tuple[object, ...] = (flow.name, flow.version, at, _key(coverage), shown)
         kept = self._kept.get(key)
         if kept is not None:
             self._kept.move_to_end(key)
             return kept
         try:
-            data = await asyncio.to_thread(render, flow, "svg", at=at, coverage=coverage)
+            data = await asyncio.to_thread(
+                render, flow, "svg", at=at, coverage=coverage, traffic=traffic
+            )
         except GraphvizMissing:
             return Drawing(problem="Graphviz's `dot` is not installed here, so no diagram")
         except GraphError as exc:

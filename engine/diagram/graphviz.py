@@ -31,6 +31,7 @@ from .model import (
     Node,
     diagram,
 )
+from .traffic import Traffic
 
 Format = Literal["svg", "png", "dot"]
 
@@ -41,7 +42,11 @@ _END = "[end]"
 
 
 def dot(
-    flow: CompiledFlow | Flow, *, at: str | None = None, coverage: Coverage | None = None
+    flow: CompiledFlow | Flow,
+    *,
+    at: str | None = None,
+    coverage: Coverage | None = None,
+    traffic: Traffic | None = None,
 ) -> str:
     """The flow as Graphviz DOT source.
 
@@ -49,7 +54,8 @@ def dot(
     SVG output, which lets a test tell whether a committed SVG was drawn from the current flow
     without comparing layouts (those differ between Graphviz versions).
     """
-    drawing = diagram(flow, at=at, coverage=coverage)
+    drawing = diagram(flow, at=at, coverage=coverage, traffic=traffic)
+    busiest = traffic.busiest if traffic is not None else 1
     body = [
         f"  graph [label={_q(drawing.name)}, labelloc=t, fontsize=16, fontname={_q(_FONT)},"
         f" fontcolor={_q(TEXT)}, nodesep=0.4, ranksep=0.45]",
@@ -61,7 +67,7 @@ def dot(
         " width=0.18]",
     ]
     for node in drawing.nodes:
-        body.append(f"  {_q(node.name)}{_attrs(_node_attrs(node))}")
+        body.append(f"  {_q(node.name)}{_attrs(_node_attrs(node) | _node_traffic(node))}")
     if any(edge.kind == "end" for edge in drawing.edges):
         body.append(
             f"  {_q(_END)} [shape=doublecircle, style=filled, fillcolor={_q(TEXT)},"
@@ -70,7 +76,8 @@ def dot(
     for edge in drawing.edges:
         source = edge.source or _START
         target = edge.target or _END
-        body.append(f"  {_q(source)} -> {_q(target)}{_attrs(_edge_attrs(edge))}")
+        attrs = _edge_attrs(edge) | _edge_traffic(edge, busiest, drawing.nodes)
+        body.append(f"  {_q(source)} -> {_q(target)}{_attrs(attrs)}")
     digest = hashlib.sha256("\n".join(body).encode()).hexdigest()[:16]
     comment = f"{drawing.file}, drawn by dialplan graph; source sha256:{digest}"
     return (
@@ -120,6 +127,50 @@ def _edge_attrs(edge: Edge) -> dict[str, str]:
     return attrs
 
 
+DROP = (0xE5, 0x39, 0x35)  # the red of a state where calls end badly
+CLEAR = (0xFF, 0xFF, 0xFF)
+
+
+def _node_traffic(node: Node) -> dict[str, str]:
+    """A state with its calls: how many entered, how many ended badly (redder the more)."""
+    if node.calls is None:
+        return {}
+    label = f"{node.name}\n{node.calls} call{'s' if node.calls != 1 else ''}"
+    attrs = {"label": label + (f", {node.dropped} dropped" if node.dropped else "")}
+    if node.dropped and node.calls:
+        share = min(node.dropped / node.calls, 1.0)
+        mixed = (
+            round(c + (d - c) * (0.25 + 0.75 * share)) for c, d in zip(CLEAR, DROP, strict=True)
+        )
+        attrs.update(fillcolor="#{:02x}{:02x}{:02x}".format(*mixed), color=_hex(DROP))
+        attrs.update(style="rounded,filled", penwidth="2")
+    elif node.calls == 0:
+        attrs.update(style="rounded,filled,dashed", fillcolor=GREY_FILL, color=GREY)
+        attrs.update(fontcolor=GREY_TEXT)
+    return attrs
+
+
+def _edge_traffic(edge: Edge, busiest: int, nodes: tuple[Node, ...]) -> dict[str, str]:
+    """An arrow as thick as the calls that went its way, red where they ended badly."""
+    if edge.calls is None:
+        return {}
+    if edge.calls == 0:
+        return {"color": GREY, "fontcolor": GREY_TEXT, "style": "dashed", "penwidth": "1"}
+    attrs = {"penwidth": f"{1 + 7 * edge.calls / busiest:.2f}"}
+    label = " ".join(edge.label.split()) if edge.kind != "end" else ""
+    attrs["label"] = f"{label} ({edge.calls})".strip() if label else str(edge.calls)
+    if edge.kind == "end":
+        node = next((n for n in nodes if n.name == edge.source), None)
+        if node is not None and node.dropped:
+            attrs.update(color=_hex(DROP), fontcolor=_hex(DROP), style="solid")
+            attrs["label"] = f"{edge.calls} ended, {node.dropped} badly"
+    return attrs
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
 def _attrs(attrs: dict[str, str]) -> str:
     if not attrs:
         return ""
@@ -138,9 +189,14 @@ def render(
     *,
     at: str | None = None,
     coverage: Coverage | None = None,
+    traffic: Traffic | None = None,
 ) -> bytes:
-    """The diagram as SVG or PNG (drawn by Graphviz's ``dot``), or as DOT source."""
-    source = dot(flow, at=at, coverage=coverage)
+    """The diagram as SVG or PNG (drawn by Graphviz's ``dot``), or as DOT source.
+
+    With ``traffic``, arrows are as thick as the calls that went their way and states as red
+    as the share of their calls that ended badly there.
+    """
+    source = dot(flow, at=at, coverage=coverage, traffic=traffic)
     if fmt == "dot":
         return source.encode()
     program = shutil.which("dot")

@@ -28,7 +28,7 @@ a test checks that every drawn edge is a move the runtime machine allows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from engine.errors import DialplanError
@@ -37,6 +37,7 @@ from engine.flow.repair import human_target
 from engine.flow.spec import Flow
 
 from .coverage import Coverage
+from .traffic import Traffic
 
 EdgeKind = Literal["start", "next", "give_up", "end", "global", "stay", "return", "fix"]
 
@@ -81,6 +82,8 @@ class Node:
     visited: bool = True
     model: bool = False  # the model speaks here (a `prompt` state)
     actions: bool = False  # actions run on entering it
+    calls: int | None = None  # with traffic: calls that entered it
+    dropped: int = 0  # with traffic: calls that ended badly in it
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Edge:
     kind: EdgeKind
     label: str = ""
     visited: bool = True
+    calls: int | None = None  # with traffic: calls that went this way
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ def diagram(
     at: str | None = None,
     coverage: Coverage | None = None,
     file: str | None = None,
+    traffic: Traffic | None = None,
 ) -> Diagram:
     """The nodes and edges of a flow's diagram.
 
@@ -192,7 +197,49 @@ def diagram(
             label = f"intent {intent.intent}"
             edges.append(Edge(ANYWHERE, intent.to, "global", label, visited))
     edges += repairs
+    if traffic is not None:
+        nodes, edges = _with_traffic(nodes, edges, traffic)
     return Diagram(spec.flow, file, tuple(nodes), tuple(edges))
+
+
+def _with_traffic(
+    nodes: list[Node], edges: list[Edge], traffic: Traffic
+) -> tuple[list[Node], list[Edge]]:
+    """Each state with its calls and drops, each arrow with the calls that went that way.
+
+    A move between two states the flow joins by no arrow of their own, or one traced as a
+    global intent or a repair, came through "any state": it counts on that arrow into its
+    target.
+    """
+    joined = {(e.source, e.target) for e in edges if e.source != ANYWHERE}
+    through_any: dict[str, int] = {}
+    direct: dict[tuple[str, str], int] = {}
+    for move, count in traffic.moves.items():
+        via_any = traffic.anywhere.get(move, 0) if move in joined else count
+        direct[move] = count - via_any
+        through_any[move[1]] = through_any.get(move[1], 0) + via_any
+    drawn_nodes = [
+        replace(
+            node,
+            calls=traffic.entered.get(node.name, 0) if node.name != ANYWHERE else None,
+            dropped=traffic.dropped.get(node.name, 0),
+        )
+        for node in nodes
+    ]
+    drawn_edges = []
+    for edge in edges:
+        if edge.kind == "start":
+            calls = traffic.calls
+        elif edge.kind == "end":
+            calls = traffic.ended.get(edge.source, 0) if edge.source != ANYWHERE else 0
+        elif edge.source == ANYWHERE and edge.target != ANYWHERE:
+            calls = through_any.get(edge.target, 0)
+        elif edge.source == ANYWHERE or edge.target == ANYWHERE:
+            calls = 0  # stays and returns: no move between states to count
+        else:
+            calls = direct.get((edge.source, edge.target), 0)
+        drawn_edges.append(replace(edge, calls=calls))
+    return drawn_nodes, drawn_edges
 
 
 def _asks(flow: Flow, name: str) -> bool:

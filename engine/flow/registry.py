@@ -10,6 +10,10 @@ The folder is watched the same cheap way (its modification time, looked at whene
 asked for): a flow file added while serving takes calls from then on, and one removed takes no
 new calls (live calls keep their version). A file that does not load is tried again when it
 changes, or when the prompts change (a new flow's prompt may be written after it).
+
+Files a rollout serves as candidates (``flows/booking.next.yaml`` names the flow ``booking``
+too) are ``skip``-ped: they are no flows of their own. Whoever must know every version compiled
+(the server keeps each in the call log) listens on :attr:`FlowRegistry.compiled`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,10 +44,20 @@ RETRY_BROKEN = 1.0
 class FlowRegistry:
     """The flows of one folder, by name; edited files are reloaded for new calls."""
 
-    def __init__(self, flows_dir: Path, env: SandboxedEnvironment, extensions: Extensions) -> None:
+    def __init__(
+        self,
+        flows_dir: Path,
+        env: SandboxedEnvironment,
+        extensions: Extensions,
+        skip: Iterable[Path] = (),
+    ) -> None:
         self.flows_dir = flows_dir
         self.env = env
         self.extensions = extensions
+        self.skip = frozenset(path.resolve() for path in skip)
+        """Flow files of the folder that are no flows of their own (rollout candidates)."""
+        self.compiled: list[Callable[[CompiledFlow], None]] = []
+        """Called with every version compiled (a listener's failure is only logged)."""
         self._flows: dict[str, CompiledFlow] = {}
         self._broken: dict[Path, list[AuthoringError]] = {}
         # Every version compiled, as long as anything (a live call) holds it.
@@ -66,7 +80,9 @@ class FlowRegistry:
         return errors
 
     def _listed(self) -> list[Path]:
-        return flow_files([self.flows_dir]) if self.flows_dir.is_dir() else []
+        """The flow files of the folder, less a rollout's candidates (no flows of their own)."""
+        files = flow_files([self.flows_dir]) if self.flows_dir.is_dir() else []
+        return [path for path in files if path.resolve() not in self.skip]
 
     def _sync(self) -> None:
         """Take in flow files added to the folder, let go of removed ones, retry broken ones."""
@@ -123,7 +139,7 @@ class FlowRegistry:
             loaded = load_flow(path, self.env, self.extensions)
             # mtimes first, then compile: an edit saved meanwhile is seen as a change next time.
             mtimes = file_mtimes(loaded.files)
-            return compile_flow(loaded, self.env, self.extensions, mtimes)
+            compiled = compile_flow(loaded, self.env, self.extensions, mtimes)
         except AuthoringErrors:
             raise
         except AuthoringError as exc:
@@ -132,6 +148,12 @@ class FlowRegistry:
             log.debug("flow.load_crashed", file=str(path), exc_info=exc)  # for developers
             error = AuthoringError(f"cannot load: {type(exc).__name__}: {exc}", Location(str(path)))
             raise AuthoringErrors([error]) from None
+        for listener in self.compiled:
+            try:
+                listener(compiled)
+            except Exception as exc:  # a listener's trouble is not the flow's
+                log.warning("flow.listener_failed", flow=compiled.name, error=repr(exc))
+        return compiled
 
     def _load(self, path: Path) -> list[AuthoringError]:
         stamp = self._stamp(path)  # before reading: a change made meanwhile is seen as one
@@ -180,6 +202,13 @@ class FlowRegistry:
         if current is not None and current.version == version:
             return current
         return self._versions.get((name, version))
+
+    def adopt(self, flow: CompiledFlow) -> None:
+        """Make a version compiled elsewhere (a rollout's candidate) findable by :meth:`version`.
+
+        Kept for as long as its owner (or a live call) holds it, like the registry's own.
+        """
+        self._versions[flow.name, flow.version] = flow
 
     def names(self) -> list[str]:
         """The names of the flows that loaded."""

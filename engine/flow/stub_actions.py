@@ -25,11 +25,16 @@ from .spec import Webhook
 
 @dataclass(frozen=True)
 class Stub:
-    """What a stubbed action does: return ``result``, fail with ``fail``, or run (``live``)."""
+    """What a stubbed action does: return ``result``, fail with ``fail``, or run (``live``).
+
+    ``results`` answers in turn, one per run (the last again after), for an action that a call
+    runs more than once with different answers (a recorded call's availability checks).
+    """
 
     result: Any = field(default_factory=dict)
     fail: str | None = None
     live: bool = False
+    results: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class StubActionRunner(ActionRunner):
         self.stubs = dict(stubs or {})
         self.default = default or Stub()
         self.calls: list[StubbedCall] = calls if calls is not None else []
+        self._answered: dict[str, int] = {}  # runs so far, by name (for ``results``)
 
     async def _execute(
         self,
@@ -93,8 +99,12 @@ class StubActionRunner(ActionRunner):
         if stub.fail is not None:
             self.calls.append(StubbedCall(name, shown, method, target, None, stub.fail))
             raise ActionError(stub.fail)
-        self.calls.append(StubbedCall(name, shown, method, target, stub.result))
-        return stub.result
+        result = stub.result
+        if stub.results:
+            count = self._answered[name] = self._answered.get(name, 0) + 1
+            result = stub.results[min(count, len(stub.results)) - 1]
+        self.calls.append(StubbedCall(name, shown, method, target, result))
+        return result
 
 
 def stub_runners(

@@ -31,13 +31,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine._lazy import logger
 from engine.errors import AuthoringError, AuthoringErrors, Location
 from engine.flow import safe_yaml
-from engine.flow.yaml_hints import yaml_error
+from engine.flow.authored import read_document, schema_errors
 
 log = logger("dialplan.phone")
 
@@ -190,15 +189,7 @@ def load_routes(path: Path, flows: Iterable[str] | None = None) -> RoutingTable:
     ``flows``: the project's flow names, to check the routes' flows (``None``: not checked).
     """
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise AuthoringErrors([AuthoringError(f"cannot read: {reason}", Location(where))]) from None
-    try:
-        data = safe_yaml.load(text)
-    except yaml.YAMLError as exc:
-        raise AuthoringErrors([yaml_error(path, text, exc)]) from None
+    _text, data = read_document(path)
     if data is None:
         return RoutingTable(path)
     if not isinstance(data, dict):
@@ -211,7 +202,7 @@ def load_routes(path: Path, flows: Iterable[str] | None = None) -> RoutingTable:
     try:
         spec = RoutesSpec.model_validate({**data, "routes": []})
     except ValidationError as exc:
-        errors += _schema_errors(path, data, exc)
+        errors += schema_errors(path, data, exc, _KEYS)
         spec = RoutesSpec()
     if entries is not None and not isinstance(entries, list):
         errors.append(
@@ -227,7 +218,7 @@ def load_routes(path: Path, flows: Iterable[str] | None = None) -> RoutingTable:
         try:
             route = RouteSpec.model_validate(entry)
         except ValidationError as exc:
-            errors += _schema_errors(path, data, exc, ["routes", index])
+            errors += schema_errors(path, data, exc, _KEYS, ["routes", index])
             continue
         lines.append((route, line))
         if route.flow is None and route.agent is None:
@@ -258,32 +249,6 @@ def load_routes(path: Path, flows: Iterable[str] | None = None) -> RoutingTable:
     if errors:
         raise AuthoringErrors(errors)
     return RoutingTable(path, tuple(lines), hook)
-
-
-def _schema_errors(
-    path: Path, data: Any, exc: ValidationError, prefix: list[Any] | None = None
-) -> list[AuthoringError]:
-    errors = []
-    for error in exc.errors():
-        loc = [
-            *(prefix or []),
-            *(
-                part
-                for part in error["loc"]
-                if not (isinstance(part, str) and part.startswith(("tuple[", "list[")))
-            ),
-        ]
-        line = safe_yaml.line_of(data, loc)
-        dotted = ".".join(str(part) for part in loc) or "(top level)"
-        hint = None
-        if error["type"] == "extra_forbidden":
-            message = f"{dotted}: unknown key"
-            close = difflib.get_close_matches(str(loc[-1]), _KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else None
-        else:
-            message = f"{dotted}: {error['msg'].removeprefix('Value error, ')}"
-        errors.append(AuthoringError(message, Location(str(path), line), hint))
-    return errors
 
 
 def import_hook(name: str) -> Hook:

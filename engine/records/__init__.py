@@ -1,4 +1,4 @@
-"""Call records: the call log, its schema migrations, the signed end-of-call webhook."""
+"""Call records: the call log, migrations, webhook, flow versions served, rollout changes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from engine._lazy import exports
 
 if TYPE_CHECKING:
+    from engine.records.changes import RolloutChange, RolloutChanges
     from engine.records.database import Database, RecordsError
     from engine.records.log import CALL_ENDED, CALL_TRANSFERRED, CallLog
     from engine.records.model import (
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         secrets_of,
     )
     from engine.records.outbox import Outbox
+    from engine.records.versions import FlowVersions, StoredVersion
     from engine.records.webhook import SIGNATURE_HEADER, sign, verify
 
 __all__ = [
@@ -35,11 +37,15 @@ __all__ = [
     "CallLog",
     "CallRecord",
     "Database",
+    "FlowVersions",
     "Outbox",
     "Outcome",
     "Placement",
     "PlatformReport",
     "RecordsError",
+    "RolloutChange",
+    "RolloutChanges",
+    "StoredVersion",
     "TurnRecord",
     "build_record",
     "mask_text",
@@ -53,6 +59,7 @@ __all__ = [
 __getattr__, __dir__ = exports(
     __name__,
     {
+        "engine.records.changes": ("RolloutChange", "RolloutChanges"),
         "engine.records.database": ("Database", "RecordsError"),
         "engine.records.log": ("CALL_ENDED", "CALL_TRANSFERRED", "CallLog"),
         "engine.records.model": (
@@ -70,6 +77,7 @@ __getattr__, __dir__ = exports(
             "secrets_of",
         ),
         "engine.records.outbox": ("Outbox",),
+        "engine.records.versions": ("FlowVersions", "StoredVersion"),
         "engine.records.webhook": ("SIGNATURE_HEADER", "sign", "verify"),
     },
 )

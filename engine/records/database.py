@@ -28,7 +28,7 @@ from .model import CallRecord, Placement, PlatformReport
 from .tables import CallRow, OutboxRow, PlacementRow, PlatformEventRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The newest revision in ``migrations/versions`` (``tests/test_records.py`` keeps them equal):
 a call log already there is not migrated, and Alembic (10 MiB a process) is not loaded."""
 
@@ -191,6 +191,7 @@ class Database:
         row.actions = data["actions"]
         row.transcript = data["transcript"]
         row.turns = data["turns"]
+        row.rollout = data["rollout"]
         row.writes = writes
         row.updated_at = datetime.now(UTC)
 
@@ -223,16 +224,26 @@ class Database:
         slot_value: str | None = None,
         slot: str | None = None,
         limit: int | None = None,
+        versions: Sequence[str] = (),
+        call_ids: Sequence[str] | None = None,
     ) -> list[CallRecord]:
         """Records, newest first, of ``flow``, started in ``[since, until)``, with an outcome.
 
         ``slot_value`` keeps the calls where a slot (``slot``, or any) holds that text, in
         any case; sensitive slots are never searched, so a search cannot tell their values.
+        ``versions`` keeps the calls that ran one of those flow versions, ``call_ids`` those
+        calls.
         """
         order = (CallRow.started_at.desc(), CallRow.call_id)
         conditions = []
         if flow is not None:
             conditions.append(CallRow.flow == flow)
+        if versions:
+            conditions.append(CallRow.flow_version.in_(list(versions)))
+        if call_ids is not None:
+            if len(call_ids) > _CHUNK:
+                return self._by_ids(call_ids, flow, since, until, outcomes, versions, limit)
+            conditions.append(CallRow.call_id.in_(list(call_ids)))
         if since is not None:
             conditions.append(CallRow.started_at >= _utc(since))
         if until is not None:
@@ -247,6 +258,30 @@ class Database:
             if limit is not None:
                 query = query.limit(limit)
             return _joined(session, [_record(row) for row in session.scalars(query)])
+
+    def _by_ids(
+        self,
+        call_ids: Sequence[str],
+        flow: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        outcomes: Sequence[str],
+        versions: Sequence[str],
+        limit: int | None,
+    ) -> list[CallRecord]:
+        """:meth:`calls` of a long list of ids, a chunk of ids per query."""
+        found: list[CallRecord] = []
+        for start in range(0, len(call_ids), _CHUNK):
+            found += self.calls(
+                flow=flow,
+                since=since,
+                until=until,
+                outcomes=outcomes,
+                versions=versions,
+                call_ids=call_ids[start : start + _CHUNK],
+            )
+        found.sort(key=lambda r: (-r.started_at.timestamp(), r.call_id))
+        return found[:limit] if limit is not None else found
 
     def _with_slot(
         self,
@@ -386,6 +421,7 @@ def _record(row: CallRow) -> CallRecord:
             "actions": row.actions,
             "transcript": row.transcript,
             "turns": row.turns,
+            "rollout": row.rollout,
         }
     )
 

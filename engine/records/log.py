@@ -31,8 +31,11 @@ from engine.settings import Settings
 from .database import Database, RecordsError, failure_of
 from .model import CallFacts, CallRecord, build_record
 from .outbox import Outbox
+from .versions import FlowVersions
 
 if TYPE_CHECKING:
+    from engine.flow.source import FlowSource
+
     from .webhook import Deliverer
 
 log = structlog.get_logger("dialplan.records")
@@ -223,6 +226,15 @@ class CallLog:
             "problem": self.failure if degraded else None,
             "waiting": len(self._waiting),
         }
+
+    async def keep_version(self, source: FlowSource) -> None:
+        """Keep a flow version the server serves (once; see :mod:`engine.records.versions`)."""
+        if self.database is None:
+            return
+        if not self._ready and not await self._migrate():
+            raise RecordsError(self.problem or "the call log is unavailable")
+        if await self.run(FlowVersions(self.database).keep, source):
+            log.info("flow.version_kept", flow=source.flow, version=source.version)
 
     async def drain(self) -> None:
         """Wait until every record so far is written (bound it with ``asyncio.timeout``)."""

@@ -233,6 +233,8 @@ class CallRecord(_Record):
     """Set when dialplan placed the call (``dialplan call``), alone or as a batch's row."""
     platform: PlatformReport | None = None
     """What the platform's call events (its webhook) said of the call, once they came."""
+    rollout: dict[str, Any] | None = None
+    """``{arm: stable|candidate, share, candidate}`` when a rollout chose the call's version."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (what the webhook sends and ``--json`` prints)."""
@@ -252,6 +254,8 @@ class CallFacts:
     ended_at: float | None
     ended_by: Literal["hang_up", "transfer"] | None = None
     transfer_number: str | None = None
+    rollout: Mapping[str, Any] | None = None
+    """How a rollout chose the call's version (its arm), if one did."""
 
 
 def outcome(facts: CallFacts) -> Outcome:
@@ -313,6 +317,7 @@ def build_record(facts: CallFacts) -> CallRecord:
         ),
         # The agent may read a sensitive value back; the stored trace never holds it.
         turns=[_turn_masked(t, secrets) for t in facts.turns],
+        rollout=dict(facts.rollout) if facts.rollout is not None else None,
     )
 
 

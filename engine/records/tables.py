@@ -1,4 +1,7 @@
-"""The call log's tables (SQLAlchemy 2 ORM): calls, webhook events, placed calls, platform events.
+"""The call log's tables (SQLAlchemy 2 ORM): calls, webhooks, placed calls, events, versions.
+
+Besides calls, webhook events, placed calls and the platform's events: the flow versions
+served, and the changes made to rollouts.
 
 Only portable column types (strings, numbers, timestamps, JSON), so SQLite and PostgreSQL
 hold the same schema. The migrations in ``migrations/versions`` create exactly these tables;
@@ -30,7 +33,7 @@ class CallRow(Base):
 
     call_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     flow: Mapped[str | None] = mapped_column(String(200), index=True)
-    flow_version: Mapped[str | None] = mapped_column(String(64))
+    flow_version: Mapped[str | None] = mapped_column(String(64), index=True)
     agent_id: Mapped[str | None] = mapped_column(String(200))
     call_type: Mapped[str | None] = mapped_column(String(32))
     direction: Mapped[str | None] = mapped_column(String(32))
@@ -51,6 +54,8 @@ class CallRow(Base):
     actions: Mapped[list[Any]] = mapped_column(JSON)
     transcript: Mapped[list[Any]] = mapped_column(JSON)
     turns: Mapped[list[Any]] = mapped_column(JSON)
+    rollout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """``{arm, share, candidate}`` when a rollout chose the call's version."""
     writes: Mapped[int] = mapped_column(Integer, default=1)
     """How often the record was written (a transfer writes it early, the end again)."""
     updated_at: Mapped[datetime]
@@ -137,3 +142,30 @@ class PlatformEventRow(Base):
     received_at: Mapped[datetime]
     call: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The platform's call object as the event carried it."""
+
+
+class FlowVersionRow(Base):
+    """One flow version a server served: its files' texts, so it can run again later."""
+
+    __tablename__ = "flow_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The content hash of the flow file and its templates (a record's ``flow_version``)."""
+    flow: Mapped[str] = mapped_column(String(200), index=True)
+    files: Mapped[list[Any]] = mapped_column(JSON)
+    """``{role: flow|template, path, text}`` in the order the hash reads them."""
+    first_seen_at: Mapped[datetime]
+
+
+class RolloutChangeRow(Base):
+    """One change to a rollout (started, share changed, promoted, rolled back): when, by whom."""
+
+    __tablename__ = "rollout_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user: Mapped[str] = mapped_column(String(200))
+    flow: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """What changed: candidate, share, versions before and after, files edited."""

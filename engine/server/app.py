@@ -47,6 +47,7 @@ from engine.phone import PlatformHooks
 from engine.project import Project
 from engine.protocol import call_id_problem
 from engine.records import CallLog
+from engine.rollout.agent import RolloutAgent
 from engine.settings import MIN_SECRET, Settings
 
 from . import logs
@@ -60,10 +61,12 @@ from .proxies import ForwardedHeaders
 from .recording import Recorder
 from .session import Session
 from .store import CallState, CallStore, MemoryCallStore
+from .versions import VersionKeeper
 
 if TYPE_CHECKING:
     import openai
 
+    from engine.flow.source import FlowSource
     from engine.llm import OpenAIChatModel
 
 log = structlog.get_logger("dialplan.server")
@@ -107,9 +110,33 @@ def project_agent(project: Project) -> AgentBuilder:
         log.error("server.setup_error", error=error)
 
     def build(settings: Settings, model: ChatModel | None) -> Agent:
-        return project.agent(model)
+        return project.agent(model, versions=_stored_versions(settings))
 
     return build
+
+
+def _stored_versions(settings: Settings) -> Callable[[str], FlowSource | None] | None:
+    """Finds a flow version the call log keeps (a rollout's candidate may be one)."""
+    if not settings.database_url:
+        return None
+    url = settings.database_url
+
+    def find(version: str) -> FlowSource | None:
+        # Once per candidate version and process: a point read, when the rollout first
+        # serves it (at start, or after the project file named it).
+        from engine.records import Database, FlowVersions
+
+        database = Database(url)
+        try:
+            database.migrate()
+            return FlowVersions(database).get(version)
+        except Exception as exc:  # the call log is down: the candidate waits, calls go stable
+            log.warning("rollout.version_unreadable", version=version, error=str(exc))
+            return None
+        finally:
+            database.close()
+
+    return find
 
 
 def open_store(settings: Settings) -> CallStore:
@@ -177,6 +204,7 @@ def create_app(
 
     runtime.platform = platform = PlatformHooks(settings, call_log, flow_names)
     app.register_blueprint(platform.blueprint)
+    keeper = VersionKeeper(call_log)
 
     @app.before_serving
     async def start() -> None:
@@ -189,6 +217,15 @@ def create_app(
                 runtime.model = make_model(settings, runtime.client)
         runtime.agent = runtime.build_agent(settings, runtime.model)
         await call_log.start()
+        if isinstance(runtime.agent, FlowAgent):
+            # Every version served is kept in the call log, to run again after an edit.
+            runtime.agent.registry.compiled.append(keeper)
+            for flow in runtime.agent.registry:
+                keeper(flow)
+        if isinstance(runtime.agent, RolloutAgent):
+            recorder.rollout_of = runtime.agent.rollout_of
+            for flow in runtime.agent.candidates():
+                keeper(flow)
         await platform.start()
         await runtime.store.start(revive)
         calls.start()
@@ -241,6 +278,7 @@ def create_app(
         if feed is not None:
             feed.close()
         await platform.stop()
+        await keeper.drain()
         await call_log.stop()
         if runtime.model is not None:
             await runtime.model.aclose()

@@ -9,6 +9,7 @@ worker writes its values there, and ``/metrics`` on any worker adds them all up.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,6 +19,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+if TYPE_CHECKING:
+    from engine.records import CallFacts
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -40,10 +44,35 @@ class Metrics:
             ["status", "reason"],
             registry=r,
         )
+        # By flow version too (and a rollout's arm: "stable", "candidate", or "" without one),
+        # so two versions of a flow can be compared side by side on live traffic.
+        per_version = ["flow", "version", "arm"]
         self.calls = Counter(
-            "dialplan_calls", "Calls ended (recorded), by flow and outcome", ["flow", "outcome"],
+            "dialplan_calls",
+            "Calls ended (recorded), by flow, flow version, rollout arm and outcome",
+            [*per_version, "outcome"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.call_turns = Histogram(
+            "dialplan_call_turns",
+            "Turns the caller was answered in, per call ended",
+            per_version,
+            buckets=(1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30, 50),
+            registry=r,
+        )
+        self.call_seconds = Histogram(
+            "dialplan_call_duration_seconds",
+            "Length of the calls ended",
+            per_version,
+            buckets=(10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200),
+            registry=r,
+        )
+        self.call_model_requests = Counter(
+            "dialplan_call_model_requests",
+            "Model requests made by the calls ended",
+            per_version,
+            registry=r,
+        )
         self.calls_active = Gauge(
             "dialplan_calls_active",
             "Calls with an open socket",
@@ -71,6 +100,19 @@ class Metrics:
         if self.multiprocess:
             # prometheus_client leaves this one untyped.
             multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+
+    def call_ended(self, facts: CallFacts, outcome: str) -> None:
+        """Count a call that ended, by its flow version and rollout arm."""
+        flow = facts.summary.flow or facts.call.flow or ""
+        labels = (flow, facts.summary.flow_version or "", str((facts.rollout or {}).get("arm", "")))
+        self.calls.labels(*labels, outcome).inc()
+        answered = [t for t in facts.turns if t.kind != "greeting" and t.outcome != "superseded"]
+        self.call_turns.labels(*labels).observe(len(answered))
+        if facts.ended_at is not None:
+            self.call_seconds.labels(*labels).observe(max(facts.ended_at - facts.started_at, 0.0))
+        requests = sum(int((t.model or {}).get("requests") or 0) for t in facts.turns)
+        if requests:
+            self.call_model_requests.labels(*labels).inc(requests)
 
     def exposition(self) -> bytes:
         """The Prometheus text of every worker (multiprocess) or of this process."""

@@ -10,6 +10,8 @@ the earlier record.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -22,12 +24,18 @@ from .store import CallState
 log = structlog.get_logger("dialplan.records")
 
 
+RolloutOf = Callable[[str, str | None, str | None], dict[str, Any] | None]
+"""What a call's record says of its rollout, from its call id, flow and version."""
+
+
 class Recorder:
     """Hands a call's facts to the call log at the moments its call ends."""
 
     def __init__(self, call_log: CallLog, metrics: Metrics | None = None) -> None:
         self.call_log = call_log
         self.metrics = metrics
+        self.rollout_of: RolloutOf | None = None
+        """Set by a server whose agent serves rollouts (the agent knows each call's arm)."""
 
     def transferred(self, state: CallState) -> None:
         """The transfer line went out: the record so far, sent at once (``call.transferred``)."""
@@ -46,20 +54,24 @@ class Recorder:
         state.recorded = len(state.turns)
         facts = self._write(state, CALL_ENDED, ended=True)
         if first and facts is not None and self.metrics is not None:
-            flow = facts.summary.flow or facts.call.flow or ""
-            self.metrics.calls.labels(flow, outcome(facts)).inc()
+            self.metrics.call_ended(facts, outcome(facts))
 
     def _write(self, state: CallState, event: str, *, ended: bool) -> CallFacts | None:
         try:
+            summary = summary_of(state.conversation)
+            rollout = None
+            if self.rollout_of is not None and summary.flow is not None:
+                rollout = self.rollout_of(state.call.call_id, summary.flow, summary.flow_version)
             facts = CallFacts(
                 call=state.call,
-                summary=summary_of(state.conversation),
+                summary=summary,
                 turns=tuple(state.turns),
                 transcript=state.transcript.utterances(),
                 started_at=state.started_at,
                 ended_at=time.time() if ended else None,
                 ended_by=state.ended_by,
                 transfer_number=state.transfer_number,
+                rollout=rollout,
             )
         except Exception:  # a conversation's summary failed: the call's record cannot be made
             log.exception("call.record_lost", call_id=state.call.call_id)

@@ -41,6 +41,7 @@ file (``actions:``, for every test) or a test (its own ``actions:``) declares wh
 
     actions:
       booking.book: {result: {booked: true, reference: R1}}   # returns this
+      booking.check: {results: [{available: false}, {available: true}]}   # one per run
       "webhook:lookup:0": {fail: "HTTP 503"}                   # fails (the flow sees result.error)
       booking.check: {live: true}                               # runs for real
 
@@ -53,19 +54,17 @@ flow files (:mod:`engine.loader`).
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.errors import AuthoringError, AuthoringErrors, Location
 from engine.flow import safe_yaml
+from engine.flow.authored import known_keys, read_document, schema_errors
 
 Texts = str | list[str]
 """One phrase, or several that must all (``says``) or all not (``not_says``) be spoken."""
@@ -96,17 +95,28 @@ class ScriptedReply(_Model):
 
 
 class ActionStubSpec(_Model):
-    """What a stubbed action does in a test: return ``result``, ``fail``, or run (``live``)."""
+    """What a stubbed action does in a test: return ``result``, ``fail``, or run (``live``).
+
+    ``results`` returns one answer per run, in turn (the last again after).
+    """
 
     result: Any = None
+    results: list[Any] | None = Field(None, min_length=1)
     fail: str | None = Field(None, min_length=1)
     live: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> ActionStubSpec:
-        chosen = [self.result is not None, self.fail is not None, self.live]
+        chosen = [
+            self.result is not None,
+            self.results is not None,
+            self.fail is not None,
+            self.live,
+        ]
         if sum(chosen) != 1:
-            raise ValueError("an action stub has exactly one of `result`, `fail` and `live: true`")
+            raise ValueError(
+                "an action stub has exactly one of `result`, `results`, `fail` and `live: true`"
+            )
         return self
 
 
@@ -219,11 +229,7 @@ class LoadedConversations:
         return Location(str(self.path), self.line(*path))
 
 
-def _known_keys(models: Iterable[type[BaseModel]]) -> list[str]:
-    return sorted({name for model in models for name in model.model_fields})
-
-
-_KNOWN_KEYS = _known_keys(
+_KNOWN_KEYS = known_keys(
     (
         ConversationFile,
         ConversationTest,
@@ -236,77 +242,16 @@ _KNOWN_KEYS = _known_keys(
 )
 
 
-def _schema_errors(path: Path, data: Any, exc: ValidationError) -> list[AuthoringError]:
-    errors: list[AuthoringError] = []
-    seen: set[tuple[Any, ...]] = set()
-    for error in exc.errors():
-        loc = _existing(data, error["loc"], keep_last=error["type"] == "missing")
-        if loc in seen:  # a union reports once per branch; one message per entry is enough
-            continue
-        seen.add(loc)
-        where = Location(str(path), safe_yaml.line_of(data, loc))
-        dotted = ".".join(str(part) for part in loc) or "(top level)"
-        hint = None
-        if error["type"] == "extra_forbidden":
-            message = f"{dotted}: unknown key"
-            close = difflib.get_close_matches(str(loc[-1]), _KNOWN_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else None
-        elif error["type"] == "missing":
-            message = f"{dotted}: required key is missing"
-        else:
-            message = f"{dotted}: {error['msg'].removeprefix('Value error, ')}"
-            if error["type"] == "string_type" and not isinstance(error["input"], (dict, list)):
-                # YAML reads 5:30 as the number 330 and 2026-12-04 as a date.
-                hint = f"YAML read this as {type(error['input']).__name__}; put it in quotes"
-        errors.append(AuthoringError(message, where, hint))
-    return errors
-
-
-def _existing(data: Any, loc: tuple[Any, ...], *, keep_last: bool) -> tuple[Any, ...]:
-    """The part of a pydantic error path that names entries of the file.
-
-    Pydantic adds the branch of a union (``str``, ``list[str]``) to the path; those are no keys
-    of the file. A missing key is named although it does not exist.
-    """
-    kept: list[Any] = []
-    node = data
-    for index, part in enumerate(loc):
-        in_dict = isinstance(node, dict) and part in node
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if in_dict or in_list:
-            node = node[part]
-        else:
-            if keep_last and index == len(loc) - 1:
-                kept.append(part)
-            break
-        kept.append(part)
-    return tuple(kept)
-
-
 def load_conversations(path: Path) -> LoadedConversations:
     """Parse and check a conversation file; raise :class:`AuthoringErrors` for every mistake."""
-    where = Location(str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AuthoringErrors([AuthoringError(f"cannot read: {exc.strerror}", where)]) from None
-    try:
-        data = safe_yaml.load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        message = exc.problem or "invalid YAML"
-        if exc.context:
-            message = f"{exc.context}: {message}"
-        raise AuthoringErrors([AuthoringError(message, Location(str(path), line))]) from None
-    except yaml.YAMLError as exc:
-        raise AuthoringErrors([AuthoringError(f"invalid YAML: {exc}", where)]) from None
+    _text, data = read_document(path)
     if not isinstance(data, dict):
         message = "a conversation test file is a mapping with `flow:` and `tests:`"
         raise AuthoringErrors([AuthoringError(message, Location(str(path), 1))])
     try:
         spec = ConversationFile.model_validate(data)
     except ValidationError as exc:
-        raise AuthoringErrors(_schema_errors(path, data, exc)) from None
+        raise AuthoringErrors(schema_errors(path, data, exc, _KNOWN_KEYS)) from None
     loaded = LoadedConversations(spec, path, data)
     errors = []
     names: dict[str, int] = {}

@@ -166,6 +166,7 @@ class ConversationSession:
                 result=spec.result if spec.result is not None else {},
                 fail=spec.fail,
                 live=spec.live,
+                results=tuple(spec.results or ()),
             )
             for name, spec in {**loaded.spec.actions, **test.actions}.items()
             if not self.live_actions  # live: every action runs for real, whatever is declared

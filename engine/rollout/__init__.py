@@ -1,0 +1,1 @@
+"""Rollouts: a candidate flow version answering a share of a flow's calls (dialplan.yaml)."""
