@@ -86,7 +86,7 @@ _HOLD = re.compile(
     rf"|wait(?: a| one| just a)? {_MOMENT}|one {_MOMENT}|just a {_MOMENT}|just one {_MOMENT}"
     rf"|give me (?:a|one|just a)(?: quick)? {_MOMENT}|gimme a {_MOMENT}|bear with me"
     rf"|let me (?:just )?(?:check|look|find|grab|get|see|think|pull|dig|go get|go grab)"
-    rf"|(?:i|i am|i will|i need to|i have to|just) (?:go |going to |have to |need to )?"
+    rf"|(?:i am going to|i will|i need to|i have to|i got to|just need to|i will just) (?:go )?"
     rf"(?:grab|find|get|look for|dig out|fetch|pull up) (?:my|the|it|that|a)"
     r"|i am (?:looking|checking)|(?:can|could|would) you (?:please )?(?:wait|hold)"
     r"|wait while i|let me (?:just )?(?:go|ask|run|step|pop)|i (?:need|have) to ask (?:my|the)"
@@ -128,6 +128,7 @@ _PERSON = (
     r"|front desk|office|nurses?|doctors?|pharmacists?|mechanics?|advisors?|advisers?|associates?"
     r"|technicians?|people|(?:one of )?(?:the |your )?(?:guys|staff|team)"
     r"|man|woman|guy|lady|someone else|somebody else|someone real|somebody real|live one"
+    r"|whoever (?:fills|does|handles|is in charge|works|answers|runs)|the person who"
     r"|real one|human one))"
 )
 _ASK = (
@@ -135,6 +136,7 @@ _ASK = (
     r"|put me (?:through )?(?:to|on with)|get me|give me|i want|i need|i would like|can i get"
     r"|can i have|let me (?:talk|speak)|is there|are there|need to reach|reach"
     r"|(?:go over|discuss|sort out|go through) (?:this|that|it|things)? ?with"
+    r"|hand me (?:over )?to|pass me (?:over )?to|put me on with|(?:just )?get (?:me )?(?:the|a)"
 )
 _HUMAN = re.compile(rf"\b(?:{_ASK})\s+(?:to |with )?(?:one of )?{_PERSON}\b")
 _HUMAN_ALONE = re.compile(
