@@ -300,7 +300,13 @@ async def test_actions_are_recorded_with_their_results(start_server, no_llm, cal
     async with PlatformCall.connect(server.url("call_book", "booking")) as call:
         dialog = Dialog(call)
         await dialog.start()
-        for line in ("A table for four please", "Tomorrow", "Seven thirty pm", "Dana Scully"):
+        for line in (
+            "A table for four please",
+            "Tomorrow",
+            "Seven thirty pm",
+            "Dana Scully",
+            "My number is 415 555 0199",
+        ):
             await dialog.say(line)
         answer = await dialog.say("Yes, book it")
         assert answer.flag("end_call") is True
@@ -315,6 +321,7 @@ async def test_actions_are_recorded_with_their_results(start_server, no_llm, cal
     check, book = record.actions
     assert check["ok"] and check["result"]["available"] is True
     assert book["ok"] and book["arguments"]["name"] == "Dana Scully"
+    assert record.slots["phone"] == "+14155550199"
     assert book["result"] == {"booked": True, "reference": record.slots["reference"]}
 
 
