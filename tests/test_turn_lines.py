@@ -143,3 +143,35 @@ async def test_a_partial_answer_in_a_prompt_state_lets_the_model_ask_for_the_res
         await client.close()
     assert runner.slots == {"name": "Dana Scully"}
     assert reply.text == "Got it. And what email should we use?"
+
+
+HELPING = """\
+flow: helping
+on_give_up: desk
+visits: 3
+slots:
+  name: {type: name}
+states:
+  ask_name:
+    say: Thanks. What is your name?
+    collect: [name]
+    next: [{to: done}]
+  done:
+    say: Bye.
+    end_call: true
+  desk:
+    say: Let me put you through.
+    transfer: "+14155550100"
+  about:
+    say: I'm the registration assistant.
+global:
+  - {intent: help, examples: [who is this], to: about, return: true}
+"""
+
+
+async def test_a_give_up_on_the_way_back_from_a_global_intent_transfers_in_that_turn(tmp_path):
+    runner = FlowRunner(compile_text(tmp_path, HELPING), today=lambda: TODAY)
+    runner.start()
+    replies = [await runner.say("who is this?") for _ in range(3)]
+    assert replies[-1].transfer == "+14155550100"  # with the line that says so
+    assert replies[-1].text.endswith("Let me put you through.")

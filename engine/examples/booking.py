@@ -72,7 +72,7 @@ def check_availability(
 
 @plugin.action("booking.book")
 def book(
-    call_id: str, date: str, time: str, party_size: object, name: str = ""
+    call_id: str, date: str, time: str, party_size: object, name: str = "", phone: str = ""
 ) -> dict[str, object]:
     """Book a table; returns the confirmation number."""
     with BOOK._lock:
@@ -86,5 +86,6 @@ def book(
             "time": time,
             "party_size": party_size,
             "name": name,
+            "phone": phone,
         }
     return {"booked": True, "reference": reference}

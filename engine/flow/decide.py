@@ -301,11 +301,18 @@ def plan(
         understood, answer = _settle(understood, pending, said)
         if answer is not None:
             return answer, understood
-    if state.read_back and not understood.values and not understood.removed:
-        named = _named_item(flow, state.read_back, slots, said, today, wrong=False)
-        if isinstance(named, Understanding):
-            understood = named
-    elif not state.read_back:
+    if state.read_back:
+        # The item the caller names decides which slot the words change: "the last digit of
+        # the phone is 4" is the phone's, whatever else its digits could amend.
+        items = readback.named(flow.slots, state.read_back, said)
+        stray = bool(understood.values) and bool(items) and items[0] not in understood.values
+        if (not understood.values and not understood.removed) or stray:
+            named = _named_item(flow, state.read_back, slots, said, today, wrong=False)
+            if isinstance(named, Understanding):
+                understood = named
+            elif stray:
+                understood = Understanding()  # the named item's words said no value of it
+    else:
         # "The time is wrong, it's 11" while the agent asks something else: that item is
         # corrected (or asked again), and the words are no answer to this question.
         known = [name for name in flow.slots if slots.get(name) is not None]

@@ -72,7 +72,7 @@ _REPEAT = re.compile(
     r"|(?:say|speak|talk|go) (?:it |that )?(?:a bit |a little )?(?:slower|more slowly|louder|up)"
     r"|(?:you|it) (?:broke|cut|are breaking|are cutting|keep cutting) (?:up|out)"
     r"|(?:come again|pardon me|beg your pardon|one more time)"
-    r"|go over (?:that|it) again)\b"
+    r"|go over (?:that|it) again|read (?:that|it|them|those|everything) (?:back|out)(?: again)?)\b"
 )
 _NOT_REPEAT = re.compile(
     r"\b(?:no need to|do not|not|never) (?:need to )?(?:repeat|say (?:it|that) again)"
@@ -125,7 +125,8 @@ _PERSON = (
     r"(?:(?:a |an |the |your |some )?(?:real |actual |live |human |other )?"
     r"(?:person|human(?: being)?|someone|somebody|anyone|anybody|agent|representative|rep"
     r"|operator|receptionist|staff(?: member)?|employee|manager|supervisor|attendant"
-    r"|front desk|office|nurses?|doctors?|pharmacists?|mechanics?|advisors?|advisers?|associates?"
+    r"|(?:front |service |reception |help |the )?desk|office|nurses?|doctors?|pharmacists?"
+    r"|mechanics?|advisors?|advisers?|associates?"
     r"|technicians?|people|(?:one of )?(?:the |your )?(?:guys|staff|team)"
     r"|man|woman|guy|lady|someone else|somebody else|someone real|somebody real|live one"
     r"|whoever (?:fills|does|handles|is in charge|works|answers|runs)|the person who"
@@ -136,6 +137,7 @@ _ASK = (
     r"|put me (?:through )?(?:to|on with)|get me|give me|i want|i need|i would like|can i get"
     r"|can i have|let me (?:talk|speak)|is there|are there|need to reach|reach"
     r"|(?:go over|discuss|sort out|go through) (?:this|that|it|things)? ?with"
+    r"|sort (?:this|that|it|things) out with"
     r"|hand me (?:over )?to|pass me (?:over )?to|put me on with|(?:just )?get (?:me )?(?:the|a)"
 )
 _HUMAN = re.compile(rf"\b(?:{_ASK})\s+(?:to |with )?(?:one of )?{_PERSON}\b")

@@ -188,7 +188,7 @@ class FlowTurn:
                 yield part
             return
         if self.memory.fixing:
-            yield self._speech(lambda: asking.reask(self._fix_question(), errors))
+            yield self._speech(lambda: asking.reask(self._fix_question(again=True), errors))
             return
         if state.prompt is not None and not self._line("reask"):
             yield self._speech(lambda: asking.reask("", errors))  # the model asks in its own words
@@ -223,6 +223,10 @@ class FlowTurn:
             if memory.fixing:
                 yield self._speech(lambda: self._fix_question())
                 return
+            state = self.flow.state(self.state)
+            if state.say is not None and not state.read_back:
+                yield self._speech(lambda: self._question())  # not "Thanks, Dana." again
+                return
             async for part in self._speak(turn):
                 yield part
         elif name == "hold":
@@ -252,14 +256,18 @@ class FlowTurn:
         template = self.flow.templates.get(("repair", name, "say"))
         return render(template, {**self._view(), **extra}) if template is not None else ""
 
-    def _fix_question(self) -> str:
-        """Which item of the read-back to fix: "your name, your date of birth, or the reason"."""
+    def _fix_question(self, *, again: bool = False) -> str:
+        """Which item of the read-back to fix: "your name, your date of birth, or the reason".
+
+        ``again``: asked again, as a plain question the re-ask apologises for once.
+        """
         flow = self.flow
         labels = [
             _item(flow.slots[name].spoken_label(name)) for name in flow.state(self.state).read_back
         ]
         items = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])}, or {labels[-1]}"
-        return self._repair_line("fix", items=items) or f"What should I fix: {items}?"
+        plain = f"What should I fix: {items}?"
+        return plain if again else self._repair_line("fix", items=items) or plain
 
     async def _fix(self, slot: str, turn: Turn) -> AsyncIterator[Part]:
         """Ask for ``slot`` again where it is asked; the call then comes back to the read-back."""
@@ -272,7 +280,7 @@ class FlowTurn:
             async for part in self._speak(turn):
                 yield part
             return
-        async for part in self._enter_chain(target, turn):
+        async for part in self._enter_chain(target, turn, question_only=True):
             yield part
 
     def _question(self) -> str:
@@ -324,11 +332,17 @@ class FlowTurn:
             self.memory.slots.pop(name, None)
         return parts
 
-    async def _enter_chain(self, target: str | None, turn: Turn) -> AsyncIterator[Part]:
-        """Enter ``target`` and keep going while the way out is already open."""
+    async def _enter_chain(
+        self, target: str | None, turn: Turn, *, question_only: bool = False
+    ) -> AsyncIterator[Part]:
+        """Enter ``target`` and keep going while the way out is already open.
+
+        ``question_only``: the first state entered asks only its question (an item asked again
+        from a read-back is no new step of the call: "Thanks, Dana." was said already).
+        """
         flow, memory = self.flow, self.memory
         hops = 0
-        returning = False
+        returning = question_only
         while target is not None and hops < MAX_HOPS:
             hops += 1
             if decide.visited_enough(flow, self.memory.visits, target):
@@ -354,7 +368,11 @@ class FlowTurn:
             if transition is not None:
                 # On the way back after a correction, a state passed through again says no
                 # more than it did: "For 2, great." was said when the party size was given.
-                again = passing and memory.visits.get(memory.state, 0) > 1
+                # Only an acknowledgement of the state's own answer: a guarded way's line
+                # says what happened ("Sorry, that table was just taken") and is always said.
+                again = (
+                    passing and transition.when is None and memory.visits.get(memory.state, 0) > 1
+                )
                 for part in self._leave(transition, quiet=again):
                     yield part
                 target = transition.to
@@ -400,7 +418,7 @@ class FlowTurn:
         state = self.flow.state(self.state)
         if state.collect and decide.satisfied(state, self.memory.slots):
             return  # everything this state asks for is known: skip its question
-        if question_only and state.say is not None:
+        if question_only and state.say is not None and not state.terminal:
             # Back from a global intent ("who is this?"): the question, not the whole line.
             yield self._speech(lambda: self._question())
             return
