@@ -270,11 +270,11 @@ class _Reader:
             ]
             if len(split) > 1:
                 chosen = [self._choose(eligible, piece, results) for piece, results in split]
-                found = [one for one in chosen if one is not None]
+                each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
-                if len({slot.name for slot, _ in found}) > 1:
-                    return found
+                if len({slot.name for slot, _ in each}) > 1:
+                    return each
         results = self._parse_all(eligible, segment.text, segment.mode)
         found = self._choose(eligible, segment.text, results) if results else None
         return [found] if found is not None else []

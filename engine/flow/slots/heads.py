@@ -1,0 +1,103 @@
+"""Head counts: a party said as the people in it ("me and my wife and our three kids" is 5).
+
+Callers asked how many they will be often list who comes instead of counting: the caller ("me",
+"myself", "I"), one person by who they are ("my wife", "a friend"), a pair ("my parents"), or a
+number of people ("our three kids", "four adults", "a baby"). The count is the sum, and only a
+list whose every member can be counted has one: "me and my kids" says no number.
+"""
+
+from __future__ import annotations
+
+import re
+
+# One person, by who they are to the caller.
+_ONE = (
+    r"wife|husband|partner|spouse|fianc[eé]e?|boyfriend|girlfriend|other half|son|daughter"
+    r"|mother|mom|mum|mother-in-law|father|dad|father-in-law|sister|brother|sister-in-law"
+    r"|brother-in-law|grandmother|grandma|granny|grandfather|grandpa|grandson|granddaughter"
+    r"|aunt|uncle|cousin|niece|nephew|friend|buddy|pal|mate|colleague|coworker|co-worker|boss"
+    r"|neighbou?r|roommate|flatmate|guest|kid|child|baby|toddler|infant|teen|teenager|adult"
+    r"|plus one|date"
+)
+# People who come in twos when no number is said: "my parents" are two.
+_PAIR = r"parents|grandparents|in-laws"
+# People counted: "three kids", "two friends", "four adults".
+_MANY = (
+    r"people|persons|adults|grown ?ups|kids|children|babies|toddlers|infants|teens|teenagers"
+    r"|friends|buddies|colleagues|coworkers|co-workers|guests|sons|daughters|sisters|brothers"
+    r"|cousins|nieces|nephews|grandkids|grandchildren|boys|girls|others|more"
+)
+_OWNER = r"(?:my|our|his|her|their|the|a|an|one)"
+
+
+def _member(named: bool) -> str:
+    """A pattern for one member of a party; ``named`` keeps the groups :func:`_count` reads."""
+
+    def group(name: str) -> str:
+        return f"?P<{name}>" if named else "?:"
+
+    return (
+        rf"\b(?:({group('me')}me|myself|i(?!['\u2019]))"
+        rf"|{_OWNER} (?:\w+ )?(?:{_ONE})"
+        rf"|(?:{_OWNER} )?({group('pair')}{_PAIR})"
+        rf"|(?:(?:my|our|his|her|their|the) )?({group('count')}\d+|a|an|one) (?:\w+ )?"
+        rf"(?:{_MANY}|{_ONE}))\b"
+    )
+
+
+_JOIN = r"(?:\s*,\s*(?:and |plus |with )?|\s+(?:and|plus|with|&)\s+)"
+_MEMBERS = re.compile(_member(named=False))
+_LIST = re.compile(rf"{_MEMBERS.pattern}(?:{_JOIN}{_MEMBERS.pattern})+")
+_ONE_MEMBER = re.compile(_member(named=True))
+# People the caller does not count, beside a list: "me and my wife and the kids" says no number.
+_UNCOUNTED = (
+    rf"(?:(?:my|our|his|her|their|the|all the) )?(?:\w+ )?(?:{_MANY}|family|folks|gang|crew)\b"
+)
+_UNCOUNTED_AFTER = re.compile(rf"{_JOIN}{_UNCOUNTED}")
+_UNCOUNTED_BEFORE = re.compile(rf"\b{_UNCOUNTED}{_JOIN}$")
+_REACH = 40  # characters beside a list where uncounted people are looked for
+# Said before a party in passing: "it'll be me and my parents", "a table for me and my wife".
+_INTRODUCED = re.compile(r"\b(?:be|for|it's|it is|just|only|we're|we are|bringing)\s+$")
+_INTRO_REACH = 12  # characters before a list where its introducing words are looked for
+
+
+def heads(said: str, *, asked: bool) -> int | None:
+    """How many people ``said`` lists (numbers already digits), or None for no countable list.
+
+    Said in passing, a list counts only after words that introduce a party ("it'll be me and
+    my parents", "a table for me and my wife"), or with the caller in it as a piece of its own
+    ("Saturday at 8, me and my wife").
+    """
+    for found in _LIST.finditer(said):
+        before = said[max(0, found.start() - _INTRO_REACH) : found.start()]
+        if not (asked or _INTRODUCED.search(before) or _on_its_own(said, found)):
+            continue
+        near = said[max(0, found.start() - _REACH) : found.start()]
+        if _UNCOUNTED_AFTER.match(said, found.end()) or _UNCOUNTED_BEFORE.search(near):
+            return None
+        members = [_ONE_MEMBER.fullmatch(m[0]) for m in _MEMBERS.finditer(found[0])]
+        counts = [_count(member) for member in members if member is not None]
+        if len(counts) == len(members) and None not in counts:
+            return sum(count for count in counts if count is not None)
+    return None
+
+
+def _on_its_own(said: str, found: re.Match[str]) -> bool:
+    """Whether a list with the caller in it is a piece of its own of the utterance.
+
+    "Saturday at 8, me and my wife" is a party; "me and my wife share the car" is no count.
+    """
+    caller = any(member["me"] for member in _ONE_MEMBER.finditer(found[0]))
+    before = said[: found.start()].rstrip()
+    after = said[found.end() :].lstrip()
+    return caller and (not before or before[-1] in ",.;:?!") and (not after or after[0] in ",.;?!")
+
+
+def _count(member: re.Match[str]) -> int | None:
+    """The people one member of a list stands for."""
+    if member["me"] or member["pair"]:
+        return 1 if member["me"] else 2
+    if member["count"] is None:
+        return 1
+    number = member["count"]
+    return 1 if number in ("a", "an", "one") else int(number)
