@@ -238,7 +238,9 @@ class _Reader:
             found for group in self.groups.values() for found in self._mentions(group, segment)
         ]
         weak = [found for found in mentions if found[0].name in self.weak]
-        if weak and len(mentions) > 1:
+        # A reading refused (a time outside the opening hours) makes no rival: "make it four"
+        # for a known party size and a time at a restaurant opening at 5 PM is the size.
+        if weak and len([found for found in mentions if found[1].ok]) > 1:
             mentions = [found for found in mentions if found not in weak]
         self.weak.clear()
         for slot, parsed in mentions:

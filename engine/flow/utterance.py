@@ -53,10 +53,15 @@ class Segment:
         return None
 
 
+# Nothing more in the clause: "... make it anymore."
+_CLAUSE_END = r"(?: (?:anymore|any more|after all|now))?(?=\s*(?:[,.;!?]|$))"
+_ABSENT = rf" (?:make it|come|join(?: us)?|be there){_CLAUSE_END}"
 _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\bprof)"
 _CORRECTION = (
     r"sorry,? (?:i mean[t]?|i said)|(?:no|oh),? i mean[t]?|i mean[t]?|i meant|actually"
-    r"|no,? wait|wait,? no|make (?:that|it)|change (?:that|it|the \w+)(?: to)?|or rather|rather"
+    # "make it" with no value after it is "make it there" ("one of us can't make it")
+    rf"|no,? wait|wait,? no|make (?:that|it)(?!{_CLAUSE_END})"
+    r"|change (?:that|it|the \w+)(?: to)?|or rather|rather"
     r"|scratch that|let me correct(?: that)?|correction"
 )
 _MARKERS = re.compile(
@@ -65,7 +70,8 @@ _MARKERS = re.compile(
     rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
     # "no, four", "the twelfth, no the thirteenth": a fresh start, but not a correction
     r"|(?P<plain>\b(?:no|sorry)(?=, )|(?<=, )no\b(?= (?!problem|worries|idea|thanks)\w))"
-    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b)"
+    # "One of us can't make it": a negated verb with nothing after it takes no value back.
+    rf"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b(?!{_ABSENT}))"
     r"|(?P<alternative>\bor\b)",
     re.IGNORECASE,
 )

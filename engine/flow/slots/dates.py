@@ -14,6 +14,7 @@ from engine.templates.spoken import spoken_date
 
 from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .digit_dates import birth_cue_before, digit_dates
+from .shifts import shift
 
 _MONTHS = {
     name: number
@@ -98,7 +99,8 @@ class DateType(BaseSlotType):
     name = "date"
     format = "date as YYYY-MM-DD"
     invalid = "I didn't catch a date"
-    parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
+    # The parts of a date, and words that move it ("a week later").
+    parts = re.compile(r"\b(?:the )?(?:day|month|year)\b|\b(?:later|earlier|weeks?)\b", re.I)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         text = _normal(said)
@@ -142,6 +144,8 @@ class DateType(BaseSlotType):
         except ValueError:
             return None
         said = _normal(text)
+        if (days := shift(said, "days")) is not None:
+            return self._check(known + timedelta(days=days), spec, today)  # "a week later"
         # A whole date in digits replaces the known one: "it's oh three oh five nineteen eighty".
         if whole := self._digits(text, spec, asked=True):
             return self._resolve(whole, spec, today)

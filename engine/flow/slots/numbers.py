@@ -13,6 +13,7 @@ from engine.flow.spec import SlotSpec
 from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .fillers import drop_waits
 from .heads import heads
+from .shifts import PEOPLE_WORDS, shift
 
 _COUNT = re.compile(
     r"\b(?:party of|table for|group of|we're|we are|we'll be|we will be|there'll be|there will be"
@@ -75,6 +76,7 @@ class NumberType(BaseSlotType):
 
     name = "number"
     invalid = "I didn't catch a number"
+    parts = PEOPLE_WORDS  # "one more of us" changes the count held
 
     @override
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:
@@ -100,6 +102,13 @@ class NumberType(BaseSlotType):
         # "6 at 7 pm": the time is not the number; two numbers left are for the model.
         numbers = {float(n) for n in _NUMBER.findall(_CLOCK_NUMBER.sub(" ", said))}
         return self._check(numbers.pop(), spec) if asked and len(numbers) == 1 else None
+
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """``base`` changed by the people ``text`` adds or takes away ("one more of us")."""
+        if not isinstance(base, int | float) or isinstance(base, bool):
+            return None
+        change = shift(numerals(text), "people")
+        return None if change is None else self._check(float(base + change), spec)
 
     def _check(self, number: float, spec: SlotSpec) -> Parsed:
         if not math.isfinite(number):
