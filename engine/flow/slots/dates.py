@@ -56,6 +56,8 @@ _ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
 _NAMED_YEAR = re.compile(r"\byear\b\D{0,30}?\b(?P<year>\d\d)\b")
 # Numbers that are no part of a date (see NOT_A_QUANTITY).
 _NOT_DATE = re.compile(rf"{NOT_A_QUANTITY}|\b\d+(?= (?:apartment|apt|suite)\b)")
+# A weekday alone, said to change a day held ("Wednesday, not Monday"): not "next Friday".
+_BARE_WEEKDAY = re.compile(rf"(?<!next )(?<!last )\b{_WEEKDAY}\b(?! (?:the )?\d)")
 _FUTURE_REACH = 5 * 366  # days: a date to come further ahead is a number misheard as a year
 
 
@@ -93,7 +95,8 @@ class DateType(BaseSlotType):
     answer, a day of the month alone counts too ("the 4th": the next 4th). Without a year,
     ``past`` slots take the most recent such day, others the next one (today included); a
     two-digit year is the latest that fits. ``amend`` changes only the parts a caller names
-    ("the fourth, not the third" keeps the month and year).
+    ("the fourth, not the third" keeps the month and year), moves the day held ("a week later")
+    or takes the weekday nearest it ("Wednesday, not Monday").
     """
 
     name = "date"
@@ -138,7 +141,10 @@ class DateType(BaseSlotType):
         return None
 
     def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
-        """``base`` with the day, month or year ``text`` names ("the 5th", "June", "1981")."""
+        """``base`` with the day, month or year ``text`` names ("the 5th", "June", "1981").
+
+        Or moved as ``text`` says ("a week later"), or the weekday it names nearest ``base``.
+        """
         try:
             known = date.fromisoformat(str(base))
         except ValueError:
@@ -168,6 +174,8 @@ class DateType(BaseSlotType):
                 year = re.fullmatch(
                     r"\s*(?:it's |make it |i mean )?(?P<year>3[2-9]|[4-9]\d)\s*", said
                 )
+            if not (day or month or year) and (weekday := _BARE_WEEKDAY.search(said)):
+                return self._check(_nearest(weekday["weekday"], known, spec, today), spec, today)
             parts = _Parts(
                 int(day["day"]) if day else None,
                 _MONTHS[month["month"][:3]] if month else None,
@@ -282,6 +290,20 @@ def _year(said: str, spec: SlotSpec, today: date) -> int:
     century = today.year // 100 * 100
     year = century + int(said)
     return year - 100 if spec.past and year > today.year else year
+
+
+def _nearest(weekday: str, known: date, spec: SlotSpec, today: date) -> date:
+    """The ``weekday`` nearest the day held: "Wednesday, not Monday" is that week's Wednesday.
+
+    For a date to come it is never before today, for a date gone never after it.
+    """
+    offset = (_WEEKDAYS.index(weekday) - known.weekday() + 3) % 7 - 3  # -3 to 3 days away
+    when = known + timedelta(days=offset)
+    if spec.future and when < today:
+        return when + timedelta(weeks=1)
+    if spec.past and when > today:
+        return when - timedelta(weeks=1)
+    return when
 
 
 def _add_months(first: date, months: int) -> date:
