@@ -18,6 +18,8 @@ where the values go (see :func:`understand`):
 * Free text is the caller's point: the words no other slot took, without hesitations,
   politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`).
 * Of two readings of the same words, the one inside the opening hours wins ("at 8" at a garage).
+* A value the caller tells the agent to drop ("scratch the pickup", "forget the phone number")
+  is emptied (:func:`engine.flow.cues.retract_pattern`).
 * An invalid value is never stored anywhere; when it answered the question, its reason is
   kept to be said. A weak guess (:attr:`Parsed.sure` false) is never stored either: it goes
   to :attr:`Understanding.unsure`, to be read back.
@@ -31,13 +33,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .cues import cue_pattern, cues, dispute_pattern
+from .cues import cue_pattern, cues, dispute_pattern, retract_pattern
 from .hours import within_hours
 from .point import answer_point, cued_point, disputed_point
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean
 from .spec import OpeningHours, SlotSpec
-from .utterance import Mode, Segment, corrective, disputes, pieces, segments
+from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,17 @@ def understand(
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:
                 slot.value, slot.changed = answer, True
+    for slot in slots.values():
+        # "Scratch the pickup, I'll drop it off myself": the value held is taken back.
+        if slot.known is not None and not slot.changed and _dropped(slot, found):
+            slot.value, slot.changed, slot.removed = None, True, True
     return _result(slots.values())
+
+
+def _dropped(slot: _Slot, found: list[Segment]) -> bool:
+    """Whether the caller tells the agent to drop ``slot`` ("forget the phone number")."""
+    drop = retract_pattern(slot.name, slot.spec)
+    return any(s.mode != "negated" and drop.search(strip_fillers(s.text)) for s in found)
 
 
 # A caller's turn is a few sentences; of a longer one only the last this many characters are
