@@ -12,7 +12,7 @@ from engine.flow.spec import SlotSpec
 
 from .base import BaseSlotType, Parsed
 from .fillers import HESITATION, drop_asides
-from .spelled import Spelled, spelled_out
+from .spelled import REMARK, Spelled, spelled_out
 from .spelling import as_letters
 
 # Said before a name, volunteered or not ("Book it under Priya Shah").
@@ -207,7 +207,8 @@ class NameType(BaseSlotType):
     name = "name"
     format = "the person's name, e.g. Dana Scully"
     invalid = "I didn't catch the name"
-    parts = _PART
+    # A part of a name, or a remark on how it is spelled ("Katherine with a K").
+    parts = re.compile(f"{_PART.pattern}|{REMARK.pattern}", re.IGNORECASE)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         spelled, said = spelled_out(as_letters(drop_asides(said)))
@@ -273,7 +274,9 @@ class NameType(BaseSlotType):
         spelled, said = spelled_out(as_letters(drop_asides(text)))
         words = self._words(said, asked=True) or []
         if len(words) > 1:
-            return self._named(_spell(words, spelled)) if spelled or part else None
+            # "Katherine with a K, Katherine Osei": a name said again with how it is spelled.
+            respelled = spelled or part or REMARK.search(text)
+            return self._named(_spell(words, spelled)) if respelled else None
         new = spelled[-1].word if spelled else words[0] if words else ""
         known = base.split()
         if not new or new.lower() in (word.lower() for word in known):
