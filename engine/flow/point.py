@@ -5,7 +5,8 @@ inside or around them ("I've got, like, a rash, um, on my arm" -> "I've got a ra
 restarts ("my, uh, my annual physical"), politeness, taken-back words or trailing punctuation.
 Before it is asked, it takes only the words after one of its cues ("I'm calling about a sore
 knee"); after the caller says it is wrong, the words that follow ("the street is wrong, it's 48
-Elm Street"). The judgement and the cue are never the value.
+Elm Street"); after the caller takes it back, the words that replace it ("not lisinopril, I
+meant losartan"). The judgement and the cue are never the value.
 """
 
 from __future__ import annotations
@@ -105,6 +106,14 @@ def cued_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Tak
             if point:
                 return point
     return ""
+
+
+def retold_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Taken) -> str:
+    """The new words for free text the caller took back ("not lisinopril, I meant losartan").
+
+    As an answer, without the words that introduce a corrected value ("it's metformin").
+    """
+    return answer_point([Segment(_INTRODUCER.sub("", s.text), s.mode) for s in found], cue, taken)
 
 
 def disputed_point(found: Sequence[Segment], dispute: re.Pattern[str], taken: Taken) -> str:

@@ -16,7 +16,8 @@ where the values go (see :func:`understand`):
   "the last digit is 7" the rest of a code. A slot the caller says is wrong ("the street is
   wrong, it's ...") reads the words after that as its answer (:mod:`engine.flow.cues`).
 * Free text is the caller's point: the words no other slot took, without hesitations,
-  politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`).
+  politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`). Free text
+  held and taken back ("not lisinopril, I meant losartan") is replaced by what follows.
 * Of two readings of the same words, the one inside the opening hours wins ("at 8" at a garage).
 * A value the caller tells the agent to drop ("scratch the pickup", "forget the phone number")
   is emptied (:func:`engine.flow.cues.retract_pattern`).
@@ -35,9 +36,9 @@ from typing import Any
 
 from .cues import cue_pattern, cues, dispute_pattern, retract_pattern
 from .hours import within_hours
-from .point import answer_point, cued_point, disputed_point
+from .point import answer_point, cued_point, disputed_point, retold_point
 from .slots import Amends, Parsed, SlotType, yes_no
-from .slots.base import clean
+from .slots.base import clean, plain
 from .spec import OpeningHours, SlotSpec
 from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
 
@@ -88,6 +89,7 @@ class _Slot:
     known: Any
     cue: re.Pattern[str] | None
     disputed: bool = False  # the caller says its value is wrong ("the street is wrong")
+    retold: bool = False  # its free text is taken back ("not lisinopril"): what follows replaces it
     value: Any = None
     changed: bool = False
     removed: bool = False
@@ -124,6 +126,8 @@ def understand(
         for name, spec in listener.slots.items()
         if spec.source == "caller"
     }
+    for slot in slots.values():
+        slot.retold = free_text(slot.kind) and _taken_back(slot.known, found)
     reader = _Reader(listener, slots, today, correcting, disputes(text))
     for segment in found:
         if segment.question:
@@ -148,6 +152,15 @@ def understand(
         if slot.known is not None and not slot.changed and _dropped(slot, found):
             slot.value, slot.changed, slot.removed = None, True, True
     return _result(slots.values())
+
+
+def _taken_back(known: Any, found: list[Segment]) -> bool:
+    """Whether a taken-back segment says the free text held ("not lisinopril, losartan")."""
+    if not isinstance(known, str) or not known.strip():
+        return False
+    held = f" {plain(known)} "
+    said = (plain(s.text) for s in found if s.mode == "negated")
+    return any(words and f" {words} " in held for words in said)
 
 
 def _dropped(slot: _Slot, found: list[Segment]) -> bool:
@@ -251,8 +264,10 @@ class _Reader:
         ]
         weak = [found for found in mentions if found[0].name in self.weak]
         # A reading refused (a time outside the opening hours) makes no rival: "make it four"
-        # for a known party size and a time at a restaurant opening at 5 PM is the size.
-        if weak and len([found for found in mentions if found[1].ok]) > 1:
+        # for a known party size and a time at a restaurant opening at 5 PM is the size. Free
+        # text taken back is what a correction is of ("not lisinopril, I meant losartan").
+        retelling = any(slot.retold for slot in self.slots.values())
+        if weak and (retelling or len([found for found in mentions if found[1].ok]) > 1):
             mentions = [found for found in mentions if found not in weak]
         self.weak.clear()
         for slot, parsed in mentions:
@@ -394,6 +409,8 @@ class _Reader:
         if slot.disputed:
             dispute = dispute_pattern(slot.name, slot.spec, slot.kind.name, None)
             point = disputed_point(found, dispute, says_other)
+        elif slot.retold:
+            point = retold_point(found, slot.cue, says_other)
         elif slot.asked:
             point = answer_point(found, slot.cue, says_other)
         elif slot.spec.early or slot.known is not None:
@@ -404,6 +421,8 @@ class _Reader:
             parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
             if parsed is not None and parsed.ok:
                 self._apply(slot, parsed, "plain")
+        elif slot.retold:
+            slot.value, slot.changed, slot.removed = None, True, True  # "not lisinopril" alone
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
