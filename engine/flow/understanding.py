@@ -3,6 +3,8 @@
 The slot types read values out of words; this module decides which words each type reads and
 where the values go (see :func:`understand`):
 
+* A group of characters said again at once, changed ("nine eight seven, sorry, nine eight six"),
+  replaces the group before it (:mod:`engine.flow.restarts`).
 * The utterance is cut at corrections, negations and alternatives
   (:mod:`engine.flow.utterance`). Within one answer the last value wins ("five thirty, sorry,
   I mean nine"), "not X" takes X back, "X or Y" settles nothing, and a question to the agent
@@ -37,6 +39,7 @@ from typing import Any
 from .cues import cue_pattern, cues, dispute_pattern, retract_pattern
 from .hours import within_hours
 from .point import answer_point, cued_point, disputed_point, retold_point
+from .restarts import restarted
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean, plain
 from .spec import OpeningHours, SlotSpec
@@ -116,7 +119,8 @@ def understand(
     today: date,
 ) -> Understanding:
     """The slot values in ``said``, for a state that asks for the slots ``asked``."""
-    text = _latest(clean(said))
+    # "Nine eight seven, sorry, nine eight six": a group said again replaces the one before.
+    text = restarted(_latest(clean(said)))
     if not text:
         return Understanding()
     found = segments(text)
