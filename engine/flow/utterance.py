@@ -129,7 +129,7 @@ def segments(text: str, *, statements: bool = False) -> list[Segment]:
             statements
             and marker.lastgroup == "negated"
             and _STATEMENT.search(text, 0, marker.start())
-        ):
+        ) or _pause_in_number(text, marker):
             continue
         _add(found, text[position : marker.start()], mode)
         position = marker.end()
@@ -143,6 +143,26 @@ def segments(text: str, *, statements: bool = False) -> list[Segment]:
             mode = "plain"
     _add(found, text[position:], mode)
     return [segment for segment in found if segment.text]
+
+
+_NUMBER_WORD = (
+    r"(?:\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen"
+    r"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|double|triple)\w*)"
+)
+_ENDS_IN_NUMBER = re.compile(rf"{_NUMBER_WORD}$", re.IGNORECASE)
+_STARTS_WITH_NUMBER = re.compile(rf"\s*{_NUMBER_WORD}", re.IGNORECASE)
+_NUMBER_REACH = 12  # characters before a pause where the number it follows is looked for
+
+
+def _pause_in_number(text: str, marker: re.Match[str]) -> bool:
+    """Whether ``marker`` is "..." between two numbers: a pause inside one value.
+
+    "Nine one seven... five five five... zero four four eight" is one phone number.
+    """
+    if not marker[0].startswith(".."):
+        return False
+    before = _ENDS_IN_NUMBER.search(text, max(0, marker.start() - _NUMBER_REACH), marker.start())
+    return before is not None and _STARTS_WITH_NUMBER.match(text, marker.end()) is not None
 
 
 def _add(found: list[Segment], text: str, mode: Mode) -> None:

@@ -29,7 +29,9 @@ class PhoneType(BaseSlotType):
     parts = IdentifierType.parts  # "the last digit", "it ends in 0192"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = " ".join(re.sub(r"[,;]", " ", numerals(said)).split())
+        said = " ".join(re.sub(r"[,;]|\.{2,}", " ", numerals(said)).split())  # pauses
+        # "Area code 781, then 555 0143": "then" between groups.
+        said = re.sub(r"(?<=\d) (?:and )?then (?=\d|oh?\b)", " ", said)
         previous = None
         while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
             previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)
