@@ -219,6 +219,10 @@ class NameType(BaseSlotType):
 
     def _words(self, said: str, asked: bool) -> list[str] | None:
         """The name's words as said (before spellings are applied); None for no name."""
+        words = self._said_words(said, asked)
+        return _with_other_part(said, words) if words and len(words) == 1 else words
+
+    def _said_words(self, said: str, asked: bool) -> list[str] | None:
         if both := _FIRST_LAST.search(said):
             return [both[1], both[2]]
         if both := _LAST_FIRST.search(said):
@@ -295,6 +299,30 @@ class NameType(BaseSlotType):
         if not words:
             return None
         return Parsed(True, " ".join(_capitalise(w, i == 0) for i, w in enumerate(words)))
+
+
+# The other part of a name, said after one word of it: "Chen, C H E N, first name Wei".
+_OTHER_PART = re.compile(
+    r"\b(?:(?P<first>first|given)|last|family|sur) ?name(?:'s| is)?[\s,]+([\w'-]+)", re.IGNORECASE
+)
+
+
+def _with_other_part(said: str, words: list[str]) -> list[str]:
+    """One word of a name with its other part, in the order of a name.
+
+    The other part is named after the word ("Chen, C H E N, first name Wei"), or the word is
+    named after the other part, which opens the answer ("Okafor, O K A F O R, first name Grace").
+    """
+    word = words[0]
+    for part in _OTHER_PART.finditer(said):
+        other = part[2]
+        if other.lower() == word.lower():
+            head = _name_words(said[: part.start()].partition(",")[0], whole=True)
+            if len(head) == 1 and head[0].lower() != word.lower():
+                return [word, head[0]] if part["first"] else [head[0], word]
+        elif _is_name_word(other) and word.lower() in said[: part.start()].lower():
+            return [other, word] if part["first"] else [word, other]
+    return words
 
 
 def _spell(words: list[str], spelled: list[Spelled]) -> list[str]:
