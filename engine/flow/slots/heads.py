@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import re
 
-# One person, by who they are to the caller.
-_ONE = (
-    r"wife|husband|partner|spouse|fianc[eé]e?|boyfriend|girlfriend|other half|son|daughter"
-    r"|mother|mom|mum|mother-in-law|father|dad|father-in-law|sister|brother|sister-in-law"
-    r"|brother-in-law|grandmother|grandma|granny|grandfather|grandpa|grandson|granddaughter"
-    r"|aunt|uncle|cousin|niece|nephew|friend|buddy|pal|mate|colleague|coworker|co-worker|boss"
-    r"|neighbou?r|roommate|flatmate|guest|kid|child|baby|toddler|infant|teen|teenager|adult"
-    r"|plus one|date"
+# One person, by who they are to the caller (also a cue before their name: "my mother, Dolores").
+RELATION = (
+    r"wife|husband|partner|spouse|fianc[eé]e?|boyfriend|girlfriend|son|daughter|mother|mom|mum"
+    r"|mother-in-law|father|dad|father-in-law|sister|brother|sister-in-law|brother-in-law"
+    r"|grandmother|grandma|granny|grandfather|grandpa|grandson|granddaughter|aunt|uncle|cousin"
+    r"|niece|nephew|friend|buddy|pal|mate|colleague|coworker|co-worker|boss|neighbou?r"
+    r"|roommate|flatmate|kid|child|baby|toddler|infant|teen|teenager"
 )
+_ONE = rf"{RELATION}|other half|guest|adult|plus one|date"
 # People who come in twos when no number is said: "my parents" are two.
 _PAIR = r"parents|grandparents|in-laws"
 # People counted: "three kids", "two friends", "four adults".

@@ -12,6 +12,7 @@ from engine.flow.spec import SlotSpec
 
 from .base import BaseSlotType, Parsed
 from .fillers import HESITATION, drop_asides
+from .heads import RELATION
 from .spelled import REMARK, Spelled, spelled_out
 from .spelling import as_letters
 
@@ -21,6 +22,12 @@ _NAME_CUE = re.compile(
     r"|(?:my )?(?:first |last |family |sur ?)name(?:'s| is)?|surname(?:'s| is)?"
     r"|this is|(?:book|put) (?:it|that|the table|the booking|a table) (?:under|for)"
     r"(?: the name)?(?: of)?|under(?: the name)?(?: of)?)[\s,]+",
+    re.IGNORECASE,
+)
+# Who the person is, said before their name: "it's for my mother, Dolores Whitaker", "my
+# husband's name, Tom Reilly".
+_RELATION_CUE = re.compile(
+    rf"\b(?:my|our) (?:{RELATION})(?:['\u2019]s(?: name)?)?(?:,| is| named| called)[\s,]+",
     re.IGNORECASE,
 )
 # Said before a name only as an answer to "what is your name?" ("It's Dana").
@@ -100,7 +107,8 @@ _NOT_NAME = _words(
     argh yikes dang darn phew ahem aha haha mhm hmm grief goodness christmas thanksgiving
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
-    thirtieth date birth though although"""
+    thirtieth date birth though although probably perhaps possibly usually normally honestly
+    literally definitely certainly likely obviously mostly"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
@@ -249,7 +257,12 @@ class NameType(BaseSlotType):
 
     @staticmethod
     def _cued(said: str, asked: bool) -> list[str] | None:
-        cues = [*_NAME_CUE.finditer(said), *_CALLING.finditer(said), *_CORRECTED.finditer(said)]
+        cues = [
+            *_NAME_CUE.finditer(said),
+            *_CALLING.finditer(said),
+            *_CORRECTED.finditer(said),
+            *_RELATION_CUE.finditer(said),
+        ]
         if asked:
             cues += _ASKED_NAME_CUE.finditer(said)
         for cue in sorted(cues, key=lambda cue: cue.start()):
