@@ -11,7 +11,9 @@ where the values go (see :func:`understand`):
   ("what time do you close today?") is no answer.
 * A value that could fit several slots of its type goes to the slot the caller's words name
   (the slot's ``cues``, or the words of its name: "my birthday is ..." -> ``date_of_birth``),
-  else to the slot being asked, else to the only slot of its type; otherwise to none.
+  else to the slot being asked, else to the only slot of its type; otherwise to none. Beside
+  another value, one that only one slot takes as valid goes there ("Harold Finch, March 9
+  1948": no pick-up day is in the past).
 * A slot with ``early: false`` takes values only as the answer to its own question. A slot
   the words name reads them as its answer ("the mileage is about 62,000").
 * A partial correction changes only what it names: "March fourth, not third" keeps the year,
@@ -142,6 +144,7 @@ def understand(
                 continue
             segment = after
         reader.read(segment)
+    reader.settle()
     # "I'm not feeling well" is a point, not a take-back.
     stated = segments(text, statements=True)
     for slot in slots.values():
@@ -253,6 +256,10 @@ class _Reader:
                 groups.setdefault(slot.kind.name, []).append(slot)
         self.groups = groups
         self.weak: set[str] = set()  # slots read as answers only because a correction was made
+        # Slots chosen only because no other slot of their type takes the value as valid, and
+        # their readings: kept only beside another value (see settle).
+        self.only_valid: set[str] = set()
+        self.pending: list[tuple[_Slot, Parsed, Mode]] = []
 
     # -- values of one type ----------------------------------------------------------------
 
@@ -275,7 +282,22 @@ class _Reader:
             mentions = [found for found in mentions if found not in weak]
         self.weak.clear()
         for slot, parsed in mentions:
-            self._apply(slot, parsed, segment.mode)
+            if slot.name in self.only_valid:
+                self.pending.append((slot, parsed, segment.mode))
+            else:
+                self._apply(slot, parsed, segment.mode)
+        self.only_valid.clear()
+
+    def settle(self) -> None:
+        """Store the values chosen only by being valid, when the caller said another value too.
+
+        "Harold Finch, March 9 1948" gives the name asked for and a date that can only be the
+        date of birth; "tomorrow" alone, asked for the name, answers nothing and is not stored.
+        """
+        if any(slot.changed for slot in self.slots.values()):
+            for slot, parsed, mode in self.pending:
+                self._apply(slot, parsed, mode)
+        self.pending.clear()
 
     def _eligible(self, group: list[_Slot], mode: Mode) -> list[_Slot]:
         """Slots of one type that may take a value now: asked, correctable, or early."""
@@ -370,6 +392,9 @@ class _Reader:
             chosen = known[0]  # "not the third" changes what was said before
         elif len(slots) == 1:
             chosen = slots[0]
+        elif len(valid := [s for s in slots if s.name in results and results[s.name].ok]) == 1:
+            chosen = valid[0]  # "March 9 1948" is no pick-up day: the date of birth
+            self.only_valid.add(chosen.name)
         else:
             # Fits several slots and the caller named none: store it nowhere.
             chosen = None
