@@ -40,7 +40,7 @@ from typing import Any
 
 from .cues import cue_pattern, cues, dispute_pattern, retract_pattern
 from .hours import within_hours
-from .point import answer_point, cued_point, disputed_point, retold_point
+from .point import answer_point, bare_point, cued_point, disputed_point, retold_point
 from .restarts import restarted
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean, plain
@@ -444,6 +444,8 @@ class _Reader:
             point = answer_point(found, slot.cue, says_other)
         elif slot.spec.early or slot.known is not None:
             point = cued_point(found, slot.cue, says_other)
+            if not point and slot.cue is None and slot.known is None and taken:
+                point = bare_point(found, says_other)  # "rx number 5502198, amoxicillin"
         else:
             point = ""
         if point:

@@ -108,7 +108,7 @@ _NOT_NAME = _words(
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
     thirtieth date birth though although probably perhaps possibly usually normally honestly
-    literally definitely certainly likely obviously mostly"""
+    literally definitely certainly likely obviously mostly noon midnight midday"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
@@ -117,13 +117,15 @@ _CONTRACTION = re.compile(r"[\w]+['\u2019](?:re|ve|ll|d|m|t)|\w+n['\u2019]t", re
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 
 
-def _is_name_word(token: str) -> bool:
+def is_name_word(token: str) -> bool:
+    """Whether ``token`` could be a word of a name: no function word, number, day or filler."""
     lower = token.lower()
     if _CONTRACTION.fullmatch(lower) or _HESITATION.fullmatch(token):
         return False
     if lower.endswith(("'s", "\u2019s")) and lower[:-2] in _NOT_NAME:
         return False  # "that's", "surname's"; not "O'Neil"
-    return bool(_NAME_WORD.fullmatch(token)) and lower not in _NOT_NAME
+    # "Anne-Marie" is a name, "forty-four" is not: each part of a hyphenated word counts.
+    return bool(_NAME_WORD.fullmatch(token)) and _NOT_NAME.isdisjoint([lower, *lower.split("-")])
 
 
 def _capitalise(word: str, first: bool) -> str:
@@ -153,6 +155,7 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
         len(tokens),
     )
     chunks: list[list[str]] = [[]]
+    paused: set[int] = set()  # chunks after a hesitation: the name goes on ("Dana, um, Scully")
     stop = None
     words = 0
     for token in tokens[first:]:
@@ -160,14 +163,23 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
             chunks.append([])
             continue
         if _HESITATION.fullmatch(token):
+            if not chunks[-1]:
+                paused.add(len(chunks) - 1)
             continue
-        if not _is_name_word(token):
+        if not is_name_word(token):
             stop = token
             break
         chunks[-1].append(token)
         words += 1
         if words > _MOST_SAID:
             return []  # no name is this long, even said twice
+    # A word said after a whole name and a comma is something else: "Ray Dunn, lisinopril".
+    for index in range(1, len(chunks)):
+        said = [word for chunk in chunks[:index] for word in chunk]
+        new = chunks[index] and not _within(said, chunks[index])
+        if len(said) > 1 and new and index not in paused:
+            chunks = chunks[:index]
+            break
     chunks = [chunk for chunk in chunks if chunk]
     # A part the caller says again inside a later, fuller part: "Dana, Dana Scully".
     chunks = [
@@ -250,7 +262,7 @@ class NameType(BaseSlotType):
             rest
             and not re.search(r"\d", rest)
             and all(
-                _is_name_word(t) or _HESITATION.fullmatch(t) for t in re.findall(r"[\w'-]+", rest)
+                is_name_word(t) or _HESITATION.fullmatch(t) for t in re.findall(r"[\w'-]+", rest)
             )
         )
         return None if more else _name_words(head, whole=True) or found
@@ -333,7 +345,7 @@ def _with_other_part(said: str, words: list[str]) -> list[str]:
             head = _name_words(said[: part.start()].partition(",")[0], whole=True)
             if len(head) == 1 and head[0].lower() != word.lower():
                 return [word, head[0]] if part["first"] else [head[0], word]
-        elif _is_name_word(other) and word.lower() in said[: part.start()].lower():
+        elif is_name_word(other) and word.lower() in said[: part.start()].lower():
             return [other, word] if part["first"] else [word, other]
     return words
 
