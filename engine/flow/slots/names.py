@@ -276,7 +276,11 @@ class NameType(BaseSlotType):
             *_RELATION_CUE.finditer(said),
         ]
         if asked:
-            cues += _ASKED_NAME_CUE.finditer(said)
+            # "Jane Roe, born June 4th 1972, I'm allergic to penicillin": after a whole name
+            # opens the answer, "I'm" or "it's" says something else.
+            opening = _name_words(said[: _REACH].partition(",")[0], whole=True)
+            if len(opening) < 2 or "," not in said:
+                cues += _ASKED_NAME_CUE.finditer(said)
         for cue in sorted(cues, key=lambda cue: cue.start()):
             after = _NEXT_WORD.match(said, cue.end())
             if after is not None and after[1].lower() in _NOT_NAME - _FILLERS:
