@@ -234,6 +234,15 @@ def _result(slots: Collection[_Slot]) -> Understanding:
     return Understanding(values, tuple(errors), tuple(corrected), tuple(removed), unsure)
 
 
+@dataclass(frozen=True)
+class _Mention:
+    """A reading of a segment's words and the slot it goes to."""
+
+    slot: _Slot
+    parsed: Parsed
+    only_valid: bool = False  # chosen only as the one slot of its type that takes it as valid
+
+
 class _Reader:
     """Reads segments into the running results of the slots."""
 
@@ -256,10 +265,9 @@ class _Reader:
                 groups.setdefault(slot.kind.name, []).append(slot)
         self.groups = groups
         self.weak: set[str] = set()  # slots read as answers only because a correction was made
-        # Slots chosen only because no other slot of their type takes the value as valid, and
-        # their readings: kept only beside another value (see settle).
-        self.only_valid: set[str] = set()
-        self.pending: list[tuple[_Slot, Parsed, Mode]] = []
+        # Readings chosen only because no other slot of their type takes them as valid: kept
+        # only beside another value (see settle).
+        self.pending: list[tuple[_Mention, Mode]] = []
 
     # -- values of one type ----------------------------------------------------------------
 
@@ -273,20 +281,19 @@ class _Reader:
         mentions = [
             found for group in self.groups.values() for found in self._mentions(group, segment)
         ]
-        weak = [found for found in mentions if found[0].name in self.weak]
+        weak = [found for found in mentions if found.slot.name in self.weak]
         # A reading refused (a time outside the opening hours) makes no rival: "make it four"
         # for a known party size and a time at a restaurant opening at 5 PM is the size. Free
         # text taken back is what a correction is of ("not lisinopril, I meant losartan").
         retelling = any(slot.retold for slot in self.slots.values())
-        if weak and (retelling or len([found for found in mentions if found[1].ok]) > 1):
+        if weak and (retelling or len([found for found in mentions if found.parsed.ok]) > 1):
             mentions = [found for found in mentions if found not in weak]
         self.weak.clear()
-        for slot, parsed in mentions:
-            if slot.name in self.only_valid:
-                self.pending.append((slot, parsed, segment.mode))
+        for found in mentions:
+            if found.only_valid:
+                self.pending.append((found, segment.mode))
             else:
-                self._apply(slot, parsed, segment.mode)
-        self.only_valid.clear()
+                self._apply(found.slot, found.parsed, segment.mode)
 
     def settle(self) -> None:
         """Store the values chosen only by being valid, when the caller said another value too.
@@ -295,8 +302,8 @@ class _Reader:
         date of birth; "tomorrow" alone, asked for the name, answers nothing and is not stored.
         """
         if any(slot.changed for slot in self.slots.values()):
-            for slot, parsed, mode in self.pending:
-                self._apply(slot, parsed, mode)
+            for found, mode in self.pending:
+                self._apply(found.slot, found.parsed, mode)
         self.pending.clear()
 
     def _eligible(self, group: list[_Slot], mode: Mode) -> list[_Slot]:
@@ -310,7 +317,7 @@ class _Reader:
             or (slot.known is not None and self.correcting)
         ]
 
-    def _mentions(self, group: list[_Slot], segment: Segment) -> list[tuple[_Slot, Parsed]]:
+    def _mentions(self, group: list[_Slot], segment: Segment) -> list[_Mention]:
         eligible = self._eligible(group, segment.mode)
         if not eligible:
             return []
@@ -328,7 +335,7 @@ class _Reader:
                 each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
-                if len({slot.name for slot, _ in each}) > 1:
+                if len({found.slot.name for found in each}) > 1:
                     return each
         results = self._parse_all(eligible, segment.text, segment.mode)
         found = self._choose(eligible, segment.text, results) if results else None
@@ -381,7 +388,7 @@ class _Reader:
 
     def _choose(
         self, slots: list[_Slot], text: str, results: Mapping[str, Parsed]
-    ) -> tuple[_Slot, Parsed] | None:
+    ) -> _Mention | None:
         """The one slot a value in ``text`` belongs to, with its reading, or None."""
         named = [s for s in slots if s.cue is not None and s.cue.search(text)]
         if len(named) == 1:
@@ -393,14 +400,14 @@ class _Reader:
         elif len(slots) == 1:
             chosen = slots[0]
         elif len(valid := [s for s in slots if s.name in results and results[s.name].ok]) == 1:
-            chosen = valid[0]  # "March 9 1948" is no pick-up day: the date of birth
-            self.only_valid.add(chosen.name)
+            # "March 9 1948" is no pick-up day: the date of birth, beside another value.
+            return _Mention(valid[0], results[valid[0].name], only_valid=True)
         else:
             # Fits several slots and the caller named none: store it nowhere.
             chosen = None
         if chosen is None or chosen.name not in results:
             return None
-        return chosen, results[chosen.name]
+        return _Mention(chosen, results[chosen.name])
 
     def _apply(self, slot: _Slot, parsed: Parsed, mode: Mode) -> None:
         if not parsed.ok:

@@ -278,7 +278,7 @@ class NameType(BaseSlotType):
         if asked:
             # "Jane Roe, born June 4th 1972, I'm allergic to penicillin": after a whole name
             # opens the answer, "I'm" or "it's" says something else.
-            opening = _name_words(said[: _REACH].partition(",")[0], whole=True)
+            opening = _name_words(said[:_REACH].partition(",")[0], whole=True)
             if len(opening) < 2 or "," not in said:
                 cues += _ASKED_NAME_CUE.finditer(said)
         for cue in sorted(cues, key=lambda cue: cue.start()):
