@@ -214,14 +214,16 @@ class NameType(BaseSlotType):
     """A person's name, each word capitalised (particles such as "de la" kept small).
 
     Volunteered only after "my name is", "this is" or "under" ("book it under Priya Shah"),
-    "it's ... calling", or a capitalised "it's Rossi" ending the utterance. When asked, also
+    who the person is ("it's for my mother, Dolores Whitaker"), "it's ... calling", or a
+    capitalised "it's Rossi" ending the utterance. When asked, also
     after "it's" or "I'm", or as the answer itself: at most five name-like words (titles such
     as "Dr." dropped), ending the answer or followed by words such as "born" or "and".
     Interjections, fillers, numbers and function words make no name, so "oh boy", "wait", "I
     don't know" or "four people" are none. Letters spelled out spell the word they follow
     ("Smyth, S M Y T H"); a nickname beside the legal name is left out ("Robert Jones, but
-    everyone calls me Bob"). ``amend`` changes one part of a known name ("the last name is
-    spelled K O W A L S K I").
+    everyone calls me Bob"); one part said with the other named joins it ("Chen, C H E N,
+    first name Wei"). ``amend`` changes one part of a known name ("the last name is spelled K O
+    W A L S K I"), or takes a name said again with how it is spelled ("Katherine with a K").
     """
 
     name = "name"

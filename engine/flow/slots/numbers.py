@@ -72,7 +72,12 @@ def _number_text(value: float) -> str:
 
 
 class NumberType(BaseSlotType):
-    """A number, int when whole. Volunteered only as a head count ("party of 6", "6 people")."""
+    """A number, int when whole. Volunteered only as a head count ("party of 6", "6 people").
+
+    A party may be said as the people in it ("me and my wife and our three kids", see
+    :mod:`.heads`); ``amend`` changes a count held by the people added or taken away ("one
+    more of us", see :mod:`.shifts`).
+    """
 
     name = "number"
     invalid = "I didn't catch a number"

@@ -75,7 +75,8 @@ class TimeType(BaseSlotType):
     o'clock" or "at 7", and "around 7" or "let's do 8" beside a day or a head count; when asked,
     a bare "seven thirty" too. Approximations are taken as said ("seven-ish", "about half past
     six", "half six"); a part of the day ("first thing", "lunchtime") is a guess to read back
-    (not sure). The model's "HH:MM" is taken as 24-hour.
+    (not sure). The model's "HH:MM" is taken as 24-hour. ``amend`` moves a time held ("push it
+    back half an hour", see :mod:`.shifts`).
     """
 
     name = "time"
