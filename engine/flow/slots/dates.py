@@ -56,8 +56,11 @@ _ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
 _NAMED_YEAR = re.compile(r"\byear\b\D{0,30}?\b(?P<year>\d\d)\b")
 # Numbers that are no part of a date (see NOT_A_QUANTITY).
 _NOT_DATE = re.compile(rf"{NOT_A_QUANTITY}|\b\d+(?= (?:apartment|apt|suite)\b)")
-# A weekday alone, said to change a day held ("Wednesday, not Monday"): not "next Friday".
-_BARE_WEEKDAY = re.compile(rf"(?<!next )(?<!last )\b{_WEEKDAY}\b(?! (?:the )?\d)")
+# A weekday alone, said to change a day held ("Wednesday, not Monday"): not "next Friday",
+# "this Friday" or "two weeks from Friday", which say which one themselves.
+_BARE_WEEKDAY = re.compile(
+    rf"(?<!next )(?<!last )(?<!this )(?<!coming )(?<!from )\b{_WEEKDAY}\b(?! (?:the )?\d)"
+)
 _FUTURE_REACH = 5 * 366  # days: a date to come further ahead is a number misheard as a year
 
 
