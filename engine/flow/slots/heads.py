@@ -57,8 +57,12 @@ _UNCOUNTED_AFTER = re.compile(rf"{_JOIN}{_UNCOUNTED}")
 _UNCOUNTED_BEFORE = re.compile(rf"\b{_UNCOUNTED}{_JOIN}$")
 _REACH = 40  # characters beside a list where uncounted people are looked for
 # Said before a party in passing: "it'll be me and my parents", "a table for me and my wife".
-_INTRODUCED = re.compile(r"\b(?:be|for|it's|it is|just|only|we're|we are|bringing)\s+$")
-_INTRO_REACH = 12  # characters before a list where its introducing words are looked for
+# Not "it's for": "it's for me and my wife" may say whose car it is.
+_INTRODUCED = re.compile(
+    r"\b(?:be|just|only|we're|we are|bringing|(?:table|booking|reservation|seats?|book it|book)"
+    r" for)\s+$"
+)
+_INTRO_REACH = 20  # characters before a list where its introducing words are looked for
 
 
 def heads(said: str, *, asked: bool) -> int | None:
