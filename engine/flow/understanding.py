@@ -167,7 +167,7 @@ def _taken_back(known: Any, found: list[Segment]) -> bool:
         return False
     held = f" {plain(known)} "
     said = (plain(s.text) for s in found if s.mode == "negated")
-    return any(words and f" {words} " in held for words in said)
+    return any(len(words) > 2 and f" {words} " in held for words in said)  # not "not a"
 
 
 def _dropped(slot: _Slot, found: list[Segment]) -> bool:
