@@ -116,6 +116,9 @@ class DateType(BaseSlotType):
         if digits := self._digits(said, spec, asked):
             return self._resolve(digits, spec, today)
         if found := _RELATIVE.search(text):
+            if spec.with_year:
+                # "Sunday" or "yesterday" is no date of birth: the caller said no year.
+                return Parsed(False, error="I need the month and the year too") if asked else None
             when, sure = _relative(found, spec, today)
             if when is None:
                 return None

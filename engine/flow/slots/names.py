@@ -108,7 +108,7 @@ _NOT_NAME = _words(
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
     thirtieth date birth though although probably perhaps possibly usually normally honestly
-    literally definitely certainly likely obviously mostly noon midnight midday"""
+    literally definitely certainly likely obviously mostly noon midnight midday yesterday"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
