@@ -361,8 +361,10 @@ class _Reader:
         # What the caller took back earlier in this breath is still what a part changes:
         # "not the 12th, the 21st".
         base = slot.current if slot.current is not None else slot.known
-        parts = getattr(slot.kind, "parts", None)
-        names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
+        names_part = any(
+            isinstance(words, re.Pattern) and words.search(text) is not None
+            for words in (getattr(slot.kind, "parts", None), getattr(slot.kind, "changes", None))
+        )
         amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
         parsed = None
         if amender is not None and (correcting or self.correcting or names_part):

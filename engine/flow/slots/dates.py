@@ -105,8 +105,8 @@ class DateType(BaseSlotType):
     name = "date"
     format = "date as YYYY-MM-DD"
     invalid = "I didn't catch a date"
-    # The parts of a date, and words that move it ("a week later").
-    parts = re.compile(r"\b(?:the )?(?:day|month|year)\b|\b(?:later|earlier|weeks?)\b", re.I)
+    parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
+    changes = re.compile(r"\b(?:later|earlier|weeks?)\b", re.IGNORECASE)  # "a week later"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         text = _normal(said)

@@ -229,8 +229,8 @@ class NameType(BaseSlotType):
     name = "name"
     format = "the person's name, e.g. Dana Scully"
     invalid = "I didn't catch the name"
-    # A part of a name, or a remark on how it is spelled ("Katherine with a K").
-    parts = re.compile(f"{_PART.pattern}|{REMARK.pattern}", re.IGNORECASE)
+    parts = _PART
+    changes = REMARK  # "Katherine with a K" respells the name held
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         spelled, said = spelled_out(as_letters(drop_asides(said)))

@@ -81,7 +81,7 @@ class NumberType(BaseSlotType):
 
     name = "number"
     invalid = "I didn't catch a number"
-    parts = PEOPLE_WORDS  # "one more of us" changes the count held
+    changes = PEOPLE_WORDS  # "one more of us" changes the count held
 
     @override
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:

@@ -82,7 +82,7 @@ class TimeType(BaseSlotType):
     name = "time"
     format = "time as HH:MM, 24-hour"
     invalid = "I didn't catch a time"
-    parts = SPAN_WORDS  # "push it back half an hour" changes the time held
+    changes = SPAN_WORDS  # "push it back half an hour" changes the time held
 
     @override
     def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
