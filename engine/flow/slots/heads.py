@@ -81,8 +81,8 @@ def heads(said: str, *, asked: bool) -> int | None:
             return None
         members = [_ONE_MEMBER.fullmatch(m[0]) for m in _MEMBERS.finditer(found[0])]
         counts = [_count(member) for member in members if member is not None]
-        if len(counts) == len(members) and None not in counts:
-            return sum(count for count in counts if count is not None)
+        if len(counts) == len(members):
+            return sum(counts)
     return None
 
 
@@ -97,11 +97,9 @@ def _on_its_own(said: str, found: re.Match[str]) -> bool:
     return caller and (not before or before[-1] in ",.;:?!") and (not after or after[0] in ",.;?!")
 
 
-def _count(member: re.Match[str]) -> int | None:
-    """The people one member of a list stands for."""
-    if member["me"] or member["pair"]:
-        return 1 if member["me"] else 2
-    if member["count"] is None:
-        return 1
+def _count(member: re.Match[str]) -> int:
+    """The people one member of a list stands for: a pair is two, a number as said."""
+    if member["pair"]:
+        return 2
     number = member["count"]
-    return 1 if number in ("a", "an", "one") else int(number)
+    return int(number) if number is not None and number.isdigit() else 1

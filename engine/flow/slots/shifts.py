@@ -46,10 +46,10 @@ _SPANS = (
     # "half an hour later", "a day earlier"
     re.compile(rf"\b{_SPAN} (?P<later>later|earlier)\b"),
 )
-# Words that may say a change relative to the value held (see ``BaseSlotType.parts``).
+# Words that may say a change relative to the value held (see ``BaseSlotType.changes``).
 PEOPLE_WORDS = re.compile(r"\b(?:more|extra|additional|another|less|fewer|add|can't|cannot)\b")
 SPAN_WORDS = re.compile(r"\b(?:later|earlier|back|forward|up)\b")
-_MINUTES = {"minute": 1, "min": 1, "hour": 60, "hr": 60, "day": 1, "week": 7}
+_IN_UNITS = {"minute": 1, "min": 1, "hour": 60, "hr": 60, "day": 1, "week": 7}  # minutes, days
 
 
 def shift(said: str, unit: Unit) -> int | None:
@@ -88,4 +88,4 @@ def _span(span: str, unit: Unit) -> int | None:
     in_days = name in ("day", "week")
     if in_days != (unit == "days"):
         return None
-    return count * _MINUTES[name]
+    return count * _IN_UNITS[name]
