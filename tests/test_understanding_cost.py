@@ -58,6 +58,7 @@ SHAPES = {
     "groups said again": "nine eight seven, sorry, nine eight six, ",
     "people listed": "me and my wife and our three kids and ",
     "relative changes": "one more of us, push it back half an hour, ",
+    "parts of a name": "Chen, C H E N, first name Wei, last name ",
 }
 
 

@@ -215,9 +215,9 @@ class NameType(BaseSlotType):
 
     Volunteered only after "my name is", "this is" or "under" ("book it under Priya Shah"),
     who the person is ("it's for my mother, Dolores Whitaker"), "it's ... calling", or a
-    capitalised "it's Rossi" ending the utterance. When asked, also
-    after "it's" or "I'm", or as the answer itself: at most five name-like words (titles such
-    as "Dr." dropped), ending the answer or followed by words such as "born" or "and".
+    capitalised "it's Rossi" ending the utterance. When asked, also after "it's" or "I'm", or as
+    the answer itself: at most five name-like words (titles such as "Dr." dropped), ending the
+    answer or followed by words such as "born" or "and".
     Interjections, fillers, numbers and function words make no name, so "oh boy", "wait", "I
     don't know" or "four people" are none. Letters spelled out spell the word they follow
     ("Smyth, S M Y T H"); a nickname beside the legal name is left out ("Robert Jones, but
@@ -345,13 +345,19 @@ def _with_other_part(said: str, words: list[str]) -> list[str]:
     named after the other part, which opens the answer ("Okafor, O K A F O R, first name Grace").
     """
     word = words[0]
+    # The words just before a part, and the answer's opening, are a few characters each: a
+    # long utterance of many parts costs linear time.
+    opening = said[:_REACH].partition(",")[0]
     for part in _OTHER_PART.finditer(said):
         other = part[2]
         if other.lower() == word.lower():
-            head = _name_words(said[: part.start()].partition(",")[0], whole=True)
+            head = _name_words(opening[: part.start()], whole=True)
             if len(head) == 1 and head[0].lower() != word.lower():
                 return [word, head[0]] if part["first"] else [head[0], word]
-        elif is_name_word(other) and word.lower() in said[: part.start()].lower():
+        elif (
+            is_name_word(other)
+            and word.lower() in said[max(0, part.start() - _REACH) : part.start()].lower()
+        ):
             return [other, word] if part["first"] else [word, other]
     return words
 
