@@ -63,6 +63,7 @@ _INTRODUCED = re.compile(
     r" for)\s+$"
 )
 _INTRO_REACH = 20  # characters before a list where its introducing words are looked for
+_PARTING = frozenset(",.;:?!")  # marks that part the pieces of an utterance
 
 
 def heads(said: str, *, asked: bool) -> int | None:
@@ -92,9 +93,13 @@ def _on_its_own(said: str, found: re.Match[str]) -> bool:
     "Saturday at 8, me and my wife" is a party; "me and my wife share the car" is no count.
     """
     caller = any(member["me"] for member in _ONE_MEMBER.finditer(found[0]))
-    before = said[: found.start()].rstrip()
-    after = said[found.end() :].lstrip()
-    return caller and (not before or before[-1] in ",.;:?!") and (not after or after[0] in ",.;?!")
+    # The text has single spaces: the mark that parts a piece is within two characters.
+    start, end = found.start(), found.end()
+    before = said[max(0, start - 2) : start].strip()
+    after = said[end : end + 2].strip()
+    opens = start == 0 or before[-1:] in _PARTING
+    closes = end == len(said) or after[:1] in _PARTING
+    return caller and opens and closes
 
 
 def _count(member: re.Match[str]) -> int:
