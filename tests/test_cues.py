@@ -1,4 +1,4 @@
-"""Which slot a caller's words name, and when they say its value is wrong."""
+"""Which slot a caller's words name, when they say its value is wrong, and when they drop it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from engine.flow.cues import cue_pattern, cues, dispute_pattern
+from engine.flow.cues import cue_pattern, cues, dispute_pattern, retract_pattern
 from engine.flow.spec import SlotSpec
 
 
@@ -49,3 +49,19 @@ def test_a_dispute_names_the_slot_and_says_wrong(
     spec = SlotSpec(type=kind, cues=("street", "address is") if kind == "text" else ())
     pattern = dispute_pattern(name, spec, kind, re.compile(parts) if parts else None)
     assert bool(pattern.search(said)) is disputed
+
+
+@pytest.mark.parametrize(
+    ("said", "dropped"),
+    [
+        ("scratch the pickup, I'll drop it off myself", True),
+        ("forget about the pickup address", True),
+        ("we don't need the pickup anymore", True),
+        ("you know what, never mind the pickup", True),
+        ("I'll pick it up myself", False),
+        ("I always forget the pickup address", False),  # forgetting is no dropping
+    ],
+)
+def test_a_slot_is_dropped_by_telling_the_agent_to_forget_it(said: str, dropped: bool) -> None:
+    drop = retract_pattern("pickup_address", SlotSpec(type="text", cues=("street",)))
+    assert (drop.search(said) is not None) is dropped

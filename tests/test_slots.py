@@ -213,6 +213,11 @@ def test_name_parse() -> None:
         ("table for four", False, 4),
         ("there will be 5 people", False, 5),
         ("it's just the three of us", False, 3),
+        ("me and my wife and our three kids", True, 5),
+        ("my parents, my sister and me", True, 4),
+        ("four adults and a baby", True, 5),
+        ("it'll be me and my parents", False, 3),
+        ("Saturday at 8, me and my wife", False, 2),
     ],
 )
 def test_number(text: str, asked: bool, expected: float) -> None:
@@ -223,7 +228,14 @@ def test_number(text: str, asked: bool, expected: float) -> None:
 
 @pytest.mark.parametrize(
     ("text", "asked"),
-    [("six", False), ("six or seven", True), ("no idea", True), ("I was born in 1980", False)],
+    [
+        ("six", False),
+        ("six or seven", True),
+        ("no idea", True),
+        ("I was born in 1980", False),
+        ("me and my wife and the kids", True),  # the kids are not counted
+        ("me and my wife share the car", False),
+    ],
 )
 def test_no_number(text: str, asked: bool) -> None:
     assert extract("number", text, asked=asked) is None
@@ -251,6 +263,39 @@ NO_NUMBER = Parsed(False, error="I didn't catch a number")
 )  # fmt: skip
 def test_number_parse(value: object, expected: Parsed) -> None:
     assert parse("number", value, max=12) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "said", "held", "expected"),
+    [
+        ("number", "there'll be one more of us", 3, 4),
+        ("number", "two fewer people", 6, 4),
+        ("time", "can we push it back half an hour", "19:00", "19:30"),
+        ("time", "an hour and a half earlier", "19:00", "17:30"),
+        ("date", "a week later", "2026-11-27", "2026-12-04"),
+        ("date", "move it up a day", "2026-11-27", "2026-11-26"),
+    ],
+)
+def test_a_change_relative_to_the_value_held(
+    kind: str, said: str, held: object, expected: object
+) -> None:
+    amender = TYPES[kind]
+    assert isinstance(amender, Amends)
+    assert amender.amend(said, SlotSpec(type=kind), TODAY, held) == ok(expected)
+
+
+@pytest.mark.parametrize(
+    ("kind", "said", "held"),
+    [
+        ("number", "one more thing", 3),
+        ("time", "a day later", "19:00"),
+        ("date", "an hour later", "2026-11-27"),
+    ],
+)
+def test_no_relative_change(kind: str, said: str, held: object) -> None:
+    amender = TYPES[kind]
+    assert isinstance(amender, Amends)
+    assert amender.amend(said, SlotSpec(type=kind), TODAY, held) is None
 
 
 # --- yes_no slot -----------------------------------------------------------------------------

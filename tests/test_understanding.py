@@ -188,3 +188,18 @@ def test_a_negation_in_the_callers_own_words_is_part_of_the_point() -> None:
     assert heard(CLINIC, "a rash on my arm, not my leg", ("reason",)).values == {
         "reason": "a rash on my arm"
     }
+
+
+def test_a_files_opening_hours_apply_to_its_date_and_time_slots(tmp_path: Path) -> None:
+    (tmp_path / "times.yaml").write_text(
+        "type: time\nhours: {open: '17:00', close: '21:30', closed: [monday]}\nslots:\n"
+        "  time: {type: time}\n  day: {type: date, future: true}\n"
+        "  born: {type: date, past: true, with_year: true}\n"
+        "  free: {type: time, hours: false}\ncases:\n"
+        '  - {said: "10 pm", asked: time, expect: {}}\n'
+        '  - {said: "Monday", asked: day, expect: {}}\n'
+        '  - {said: "June 1st 1970", asked: born, expect: {born: 1970-06-01}}\n'
+        '  - {said: "10 pm", asked: free, expect: {free: "22:00"}}\n'
+    )
+    report = run_corpus(load_corpus(tmp_path))
+    assert [outcome.ok for outcome in report.outcomes] == [True, True, True, True]

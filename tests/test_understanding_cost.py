@@ -55,6 +55,10 @@ SHAPES = {
     "spellings": "spelled S M I T H, ",
     "full stops": "....",
     "an address": "it's a 42 Elm Street, ",
+    "groups said again": "nine eight seven, sorry, nine eight six, ",
+    "people listed": "me and my wife and our three kids and ",
+    "relative changes": "one more of us, push it back half an hour, ",
+    "parts of a name": "Chen, C H E N, first name Wei, last name ",
 }
 
 
@@ -79,7 +83,9 @@ def test_every_slot_type_reads_a_long_utterance_in_linear_time(kind: str, shape:
         assert spent < 4, f"{kind} took {spent:.1f} s over 128 KiB of {shape!r}"
 
 
-@pytest.mark.parametrize("shape", ["introductions", "letters and digits", "corrections"])
+@pytest.mark.parametrize(
+    "shape", ["introductions", "letters and digits", "corrections", "groups said again"]
+)
 def test_a_megabyte_utterance_is_understood_or_refused_within_two_seconds(shape: str) -> None:
     said = _said(SHAPES[shape], 1024 * 1024)
     for asked in (("full_name",), ("member_id", "rx_number"), ("reason",), ("time",)):

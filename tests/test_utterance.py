@@ -76,6 +76,25 @@ def test_cant_takes_back_and_no_after_a_comma_starts_afresh() -> None:
     ]
 
 
+def test_a_negated_verb_with_nothing_after_it_takes_nothing_back() -> None:
+    said = "one of us can't make it anymore"
+    assert segments(said) == [Segment(said)]
+    assert segments("I can't come Friday, Saturday then") == [
+        Segment("I", "plain"),
+        Segment("come Friday", "negated"),
+        Segment("Saturday then"),
+    ]
+
+
+def test_a_pause_between_numbers_is_inside_one_value() -> None:
+    said = "nine one seven... five five five... zero four four eight"
+    assert segments(said) == [Segment(said)]
+    assert segments("617 555 01... sorry, 617 555 0134") == [
+        Segment("617 555 01"),
+        Segment("617 555 0134"),
+    ]
+
+
 def test_what_follows_a_question_in_the_same_breath_is_an_answer() -> None:
     asked = Segment("oh boy, where is it, okay, 3 3 9 8 1 0 2")
     assert asked.question

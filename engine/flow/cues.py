@@ -1,9 +1,10 @@
-"""Which slot a caller's words name: a slot's cues, the words of its name, and disputes.
+"""Which slot a caller's words name: a slot's cues, the words of its name, disputes, take-backs.
 
 "My birthday is ..." names ``date_of_birth`` (a word of its name, or a synonym); an author's
 ``cues`` name a slot too ("pick it up" for ``pickup_day``). A slot is *disputed* when the caller
 says it is wrong ("the street is wrong, it's ...", "wrong year"): the words after that are its
-new value, and the judgement itself never is.
+new value, and the judgement itself never is. A slot is *taken back* when the caller tells the
+agent to drop it ("scratch the pickup", "forget the phone number"): its value is emptied.
 """
 
 from __future__ import annotations
@@ -69,5 +70,30 @@ def dispute_pattern(
     return re.compile(
         rf"\b(?:{said})(?:\w*)(?:\s+[\w']+){{0,3}}?\s+(?:is|was|are|were|'s|looks|sounds)"
         rf"\s+{_WRONG}\b|\bwrong\s+(?:{said})",
+        re.IGNORECASE,
+    )
+
+
+# How a caller tells the agent to drop a value: "scratch the pickup", "forget the phone number".
+_DROP = (
+    r"(?:scratch|forget(?: about)?|never mind(?: about)?|drop|skip|remove|delete|cancel"
+    r"|leave out|take out|ignore|don't worry about|no need for)"
+)
+_BEFORE_DROP = r"(?:(?:just|please|and|actually|so|you can|let's|(?:you know )?what)[\s,]+)*"
+
+
+def retract_pattern(name: str, spec: SlotSpec) -> re.Pattern[str]:
+    """Finds the caller dropping slot ``name`` at the start of what they say.
+
+    The slot is named by a word of its name, its cues or their synonyms: "scratch the pickup",
+    "forget the phone number", "we don't need the pickup anymore".
+    """
+    words = [word for word in name.lower().split("_") if word not in ("of", "the", "my")]
+    said = "|".join(
+        r"\s+".join(map(re.escape, w.split())) for w in dict.fromkeys([*words, *cues(name, spec)])
+    )
+    return re.compile(
+        rf"^{_BEFORE_DROP}(?:{_DROP}\s+(?:(?:the|my|that|this|about)\s+)?(?:\w+\s+)?(?:{said})\b"
+        rf"|(?:i|we)\s+(?:don't|do not)\s+(?:need|want)\s+(?:the|a|my)\s+(?:{said})\b)",
         re.IGNORECASE,
     )

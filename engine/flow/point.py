@@ -5,7 +5,9 @@ inside or around them ("I've got, like, a rash, um, on my arm" -> "I've got a ra
 restarts ("my, uh, my annual physical"), politeness, taken-back words or trailing punctuation.
 Before it is asked, it takes only the words after one of its cues ("I'm calling about a sore
 knee"); after the caller says it is wrong, the words that follow ("the street is wrong, it's 48
-Elm Street"). The judgement and the cue are never the value.
+Elm Street"); after the caller takes it back, the words that replace it ("not lisinopril, I
+meant losartan"). A slot without cues takes a thing named on its own beside another answer
+("rx number 5502198, amoxicillin"). The judgement and the cue are never the value.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from .slots.fillers import HESITATION, only_fillers
+from .slots.names import is_name_word
 from .utterance import Segment, pieces, spans, strip_fillers
 
 Taken = Callable[[str], bool]
@@ -76,6 +79,28 @@ def answer_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: T
     return ", ".join(part for s in said for part in _content(s.text, cue, taken))
 
 
+_BARE_WORDS = 3  # words in a thing named on its own ("amoxicillin", "the blue inhaler" is not)
+
+
+def bare_point(found: Sequence[Segment], taken: Taken) -> str:
+    """A thing named on its own beside another answer ("rx number 5502198, amoxicillin").
+
+    The one piece no other slot took that is only a few words, each a word a name could be
+    made of (no article, pronoun, verb, number, day or filler); "" when there is none or more.
+    """
+    bare = [
+        piece
+        for segment in found
+        if segment.mode in ("plain", "replace") and not segment.question
+        for piece in map(strip_fillers, pieces(segment.text))
+        if piece
+        and len(words := piece.split()) <= _BARE_WORDS
+        and all(is_name_word(word) for word in words)
+        and not taken(piece)
+    ]
+    return bare[0] if len(bare) == 1 else ""
+
+
 def _cue_piece(text: str, cue: re.Pattern[str] | None) -> int:
     """Where the piece of ``text`` holding the first cue starts."""
     for start, end in spans(text):
@@ -105,6 +130,14 @@ def cued_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Tak
             if point:
                 return point
     return ""
+
+
+def retold_point(found: Sequence[Segment], cue: re.Pattern[str] | None, taken: Taken) -> str:
+    """The new words for free text the caller took back ("not lisinopril, I meant losartan").
+
+    As an answer, without the words that introduce a corrected value ("it's metformin").
+    """
+    return answer_point([Segment(_INTRODUCER.sub("", s.text), s.mode) for s in found], cue, taken)
 
 
 def disputed_point(found: Sequence[Segment], dispute: re.Pattern[str], taken: Taken) -> str:

@@ -3,21 +3,28 @@
 The slot types read values out of words; this module decides which words each type reads and
 where the values go (see :func:`understand`):
 
+* A group of characters said again at once, changed ("nine eight seven, sorry, nine eight six"),
+  replaces the group before it (:mod:`engine.flow.restarts`).
 * The utterance is cut at corrections, negations and alternatives
   (:mod:`engine.flow.utterance`). Within one answer the last value wins ("five thirty, sorry,
   I mean nine"), "not X" takes X back, "X or Y" settles nothing, and a question to the agent
   ("what time do you close today?") is no answer.
 * A value that could fit several slots of its type goes to the slot the caller's words name
   (the slot's ``cues``, or the words of its name: "my birthday is ..." -> ``date_of_birth``),
-  else to the slot being asked, else to the only slot of its type; otherwise to none.
+  else to the slot being asked, else to the only slot of its type; otherwise to none. Beside
+  another value, one that only one slot takes as valid goes there ("Harold Finch, March 9
+  1948": no pick-up day is in the past).
 * A slot with ``early: false`` takes values only as the answer to its own question. A slot
   the words name reads them as its answer ("the mileage is about 62,000").
 * A partial correction changes only what it names: "March fourth, not third" keeps the year,
   "the last digit is 7" the rest of a code. A slot the caller says is wrong ("the street is
   wrong, it's ...") reads the words after that as its answer (:mod:`engine.flow.cues`).
 * Free text is the caller's point: the words no other slot took, without hesitations,
-  politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`).
+  politeness, taken-back words or trailing punctuation (:mod:`engine.flow.point`). Free text
+  held and taken back ("not lisinopril, I meant losartan") is replaced by what follows.
 * Of two readings of the same words, the one inside the opening hours wins ("at 8" at a garage).
+* A value the caller tells the agent to drop ("scratch the pickup", "forget the phone number")
+  is emptied (:func:`engine.flow.cues.retract_pattern`).
 * An invalid value is never stored anywhere; when it answered the question, its reason is
   kept to be said. A weak guess (:attr:`Parsed.sure` false) is never stored either: it goes
   to :attr:`Understanding.unsure`, to be read back.
@@ -31,13 +38,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from .cues import cue_pattern, cues, dispute_pattern
+from .cues import cue_pattern, cues, dispute_pattern, retract_pattern
 from .hours import within_hours
-from .point import answer_point, cued_point, disputed_point
+from .point import answer_point, bare_point, cued_point, disputed_point, retold_point
+from .restarts import restarted
 from .slots import Amends, Parsed, SlotType, yes_no
-from .slots.base import clean
+from .slots.base import clean, plain
 from .spec import OpeningHours, SlotSpec
-from .utterance import Mode, Segment, corrective, disputes, pieces, segments
+from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class _Slot:
     known: Any
     cue: re.Pattern[str] | None
     disputed: bool = False  # the caller says its value is wrong ("the street is wrong")
+    retold: bool = False  # its free text is taken back ("not lisinopril"): what follows replaces it
     value: Any = None
     changed: bool = False
     removed: bool = False
@@ -112,7 +121,8 @@ def understand(
     today: date,
 ) -> Understanding:
     """The slot values in ``said``, for a state that asks for the slots ``asked``."""
-    text = _latest(clean(said))
+    # "Nine eight seven, sorry, nine eight six": a group said again replaces the one before.
+    text = restarted(_latest(clean(said)))
     if not text:
         return Understanding()
     found = segments(text)
@@ -122,6 +132,8 @@ def understand(
         for name, spec in listener.slots.items()
         if spec.source == "caller"
     }
+    for slot in slots.values():
+        slot.retold = free_text(slot.kind) and _taken_back(slot.known, found)
     reader = _Reader(listener, slots, today, correcting, disputes(text))
     for segment in found:
         if segment.question:
@@ -132,6 +144,7 @@ def understand(
                 continue
             segment = after
         reader.read(segment)
+    reader.settle()
     # "I'm not feeling well" is a point, not a take-back.
     stated = segments(text, statements=True)
     for slot in slots.values():
@@ -141,7 +154,26 @@ def understand(
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:
                 slot.value, slot.changed = answer, True
+    for slot in slots.values():
+        # "Scratch the pickup, I'll drop it off myself": the value held is taken back.
+        if slot.known is not None and not slot.changed and _dropped(slot, found):
+            slot.value, slot.changed, slot.removed = None, True, True
     return _result(slots.values())
+
+
+def _taken_back(known: Any, found: list[Segment]) -> bool:
+    """Whether a taken-back segment says the free text held ("not lisinopril, losartan")."""
+    if not isinstance(known, str) or not known.strip():
+        return False
+    held = f" {plain(known)} "
+    said = (plain(s.text) for s in found if s.mode == "negated")
+    return any(len(words) > 2 and f" {words} " in held for words in said)  # not "not a"
+
+
+def _dropped(slot: _Slot, found: list[Segment]) -> bool:
+    """Whether the caller tells the agent to drop ``slot`` ("forget the phone number")."""
+    drop = retract_pattern(slot.name, slot.spec)
+    return any(s.mode != "negated" and drop.search(strip_fillers(s.text)) for s in found)
 
 
 # A caller's turn is a few sentences; of a longer one only the last this many characters are
@@ -202,6 +234,15 @@ def _result(slots: Collection[_Slot]) -> Understanding:
     return Understanding(values, tuple(errors), tuple(corrected), tuple(removed), unsure)
 
 
+@dataclass(frozen=True)
+class _Mention:
+    """A reading of a segment's words and the slot it goes to."""
+
+    slot: _Slot
+    parsed: Parsed
+    only_valid: bool = False  # chosen only as the one slot of its type that takes it as valid
+
+
 class _Reader:
     """Reads segments into the running results of the slots."""
 
@@ -224,6 +265,9 @@ class _Reader:
                 groups.setdefault(slot.kind.name, []).append(slot)
         self.groups = groups
         self.weak: set[str] = set()  # slots read as answers only because a correction was made
+        # Readings chosen only because no other slot of their type takes them as valid: kept
+        # only beside another value (see settle).
+        self.pending: list[tuple[_Mention, Mode]] = []
 
     # -- values of one type ----------------------------------------------------------------
 
@@ -237,12 +281,30 @@ class _Reader:
         mentions = [
             found for group in self.groups.values() for found in self._mentions(group, segment)
         ]
-        weak = [found for found in mentions if found[0].name in self.weak]
-        if weak and len(mentions) > 1:
+        weak = [found for found in mentions if found.slot.name in self.weak]
+        # A reading refused (a time outside the opening hours) makes no rival: "make it four"
+        # for a known party size and a time at a restaurant opening at 5 PM is the size. Free
+        # text taken back is what a correction is of ("not lisinopril, I meant losartan").
+        retelling = any(slot.retold for slot in self.slots.values())
+        if weak and (retelling or len([found for found in mentions if found.parsed.ok]) > 1):
             mentions = [found for found in mentions if found not in weak]
         self.weak.clear()
-        for slot, parsed in mentions:
-            self._apply(slot, parsed, segment.mode)
+        for found in mentions:
+            if found.only_valid:
+                self.pending.append((found, segment.mode))
+            else:
+                self._apply(found.slot, found.parsed, segment.mode)
+
+    def settle(self) -> None:
+        """Store the values chosen only by being valid, when the caller said another value too.
+
+        "Harold Finch, March 9 1948" gives the name asked for and a date that can only be the
+        date of birth; "tomorrow" alone, asked for the name, answers nothing and is not stored.
+        """
+        if any(slot.changed for slot in self.slots.values()):
+            for found, mode in self.pending:
+                self._apply(found.slot, found.parsed, mode)
+        self.pending.clear()
 
     def _eligible(self, group: list[_Slot], mode: Mode) -> list[_Slot]:
         """Slots of one type that may take a value now: asked, correctable, or early."""
@@ -255,7 +317,7 @@ class _Reader:
             or (slot.known is not None and self.correcting)
         ]
 
-    def _mentions(self, group: list[_Slot], segment: Segment) -> list[tuple[_Slot, Parsed]]:
+    def _mentions(self, group: list[_Slot], segment: Segment) -> list[_Mention]:
         eligible = self._eligible(group, segment.mode)
         if not eligible:
             return []
@@ -270,7 +332,11 @@ class _Reader:
             ]
             if len(split) > 1:
                 chosen = [self._choose(eligible, piece, results) for piece, results in split]
-                return [found for found in chosen if found is not None]
+                each = [one for one in chosen if one is not None]
+                # Pieces that all go to one slot are one value said in parts ("four adults and
+                # two children", "a hundred and ten thousand"): the segment is read whole.
+                if len({found.slot.name for found in each}) > 1:
+                    return each
         results = self._parse_all(eligible, segment.text, segment.mode)
         found = self._choose(eligible, segment.text, results) if results else None
         return [found] if found is not None else []
@@ -295,8 +361,10 @@ class _Reader:
         # What the caller took back earlier in this breath is still what a part changes:
         # "not the 12th, the 21st".
         base = slot.current if slot.current is not None else slot.known
-        parts = getattr(slot.kind, "parts", None)
-        names_part = isinstance(parts, re.Pattern) and parts.search(text) is not None
+        names_part = any(
+            isinstance(words, re.Pattern) and words.search(text) is not None
+            for words in (getattr(slot.kind, "parts", None), getattr(slot.kind, "changes", None))
+        )
         amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
         parsed = None
         if amender is not None and (correcting or self.correcting or names_part):
@@ -322,7 +390,7 @@ class _Reader:
 
     def _choose(
         self, slots: list[_Slot], text: str, results: Mapping[str, Parsed]
-    ) -> tuple[_Slot, Parsed] | None:
+    ) -> _Mention | None:
         """The one slot a value in ``text`` belongs to, with its reading, or None."""
         named = [s for s in slots if s.cue is not None and s.cue.search(text)]
         if len(named) == 1:
@@ -333,12 +401,15 @@ class _Reader:
             chosen = known[0]  # "not the third" changes what was said before
         elif len(slots) == 1:
             chosen = slots[0]
+        elif len(valid := [s for s in slots if s.name in results and results[s.name].ok]) == 1:
+            # "March 9 1948" is no pick-up day: the date of birth, beside another value.
+            return _Mention(valid[0], results[valid[0].name], only_valid=True)
         else:
             # Fits several slots and the caller named none: store it nowhere.
             chosen = None
         if chosen is None or chosen.name not in results:
             return None
-        return chosen, results[chosen.name]
+        return _Mention(chosen, results[chosen.name])
 
     def _apply(self, slot: _Slot, parsed: Parsed, mode: Mode) -> None:
         if not parsed.ok:
@@ -376,16 +447,22 @@ class _Reader:
         if slot.disputed:
             dispute = dispute_pattern(slot.name, slot.spec, slot.kind.name, None)
             point = disputed_point(found, dispute, says_other)
+        elif slot.retold:
+            point = retold_point(found, slot.cue, says_other)
         elif slot.asked:
             point = answer_point(found, slot.cue, says_other)
         elif slot.spec.early or slot.known is not None:
             point = cued_point(found, slot.cue, says_other)
+            if not point and slot.cue is None and slot.known is None and taken:
+                point = bare_point(found, says_other)  # "rx number 5502198, amoxicillin"
         else:
             point = ""
         if point:
             parsed = slot.kind.extract(point, slot.spec, self.today, asked=True)
             if parsed is not None and parsed.ok:
                 self._apply(slot, parsed, "plain")
+        elif slot.retold:
+            slot.value, slot.changed, slot.removed = None, True, True  # "not lisinopril" alone
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:

@@ -53,10 +53,15 @@ class Segment:
         return None
 
 
+# Nothing more in the clause: "... make it anymore."
+_CLAUSE_END = r"(?: (?:anymore|any more|after all|now))?(?=\s*(?:[,.;!?]|$))"
+_ABSENT = rf" (?:make it|come|join(?: us)?|be there){_CLAUSE_END}"
 _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\bprof)"
 _CORRECTION = (
     r"sorry,? (?:i mean[t]?|i said)|(?:no|oh),? i mean[t]?|i mean[t]?|i meant|actually"
-    r"|no,? wait|wait,? no|make (?:that|it)|change (?:that|it|the \w+)(?: to)?|or rather|rather"
+    # "make it" with no value after it is "make it there" ("one of us can't make it")
+    rf"|no,? wait|wait,? no|make (?:that|it)(?!{_CLAUSE_END})"
+    r"|change (?:that|it|the \w+)(?: to)?|or rather|rather"
     r"|scratch that|let me correct(?: that)?|correction"
 )
 _MARKERS = re.compile(
@@ -65,7 +70,8 @@ _MARKERS = re.compile(
     rf"|(?P<replace>\b(?:{_CORRECTION})\b)"
     # "no, four", "the twelfth, no the thirteenth": a fresh start, but not a correction
     r"|(?P<plain>\b(?:no|sorry)(?=, )|(?<=, )no\b(?= (?!problem|worries|idea|thanks)\w))"
-    r"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b)"
+    # "One of us can't make it": a negated verb with nothing after it takes no value back.
+    rf"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b(?!{_ABSENT}))"
     r"|(?P<alternative>\bor\b)",
     re.IGNORECASE,
 )
@@ -123,7 +129,7 @@ def segments(text: str, *, statements: bool = False) -> list[Segment]:
             statements
             and marker.lastgroup == "negated"
             and _STATEMENT.search(text, 0, marker.start())
-        ):
+        ) or _pause_in_number(text, marker):
             continue
         _add(found, text[position : marker.start()], mode)
         position = marker.end()
@@ -137,6 +143,26 @@ def segments(text: str, *, statements: bool = False) -> list[Segment]:
             mode = "plain"
     _add(found, text[position:], mode)
     return [segment for segment in found if segment.text]
+
+
+_NUMBER_WORD = (
+    r"(?:\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen"
+    r"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|double|triple)\w*)"
+)
+_ENDS_IN_NUMBER = re.compile(rf"{_NUMBER_WORD}$", re.IGNORECASE)
+_STARTS_WITH_NUMBER = re.compile(rf"\s*{_NUMBER_WORD}", re.IGNORECASE)
+_NUMBER_REACH = 12  # characters before a pause where the number it follows is looked for
+
+
+def _pause_in_number(text: str, marker: re.Match[str]) -> bool:
+    """Whether ``marker`` is "..." between two numbers: a pause inside one value.
+
+    "Nine one seven... five five five... zero four four eight" is one phone number.
+    """
+    if not marker[0].startswith(".."):
+        return False
+    before = _ENDS_IN_NUMBER.search(text, max(0, marker.start() - _NUMBER_REACH), marker.start())
+    return before is not None and _STARTS_WITH_NUMBER.match(text, marker.end()) is not None
 
 
 def _add(found: list[Segment], text: str, mode: Mode) -> None:

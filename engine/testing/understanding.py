@@ -145,8 +145,8 @@ def load_corpus(folder: Path) -> list[Case]:
         today = data.get("today", date(2026, 11, 25))
         listener = None
         if data.get("slots"):
-            specs = {str(n): SlotSpec.model_validate(s) for n, s in data["slots"].items()}
             hours = OpeningHours.model_validate(data["hours"]) if data.get("hours") else None
+            specs = _slot_specs(data["slots"], hours is not None)
             listener = Listener(specs, {n: types[s.type] for n, s in specs.items()}, hours)
         entries = data["cases"]
         for index, entry in enumerate(entries):
@@ -191,6 +191,27 @@ def load_corpus(folder: Path) -> list[Case]:
                 )
             )
     return cases
+
+
+# The slot types the opening hours are about.
+_TIMED = ("date", "time")
+
+
+def _slot_specs(slots: Mapping[str, Any], hours: bool) -> dict[str, SlotSpec]:
+    """A file's slots; with ``hours``, its date and time slots keep to them by default.
+
+    A file names its business's ``hours:`` so that a day or a time outside them is not stored,
+    as a flow does with ``hours: true`` on each slot; a slot that says ``hours: false`` is
+    free of them. A date in the past (a date of birth) never is a visit, so no hours apply.
+    """
+    specs = {}
+    for name, raw in slots.items():
+        spec = SlotSpec.model_validate(raw)
+        timed = spec.type in _TIMED and not spec.past
+        if hours and timed and "hours" not in raw:
+            spec = spec.model_copy(update={"hours": True})
+        specs[str(name)] = spec
+    return specs
 
 
 def _flow_of(path: Path, data: Any, name: str) -> str:

@@ -135,7 +135,8 @@ def _hits(said: str, options: dict[str, str]) -> list[tuple[int, int, str]]:
         (match.start(), match.end(), canonical)
         for phrase, canonical in options.items()
         if phrase
-        for match in re.finditer(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
+        # "The state inspection's due": an option may end in "'s" (is, has).
+        for match in re.finditer(rf"(?<![\w']){re.escape(phrase)}(?='s\b|(?![\w']))", said)
         if not _NEGATED.search(said[max(0, match.start() - _NEGATION_REACH) : match.start()])
     ]
 

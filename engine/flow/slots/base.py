@@ -137,6 +137,10 @@ class BaseSlotType:
     # Words that name a part of a value ("the last digit", "the year"): said of a known value,
     # they change that part of it (see Amends), asked or not.
     parts: re.Pattern[str] | None = None
+    # Words that change a value held without naming a part of it: a change relative to it ("one
+    # more of us", "push it back half an hour") or a remark on its spelling ("with a K"). Like
+    # ``parts``, they let ``amend`` read the words; unlike them, they never say it is wrong.
+    changes: re.Pattern[str] | None = None
 
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:
         """A string, described by the slot's description and this type's ``format``."""

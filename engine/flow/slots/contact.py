@@ -10,22 +10,28 @@ from typing_extensions import override
 from engine.flow.spec import SlotSpec
 from engine.templates.spoken import digits, spoken_email
 
-from .base import BaseSlotType, Parsed, numerals
+from .base import BaseSlotType, Parsed, numerals, repeated
+from .identifiers import IdentifierType, amend_code
 
 
 class PhoneType(BaseSlotType):
     """A phone number in E.164; ``spec.region`` applies to numbers without a country code.
 
     Digits may come one by one, "oh" for zero, "double five". Volunteered only with ten digits or
-    more; when asked, three digits are enough to judge (and reject) a number.
+    more; when asked, three digits are enough to judge (and reject) a number. ``amend`` changes
+    the part of a known number a caller names ("it should end in 0192", "the last digit is 7"),
+    counted without the country code.
     """
 
     name = "phone"
     format = "phone number in E.164 form, e.g. +14155550123"
     invalid = "that doesn't sound like a valid phone number"
+    parts = IdentifierType.parts  # "the last digit", "it ends in 0192"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = " ".join(re.sub(r"[,;]", " ", numerals(said)).split())
+        said = " ".join(re.sub(r"[,;]|\.{2,}", " ", numerals(said)).split())  # pauses
+        # "Area code 781, then 555 0143": "then" between groups.
+        said = re.sub(r"(?<=\d) (?:and )?then (?=\d|oh?\b)", " ", said)
         previous = None
         while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
             previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)
@@ -47,6 +53,20 @@ class PhoneType(BaseSlotType):
         if not phonenumbers.is_valid_number(parsed):
             return Parsed(False, error=self.invalid)
         return Parsed(True, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """``base`` with the digits ``text`` names changed ("it should end in 0192")."""
+        import phonenumbers  # on first use, as in _find
+
+        try:
+            held = phonenumbers.parse(str(base), spec.region)
+        except phonenumbers.NumberParseException:
+            return None
+        national = str(held.national_number)
+        changed = amend_code(repeated(numerals(text, lower=False)), national)
+        if changed is None or changed == national or not changed.isdigit():
+            return None
+        return self._find(f"+{held.country_code} {changed}", spec, today, asked=True)
 
     @override
     def say(self, value: object, spec: SlotSpec) -> str:

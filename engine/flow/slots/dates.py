@@ -14,6 +14,7 @@ from engine.templates.spoken import spoken_date
 
 from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .digit_dates import birth_cue_before, digit_dates
+from .shifts import shift
 
 _MONTHS = {
     name: number
@@ -55,6 +56,11 @@ _ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
 _NAMED_YEAR = re.compile(r"\byear\b\D{0,30}?\b(?P<year>\d\d)\b")
 # Numbers that are no part of a date (see NOT_A_QUANTITY).
 _NOT_DATE = re.compile(rf"{NOT_A_QUANTITY}|\b\d+(?= (?:apartment|apt|suite)\b)")
+# A weekday alone, said to change a day held ("Wednesday, not Monday"): not "next Friday",
+# "this Friday" or "two weeks from Friday", which say which one themselves.
+_BARE_WEEKDAY = re.compile(
+    rf"(?<!next )(?<!last )(?<!this )(?<!coming )(?<!from )\b{_WEEKDAY}\b(?! (?:the )?\d)"
+)
 _FUTURE_REACH = 5 * 366  # days: a date to come further ahead is a number misheard as a year
 
 
@@ -92,13 +98,15 @@ class DateType(BaseSlotType):
     answer, a day of the month alone counts too ("the 4th": the next 4th). Without a year,
     ``past`` slots take the most recent such day, others the next one (today included); a
     two-digit year is the latest that fits. ``amend`` changes only the parts a caller names
-    ("the fourth, not the third" keeps the month and year).
+    ("the fourth, not the third" keeps the month and year), moves the day held ("a week later")
+    or takes the weekday nearest it ("Wednesday, not Monday").
     """
 
     name = "date"
     format = "date as YYYY-MM-DD"
     invalid = "I didn't catch a date"
     parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
+    changes = re.compile(r"\b(?:later|earlier|weeks?)\b", re.IGNORECASE)  # "a week later"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         text = _normal(said)
@@ -108,6 +116,9 @@ class DateType(BaseSlotType):
         if digits := self._digits(said, spec, asked):
             return self._resolve(digits, spec, today)
         if found := _RELATIVE.search(text):
+            if spec.with_year:
+                # "Sunday" or "yesterday" is no date of birth: the caller said no year.
+                return Parsed(False, error="I need the month and the year too") if asked else None
             when, sure = _relative(found, spec, today)
             if when is None:
                 return None
@@ -136,12 +147,17 @@ class DateType(BaseSlotType):
         return None
 
     def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
-        """``base`` with the day, month or year ``text`` names ("the 5th", "June", "1981")."""
+        """``base`` with the day, month or year ``text`` names ("the 5th", "June", "1981").
+
+        Or moved as ``text`` says ("a week later"), or the weekday it names nearest ``base``.
+        """
         try:
             known = date.fromisoformat(str(base))
         except ValueError:
             return None
         said = _normal(text)
+        if (days := shift(said, "days")) is not None:
+            return self._check(known + timedelta(days=days), spec, today)  # "a week later"
         # A whole date in digits replaces the known one: "it's oh three oh five nineteen eighty".
         if whole := self._digits(text, spec, asked=True):
             return self._resolve(whole, spec, today)
@@ -164,6 +180,8 @@ class DateType(BaseSlotType):
                 year = re.fullmatch(
                     r"\s*(?:it's |make it |i mean )?(?P<year>3[2-9]|[4-9]\d)\s*", said
                 )
+            if not (day or month or year) and (weekday := _BARE_WEEKDAY.search(said)):
+                return self._check(_nearest(weekday["weekday"], known, spec, today), spec, today)
             parts = _Parts(
                 int(day["day"]) if day else None,
                 _MONTHS[month["month"][:3]] if month else None,
@@ -278,6 +296,20 @@ def _year(said: str, spec: SlotSpec, today: date) -> int:
     century = today.year // 100 * 100
     year = century + int(said)
     return year - 100 if spec.past and year > today.year else year
+
+
+def _nearest(weekday: str, known: date, spec: SlotSpec, today: date) -> date:
+    """The ``weekday`` nearest the day held: "Wednesday, not Monday" is that week's Wednesday.
+
+    For a date to come it is never before today, for a date gone never after it.
+    """
+    offset = (_WEEKDAYS.index(weekday) - known.weekday() + 3) % 7 - 3  # -3 to 3 days away
+    when = known + timedelta(days=offset)
+    if spec.future and when < today:
+        return when + timedelta(weeks=1)
+    if spec.past and when > today:
+        return when - timedelta(weeks=1)
+    return when
 
 
 def _add_months(first: date, months: int) -> date:

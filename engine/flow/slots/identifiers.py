@@ -214,7 +214,7 @@ def describe_pattern(pattern: str) -> str:
 _POSITION = re.compile(
     r"\b(?P<pos>(?:second|2nd) (?:to|from) last|\d{1,2}(?:st|nd|rd|th)|last|final|next to last"
     r"|penultimate) (?P<kind>digit|number|letter|character|one)s?\b"
-    r"(?: (?:is|was|should be|has to be|needs to be|'s|is actually))?(?: (?:a|an))?"
+    r"(?:'s| (?:is|was|should be|has to be|needs to be|'s|is actually))?(?: (?:a|an))?"
     r"(?P<new> .{1,40})"
 )
 _ENDS = re.compile(r"\b(?P<which>ends?|finish(?:es)?|starts?|begins?) (?:in|with)(?P<new> .{1,60})")

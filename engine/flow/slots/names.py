@@ -12,7 +12,8 @@ from engine.flow.spec import SlotSpec
 
 from .base import BaseSlotType, Parsed
 from .fillers import HESITATION, drop_asides
-from .spelled import Spelled, spelled_out
+from .heads import RELATION
+from .spelled import REMARK, Spelled, spelled_out
 from .spelling import as_letters
 
 # Said before a name, volunteered or not ("Book it under Priya Shah").
@@ -21,6 +22,12 @@ _NAME_CUE = re.compile(
     r"|(?:my )?(?:first |last |family |sur ?)name(?:'s| is)?|surname(?:'s| is)?"
     r"|this is|(?:book|put) (?:it|that|the table|the booking|a table) (?:under|for)"
     r"(?: the name)?(?: of)?|under(?: the name)?(?: of)?)[\s,]+",
+    re.IGNORECASE,
+)
+# Who the person is, said before their name: "it's for my mother, Dolores Whitaker", "my
+# husband's name, Tom Reilly".
+_RELATION_CUE = re.compile(
+    rf"\b(?:my|our) (?:{RELATION})(?:['\u2019]s(?: name)?)?(?:,| is| named| called)[\s,]+",
     re.IGNORECASE,
 )
 # Said before a name only as an answer to "what is your name?" ("It's Dana").
@@ -100,7 +107,8 @@ _NOT_NAME = _words(
     argh yikes dang darn phew ahem aha haha mhm hmm grief goodness christmas thanksgiving
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
-    thirtieth date birth though although"""
+    thirtieth date birth though although probably perhaps possibly usually normally honestly
+    literally definitely certainly likely obviously mostly noon midnight midday yesterday"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])
@@ -109,13 +117,15 @@ _CONTRACTION = re.compile(r"[\w]+['\u2019](?:re|ve|ll|d|m|t)|\w+n['\u2019]t", re
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 
 
-def _is_name_word(token: str) -> bool:
+def is_name_word(token: str) -> bool:
+    """Whether ``token`` could be a word of a name: no function word, number, day or filler."""
     lower = token.lower()
     if _CONTRACTION.fullmatch(lower) or _HESITATION.fullmatch(token):
         return False
     if lower.endswith(("'s", "\u2019s")) and lower[:-2] in _NOT_NAME:
         return False  # "that's", "surname's"; not "O'Neil"
-    return bool(_NAME_WORD.fullmatch(token)) and lower not in _NOT_NAME
+    # "Anne-Marie" is a name, "forty-four" is not: each part of a hyphenated word counts.
+    return bool(_NAME_WORD.fullmatch(token)) and _NOT_NAME.isdisjoint([lower, *lower.split("-")])
 
 
 def _capitalise(word: str, first: bool) -> str:
@@ -145,6 +155,7 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
         len(tokens),
     )
     chunks: list[list[str]] = [[]]
+    paused: set[int] = set()  # chunks after a hesitation: the name goes on ("Dana, um, Scully")
     stop = None
     words = 0
     for token in tokens[first:]:
@@ -152,14 +163,23 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
             chunks.append([])
             continue
         if _HESITATION.fullmatch(token):
+            if not chunks[-1]:
+                paused.add(len(chunks) - 1)
             continue
-        if not _is_name_word(token):
+        if not is_name_word(token):
             stop = token
             break
         chunks[-1].append(token)
         words += 1
         if words > _MOST_SAID:
             return []  # no name is this long, even said twice
+    # A word said after a whole name and a comma is something else: "Ray Dunn, lisinopril".
+    for index in range(1, len(chunks)):
+        said = [word for chunk in chunks[:index] for word in chunk]
+        new = chunks[index] and not _within(said, chunks[index])
+        if len(said) > 1 and new and index not in paused:
+            chunks = chunks[:index]
+            break
     chunks = [chunk for chunk in chunks if chunk]
     # A part the caller says again inside a later, fuller part: "Dana, Dana Scully".
     chunks = [
@@ -194,20 +214,23 @@ class NameType(BaseSlotType):
     """A person's name, each word capitalised (particles such as "de la" kept small).
 
     Volunteered only after "my name is", "this is" or "under" ("book it under Priya Shah"),
-    "it's ... calling", or a capitalised "it's Rossi" ending the utterance. When asked, also
-    after "it's" or "I'm", or as the answer itself: at most five name-like words (titles such
-    as "Dr." dropped), ending the answer or followed by words such as "born" or "and".
+    who the person is ("it's for my mother, Dolores Whitaker"), "it's ... calling", or a
+    capitalised "it's Rossi" ending the utterance. When asked, also after "it's" or "I'm", or as
+    the answer itself: at most five name-like words (titles such as "Dr." dropped), ending the
+    answer or followed by words such as "born" or "and".
     Interjections, fillers, numbers and function words make no name, so "oh boy", "wait", "I
     don't know" or "four people" are none. Letters spelled out spell the word they follow
     ("Smyth, S M Y T H"); a nickname beside the legal name is left out ("Robert Jones, but
-    everyone calls me Bob"). ``amend`` changes one part of a known name ("the last name is
-    spelled K O W A L S K I").
+    everyone calls me Bob"); one part said with the other named joins it ("Chen, C H E N,
+    first name Wei"). ``amend`` changes one part of a known name ("the last name is spelled K O
+    W A L S K I"), or takes a name said again with how it is spelled ("Katherine with a K").
     """
 
     name = "name"
     format = "the person's name, e.g. Dana Scully"
     invalid = "I didn't catch the name"
     parts = _PART
+    changes = REMARK  # "Katherine with a K" respells the name held
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         spelled, said = spelled_out(as_letters(drop_asides(said)))
@@ -218,6 +241,10 @@ class NameType(BaseSlotType):
 
     def _words(self, said: str, asked: bool) -> list[str] | None:
         """The name's words as said (before spellings are applied); None for no name."""
+        words = self._said_words(said, asked)
+        return _with_other_part(said, words) if words and len(words) == 1 else words
+
+    def _said_words(self, said: str, asked: bool) -> list[str] | None:
         if both := _FIRST_LAST.search(said):
             return [both[1], both[2]]
         if both := _LAST_FIRST.search(said):
@@ -237,16 +264,25 @@ class NameType(BaseSlotType):
             rest
             and not re.search(r"\d", rest)
             and all(
-                _is_name_word(t) or _HESITATION.fullmatch(t) for t in re.findall(r"[\w'-]+", rest)
+                is_name_word(t) or _HESITATION.fullmatch(t) for t in re.findall(r"[\w'-]+", rest)
             )
         )
         return None if more else _name_words(head, whole=True) or found
 
     @staticmethod
     def _cued(said: str, asked: bool) -> list[str] | None:
-        cues = [*_NAME_CUE.finditer(said), *_CALLING.finditer(said), *_CORRECTED.finditer(said)]
+        cues = [
+            *_NAME_CUE.finditer(said),
+            *_CALLING.finditer(said),
+            *_CORRECTED.finditer(said),
+            *_RELATION_CUE.finditer(said),
+        ]
         if asked:
-            cues += _ASKED_NAME_CUE.finditer(said)
+            # "Jane Roe, born June 4th 1972, I'm allergic to penicillin": after a whole name
+            # opens the answer, "I'm" or "it's" says something else.
+            opening = _name_words(said[:_REACH].partition(",")[0], whole=True)
+            if len(opening) < 2 or "," not in said:
+                cues += _ASKED_NAME_CUE.finditer(said)
         for cue in sorted(cues, key=lambda cue: cue.start()):
             after = _NEXT_WORD.match(said, cue.end())
             if after is not None and after[1].lower() in _NOT_NAME - _FILLERS:
@@ -273,7 +309,9 @@ class NameType(BaseSlotType):
         spelled, said = spelled_out(as_letters(drop_asides(text)))
         words = self._words(said, asked=True) or []
         if len(words) > 1:
-            return self._named(_spell(words, spelled)) if spelled or part else None
+            # "Katherine with a K, Katherine Osei": a name said again with how it is spelled.
+            respelled = spelled or part or REMARK.search(text)
+            return self._named(_spell(words, spelled)) if respelled else None
         new = spelled[-1].word if spelled else words[0] if words else ""
         known = base.split()
         if not new or new.lower() in (word.lower() for word in known):
@@ -292,6 +330,36 @@ class NameType(BaseSlotType):
         if not words:
             return None
         return Parsed(True, " ".join(_capitalise(w, i == 0) for i, w in enumerate(words)))
+
+
+# The other part of a name, said after one word of it: "Chen, C H E N, first name Wei".
+_OTHER_PART = re.compile(
+    r"\b(?:(?P<first>first|given)|last|family|sur) ?name(?:'s| is)?[\s,]+([\w'-]+)", re.IGNORECASE
+)
+
+
+def _with_other_part(said: str, words: list[str]) -> list[str]:
+    """One word of a name with its other part, in the order of a name.
+
+    The other part is named after the word ("Chen, C H E N, first name Wei"), or the word is
+    named after the other part, which opens the answer ("Okafor, O K A F O R, first name Grace").
+    """
+    word = words[0]
+    # The words just before a part, and the answer's opening, are a few characters each: a
+    # long utterance of many parts costs linear time.
+    opening = said[:_REACH].partition(",")[0]
+    for part in _OTHER_PART.finditer(said):
+        other = part[2]
+        if other.lower() == word.lower():
+            head = _name_words(opening[: part.start()], whole=True)
+            if len(head) == 1 and head[0].lower() != word.lower():
+                return [word, head[0]] if part["first"] else [head[0], word]
+        elif (
+            is_name_word(other)
+            and word.lower() in said[max(0, part.start() - _REACH) : part.start()].lower()
+        ):
+            return [other, word] if part["first"] else [word, other]
+    return words
 
 
 def _spell(words: list[str], spelled: list[Spelled]) -> list[str]:

@@ -12,20 +12,13 @@ from engine.flow.spec import SlotSpec
 
 from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .fillers import drop_waits
+from .heads import heads
+from .shifts import PEOPLE_WORDS, shift
 
 _COUNT = re.compile(
     r"\b(?:party of|table for|group of|we're|we are|we'll be|we will be|there'll be|there will be"
     r"|there's|there are) (\d+)\b(?! ?(?:[ap]m|o'?clock|:))"
     r"|\b(\d+) (?:people|persons|guests|adults|of us|in total|in all)\b"
-)
-# "Two adults and two kids", "me and two friends", "my wife and I": heads counted.
-_HEADS = re.compile(
-    r"\b(\d+) (?:adults?|grown ?ups?) (?:and|plus|with) (\d+|an?) (?:kids?|children|child|teens?"
-    r"|babies|baby|toddlers?|infants?)\b"
-)
-_ME_AND = re.compile(
-    r"\b(?:me|myself) (?:and|plus|with) (?:(\d+) (?:\w+ )?(?:friends|others|people|guests"
-    r"|colleagues|kids|children|family)\b|my \w+)|\bmy \w+ and (?:i|me|myself)\b"
 )
 _ALONE = re.compile(
     r"\b(?:just|only) (?:me|myself|1)\b|\b(?:by myself|on my own|me alone|table for 1)\b"
@@ -79,10 +72,16 @@ def _number_text(value: float) -> str:
 
 
 class NumberType(BaseSlotType):
-    """A number, int when whole. Volunteered only as a head count ("party of 6", "6 people")."""
+    """A number, int when whole. Volunteered only as a head count ("party of 6", "6 people").
+
+    A party may be said as the people in it ("me and my wife and our three kids", see
+    :mod:`.heads`); ``amend`` changes a count held by the people added or taken away ("one
+    more of us", see :mod:`.shifts`).
+    """
 
     name = "number"
     invalid = "I didn't catch a number"
+    changes = PEOPLE_WORDS  # "one more of us" changes the count held
 
     @override
     def json_schema(self, spec: SlotSpec) -> dict[str, object]:
@@ -99,18 +98,22 @@ class NumberType(BaseSlotType):
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said = re.sub(r"\ba couple\b", "2", _spoken(said))
         said = re.sub(r"\b(?:a|one) dozen\b", "12", said)
-        if heads := _HEADS.search(said):
-            kids = 1 if heads[2] in ("a", "an") else int(heads[2])
-            return self._check(float(int(heads[1]) + kids), spec)
+        if (party := heads(said, asked=asked)) is not None:
+            return self._check(float(party), spec)
         if count := _COUNT.search(said) or _DISTANCE.search(said) or _FOR.search(said):
             return self._check(float(next(group for group in count.groups() if group)), spec)
-        if asked and (company := _ME_AND.search(said)):
-            return self._check(float(1 + (int(company[1]) if company[1] else 1)), spec)
         if asked and _ALONE.search(said):
             return self._check(1.0, spec)
         # "6 at 7 pm": the time is not the number; two numbers left are for the model.
         numbers = {float(n) for n in _NUMBER.findall(_CLOCK_NUMBER.sub(" ", said))}
         return self._check(numbers.pop(), spec) if asked and len(numbers) == 1 else None
+
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """``base`` changed by the people ``text`` adds or takes away ("one more of us")."""
+        if not isinstance(base, int | float) or isinstance(base, bool):
+            return None
+        change = shift(numerals(text), "people")
+        return None if change is None else self._check(float(base + change), spec)
 
     def _check(self, number: float, spec: SlotSpec) -> Parsed:
         if not math.isfinite(number):

@@ -20,7 +20,7 @@ _RUN = re.compile(
     re.IGNORECASE,
 )
 # Remarks on a spelling, dropped: "Hannah with an H", "Harris with two R's".
-_REMARK = re.compile(
+REMARK = re.compile(
     r"\b(?:with|without) (?:an?|one|two|double|a double) [a-z]\b(?:['\u2019]?s\b)?", re.IGNORECASE
 )
 # "It's spelled, Smythe, S M Y T H E": the word "spelled" with nothing spelled after it.
@@ -49,7 +49,7 @@ def spelled_out(text: str) -> tuple[list[Spelled], str]:
     name is spelled" comes back as a :class:`Spelled` of that part; one before the name ("D A
     N A Scully") becomes a word of it.
     """
-    text = _REMARK.sub(" ", re.sub(r"\b([a-z])\.", r"\1", text, flags=re.IGNORECASE))
+    text = REMARK.sub(" ", re.sub(r"\b([a-z])\.", r"\1", text, flags=re.IGNORECASE))
     text = _SPELLED_WORD.sub(" ", text)
     floating: list[Spelled] = []
     kept: list[str] = []

@@ -36,9 +36,16 @@ _PHONETIC = {
     )
 }
 # Upper-case words a transcriber writes that are no code ("my ID is ...", "OK").
-_NOT_CODE = _words("ID OK RX DOB ER AM PM MD DR MR MRS MS NO US USA TV UK")
+_NOT_CODE = _words(
+    "ID OK RX DOB ER AM PM MD DR MR MRS MS NO US USA TV UK ST JR SR ND RD TH MG ML KM MPH HRS"
+)
 # Said among the characters without ending the code: "X J H, dash, 0 0 4", "4 4, uh, 1".
-_INSIDE = _words("dash hyphen uh um uhm er erm hmm ah")
+# "R, then 6 1 7": "then" joins two groups of one code.
+_INSIDE = _words("dash hyphen uh um uhm er erm hmm ah then")
+# Letters a transcriber wrote in lower case ("zpx 550 023"): a short word without a vowel, which
+# no English word is (hesitations and "hmm" aside); a code only beside digits.
+_NO_VOWEL = re.compile(r"[b-df-hj-np-tv-xz]{2,4}")
+_SOUNDS = _words("hmm hm mm mmm shh sh brr tsk pst psst pfft grr zzz nth")
 # "B as in boy", "P for Peter", "M like Mary": the word must start with the letter.
 _AS_IN = re.compile(r"\b([A-Za-z])\b\.?,? (?:as in|for|like) ([A-Za-z])[\w']*", re.IGNORECASE)
 _DOUBLE_U = re.compile(r"\bdouble (?:u|you)\b", re.IGNORECASE)
@@ -56,6 +63,7 @@ class Token:
     either: bool = False  # "oh": the letter O or zero, by its neighbours
     article: bool = False  # a lower-case "a", maybe the article ("it's a B C 1 2 3")
     named: bool = False  # a letter by its name ("dee"), a letter only beside another letter
+    lower: bool = False  # letters typed in lower case ("zpx"), letters only beside a digit
 
     @property
     def breaks(self) -> bool:
@@ -98,6 +106,8 @@ def _tokens(text: str) -> Iterator[Token]:
             yield Token(word.upper(), start, strong=word != "a", article=word == "a")
         elif word.isupper() and word.isalpha() and len(word) <= 4 and word not in _NOT_CODE:
             yield Token(word, start, strong=True)  # typed letters: "XJH"
+        elif _NO_VOWEL.fullmatch(word) and word not in _SOUNDS and word.upper() not in _NOT_CODE:
+            yield Token(word.upper(), start, strong=True, lower=True)
         elif lower in _PHONETIC:
             yield Token(_PHONETIC[lower], start)
         elif lower in _LETTER_NAMES:
@@ -110,14 +120,19 @@ def _letter_names(tokens: list[Token]) -> list[Token]:
     """Letter names and phonetic words, where they count as letters.
 
     A letter name ("see", "dee") counts only beside another letter; a phonetic word only beside
-    another character ("Sierra Tango", "Charlie 4"): alone, "Charlie" is a name.
+    another character ("Sierra Tango", "Charlie 4"): alone, "Charlie" is a name. Letters typed in
+    lower case ("zpx") count only beside a digit.
     """
     kept = []
     for index, token in enumerate(tokens):
+        near = [tokens[i] for i in (index - 1, index + 1) if 0 <= i < len(tokens)]
+        if token.lower:
+            beside_digit = any(n.text.isdigit() or n.either for n in near)
+            kept.append(token if beside_digit else Token("", token.start))
+            continue
         if token.breaks or token.strong or token.either or len(token.text) != 1:
             kept.append(token)
             continue
-        near = [tokens[i] for i in (index - 1, index + 1) if 0 <= i < len(tokens)]
         if token.named:
             ok = any(not n.breaks and n.text.isalpha() for n in near)
         else:

@@ -13,6 +13,7 @@ from engine.templates.spoken import spoken_time
 
 from .base import NOT_A_QUANTITY, BaseSlotType, Parsed, numerals
 from .fillers import drop_waits
+from .shifts import SPAN_WORDS, shift
 
 _NOT_TIME = re.compile(NOT_A_QUANTITY)
 # A bound, not a time: "any time after 7", "no earlier than 6", "before 8".
@@ -74,12 +75,14 @@ class TimeType(BaseSlotType):
     o'clock" or "at 7", and "around 7" or "let's do 8" beside a day or a head count; when asked,
     a bare "seven thirty" too. Approximations are taken as said ("seven-ish", "about half past
     six", "half six"); a part of the day ("first thing", "lunchtime") is a guess to read back
-    (not sure). The model's "HH:MM" is taken as 24-hour.
+    (not sure). The model's "HH:MM" is taken as 24-hour. ``amend`` moves a time held ("push it
+    back half an hour", see :mod:`.shifts`).
     """
 
     name = "time"
     format = "time as HH:MM, 24-hour"
     invalid = "I didn't catch a time"
+    changes = SPAN_WORDS  # "push it back half an hour" changes the time held
 
     @override
     def parse(self, value: object, spec: SlotSpec, today: date) -> Parsed:
@@ -123,6 +126,17 @@ class TimeType(BaseSlotType):
             if vague.search(said):
                 return replace(self._resolve(int(value[:2]), 0, "24h"), sure=False)
         return None
+
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """``base`` moved as ``text`` says ("push it back half an hour", "an hour earlier")."""
+        held = re.fullmatch(r"(\d\d):(\d\d)", str(base))
+        change = shift(numerals(text), "minutes") if held else None
+        if held is None or change is None:
+            return None
+        minutes = int(held[1]) * 60 + int(held[2]) + change
+        if not 0 <= minutes < 24 * 60:
+            return Parsed(False, error="that isn't a valid time")
+        return Parsed(True, f"{minutes // 60:02d}:{minutes % 60:02d}")
 
     @staticmethod
     def _resolve(hour: int, minute: int, meridiem: str | None) -> Parsed:
