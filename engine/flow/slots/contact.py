@@ -32,6 +32,8 @@ class PhoneType(BaseSlotType):
         said = " ".join(re.sub(r"[,;]|\.{2,}", " ", numerals(said)).split())  # pauses
         # "Area code 781, then 555 0143": "then" between groups.
         said = re.sub(r"(?<=\d) (?:and )?then (?=\d|oh?\b)", " ", said)
+        # "seven two zero, uh, five five five": a hesitation between groups is no break.
+        said = re.sub(r"(?<=\d)(?: (?:uh+|um+|erm?|ah+|hmm+))+ (?=\d|oh?\b)", " ", said)
         previous = None
         while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
             previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)

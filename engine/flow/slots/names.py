@@ -20,8 +20,10 @@ from .spelling import as_letters
 _NAME_CUE = re.compile(
     r"\b(?:my name is|my name's|the name is|name is|name's|name should be|name would be"
     r"|(?:my )?(?:first |last |family |sur ?)name(?:'s| is)?|surname(?:'s| is)?"
-    r"|this is|(?:book|put) (?:it|that|the table|the booking|a table) (?:under|for)"
-    r"(?: the name)?(?: of)?|under(?: the name)?(?: of)?)[\s,]+",
+    r"|this is(?: for)?|(?:i'm |i am )?calling for|(?:the )?(?:refill|prescription|appointment"
+    r"|booking|reservation) is for"
+    r"|(?:book|put) (?:it|that|the table|the booking|a table) (?:under|for)(?: the name)?(?: of)?"
+    r"|under(?: the name)?(?: of)?)[\s,]+",
     re.IGNORECASE,
 )
 # Who the person is, said before their name: "it's for my mother, Dolores Whitaker", "my
@@ -108,7 +110,10 @@ _NOT_NAME = _words(
     easter weekend march third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth
     thirtieth date birth though although probably perhaps possibly usually normally honestly
-    literally definitely certainly likely obviously mostly noon midnight midday yesterday"""
+    literally definitely certainly likely obviously mostly noon midnight midday yesterday
+    asking saying telling talking wondering coming going getting waiting trying looking
+    checking helping driving doing making having being taking sitting standing shouting
+    yelling listening watching needing wanting thinking"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])

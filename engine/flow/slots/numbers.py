@@ -57,7 +57,8 @@ def _spoken(said: str) -> str:
     said = _GOES_ON.sub(r"\1 ", drop_waits(said))  # "forty two thousand, three hundred"
     said = numerals(said)
     said = re.sub(r"\b(\d{1,3})((?:,\d{3})+)\b", lambda m: m[1] + m[2].replace(",", ""), said)
-    said = re.sub(r"\b(\d+(?:\.\d+)?) ?(?:k|1000|thousand)\b", _thousands, said)
+    # "45 thousand" reads as "45 1000"; a number that merely ends in 1000 (31000) is no product.
+    said = re.sub(r"\b(\d+(?:\.\d+)?)(?: ?(?:k|thousand)| 1000)\b", _thousands, said)
     # Digits one by one ("4 5 2 1 0", "1 2 3 4 5 6"): one number.
     said = re.sub(r"\b\d(?: \d){2,}\b", lambda m: m[0].replace(" ", ""), said)
     return _NOT_COUNT.sub("#", said)
