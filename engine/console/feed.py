@@ -41,7 +41,7 @@ class CallSnapshot:
     slots: Mapping[str, Any] = field(default_factory=dict)
     sensitive: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
-    transcript: tuple[Mapping[str, str], ...] = ()
+    transcript: tuple[Mapping[str, Any], ...] = ()
     """``{role, content}`` per utterance: the platform's last transcript, then the agent's
     latest answer if the platform has not sent it back yet."""
     last_turn: Mapping[str, Any] | None = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -122,6 +123,7 @@ class Session:
             )
             self.state = state
             state.connections += 1
+            state.closed_at = None  # the call goes on
             previous, state.owner = state.owner, self
             if previous is not None:
                 previous.take_over()
@@ -173,6 +175,7 @@ class Session:
         await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
         self.phase = Phase.CLOSED
         if owned and state is not None and state.owner is None:  # nobody took it over since
+            state.closed_at = time.time()
             if self.recorder is not None:
                 self.recorder.socket_closed(state)
             if self.live is not None:
