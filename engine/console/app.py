@@ -29,6 +29,8 @@ SECURITY_HEADERS = {
     # markup still could not run. The try-a-call page speaks to the server's own WebSocket.
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        # A call's recording plays from the platform's storage, over HTTPS only.
+        "media-src 'self' https:; "
         "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

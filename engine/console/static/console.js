@@ -79,6 +79,97 @@
     });
   }
 
+  // -- diagrams: zoom, pan and a larger view ------------------------------------------------
+
+  // The drawing keeps its own coordinates (its viewBox): zooming and moving only change
+  // which part of it the frame shows, so text stays sharp at every size.
+  function zoomable(figure) {
+    const frame = figure.querySelector(".diagram-frame");
+    const svg = frame && frame.querySelector("svg");
+    const tools = figure.querySelector(".diagram-tools");
+    if (!svg || !tools || !svg.viewBox || !svg.viewBox.baseVal) return;
+    const box = svg.viewBox.baseVal;
+    const full = { x: box.x, y: box.y, w: box.width, h: box.height };
+    if (!full.w || !full.h) return;
+    let view = Object.assign({}, full);
+    const large = tools.querySelector("[data-zoom-large]");
+    figure.classList.add("diagram--zoomable");
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    tools.hidden = false;
+
+    function scale() {
+      const rect = frame.getBoundingClientRect();
+      return Math.min(rect.width / view.w, rect.height / view.h) || 1;
+    }
+
+    function show() {
+      svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" "));
+      figure.dataset.scale = (full.w / view.w).toFixed(2);
+    }
+
+    // Zoom by `by` around a point of the frame (fractions of its width and height).
+    function zoom(by, fx, fy) {
+      const w = Math.min(Math.max(view.w / by, full.w / 12), full.w * 2);
+      const h = (w * view.h) / view.w;
+      view = { x: view.x + (view.w - w) * fx, y: view.y + (view.h - h) * fy, w: w, h: h };
+      show();
+    }
+
+    tools.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      if (button.dataset.zoomBy) zoom(parseFloat(button.dataset.zoomBy), 0.5, 0.5);
+      if (button.hasAttribute("data-zoom-fit")) {
+        view = Object.assign({}, full);
+        show();
+      }
+      if (button === large) enlarge(!figure.classList.contains("diagram--large"));
+    });
+
+    function enlarge(on) {
+      figure.classList.toggle("diagram--large", on);
+      large.setAttribute("aria-pressed", on ? "true" : "false");
+      large.textContent = on ? "Close the larger view" : "Larger view";
+    }
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && figure.classList.contains("diagram--large")) enlarge(false);
+    });
+
+    frame.addEventListener(
+      "wheel",
+      (event) => {
+        if (!event.ctrlKey) return; // plain wheel scrolls the page
+        event.preventDefault();
+        const rect = frame.getBoundingClientRect();
+        const fx = (event.clientX - rect.left) / rect.width;
+        const fy = (event.clientY - rect.top) / rect.height;
+        zoom(event.deltaY < 0 ? 1.15 : 1 / 1.15, fx, fy);
+      },
+      { passive: false },
+    );
+
+    let drag = null;
+    frame.addEventListener("pointerdown", (event) => {
+      drag = { x: event.clientX, y: event.clientY, view: Object.assign({}, view), k: scale() };
+      frame.setPointerCapture(event.pointerId);
+      frame.classList.add("diagram-frame--dragging");
+    });
+    frame.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      view.x = drag.view.x - (event.clientX - drag.x) / drag.k;
+      view.y = drag.view.y - (event.clientY - drag.y) / drag.k;
+      show();
+    });
+    const stop = () => {
+      drag = null;
+      frame.classList.remove("diagram-frame--dragging");
+    };
+    frame.addEventListener("pointerup", stop);
+    frame.addEventListener("pointercancel", stop);
+    show();
+  }
+
   // -- try a call ----------------------------------------------------------------------------
 
   function tryCall(root) {
@@ -293,5 +384,6 @@
     if (live) liveCalls(live);
     const trying = document.getElementById("try-call");
     if (trying) tryCall(trying);
+    document.querySelectorAll("figure[data-zoom]").forEach(zoomable);
   });
 })();
