@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,32 @@ class Database:
                     break
         return found
 
+    def figures(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        flow: str | None = None,
+        limit: int = 200_000,
+    ) -> list[CallFigures]:
+        """The figures of the calls started in ``[since, until)``, newest first, ``limit`` at most.
+
+        What charts count, read without any call's turns or transcript.
+        """
+        query = select(
+            CallRow.started_at, CallRow.flow, CallRow.flow_version, CallRow.outcome, CallRow.stats
+        ).where(CallRow.started_at >= _utc(since))
+        if until is not None:
+            query = query.where(CallRow.started_at < _utc(until))
+        if flow is not None:
+            query = query.where(CallRow.flow == flow)
+        query = query.order_by(CallRow.started_at.desc()).limit(limit)
+        with Session(self.engine) as session:
+            return [
+                CallFigures(_aware(started), flow_, version, outcome, stats or {})
+                for started, flow_, version, outcome, stats in session.execute(query)
+            ]
+
     def call(self, call_id: str) -> CallRecord | None:
         """The record of ``call_id``, if there is one."""
         with Session(self.engine) as session:
@@ -407,6 +434,18 @@ class Database:
 
 
 _CHUNK = 500  # call ids per IN (...) list, well under every database's limit
+
+
+@dataclass(frozen=True, slots=True)
+class CallFigures:
+    """What charts read of one call: when, which flow and version, how it ended, its figures."""
+
+    started_at: datetime
+    flow: str | None
+    version: str | None
+    outcome: str
+    stats: dict[str, Any]
+    """:func:`engine.records.stats.figures` of the call."""
 
 
 def _joined(session: Session, records: list[CallRecord]) -> list[CallRecord]:

@@ -79,6 +79,96 @@
     });
   }
 
+  // -- charts --------------------------------------------------------------------------------
+
+  // The numbers come counted from the server (the page's JSON); Chart.js (vendored beside this
+  // script) only draws them. No animation: a chart is read, not watched.
+  const OUTCOME_COLOURS = {
+    completed: "#2e7d32",
+    transferred: "#1565c0",
+    cancelled: "#8d6e63",
+    gave_up: "#b26a00",
+    abandoned: "#c62828",
+    error: "#6a1b9a",
+  };
+  const PALETTE = ["#1565c0", "#2e7d32", "#b26a00", "#6a1b9a", "#00838f", "#c62828", "#5d4037"];
+
+  function drawCharts(source) {
+    if (!window.Chart) return;
+    const data = JSON.parse(source.textContent);
+    const common = { animation: false, responsive: true, maintainAspectRatio: false };
+    const stacked = {
+      x: { stacked: true },
+      y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+    };
+    function series(map, colours) {
+      return Object.keys(map).map((name, i) => ({
+        label: name,
+        data: map[name],
+        backgroundColor: (colours && colours[name]) || PALETTE[i % PALETTE.length],
+      }));
+    }
+    const made = {
+      outcomes: {
+        type: "bar",
+        data: { labels: data.labels, datasets: series(data.by_outcome, OUTCOME_COLOURS) },
+        options: Object.assign({ scales: stacked }, common),
+      },
+      flows: {
+        type: "bar",
+        data: { labels: data.labels, datasets: series(data.by_flow) },
+        options: Object.assign({ scales: stacked }, common),
+      },
+      latency: {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: [
+            { label: "median (ms)", data: data.latency_p50, borderColor: "#1565c0", spanGaps: true },
+            { label: "p95 (ms)", data: data.latency_p95, borderColor: "#c62828", spanGaps: true },
+          ],
+        },
+        options: Object.assign({ scales: { y: { beginAtZero: true } } }, common),
+      },
+      model: {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: [
+            {
+              label: "turns with the model (%)",
+              data: data.model_share,
+              borderColor: "#6a1b9a",
+              spanGaps: true,
+            },
+          ],
+        },
+        options: Object.assign({ scales: { y: { beginAtZero: true, max: 100 } } }, common),
+      },
+      transfers: {
+        type: "bar",
+        data: {
+          labels: data.transfers.map((row) => row[0]),
+          datasets: [
+            {
+              label: "transferred calls",
+              data: data.transfers.map((row) => row[1]),
+              backgroundColor: "#1565c0",
+            },
+          ],
+        },
+        options: Object.assign(
+          { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+          common,
+        ),
+      },
+    };
+    document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
+      const config = made[canvas.dataset.chart];
+      if (config) new window.Chart(canvas, config);
+    });
+  }
+
   // -- diagrams: zoom, pan and a larger view ------------------------------------------------
 
   // The drawing keeps its own coordinates (its viewBox): zooming and moving only change
@@ -385,5 +475,7 @@
     const trying = document.getElementById("try-call");
     if (trying) tryCall(trying);
     document.querySelectorAll("figure[data-zoom]").forEach(zoomable);
+    const numbers = document.getElementById("charts-data");
+    if (numbers) drawCharts(numbers);
   });
 })();
