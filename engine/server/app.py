@@ -38,6 +38,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response
 
+from engine import tracing
 from engine.agent import Agent, CallInfo, Conversation, Resumable
 from engine.console import LiveFeed, MemoryLiveFeed
 from engine.flow import FlowAgent
@@ -213,6 +214,7 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
+        tracing.from_environment()  # traces only with the otel extra and an OTLP endpoint
         if model_configured(settings):
             # The openai package (hundreds of modules, 14 MiB) is loaded only for a model.
             from engine.llm import make_client, make_model

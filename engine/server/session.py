@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from engine import tracing
 from engine.agent import CallInfo, Greeting, Speech, Turn
 from engine.errors import LLMNoAnswer, LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
@@ -351,6 +352,20 @@ class Session:
             self.live.changed(state)  # a greeting that waited for the call details
 
     async def _respond(self, state: CallState, turn: Turn) -> None:
+        """Answer one request; traced as one span (:mod:`engine.tracing`), when tracing is on."""
+        attributes: dict[str, tracing.AttributeValue] = {
+            "dialplan.call_id": self.call_id,
+            "dialplan.response_id": turn.response_id,
+        }
+        with tracing.span("dialplan.turn", attributes) as span:
+            turns_before = len(state.turns)
+            try:
+                await self._answer(state, turn)
+            finally:
+                if tracing.enabled() and len(state.turns) > turns_before:
+                    span.set_attributes(turns.traced(state.turns[-1]))
+
+    async def _answer(self, state: CallState, turn: Turn) -> None:
         response_id = turn.response_id
         writer = self.writer
         control = NO_CONTROL
