@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -278,3 +279,58 @@ async def test_serve_starts_while_its_redis_is_down_and_takes_calls():
     assert "does not answer" in output  # said at start
     assert process.returncode == 0
     assert "hunter2" not in output
+
+
+def test_serve_on_this_machine_alone_opens_a_console_and_says_how_to_chat():
+    # A newcomer's `make run`: no token set, listening on loopback. The console comes on with
+    # a token made for this run, its link right under the listening line, then the chat.
+    port = free_port()
+    process = serve("--port", str(port), "--flow", "clinic_intake")
+    try:
+        wait_healthy(port, process)
+        time.sleep(0.5)  # the first log lines of the worker
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = finish(process, 10)
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "listening on" in line)
+    console, tried, chat = lines[start + 1 : start + 4]
+    link = re.search(r"console: (http://\S+)", console)
+    assert link and link.group(1).startswith(f"http://127.0.0.1:{port}/console?token=")
+    assert "(a token made for this run)" in console
+    assert '"Try a call" page talks to the flows' in tried and "clinic_intake" in tried
+    assert chat.startswith("chat:    dialplan chat clinic_intake")
+    # What a newcomer cannot act on stays out of the way until it is configured.
+    assert "platform.webhooks_refused" not in output and "Running on" not in output
+
+    # Anywhere else (a service on 0.0.0.0), no console without a token someone chose.
+    other = free_port()
+    exposed = serve("--host", "0.0.0.0", "--port", str(other), "--flow", "clinic_intake")
+    try:
+        wait_healthy(other, exposed)
+        missing = httpx.get(f"http://127.0.0.1:{other}/console")
+    finally:
+        exposed.send_signal(signal.SIGINT)
+        said = finish(exposed, 10)
+    assert missing.status_code == 404 and "console:" not in said
+
+
+def test_the_made_console_token_signs_a_browser_in():
+    port = free_port()
+    process = serve("--port", str(port), "--flow", "clinic_intake")
+    try:
+        wait_healthy(port, process)
+        assert process.stdout is not None
+        link = None
+        for _ in range(20):  # bounded: the banner is the first lines
+            found = re.search(r"console: (http://\S+)", process.stdout.readline())
+            if found:
+                link = found.group(1)
+                break
+        assert link is not None
+        with httpx.Client(follow_redirects=True) as browser:
+            page = browser.get(link)
+        assert page.status_code == 200 and "<h1>Live calls</h1>" in page.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        finish(process, 10)

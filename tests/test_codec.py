@@ -27,8 +27,14 @@ async def test_a_call_comes_back_whole(agent):
     call = CallInfo("call_c", flow="clinic_intake", query={"t": "1"}, details={"from_number": "+1"})
     state = CallState(call, agent.start(call), greeted=True, interrupt_id=2)
     state.agent_config = {"responsiveness": 0.4}
-    state.transcript = Transcript.of([{"role": "user", "content": "Dana Scully", "words": [1]}])
+    state.transcript = Transcript.of(
+        [
+            {"role": "agent", "content": "Hello.", "words": [1]},  # odd words: untimed
+            {"role": "user", "content": "Dana Scully", "words": [{"start": 2, "end": 2.5}] * 2},
+        ]
+    )
     state.ended_by, state.transfer_number, state.connections = "transfer", "+14155550100", 2
+    state.closed_at = 1764031800.5
     turn = Turn(1, (Utterance("user", "Dana Scully"),), call)
     said = [
         part.text async for part in state.conversation.respond(turn) if isinstance(part, Speech)
@@ -40,7 +46,13 @@ async def test_a_call_comes_back_whole(agent):
     assert again.call == call and again.details_arrived.is_set()
     assert (again.greeted, again.interrupt_id, again.connections) == (True, 2, 2)
     assert again.agent_config == {"responsiveness": 0.4}
-    assert again.transcript.utterances() == (Utterance("user", "Dana Scully"),)
+    assert again.transcript.utterances() == (
+        Utterance("agent", "Hello."),
+        Utterance("user", "Dana Scully"),
+    )
+    # When each line was said goes along (not every word): the record needs it.
+    assert again.transcript.spans() == ((None, None), (2.0, 2.5))
+    assert again.closed_at == 1764031800.5
     assert (again.ended_by, again.transfer_number, again.recorded) == (
         "transfer",
         "+14155550100",

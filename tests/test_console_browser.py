@@ -197,3 +197,212 @@ async def test_trying_a_call_books_a_table(browser, server, table_book):
     await page.get_by_role("link", name=f"Read the record of {call_id}").click()
     await expect(page.get_by_role("heading", name=f"Call {call_id}")).to_be_visible()
     await expect(page.get_by_text("completed", exact=True)).to_be_visible()
+
+
+# -- everything about a call, many calls, charts ----------------------------------------------
+
+
+@pytest.fixture
+def quick(console_server, no_llm, receiver_down):  # type: ignore[no-untyped-def]
+    """A console server whose calls are recorded as soon as their socket closes, with a
+    webhook whose receiver refuses everything (its one attempt is given up)."""
+    return console_server(
+        call_details_wait=0.05,
+        call_grace=0,
+        webhook_url=receiver_down.url,
+        webhook_secret="whsec-test-key",
+        webhook_attempts=1,
+    )
+
+
+@pytest.fixture
+def receiver_down():  # type: ignore[no-untyped-def]
+    from engine.testing.webhook import WebhookReceiver
+
+    with WebhookReceiver(fail=1000, status=503) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+async def quick_browser(quick: ServerThread) -> AsyncIterator[Any]:
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def clinic_call(server: ServerThread, call_id: str, number: str, name: str) -> None:
+    async with PlatformCall.connect(server.url(call_id, "clinic_intake")) as call:
+        await call.call_details(call_id=call_id, from_number=number, to_number="+14155550100")
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say(f"My name is {name}", spoken=(2.0, 3.5))
+        await dialog.say("I'd like a person please")  # the clinic transfers to the desk
+
+
+async def recorded(server: ServerThread, *call_ids: str) -> None:
+    import asyncio
+
+    from engine.records import Database
+
+    database = Database(server.settings.database_url or "")
+    try:
+        for _ in range(200):  # bounded: 200 x 25 ms
+            if all(database.call(c) is not None for c in call_ids):
+                return
+            await asyncio.sleep(0.025)
+    finally:
+        database.close()
+    raise AssertionError(f"not all of {call_ids} recorded")
+
+
+def platform_reported(server: ServerThread, call_id: str) -> None:
+    from datetime import UTC, datetime
+
+    from engine.phone import EventStore, PlatformEvent
+    from engine.records import Database
+
+    database = Database(server.settings.database_url or "")
+    try:
+        report = {
+            "call_id": call_id,
+            "call_status": "ended",
+            "disconnection_reason": "call_transfer",
+            "recording_url": "https://recordings.example/call.wav",
+            "call_cost": {"combined_cost": 12.5},
+            "call_analysis": {"call_summary": "Asked for a person.", "user_sentiment": "Neutral"},
+        }
+        event = PlatformEvent("call_analyzed", call_id, report, datetime.now(UTC))
+        EventStore(database).add(event)
+    finally:
+        database.close()
+
+
+async def test_a_calls_page_holds_everything_and_its_diagram_zooms(quick_browser, quick):
+    server = quick
+    await clinic_call(server, "call_whole", "+14155550123", "Dana Scully")
+    await recorded(server, "call_whole")
+    platform_reported(server, "call_whole")
+    page = await signed_in(quick_browser, server, "/console/calls/call_whole")
+    await expect(page.get_by_role("heading", name="Call call_whole")).to_be_visible()
+
+    reported = page.get_by_role("region", name="What the platform reported")
+    await expect(reported).to_contain_text("call transfer")
+    await expect(reported).to_contain_text("$0.12 (12.5 US cents)")
+    await expect(reported.get_by_role("table", name="The platform's analysis")).to_contain_text(
+        "Asked for a person."
+    )
+    audio = reported.locator("audio")
+    assert await audio.get_attribute("src") == "https://recordings.example/call.wav"
+    await expect(reported.get_by_role("link", name="Download the recording")).to_be_visible()
+
+    # The whole conversation, each line with when it was said, the transfer line last.
+    lines = page.get_by_role("region", name="Transcript").get_by_role("listitem")
+    await expect(lines).to_have_count(5)
+    await expect(lines.nth(1)).to_contain_text("0:02")  # the platform's word timings
+    await expect(lines.last).to_contain_text("answered in")
+    await expect(lines.last).to_contain_text("front desk")
+
+    # Its webhook event, given up: the receiver refused it.
+    webhook = page.get_by_role("region", name="Webhook")
+    await expect(webhook).to_contain_text("given up")
+    await expect(webhook).to_contain_text("HTTP 503")
+    await expect(webhook).to_contain_text("dialplan calls redeliver --call call_whole")
+
+    # The diagram: zoom in, move it, a larger view, and back.
+    figure = page.locator("figure.diagram")
+    await expect(figure.get_by_role("toolbar", name="Diagram view")).to_be_visible()
+    await figure.get_by_role("button", name="Zoom in").click()
+    assert await figure.get_attribute("data-scale") == "1.25"
+    frame = figure.locator(".diagram-frame")
+    before = await frame.locator("svg").get_attribute("viewBox")
+    await frame.scroll_into_view_if_needed()
+    box = await frame.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + 200, box["y"] + 100)
+    await page.mouse.down()
+    await page.mouse.move(box["x"] + 120, box["y"] + 60, steps=4)
+    await page.mouse.up()
+    assert await frame.locator("svg").get_attribute("viewBox") != before  # moved
+    await figure.get_by_role("button", name="Larger view").click()
+    await expect(figure).to_have_class("diagram diagram--zoomable diagram--large")
+    large = await frame.bounding_box()
+    viewport = page.viewport_size
+    assert large is not None and viewport is not None
+    assert large["width"] > 0.9 * viewport["width"] and large["height"] > box["height"]
+    await page.keyboard.press("Escape")
+    await expect(figure).to_have_class("diagram diagram--zoomable")
+    await figure.get_by_role("button", name="Fit").click()
+    assert await figure.get_attribute("data-scale") == "1.00"
+
+
+async def test_calls_are_searched_by_number_and_words_and_exported(quick_browser, quick):
+    server = quick
+    await clinic_call(server, "call_dana", "+14155550123", "Dana Scully")
+    await clinic_call(server, "call_fox", "+16505550199", "Fox Mulder")
+    await recorded(server, "call_dana", "call_fox")
+    page = await signed_in(quick_browser, server, "/console/calls")
+    await page.get_by_label("Phone number").fill("650 555")
+    await page.get_by_role("button", name="Search").click()
+    results = page.get_by_role("table")
+    await expect(results.get_by_role("row")).to_have_count(2)
+    await expect(results).to_contain_text("call_fox")
+
+    await page.get_by_label("Phone number").fill("")
+    await page.get_by_label("Words said").fill("dana scully")
+    await page.get_by_role("button", name="Search").click()
+    await expect(results.get_by_role("row")).to_have_count(2)
+    await expect(results).to_contain_text("call_dana")
+
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="CSV").click()
+    file = await (await download.value).path()
+    rows = file.read_text().splitlines()
+    assert rows[0].startswith("call_id,flow,flow_version,started_at")
+    assert len(rows) == 2 and rows[1].startswith("call_dana,clinic_intake,")
+
+
+async def test_the_charts_draw_the_calls(quick_browser, quick):
+    server = quick
+    await clinic_call(server, "call_c1", "+14155550123", "Dana Scully")
+    await clinic_call(server, "call_c2", "+14155550124", "Fox Mulder")
+    await recorded(server, "call_c1", "call_c2")
+    page: Page = await quick_browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    page.set_default_timeout(WAIT_MS)
+    await page.goto(server.http(f"/console/charts?token={CONSOLE_TOKEN}"))
+    await expect(page.get_by_role("heading", name="Charts")).to_be_visible()
+    await expect(page.locator("#charts-summary")).to_contain_text("2 call(s)")
+    for key in ("outcomes", "flows", "latency", "model", "transfers"):
+        canvas = page.locator(f"#chart-{key}")
+        await expect(canvas).to_be_visible()
+        drawn = await page.evaluate(
+            """(id) => {
+                const chart = window.Chart.getChart(document.getElementById(id));
+                if (!chart) return null;
+                const canvas = chart.canvas;
+                const pixels = canvas.getContext("2d").getImageData(
+                    0, 0, canvas.width, canvas.height).data;
+                let inked = 0;
+                for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked++;
+                return {datasets: chart.data.datasets.map((d) => d.data), inked: inked};
+            }""",
+            f"chart-{key}",
+        )
+        assert drawn is not None and drawn["inked"] > 500, key
+        if key == "outcomes":
+            totals = [sum(v or 0 for v in data) for data in drawn["datasets"]]
+            assert sum(totals) == 2
+        if key == "transfers":
+            assert drawn["datasets"] == [[2]]
+    table = page.get_by_role("region", name="Transfers by reason")
+    await table.get_by_text("The numbers").click()
+    await expect(table.get_by_role("row")).to_have_count(2)  # the header and one reason
+    # No script error, nothing the CSP refused, nothing missing (but the browser's own icon).
+    assert [url for url in missing if not url.endswith("/favicon.ico")] == []
+    assert [p for p in problems if not p.startswith("Failed to load resource")] == []

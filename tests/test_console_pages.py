@@ -254,7 +254,7 @@ async def test_a_past_call_page_masks_sensitive_values_and_they_are_never_search
 
 @pytest.mark.needs("dot")
 async def test_a_past_call_shows_its_path_on_the_flow_and_as_text(
-    console_server, project, no_llm, monkeypatch
+    console_server, project, no_llm, monkeypatch, tmp_path
 ):
     settings = {"flows_dir": project / "flows", "prompts_dir": project / "prompts"}
     server = console_server(flow="member", **settings)
@@ -397,3 +397,113 @@ def test_every_page_names_its_landmarks_and_labels(console_server, no_llm):
             assert '<main id="main"' in page and '<nav aria-label="Console">' in page
             assert page.count("<h1") == 1
             assert 'aria-current="page"' in page
+
+
+async def test_calls_are_found_by_number_call_id_and_words_but_never_by_a_secret(member_server):
+    server = member_server
+    for call_id, number in (("call_a1", "+14155550123"), ("call_b2", "+14155550999")):
+        async with PlatformCall.connect(server.url(call_id, "member")) as call:
+            await call.call_details(call_id=call_id, from_number=number, to_number="+15550100")
+            dialog = Dialog(call)
+            await dialog.start()
+            await dialog.say("Dana Scully" if call_id == "call_a1" else "Fox Mulder")
+            await dialog.say("AB-12345")
+        await recorded(server.settings.database_url, call_id)
+
+    async def found(**params: str) -> list[str]:
+        async with signed_in(server) as client:
+            page = await client.get("/console/calls", params=params)
+        assert page.status_code == 200, page.text
+        return sorted(c for c in ("call_a1", "call_b2") if f">{c}</a>" in page.text)
+
+    assert await found(number="(415) 555-0123") == ["call_a1"]  # digits, any spelling
+    assert await found(number="5550100") == ["call_a1", "call_b2"]  # the number called too
+    assert await found(call_id="B2") == ["call_b2"]
+    assert await found(said="fox MULDER") == ["call_b2"]
+    assert await found(said="member number") == ["call_a1", "call_b2"]  # the agent's words
+    assert await found(said="AB-12345") == []  # a sensitive value, said by the caller
+    assert await found(said="Dana", call_id="b2") == []
+    async with signed_in(server) as client:
+        wrong = await client.get("/console/calls", params={"number": "Dana"})
+    assert "a phone number has digits" in wrong.text
+
+
+async def test_the_export_is_the_file_calls_export_writes_for_the_search(
+    console_server, project, no_llm, monkeypatch, tmp_path
+):
+    from click.testing import CliRunner
+
+    from engine.cli.main import main
+
+    server = console_server(
+        flows_dir=project / "flows", prompts_dir=project / "prompts", flow="member", call_grace=0
+    )
+    await member_call(server, "call_x1", "Dana Scully", "AB-12345")
+    await member_call(server, "call_x2", "Fox Mulder")
+    for call_id in ("call_x1", "call_x2"):
+        await recorded(server.settings.database_url, call_id)
+    async with signed_in(server) as client:
+        page = await client.get("/console/calls", params={"flow": "member"})
+        assert "/console/calls/export?flow=member&amp;format=csv" in page.text
+        csv_file = await client.get("/console/calls/export?flow=member&format=csv")
+        jsonl_file = await client.get("/console/calls/export?flow=member&format=jsonl")
+        bad = await client.get("/console/calls/export?format=xlsx")
+    assert csv_file.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv_file.headers["content-disposition"]
+    assert bad.status_code == 400
+    monkeypatch.setenv("DIALPLAN_DATABASE_URL", server.settings.database_url)
+    for fmt, served in (("csv", csv_file), ("jsonl", jsonl_file)):
+        file = tmp_path / f"calls.{fmt}"
+        command = ["calls", "export", "--format", fmt, "--flow", "member", "-o", str(file)]
+        written = await asyncio.to_thread(CliRunner().invoke, main, command)
+        assert written.exit_code == 0, written.output
+        assert served.content == file.read_bytes()  # the very same file
+    assert "AB-12345" not in csv_file.text and "Dana Scully" in csv_file.text
+
+
+async def test_a_past_call_shows_what_the_platform_reported_and_its_webhook_events(
+    console_server, no_llm, call_log
+):
+    from engine.phone import EventStore, PlatformEvent
+    from engine.records import Outbox
+
+    server = console_server(call_grace=0)
+    async with PlatformCall.connect(server.url("call_rich", "clinic_intake")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say("Dana Scully", spoken=(3.0, 4.2))
+    await recorded(call_log, "call_rich")
+    database = Database(call_log)
+    try:
+        report = {
+            "call_id": "call_rich",
+            "disconnection_reason": "user_hangup",
+            "recording_url": "https://rec.example/call_rich.wav",
+            "public_log_url": "javascript:alert(1)",  # never a link
+            "call_cost": {"combined_cost": 7.25},
+            "call_analysis": {"call_summary": "The caller hung up.", "user_sentiment": "Neutral"},
+        }
+        EventStore(database).add(PlatformEvent("call_analyzed", "call_rich", report, date_now()))
+        record = database.call("call_rich")
+        assert record is not None
+        (event_id,) = database.save(record, ["call.ended"])
+    finally:
+        database.close()
+    async with signed_in(server) as client:
+        page = await client.get("/console/calls/call_rich")
+    text = page.text
+    assert 'src="https://rec.example/call_rich.wav"' in text and "<audio" in text
+    assert "user hangup" in text and "$0.07 (7.25 US cents)" in text
+    assert "The caller hung up." in text and "javascript:" not in text
+    assert event_id in text and "call.ended" in text and "pending" in text
+    assert "media-src 'self' https:" in page.headers["content-security-policy"]
+    # The timed transcript: when the greeting went out, and how long it took.
+    assert '<time class="at" title="from the platform' in text and ">0:03</time>" in text
+    assert "answered in" in text
+    _ = Outbox  # the page reads the same outbox the redeliver command does
+
+
+def date_now():  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

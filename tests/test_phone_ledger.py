@@ -103,8 +103,61 @@ def test_an_event_is_kept_once_per_call_and_settles_the_placement_it_names(datab
     store = EventStore(database)
     call = {"call_id": "call_7", "metadata": {"dialplan": {"placement": placement.id}}}
     event = PlatformEvent("call_started", "call_7", call, datetime.now(UTC))
-    assert store.add(event) is True
-    assert store.add(event) is False  # the platform's retry
-    assert store.add(PlatformEvent("call_ended", "call_7", call, datetime.now(UTC))) is True
+    assert store.add(event).new is True
+    assert store.add(event).new is False  # the platform's retry
+    assert store.add(PlatformEvent("call_ended", "call_7", call, datetime.now(UTC))).new
     found = ledger.get(placement.id)
     assert found is not None and (found.status, found.call_id) == ("placed", "call_7")
+
+
+def test_the_webhook_carries_the_placement_and_late_platform_facts_follow_up(database, ledger):
+    import orjson
+
+    from engine.agent import CallInfo, CallSummary
+    from engine.records import CallFacts, Outbox, build_record
+
+    placement = begin(ledger, row=3)
+    store = EventStore(database, follow_ups=True)
+    call = {"call_id": "call_8", "metadata": {"dialplan": {"placement": placement.id}}}
+    started = PlatformEvent("call_started", "call_8", call, datetime.now(UTC))
+    assert store.add(started).queued is None  # the call goes on: its end will carry this
+
+    facts = CallFacts(
+        call=CallInfo("call_8"),
+        summary=CallSummary(flow="booking", slots={"name": "Dana"}),
+        turns=(),
+        transcript=(),
+        started_at=datetime.now(UTC).timestamp() - 5,
+        ended_at=datetime.now(UTC).timestamp(),
+        ended_by="hang_up",
+    )
+    database.save(build_record(facts), ["call.ended"])
+    ended = {
+        **call,
+        "disconnection_reason": "agent_hangup",
+        "recording_url": "https://rec.example/call_8.wav",
+        "call_cost": {"combined_cost": 42.5},
+    }
+    late = store.add(PlatformEvent("call_ended", "call_8", ended, datetime.now(UTC)))
+    summary = {"call_summary": "Booked a table.", "call_successful": True}
+    analysis = {**ended, "call_analysis": summary}
+    analyzed = store.add(PlatformEvent("call_analyzed", "call_8", analysis, datetime.now(UTC)))
+    assert late.queued and analyzed.queued
+    assert store.add(PlatformEvent("call_analyzed", "call_8", analysis, datetime.now(UTC))) == (
+        type(late)(False)  # the platform's retry queues nothing more
+    )
+
+    rows = Outbox(database).events("call_8")
+    bodies = [orjson.loads(row.body) for row in rows]
+    assert [b["event"] for b in bodies] == ["call.ended", "call.updated", "call.analyzed"]
+    end, update, analysis_event = bodies
+    # The end itself: how dialplan placed the call, and what the platform said so far.
+    assert end["call"]["placed"]["batch"] == "people" and end["call"]["placed"]["row"] == 3
+    assert end["call"]["platform"]["events"] == ["call_started"]
+    assert update["platform_event"] == "call_ended"
+    report = update["call"]["platform"]
+    assert report["recording_url"] == "https://rec.example/call_8.wav"
+    assert (report["cost"], report["cost_unit"]) == (42.5, "USD cents")
+    assert report["disconnection_reason"] == "agent_hangup"
+    assert analysis_event["call"]["platform"]["analysis"]["call_summary"] == "Booked a table."
+    assert analysis_event["call"]["placed"]["id"] == placement.id

@@ -90,7 +90,7 @@ async def test_a_whole_call_leaves_its_record_and_a_signed_webhook(serve, receiv
         await call.call_details(call_id="call_whole", **DETAILS)
         dialog = Dialog(call)
         await dialog.start()
-        await dialog.say("My name is Dana Scully")
+        await dialog.say("My name is Dana Scully", spoken=(2.5, 4.0))
         answer = await dialog.say("XG4471209")
         assert answer.flag("end_call") is True
         await call.close()
@@ -108,7 +108,19 @@ async def test_a_whole_call_leaves_its_record_and_a_signed_webhook(serve, receiv
     assert record.sensitive == ["member_id"]
     assert record.path == ["ask_name", "ask_member", "done"]
     assert record.ended_at is not None and record.duration_s is not None
-    assert [u["role"] for u in record.transcript] == ["agent", "user", "agent", "user"]
+    # The whole conversation: the goodbye too, which no transcript of the platform held.
+    roles = [u["role"] for u in record.transcript]
+    assert roles == ["agent", "user", "agent", "user", "agent"]
+    hello, name, ask, member, goodbye = record.transcript
+    assert goodbye["content"] == f"I have member number {MASK}. Goodbye!"
+    # When each line was said: the platform's word timings where it sent them, else the
+    # server's clock; each answer with how long the caller waited for its first words.
+    assert (name["start"], name["end"], name["timing"]) == (2.5, 4.0, "platform")
+    assert member["timing"] == "server" and member["start"] is None and member["end"] >= 0
+    assert hello["response_id"] == 0 and hello["timing"] == "server"
+    assert (ask["response_id"], goodbye["response_id"]) == (1, 2)
+    assert goodbye["latency_ms"] == round(record.turns[2].first_speech_ms or -1)
+    assert ask["start"] <= goodbye["start"] <= record.duration_s + 0.01  # to the 100th
     greeting, first, second = record.turns
     assert greeting.kind == "greeting" and greeting.said.startswith("Hi, this is Acme")
     assert (first.state_before, first.state_after, first.plan) == ("ask_name", "ask_member", "move")
@@ -143,6 +155,18 @@ async def test_a_caller_who_hangs_up_mid_flow_still_leaves_what_was_collected(se
     assert record.outcome == "abandoned"
     assert record.slots == {"name": "Dana Scully"}
     assert record.path == ["ask_name", "ask_member"]
+
+
+async def test_an_abandoned_call_ends_when_the_caller_left_not_after_the_grace(serve, call_log):
+    server = serve(call_grace=1.5)
+    async with PlatformCall.connect(server.url("call_short")) as call:
+        await Dialog(call).start()
+        await call.close()  # a one-second call: the caller hangs up after the greeting
+
+    record = await record_of(call_log, "call_short")
+    assert record.outcome == "abandoned"
+    assert record.duration_s is not None and record.duration_s < 1.0  # not 1.5 s of grace
+    assert [u["content"][:14] for u in record.transcript] == ["Hi, this is Ac"]
 
 
 async def test_a_transfer_is_sent_at_once_then_the_end(serve, receiver, call_log):

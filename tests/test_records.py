@@ -85,6 +85,42 @@ def test_migrations_create_the_tables_in_an_empty_database_and_match_the_models(
     db.migrate()  # at head already: nothing to do, nothing breaks
 
 
+def test_the_figures_of_calls_kept_before_them_are_filled_in_by_the_migration(tmp_path):
+    import sqlalchemy as sa
+    from alembic import command
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")  # a call log of the release before
+    calls = sa.Table("calls", sa.MetaData(), autoload_with=database.engine)
+    turns = [
+        {"response_id": 0, "kind": "greeting", "outcome": "complete", "first_speech_ms": 5.0},
+        {"response_id": 1, "kind": "response", "first_speech_ms": 250.0, "model": {"requests": 1}},
+    ]
+    now = datetime.now(UTC)
+    with database.engine.begin() as connection:
+        connection.execute(
+            calls.insert().values(
+                call_id="call_old", flow="intake", started_at=now, outcome="gave_up",
+                slots={}, sensitive=[], metadata={}, dynamic_variables={}, details={},
+                path=["ask"], actions=[], transcript=[], turns=turns, writes=1, updated_at=now,
+            )
+        )  # fmt: skip
+    database.migrate()
+    assert database.revision() == SCHEMA_REVISION
+    (old,) = database.figures(since=now - timedelta(minutes=1))
+    assert old.stats == {
+        "answered": 1,
+        "model": 1,
+        "first_speech_ms": [5.0, 250.0],
+        "transfer_reason": "gave up",
+    }
+    database.close()
+
+
 def test_the_newest_revision_is_the_one_a_current_call_log_is_recognised_by(db):
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -7,8 +7,10 @@ file.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from engine.agent import CallInfo, CallSummary
 from engine.records import CallFacts, CallLog, Database, Outbox, sign, verify
@@ -183,3 +186,77 @@ async def test_the_readme_receiver_verifies_real_deliveries_and_refuses_forged_o
         process.communicate(timeout=10)  # reaps it and closes its pipe
     event, call_id, slots = line.split(" ", 2)
     assert (event, call_id, orjson.loads(slots)) == ("call.ended", "call_readme", {})
+
+
+async def test_events_carry_a_standard_webhooks_signature_its_library_verifies(call_log):
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    key = "whsec_" + base64.b64encode(b"a key of thirty-two random bytes").decode()
+    for secret, receiver_key in ((SECRET, SECRET.encode()), (key, key)):
+        with WebhookReceiver() as receiver:
+            log = CallLog(
+                Settings(database_url=call_log, webhook_url=receiver.url, webhook_secret=secret)
+            )
+            await log.start()
+            try:
+                log.write(facts(f"call_std_{len(secret)}"))
+                (delivery,) = await asyncio.to_thread(receiver.wait, 1)
+            finally:
+                await log.stop()
+        headers = {k.lower(): v for k, v in delivery.headers.items()}
+        assert headers["webhook-id"] == delivery.event_id == delivery.json["id"]
+        # The receiver's side, as Standard Webhooks' own library checks it.
+        assert Webhook(receiver_key).verify(delivery.body, headers)["id"] == delivery.event_id
+        with pytest.raises(WebhookVerificationError):
+            Webhook(receiver_key).verify(delivery.body + b" ", headers)
+        # And the signature existing receivers check, with the secret as it is.
+        assert verify(secret.encode(), delivery.body, delivery.signature)
+
+
+async def test_given_up_events_are_listed_and_sent_again_once_the_receiver_is_up(
+    start_server, call_log
+):
+    from click.testing import CliRunner
+
+    from engine.cli.main import main
+
+    # Down: its port is held (bound, not listening: connections are refused) until it is up,
+    # so that the server cannot take it for its own.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    receiver = WebhookReceiver(port=holder.getsockname()[1])
+    server = start_server(
+        call_grace=0, webhook_url=receiver.url, webhook_secret=SECRET, webhook_attempts=2
+    )
+    async with PlatformCall.connect(server.url("call_down")) as call:
+        await Dialog(call).start()
+        await call.close()
+    for _ in range(200):  # bounded: until both attempts failed and it was given up
+        found = events(call_log)
+        if found and found[0].failed_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    (event,) = found
+    assert event.failed_at is not None and event.attempts == 2
+
+    cli = CliRunner()
+    listed = await asyncio.to_thread(cli.invoke, main, ["calls", "redeliver"])
+    assert listed.exit_code == 0, listed.output
+    assert event.id in listed.output and "call_down" in listed.output
+    assert "given up" in listed.output and event.last_error in listed.output
+
+    holder.close()
+    with receiver:  # the receiver is up, on that URL
+        sent = await asyncio.to_thread(cli.invoke, main, ["calls", "redeliver", "--all"])
+        assert sent.exit_code == 0, sent.output
+        assert "1 event(s) queued again" in sent.output
+        (delivery,) = await asyncio.to_thread(receiver.wait, 1, 15.0)
+    assert delivery.event_id == event.id and delivery.body == event.body.encode()
+    for _ in range(100):  # bounded: until the delivery is written down
+        (again,) = events(call_log)
+        if again.delivered_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert (again.delivered_at is not None, again.requeues, again.attempts) == (True, 1, 1)
+    nothing = await asyncio.to_thread(cli.invoke, main, ["calls", "redeliver"])
+    assert "no webhook event failed or was given up" in nothing.output

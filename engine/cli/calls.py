@@ -6,11 +6,9 @@ them, are masked unless ``--reveal`` is given.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -27,6 +25,7 @@ from engine.records import (
     TurnRecord,
     masked,
 )
+from engine.records.export import export
 
 from . import _settings
 from ._group import LazyCommand, LazyGroup
@@ -37,21 +36,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-FIXED_COLUMNS = (
-    "call_id",
-    "flow",
-    "flow_version",
-    "started_at",
-    "ended_at",
-    "duration_s",
-    "outcome",
-    "from_number",
-    "to_number",
-    "direction",
-    "transfer_number",
-)
-PHONE_COLUMNS = ("batch", "batch_row", "disconnection_reason", "recording_url")
-"""From how dialplan placed the call and what the platform's events said."""
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -146,6 +130,11 @@ INSIGHTS = {
         "engine.cli.insights",
         "show_funnel",
         "Where FLOW's callers drop: per state, calls entered, left and ended (by outcome).",
+    ),
+    "redeliver": LazyCommand(
+        "engine.cli.redeliver",
+        "redeliver",
+        "List the webhook events that failed or were given up; send chosen ones again.",
     ),
 }
 """Subcommands of their own module, loaded when they run (they import the flows' engine)."""
@@ -262,11 +251,7 @@ def export_calls(
     """Every call (matching the filters), oldest first, for a spreadsheet or a script."""
     found = list(reversed(_records(database_url, flow, since, outcomes, reveal)))
     out = output or sys.stdout
-    if fmt == "jsonl":
-        for record in found:
-            out.write(orjson.dumps(record.to_json()).decode() + "\n")
-    else:
-        out.write(to_csv(found))
+    out.write(export(found, "jsonl" if fmt == "jsonl" else "csv"))
     if output is not None:
         click.echo(f"{len(found)} call(s) written to {output.name}", err=True)
 
@@ -352,33 +337,6 @@ def to_test(call_id: str, output: Path | None, force: bool, database_url: str | 
 
 def _file_safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "call"
-
-
-def to_csv(records: Iterable[CallRecord]) -> str:
-    """One row per call: the call's fields, then one column per slot (first seen, first)."""
-    records = list(records)
-    slots: dict[str, str] = {}
-    for record in records:
-        for name in record.slots:
-            taken = name in FIXED_COLUMNS or name in PHONE_COLUMNS
-            column = name if not taken else f"slot_{name}"
-            slots.setdefault(name, column)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([*FIXED_COLUMNS, *PHONE_COLUMNS, *slots.values()])
-    for record in records:
-        data = record.to_json()
-        row = [_cell(data.get(column)) for column in FIXED_COLUMNS]
-        placed, report = record.placed, record.platform
-        row += [
-            _cell(placed.batch if placed else None),
-            _cell(placed.row if placed else None),
-            _cell(report.disconnection_reason if report else None),
-            _cell(report.recording_url if report else None),
-        ]
-        row += [_cell(record.slots.get(name)) for name in slots]
-        writer.writerow(row)
-    return buffer.getvalue()
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -528,13 +486,3 @@ def _short(value: Any, limit: int = 40) -> str:
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool | int | float):
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return _json(value)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import errno
 import importlib.util
+import ipaddress
 import os
+import secrets
+import shlex
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import click
+from pydantic import SecretStr
 
 from engine import __version__
+from engine.project import Project
 from engine.records import Database, RecordsError
 from engine.settings import Settings
 
@@ -82,6 +88,9 @@ def serve(reload: bool, **flags: object) -> None:
     if problems:
         raise OperatorError(problems)
     _check_store(settings)
+    made_token = settings.console_token is None and loopback(settings.host)
+    if made_token:
+        settings = _with_console_token(settings)
 
     from engine.server import hypercorn_config
 
@@ -94,7 +103,18 @@ def serve(reload: bool, **flags: object) -> None:
         err=True,
     )
     if settings.console_token is not None:
-        click.echo(f"console: {console_link(settings, sys.stderr.isatty())}", err=True)
+        # A token made for this run opens a console only this machine reaches: its link is
+        # the one way in, so it is printed wherever the output goes.
+        link = console_link(settings, made_token or sys.stderr.isatty())
+        note = "  (a token made for this run)" if made_token else ""
+        click.echo(f"console: {link}{note}", err=True)
+        if made_token:
+            flows = project.flow_names() if project.agent_kind == "flow" else []
+            what = f"the flows {', '.join(flows)}" if flows else "the agent"
+            click.echo(f'         its "Try a call" page talks to {what}', err=True)
+    chat = _chat_command(project)
+    if chat is not None:
+        click.echo(f"chat:    {chat}  (be the caller in this terminal)", err=True)
     if reload:  # development: hypercorn's reloader (in a child process) binds on its own
         from hypercorn.run import run
 
@@ -140,6 +160,45 @@ def _why_not(exc: OSError) -> str:
 def _close(sockets: Sockets) -> None:
     for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
         sock.close()
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is reached from this machine only (``127.0.0.1``, ``::1``, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _with_console_token(settings: Settings) -> Settings:
+    """``settings`` with a console token made for this run (workers get it too).
+
+    A newcomer's ``make run`` serves this machine only: the console is there to look at
+    without setting anything up. Elsewhere a console needs a token someone chose.
+    """
+    token = secrets.token_urlsafe(18)
+    _export("console_token", token)  # worker processes read their settings from the env
+    return settings.model_copy(update={"console_token": SecretStr(token)})
+
+
+def _chat_command(project: Project) -> str | None:
+    """How to talk to the default flow in the terminal, as this command was run (or None)."""
+    if project.agent_kind != "flow":
+        return None
+    names = project.flow_names()
+    flow = project.default_flow() or (sorted(names)[0] if names else None)
+    if flow is None:
+        return None
+    program = Path(sys.argv[0])
+    shown = "dialplan"
+    if program.name == "dialplan":
+        try:
+            shown = str(program.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            shown = "dialplan"  # on the PATH, or elsewhere: its name says enough
+    return f"{shlex.quote(shown)} chat {shlex.quote(flow)}"
 
 
 def call_url(settings: Settings) -> str:

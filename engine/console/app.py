@@ -16,7 +16,7 @@ from importlib.resources import files as package_files
 import structlog
 from quart import Blueprint, Response, redirect, request
 
-from . import calls, flows, live, trying
+from . import calls, charts, flows, live, trying
 from .auth import safe_next, same_origin, to_sign_in, without_token
 from .context import ConsoleContext
 from .render import page
@@ -29,6 +29,8 @@ SECURITY_HEADERS = {
     # markup still could not run. The try-a-call page speaks to the server's own WebSocket.
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        # A call's recording plays from the platform's storage, over HTTPS only.
+        "media-src 'self' https:; "
         "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -99,7 +101,7 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
 
     @bp.get("/console/static/<name>")
     async def static(name: str) -> Response:
-        # Two small files, read once: served from memory, revalidated by their digest.
+        # A few files, read once: served from memory, revalidated by their digest.
         found = files.get(name)
         if found is None:
             return Response("not found", 404, content_type="text/plain")
@@ -128,6 +130,7 @@ def console_blueprint(context: ConsoleContext) -> Blueprint:
 
     live.register(bp, context)
     calls.register(bp, context)
+    charts.register(bp, context)
     flows.register(bp, context)
     trying.register(bp, context)
     return bp
@@ -137,7 +140,7 @@ CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; cha
 
 
 def _static_files() -> dict[str, tuple[bytes, str, str]]:
-    """The console's stylesheet and script: body, content type and ETag by file name."""
+    """The console's stylesheet and scripts: body, content type and ETag by file name."""
     found = {}
     for item in package_files("engine.console").joinpath("static").iterdir():
         suffix = "." + item.name.rpartition(".")[2]

@@ -1,8 +1,14 @@
-"""Past calls from the call log: a search, and one call's page with its path on the flow.
+"""Past calls from the call log: a search, its export, and one call's page.
 
-Records are shown as ``dialplan calls`` shows them: sensitive slots masked, with the caller's
-words that gave them (``dialplan calls show --reveal`` is the way to see them). The database is
-read on a worker thread, never on the event loop that serves calls.
+Calls are found by flow, version, outcome, days, a phone number (from or to), a call id, words
+said (in the transcript as shown, masked) and slot values; the export button serves the calls
+found as the very files ``dialplan calls export`` writes (CSV or JSON Lines). Records are
+shown as ``dialplan calls`` shows them: sensitive slots masked, with the caller's words that
+gave them (``dialplan calls show --reveal`` is the way to see them); a search never finds a
+sensitive value. A call's page has everything known of it: details, what the platform reported
+(recording, disconnection, analysis, cost), how it was placed, the timed transcript, its path
+on the flow's diagram, every turn, and its webhook events. The database is read on a worker
+thread, never on the event loop that serves calls.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from urllib.parse import urlencode
 
 from quart import Blueprint, Response, request
 
-from engine.records import OUTCOMES, CallRecord, RecordsError, masked
+from engine.records import OUTCOMES, CallRecord, Database, Outbox, RecordsError, masked
+from engine.records.export import CONTENT_TYPES, FORMATS, Format, export
+from engine.records.outbox import EventStatus
 
 from .context import ConsoleContext
 from .drawings import Drawing, call_path
@@ -32,9 +40,13 @@ class Search:
     """A search of the call log, as the form gives it."""
 
     flow: str = ""
+    version: str = ""
     outcome: str = ""
     since: str = ""
     until: str = ""
+    number: str = ""
+    call_id: str = ""
+    said: str = ""
     slot: str = ""
     value: str = ""
     limit: int = PAGE
@@ -47,15 +59,10 @@ class Search:
             limit = min(max(int(args.get("limit", PAGE)), 1), MOST)
         except ValueError:
             limit = PAGE
-        search = cls(
-            flow=args.get("flow", "").strip(),
-            outcome=args.get("outcome", "").strip(),
-            since=args.get("since", "").strip(),
-            until=args.get("until", "").strip(),
-            slot=args.get("slot", "").strip(),
-            value=args.get("value", "").strip(),
-            limit=limit,
-        )
+        given = {name: str(args.get(name, "")).strip()[:200] for name in TEXT_FIELDS}
+        search = cls(**given, limit=limit)
+        if search.number and not any(c.isdigit() for c in search.number):
+            problems.append(f"a phone number has digits, not {search.number!r}")
         if search.outcome and search.outcome not in OUTCOMES:
             problems.append(f"there is no outcome {search.outcome!r}")
         for label, text in (("From", search.since), ("To", search.until)):
@@ -63,23 +70,54 @@ class Search:
                 problems.append(f"{label} must be a date like 2026-11-25, not {text!r}")
         return search, problems
 
-    def query(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`engine.records.Database.calls`."""
+    def query(self, limit: int | None = None) -> dict[str, Any]:
+        """Keyword arguments of :meth:`engine.records.Database.calls`.
+
+        ``limit``: the most calls (default one more than shown: that tells whether there
+        are more).
+        """
         since, until = _day(self.since), _day(self.until)
         return {
             "flow": self.flow or None,
+            "versions": [self.version] if self.version else [],
             "outcomes": [self.outcome] if self.outcome else [],
             "since": _start_of(since) if since else None,
             "until": _start_of(until + timedelta(days=1)) if until else None,
+            "number": self.number or None,
+            "call_id_part": self.call_id or None,
+            "said": self.said or None,
             "slot": self.slot or None,
             "slot_value": self.value or None,
-            "limit": self.limit + 1,  # one more than shown: tells whether there are more
+            "limit": limit if limit is not None else self.limit + 1,
         }
+
+    def fields(self) -> dict[str, str]:
+        """The search's fields that are set (what a link to the same search carries)."""
+        return {k: v for k, v in self.__dict__.items() if v and k != "limit"}
 
     def more(self) -> str:
         """The query string of the same search showing more calls."""
-        fields = {k: v for k, v in self.__dict__.items() if v and k != "limit"}
-        return urlencode({**fields, "limit": min(self.limit + PAGE, MOST)})
+        return urlencode({**self.fields(), "limit": min(self.limit + PAGE, MOST)})
+
+    def export(self, fmt: str) -> str:
+        """The query string of the export of this search's calls."""
+        return urlencode({**self.fields(), "format": fmt})
+
+
+TEXT_FIELDS = (
+    "flow",
+    "version",
+    "outcome",
+    "since",
+    "until",
+    "number",
+    "call_id",
+    "said",
+    "slot",
+    "value",
+)
+EXPORT_MOST = 100_000
+"""The most calls one export holds (the newest of the search, written oldest first)."""
 
 
 def _day(text: str) -> date | None:
@@ -123,7 +161,32 @@ def register(bp: Blueprint, context: ConsoleContext) -> None:
             flows=flows,
             outcomes=OUTCOMES,
             searched=bool(request.args),
+            exports={fmt: search.export(fmt) for fmt in FORMATS},
         )
+
+    @bp.get("/console/calls/export")
+    async def export_calls() -> Response:
+        search, problems = Search.from_args(request.args)
+        fmt = request.args.get("format", "csv")
+        if fmt not in FORMATS:
+            problems.append(f"there is no export format {fmt!r} (csv or jsonl)")
+        if database is None or problems:
+            why = "; ".join(problems) or "no call log is kept (DIALPLAN_DATABASE_URL is empty)"
+            return Response(why, 400 if problems else 404, content_type="text/plain")
+
+        chosen: Format = "jsonl" if fmt == "jsonl" else "csv"
+
+        def written() -> str:
+            found = database.calls(**search.query(limit=EXPORT_MOST))
+            return export([masked(record) for record in reversed(found)], chosen)
+
+        try:
+            body = await asyncio.to_thread(written)
+        except Exception as exc:  # the database went away: say so, keep serving
+            return Response(f"the call log cannot be read: {type(exc).__name__}", 503)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        headers = {"Content-Disposition": f'attachment; filename="calls-{stamp}.{fmt}"'}
+        return Response(body, content_type=CONTENT_TYPES[fmt], headers=headers)
 
     @bp.get("/console/calls/<call_id>")
     async def past_call(call_id: str) -> Response:
@@ -136,15 +199,31 @@ def register(bp: Blueprint, context: ConsoleContext) -> None:
         if record is None:
             return page("missing.html", 404, what="call", name=call_id)
         shown = masked(record)
+        deliveries = await _deliveries(database, call_id)
         flow = context.flow(record.flow)
         drawing = Drawing(problem="its flow is not loaded on this server" if record.flow else None)
         if flow is not None and record.path:
             drawing = await context.drawings.draw(
                 flow, at=record.path[-1], coverage=call_path(record, flow)
             )
+        webhook = bool(context.settings.webhook_url)
         return page(
             "call.html",
             call=shown,
             drawing=drawing,
             version_differs=flow is not None and flow.version != record.flow_version,
+            deliveries=deliveries,
+            no_deliveries=(
+                "No event of this call was queued for the webhook."
+                if webhook
+                else "No webhook is configured (DIALPLAN_WEBHOOK_URL): nothing is sent."
+            ),
         )
+
+
+async def _deliveries(database: Database, call_id: str) -> list[EventStatus]:
+    """The call's webhook events and where each stands (none when they cannot be read)."""
+    try:
+        return await asyncio.to_thread(Outbox(database).of_call, call_id)
+    except Exception:  # the page is worth showing without them
+        return []

@@ -7,13 +7,14 @@ sensitive value already masked, so they can cross a process boundary as they are
 show a secret.
 
 :class:`LiveFeed` is the interface. :class:`MemoryLiveFeed` serves one process: the console
-of a worker sees the calls of that worker. A shared implementation (Redis pub/sub beside a
-shared call store, so that every worker's console sees every call) fills the same interface:
-``publish`` puts the snapshot's JSON on a channel and into a hash keyed by call id (ended calls
-kept briefly with an expiry), ``current`` and ``get`` read the hash, and a subscription reads
-the channel. Two rules hold for every implementation, because a call must never wait for the
-console: ``publish`` returns at once and never raises, and a subscriber that falls behind
-loses intermediate snapshots of a call (it gets the newest), never blocks the publisher.
+of a worker sees the calls of that worker. Beside the shared call store,
+:class:`engine.server.redis_feed.RedisLiveFeed` fills the same interface for every worker and
+host: ``publish`` puts the snapshot's JSON into a Redis hash keyed by call id (ended calls
+kept briefly with an expiry) and on a channel, ``current`` and ``get`` read the hash, and a
+subscription reads the channel. Two rules hold for every implementation, because a call must
+never wait for the console: ``publish`` returns at once and never raises, and a subscriber
+that falls behind loses intermediate snapshots of a call (it gets the newest), never blocks
+the publisher.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class CallSnapshot:
     slots: Mapping[str, Any] = field(default_factory=dict)
     sensitive: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
-    transcript: tuple[Mapping[str, str], ...] = ()
+    transcript: tuple[Mapping[str, Any], ...] = ()
     """``{role, content}`` per utterance: the platform's last transcript, then the agent's
     latest answer if the platform has not sent it back yet."""
     last_turn: Mapping[str, Any] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -53,7 +54,44 @@ def role(name: str | None) -> str:
     return "caller" if name == "user" else (name or "?")
 
 
-ENV.filters.update(when=when, duration=duration, shown=shown, role=role)
+def clock(seconds: float | None) -> str:
+    """Seconds into a call as ``m:ss`` (``-`` for none)."""
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def web_link(url: object) -> str | None:
+    """``url`` if it is an http(s) address a page may link to or play, else ``None``.
+
+    Addresses come from the platform's events: anything else (``javascript:``, ``data:``)
+    is never put in a page as a link.
+    """
+    if not isinstance(url, str):
+        return None
+    scheme = urlsplit(url).scheme.lower()
+    return url if scheme in ("http", "https") else None
+
+
+def money(cents: float | None, unit: str | None) -> str:
+    """A cost as people read it: ``$0.43 (42.5 USD cents)``; other units as they are."""
+    if cents is None:
+        return "-"
+    if unit == "USD cents":
+        return f"${cents / 100:,.2f} ({cents:g} US cents)"
+    return f"{cents:g} {unit or ''}".strip()
+
+
+ENV.filters.update(
+    when=when,
+    duration=duration,
+    shown=shown,
+    role=role,
+    clock=clock,
+    web_link=web_link,
+    money=money,
+)
 
 
 def fragment(template: str, **context: Any) -> str:

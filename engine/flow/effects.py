@@ -15,6 +15,7 @@ import jinja2
 import orjson
 import structlog
 
+from engine import tracing
 from engine.agent import Part, Speech
 from engine.errors import RuntimeFault
 from engine.protocol import CallControl, ToolCallInvocation, ToolCallResult, UpdateAgent
@@ -126,10 +127,19 @@ async def run_action(
     """
     action = prepare_action(flow, state, index, view)
     yield ToolCallInvocation(tool_id, action.name, action.arguments_json())
+    traced = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": action.name}
     try:
-        result = await runner.run(
-            action.name, action.args, action.webhook, action.url, headers=action.headers
-        )
+        # No yield inside: the span is current only while the action runs.
+        with tracing.span(
+            f"execute_tool {action.name}", {**traced, "dialplan.state": state}
+        ) as span:
+            try:
+                result = await runner.run(
+                    action.name, action.args, action.webhook, action.url, headers=action.headers
+                )
+            except Exception as exc:
+                tracing.failed(span, exc)
+                raise
         ok = True
     except RuntimeFault as exc:
         log.warning("action.failed", call_id=runner.call_id, action=action.name, error=str(exc))

@@ -28,10 +28,11 @@ import openai
 import orjson
 import structlog
 
+from engine import tracing
 from engine.errors import LLMError, LLMNoAnswer, LLMTimeout
 from engine.settings import Settings
 
-from .events import LLMEvent
+from .events import LLMEvent, Usage
 from .model import ChatModel, Message, provider
 from .stream import Begun, describe, sse_events
 from .upstream import (
@@ -124,19 +125,64 @@ class OpenAIChatModel:
             await self._session.close()
             self._session = None
 
-    async def stream(
+    def stream(
         self,
         messages: Sequence[Message],
         tools: Sequence[Message] | None = None,
         *,
         tool_choice: Message | str | None = None,
     ) -> AsyncIterator[LLMEvent]:
-        """Stream the model's answer; see the module docstring for the deadlines."""
+        """Stream the model's answer; see the module docstring for the deadlines.
+
+        Traced as a span of its own when tracing is on (:mod:`engine.tracing`); otherwise the
+        answer's events come straight from the request, with nothing in between.
+        """
+        body = self._body(messages, tools, tool_choice)
+        answer = self._stream(body)
+        return self._traced_stream(answer) if tracing.enabled() else answer
+
+    async def _traced_stream(
+        self, answer: AsyncGenerator[LLMEvent, None]
+    ) -> AsyncIterator[LLMEvent]:
+        # Not current: the span outlives yields to the consumer (see engine.tracing.start).
+        span = tracing.start(f"chat {self.model}", self._traced(), client=True)
+        try:
+            async for event in answer:
+                if isinstance(event, Usage):
+                    span.set_attributes(
+                        {
+                            "gen_ai.usage.input_tokens": event.prompt_tokens,
+                            "gen_ai.usage.output_tokens": event.completion_tokens,
+                        }
+                    )
+                yield event
+        except BaseException as exc:
+            tracing.failed(span, exc)
+            raise
+        finally:
+            await answer.aclose()  # now, not when collected: it holds the HTTP stream
+            span.end()
+
+    def _traced(self) -> dict[str, Any]:
+        """The request's ``gen_ai.*`` attributes (OpenTelemetry's GenAI conventions)."""
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.system": "openai",  # the older name of the provider, still read by many
+            "gen_ai.request.model": self.model,
+        }
+        if self.temperature is not None:
+            attributes["gen_ai.request.temperature"] = self.temperature
+        if self.max_tokens is not None:
+            attributes["gen_ai.request.max_tokens"] = self.max_tokens
+        return attributes
+
+    async def _stream(self, body: bytes) -> AsyncGenerator[LLMEvent, None]:
+        """:meth:`stream`'s work: the request, its retries and deadlines, the events."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         first_deadline = started + self.first_token_timeout
         turn_deadline = started + self.turn_timeout
-        body = self._body(messages, tools, tool_choice)
         attempt = 0
         while True:
             upstream: Upstream | None = None

@@ -7,12 +7,17 @@ background task. It is kept once per call and event (the platform retries until 
 2xx, so the same event can come twice), whether or not the call's record exists yet: the
 record and its events are joined when the record is read. An event of a call dialplan placed
 (``metadata.dialplan.placement``) also marks that placement as placed, with its call id.
+
+An event that comes after the call's record was written (the platform's ``call_ended``, with
+the recording, comes seconds after the call; its ``call_analyzed`` later still) queues a
+webhook event of its own in the same transaction, with the whole record as it is now:
+``call.analyzed`` for the analysis, ``call.updated`` for anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -56,11 +61,14 @@ class PlatformEvent:
 class EventStore:
     """The platform's events in the call log (blocking; run on the call log's thread)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, follow_ups: bool = False) -> None:
+        self.database = database
         self.engine = database.engine
+        self.follow_ups = follow_ups
+        """Whether a late event is sent on to the webhook (one is configured)."""
 
-    def add(self, event: PlatformEvent) -> bool:
-        """Keep ``event``; ``False`` when it was kept already (a retry of the platform)."""
+    def add(self, event: PlatformEvent) -> Kept:
+        """Keep ``event``: whether it was new, and the webhook event it queued, if any."""
         try:
             with Session(self.engine) as session, session.begin():
                 session.add(
@@ -77,9 +85,22 @@ class EventStore:
                 if row is not None and (row.status != "placed" or row.call_id != event.call_id):
                     row.status, row.call_id, row.error = "placed", event.call_id, None
                     row.updated_at = event.received_at
+                queued = None
+                if self.follow_ups:
+                    queued = self.database.follow_up(session, event.call_id, event.event)
         except IntegrityError:
-            return False
-        return True
+            return Kept(False)
+        return Kept(True, queued)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What keeping a platform event did."""
+
+    new: bool
+    """``False``: the same event of the same call was kept already (a retry)."""
+    queued: str | None = None
+    """The id of the webhook event it queued (the call had ended already)."""
 
 
 class EventQueue:
@@ -89,9 +110,17 @@ class EventQueue:
     later); a call log that cannot be written is tried again, with a growing pause.
     """
 
-    def __init__(self, store: EventStore, run: RunBlocking, size: int = 10_000) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        run: RunBlocking,
+        size: int = 10_000,
+        on_follow_up: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.run_blocking = run
+        self.on_follow_up = on_follow_up
+        """Told when an event queued a webhook event (so that it goes out now)."""
         self._queue: asyncio.Queue[PlatformEvent] = asyncio.Queue(size)
         self._task: asyncio.Task[None] | None = None
         self.kept = 0
@@ -139,15 +168,17 @@ class EventQueue:
         pause = 0.5
         while True:
             try:
-                new = await self.run_blocking(self.store.add, event)
+                kept: Kept = await self.run_blocking(self.store.add, event)
                 break
             except Exception as exc:  # the database is away: try again, the event waits
                 log.error("platform.event_unsaved", call_id=event.call_id, error=str(exc))
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
-        if new:
+        if kept.new:
             self.kept += 1
             log.info("platform.event", call_id=event.call_id, kind=event.event)
+            if kept.queued is not None and self.on_follow_up is not None:
+                self.on_follow_up()
         else:
             self.duplicates += 1
             log.info("platform.event_duplicate", call_id=event.call_id, kind=event.event)

@@ -32,15 +32,24 @@ class PlatformHooks:
         key = settings.webhook_key
         self.key = key.get_secret_value().encode() if key else None
         self.router = Router(settings.routes_file, flows)
+        self.call_log = call_log
         self.events = (
-            EventQueue(EventStore(call_log.database), call_log.run) if call_log.database else None
+            EventQueue(
+                EventStore(call_log.database, follow_ups=call_log.webhook),
+                call_log.run,
+                on_follow_up=call_log.wake_deliverer,
+            )
+            if call_log.database
+            else None
         )
         self.blueprint = platform_routes(self.key, self.events, self.router)
 
     async def start(self) -> None:
         """Load the routing table and start writing events."""
-        if self.key is None:  # many servers take no platform webhooks: worth a note, no warning
-            log.info(
+        if self.key is None:
+            # Many servers take no platform webhooks, and a newcomer can do nothing about this
+            # line: it is for whoever looks for why /webhook answers 401.
+            log.debug(
                 "platform.webhooks_refused",
                 reason="no DIALPLAN_PLATFORM_KEY (or DIALPLAN_PLATFORM_WEBHOOK_KEY): every "
                 "request to /webhook is answered 401",

@@ -27,6 +27,24 @@ class Utterance(msgspec.Struct, frozen=True):
 
 _UTTERANCES = msgspec.json.Decoder(tuple[Utterance, ...])
 
+Span: TypeAlias = tuple[float | None, float | None]
+"""When an utterance was said: its first word's start and last word's end, in seconds from
+the start of the call (``None`` where the platform sent no word timings)."""
+
+
+class _Word(msgspec.Struct):
+    start: float | None = None
+    end: float | None = None
+
+
+class _Timed(msgspec.Struct):
+    role: str
+    content: str
+    words: list[_Word] = msgspec.field(default_factory=list)
+
+
+_TIMED = msgspec.json.Decoder(tuple[_Timed, ...])
+
 
 class Transcript:
     """A transcript as the platform sent it, decoded only as far as someone asks.
@@ -37,12 +55,13 @@ class Transcript:
     building them), and :meth:`entries` the full entries, once each, when they are needed.
     """
 
-    __slots__ = ("_entries", "_raw", "_utterances")
+    __slots__ = ("_entries", "_raw", "_spans", "_utterances")
 
     def __init__(self, raw: bytes = b"[]") -> None:
         self._raw = raw
         self._utterances: tuple[Utterance, ...] | None = None
         self._entries: list[Any] | None = None
+        self._spans: tuple[Span, ...] | None = None
 
     @classmethod
     def of(cls, entries: Sequence[Mapping[str, Any]]) -> Transcript:
@@ -61,6 +80,26 @@ class Transcript:
                 # stack: the same frame can reach the limit now. Nothing in it is usable.
                 self._utterances = ()
         return self._utterances
+
+    def spans(self) -> tuple[Span, ...]:
+        """When each of :meth:`utterances` was said, from the platform's word timings.
+
+        Decodes only the timings (no word texts), once; read when a call is recorded or
+        saved, never per frame.
+        """
+        if self._spans is None:
+            try:
+                timed = _TIMED.decode(self._raw)
+                self._spans = tuple(_span(t.words) for t in timed)
+            except (msgspec.ValidationError, RecursionError):  # odd entries: the usable ones
+                self._spans = tuple(
+                    _span_of(item.get("words"))
+                    for item in self.entries()
+                    if isinstance(item, Mapping)
+                    and isinstance(item.get("content"), str)
+                    and isinstance(item.get("role"), str)
+                )
+        return self._spans
 
     def entries(self) -> list[Any]:
         """The entries as the platform sent them (word timings and metadata included)."""
@@ -230,6 +269,26 @@ def parse_event(frame: str | bytes) -> InboundEvent:
     if not isinstance(kind, str):
         raise ProtocolError("frame has no `interaction_type`")
     return UnknownEvent(kind)
+
+
+def _span(words: Sequence[_Word]) -> Span:
+    if not words:
+        return (None, None)
+    return (words[0].start, words[-1].end)
+
+
+def _span_of(words: object) -> Span:
+    """:func:`_span` of words as decoded JSON (anything unusable: no timing)."""
+    if not isinstance(words, list) or not words:
+        return (None, None)
+    first, last = words[0], words[-1]
+    start = first.get("start") if isinstance(first, Mapping) else None
+    end = last.get("end") if isinstance(last, Mapping) else None
+    number = (int, float)
+    return (
+        float(start) if isinstance(start, number) and not isinstance(start, bool) else None,
+        float(end) if isinstance(end, number) and not isinstance(end, bool) else None,
+    )
 
 
 def utterances(transcript: Sequence[Any]) -> tuple[Utterance, ...]:

@@ -12,23 +12,31 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, String, cast, create_engine, event, func, select, text
+from sqlalchemy import Engine, String, cast, create_engine, event, func, or_, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from engine.errors import RuntimeFault
 
-from .model import CallRecord, Placement, PlatformReport
+from .model import CallRecord, Placement, PlatformReport, masked
+from .stats import figures
 from .tables import CallRow, OutboxRow, PlacementRow, PlatformEventRow
 
+CALL_UPDATED = "call.updated"
+CALL_ANALYZED = "call.analyzed"
+FOLLOW_UPS = {"call_analyzed": CALL_ANALYZED}
+"""The webhook event sent when a platform event comes after the call's end; any other
+platform event (its ``call_ended`` with the recording, a transfer's end) is ``call.updated``."""
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The newest revision in ``migrations/versions`` (``tests/test_records.py`` keeps them equal):
 a call log already there is not migrated, and Alembic (10 MiB a process) is not loaded."""
 
@@ -192,13 +200,26 @@ class Database:
         row.transcript = data["transcript"]
         row.turns = data["turns"]
         row.rollout = data["rollout"]
+        row.stats = figures(record.outcome, record.path, data["turns"])
         row.writes = writes
         row.updated_at = datetime.now(UTC)
 
-    def _queue(self, session: Session, record: CallRecord, name: str) -> str:
+    def _queue(self, session: Session, record: CallRecord, name: str, **extra: Any) -> str:
+        """Queue event ``name`` of ``record``, sent with everything known of the call.
+
+        How dialplan placed the call and what the platform's events said are joined in now,
+        so the receiver gets them without asking (``extra`` goes beside ``call``).
+        """
         event_id = f"evt_{uuid.uuid4().hex}"
         now = datetime.now(UTC)
-        body = {"id": event_id, "event": name, "created_at": now.isoformat(), "call": record}
+        (whole,) = _joined(session, [record])
+        body = {
+            "id": event_id,
+            "event": name,
+            "created_at": now.isoformat(),
+            **extra,
+            "call": whole,
+        }
         session.add(
             OutboxRow(
                 id=event_id,
@@ -211,6 +232,20 @@ class Database:
             )
         )
         return event_id
+
+    def follow_up(self, session: Session, call_id: str, platform_event: str) -> str | None:
+        """Queue the event that tells the receiver what a late platform event added.
+
+        Called in the transaction that keeps ``platform_event``. Only for a call whose end
+        was recorded (its ``call.ended`` went out without this): before that, the end's own
+        event carries it. Returns the new event's id, if one was queued.
+        """
+        row = session.get(CallRow, call_id)
+        if row is None or row.ended_at is None:
+            return None
+        session.flush()  # the new platform event, joined to the record below
+        name = FOLLOW_UPS.get(platform_event, CALL_UPDATED)
+        return self._queue(session, _record(row), name, platform_event=platform_event)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -226,13 +261,19 @@ class Database:
         limit: int | None = None,
         versions: Sequence[str] = (),
         call_ids: Sequence[str] | None = None,
+        number: str | None = None,
+        call_id_part: str | None = None,
+        said: str | None = None,
     ) -> list[CallRecord]:
         """Records, newest first, of ``flow``, started in ``[since, until)``, with an outcome.
 
         ``slot_value`` keeps the calls where a slot (``slot``, or any) holds that text, in
         any case; sensitive slots are never searched, so a search cannot tell their values.
         ``versions`` keeps the calls that ran one of those flow versions, ``call_ids`` those
-        calls.
+        calls. ``number`` keeps the calls from or to a phone number holding those digits,
+        ``call_id_part`` those whose id holds that text, and ``said`` those whose transcript
+        holds those words (in any case) as shown, masked: a search cannot tell a sensitive
+        value either.
         """
         order = (CallRow.started_at.desc(), CallRow.call_id)
         conditions = []
@@ -250,9 +291,23 @@ class Database:
             conditions.append(CallRow.started_at < _utc(until))
         if outcomes:
             conditions.append(CallRow.outcome.in_(list(outcomes)))
+        digits = "".join(c for c in number or "" if c.isdigit())
+        if digits:
+            conditions.append(
+                or_(CallRow.from_number.contains(digits), CallRow.to_number.contains(digits))
+            )
+        if call_id_part:
+            conditions.append(
+                func.lower(CallRow.call_id).contains(call_id_part.lower(), autoescape=True)
+            )
         with Session(self.engine) as session:
             if slot_value:
-                ids = self._with_slot(session, conditions, slot, slot_value, limit)
+                ids = self._with_slot(
+                    session, conditions, slot, slot_value, None if said else limit
+                )
+                conditions = [CallRow.call_id.in_(ids)]
+            if said and said.strip():
+                ids = self._with_words(session, conditions, said, limit)
                 conditions = [CallRow.call_id.in_(ids)]
             query = select(CallRow).where(*conditions).order_by(*order)
             if limit is not None:
@@ -319,6 +374,58 @@ class Database:
                     break
         return found
 
+    def _with_words(
+        self, session: Session, conditions: list[Any], said: str, limit: int | None
+    ) -> list[str]:
+        """Ids of the calls (newest first) whose masked transcript holds ``said``.
+
+        The database first keeps the calls whose transcript text holds the words anywhere
+        (at most :data:`SLOT_SCAN` of them); each is then masked as it is shown and searched
+        line by line, so a sensitive value (and the caller's words that gave it) is never
+        found.
+        """
+        needle = " ".join(said.casefold().split())
+        query = select(CallRow).where(*conditions)
+        if needle.isascii() and not any(c in needle for c in '"\\'):
+            text = func.lower(cast(CallRow.transcript, String))
+            query = query.where(text.contains(needle, autoescape=True))
+        query = query.order_by(CallRow.started_at.desc(), CallRow.call_id).limit(SLOT_SCAN)
+        found: list[str] = []
+        for row in session.scalars(query):
+            shown = masked(_record(row))
+            lines = (" ".join(str(u.get("content", "")).split()) for u in shown.transcript)
+            if any(needle in line.casefold() for line in lines):
+                found.append(row.call_id)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def figures(
+        self,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        flow: str | None = None,
+        limit: int = 200_000,
+    ) -> list[CallFigures]:
+        """The figures of the calls started in ``[since, until)``, newest first, ``limit`` at most.
+
+        What charts count, read without any call's turns or transcript.
+        """
+        query = select(
+            CallRow.started_at, CallRow.flow, CallRow.flow_version, CallRow.outcome, CallRow.stats
+        ).where(CallRow.started_at >= _utc(since))
+        if until is not None:
+            query = query.where(CallRow.started_at < _utc(until))
+        if flow is not None:
+            query = query.where(CallRow.flow == flow)
+        query = query.order_by(CallRow.started_at.desc()).limit(limit)
+        with Session(self.engine) as session:
+            return [
+                CallFigures(_aware(started), flow_, version, outcome, stats or {})
+                for started, flow_, version, outcome, stats in session.execute(query)
+            ]
+
     def call(self, call_id: str) -> CallRecord | None:
         """The record of ``call_id``, if there is one."""
         with Session(self.engine) as session:
@@ -327,6 +434,18 @@ class Database:
 
 
 _CHUNK = 500  # call ids per IN (...) list, well under every database's limit
+
+
+@dataclass(frozen=True, slots=True)
+class CallFigures:
+    """What charts read of one call: when, which flow and version, how it ended, its figures."""
+
+    started_at: datetime
+    flow: str | None
+    version: str | None
+    outcome: str
+    stats: dict[str, Any]
+    """:func:`engine.records.stats.figures` of the call."""
 
 
 def _joined(session: Session, records: list[CallRecord]) -> list[CallRecord]:

@@ -197,6 +197,11 @@ class CallLog:
             self.deliverer.wake()
         return True
 
+    def wake_deliverer(self) -> None:
+        """New webhook events are queued: send them now, not at the next look."""
+        if self.deliverer is not None:
+            self.deliverer.wake()
+
     @property
     def waiting(self) -> int:
         """Records not written yet (being written, or waiting to be tried again)."""

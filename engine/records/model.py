@@ -13,11 +13,31 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from engine.agent import MASK, ActionRun, CallInfo, CallSummary, TurnTrace
+from engine.agent import MASK, ActionRun, CallInfo, CallSummary
 from engine.protocol import Utterance
+from engine.protocol.inbound import Span
 from engine.templates import SPOKEN_FILTERS
+
+from .transcript import timed, with_last_answer
+from .turn import TurnOutcome, TurnRecord, _Record
+
+__all__ = [  # the record's parts, with the turn's (:mod:`.turn`), in one place
+    "OUTCOMES",
+    "CallFacts",
+    "CallRecord",
+    "Outcome",
+    "Placement",
+    "PlatformReport",
+    "TurnOutcome",
+    "TurnRecord",
+    "build_record",
+    "mask_text",
+    "masked",
+    "outcome",
+    "secrets_of",
+]
 
 Outcome: TypeAlias = Literal[
     "completed", "transferred", "cancelled", "gave_up", "abandoned", "error"
@@ -33,72 +53,6 @@ OUTCOMES: tuple[Outcome, ...] = (
     "abandoned",
     "error",
 )
-
-TurnOutcome: TypeAlias = Literal["complete", "fallback", "superseded", "cut_off"]
-"""How a turn ended: answered; failed (the fallback line was spoken); a newer request
-replaced it; the socket closed under it."""
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class TurnRecord(_Record):
-    """One request of the platform and what the agent did with it."""
-
-    response_id: int
-    kind: Literal["greeting", "response", "reminder"] = "response"
-    started_at: datetime
-    outcome: TurnOutcome = "complete"
-    transcript_len: int = 0
-    """Utterances in the request's transcript (what the caller said is its tail)."""
-    said: str = ""
-    """The agent's words (in the call log, sensitive values masked)."""
-    said_masked: str | None = None
-    """The agent's words as rendered for storage, sensitive values hidden (``None``: the
-    words held none). Replaces ``said`` when the record is written."""
-    first_speech_ms: float | None = None
-    duration_ms: float = 0.0
-    end_call: bool = False
-    transfer_number: str | None = None
-    error: str | None = None
-    state_before: str | None = None
-    state_after: str | None = None
-    plan: str | None = None
-    understood: list[dict[str, Any]] = Field(default_factory=list)
-    """``{kind: slot|intent, name, value, by: parser|model}`` (sensitive values masked)."""
-    moves: list[dict[str, Any]] = Field(default_factory=list)
-    """``{source, target, how}``: states entered, and the guard or intent that led there."""
-    refused: list[str] = Field(default_factory=list)
-    gave_up: bool = False
-    model: dict[str, Any] | None = None
-    """``{requests, prompt_tokens, completion_tokens, first_token_ms, total_ms}``; ``None``
-    when the model was not called."""
-    caught_up: int = 0
-    """Earlier caller answers this turn took first: the call came from a process killed before
-    it saved them (their words are in the transcript, their understanding here)."""
-
-    @classmethod
-    def build(cls, trace: TurnTrace | None, **fields: Any) -> TurnRecord:
-        """A turn's record from the session's facts and the conversation's trace."""
-        if trace is not None:
-            fields.update(
-                state_before=trace.state_before,
-                state_after=trace.state_after,
-                plan=trace.plan or None,
-                understood=[dataclasses.asdict(f) for f in trace.understood],
-                moves=[dataclasses.asdict(m) for m in trace.moves],
-                refused=list(trace.refused),
-                gave_up=trace.gave_up,
-                model=dataclasses.asdict(trace.model) if trace.model else None,
-                caught_up=trace.caught_up,
-            )
-        return cls(**fields)
-
-    @property
-    def sensitive(self) -> bool:
-        """Whether the caller gave a sensitive value in this turn (its words are masked)."""
-        return any(f.get("value") == MASK for f in self.understood)
 
 
 class Placement(_Record):
@@ -140,7 +94,9 @@ class PlatformReport(_Record):
     analysis: dict[str, Any] | None = None
     """``call_analysis``: ``call_summary``, ``user_sentiment``, ``call_successful``, ..."""
     cost: float | None = None
-    """``call_cost.combined_cost``."""
+    """``call_cost.combined_cost``, in :attr:`cost_unit`."""
+    cost_unit: str | None = None
+    """What :attr:`cost` counts: ``USD cents``, as the platform reports its costs."""
 
     @classmethod
     def fold(cls, events: Iterable[tuple[str, Mapping[str, Any]]]) -> PlatformReport:
@@ -176,7 +132,13 @@ class PlatformReport(_Record):
         ):
             span = fields["ended_at"] - fields["started_at"]
             fields["duration_ms"] = round(span.total_seconds() * 1000)
+        if fields.get("cost") is not None:
+            fields["cost_unit"] = COST_UNIT
         return cls(**fields)
+
+
+COST_UNIT = "USD cents"
+"""The unit of the platform's ``call_cost`` figures."""
 
 
 def _rank(event: str) -> int:
@@ -226,8 +188,11 @@ class CallRecord(_Record):
     path: list[str] = Field(default_factory=list)
     actions: list[dict[str, Any]] = Field(default_factory=list)
     """``{name, state, arguments, result, ok}`` for each action run."""
-    transcript: list[dict[str, str]] = Field(default_factory=list)
-    """The last whole transcript the platform sent: ``{role, content}`` per utterance."""
+    transcript: list[dict[str, Any]] = Field(default_factory=list)
+    """The whole conversation: the last transcript the platform sent and the agent's answer
+    after it, ``{role, content}`` per line with when it was said (``start``, ``end`` in
+    seconds from the call's start; ``timing``: ``platform`` or ``server``) and, for an
+    agent's answer, ``response_id`` and ``latency_ms`` (:mod:`engine.records.transcript`)."""
     turns: list[TurnRecord] = Field(default_factory=list)
     placed: Placement | None = None
     """Set when dialplan placed the call (``dialplan call``), alone or as a batch's row."""
@@ -252,10 +217,13 @@ class CallFacts:
     started_at: float
     """Unix seconds."""
     ended_at: float | None
+    """Unix seconds: when the call's last socket closed (or the server let go of it)."""
     ended_by: Literal["hang_up", "transfer"] | None = None
     transfer_number: str | None = None
     rollout: Mapping[str, Any] | None = None
     """How a rollout chose the call's version (its arm), if one did."""
+    spans: Sequence[Span] = ()
+    """When each line of ``transcript`` was said, from the platform's word timings."""
 
 
 def outcome(facts: CallFacts) -> Outcome:
@@ -312,13 +280,17 @@ def build_record(facts: CallFacts) -> CallRecord:
         sensitive=sorted(summary.sensitive),
         path=list(summary.path),
         actions=[_action(run) for run in summary.actions],
-        transcript=_agent_lines_masked(
-            [{"role": u.role, "content": u.content} for u in facts.transcript], facts.turns
-        ),
+        transcript=_agent_lines_masked(_transcript(facts, started), facts.turns),
         # The agent may read a sensitive value back; the stored trace never holds it.
         turns=[_turn_masked(t, secrets) for t in facts.turns],
         rollout=dict(facts.rollout) if facts.rollout is not None else None,
     )
+
+
+def _transcript(facts: CallFacts, started: datetime) -> list[dict[str, Any]]:
+    """The call's whole transcript (its last answer too), each line with its time."""
+    lines = [{"role": u.role, "content": u.content} for u in facts.transcript]
+    return timed(with_last_answer(lines, facts.turns), facts.spans, facts.turns, started)
 
 
 def _turn_masked(turn: TurnRecord, secrets: Sequence[str]) -> TurnRecord:

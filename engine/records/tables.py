@@ -37,8 +37,8 @@ class CallRow(Base):
     agent_id: Mapped[str | None] = mapped_column(String(200))
     call_type: Mapped[str | None] = mapped_column(String(32))
     direction: Mapped[str | None] = mapped_column(String(32))
-    from_number: Mapped[str | None] = mapped_column(String(64))
-    to_number: Mapped[str | None] = mapped_column(String(64))
+    from_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(64), index=True)
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[float | None] = mapped_column(Float)
@@ -56,6 +56,8 @@ class CallRow(Base):
     turns: Mapped[list[Any]] = mapped_column(JSON)
     rollout: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     """``{arm, share, candidate}`` when a rollout chose the call's version."""
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The call's figures for charts (:mod:`engine.records.stats`), written with its record."""
     writes: Mapped[int] = mapped_column(Integer, default=1)
     """How often the record was written (a transfer writes it early, the end again)."""
     updated_at: Mapped[datetime]
@@ -82,6 +84,10 @@ class OutboxRow(Base):
     failed_at: Mapped[datetime | None]
     """Given up after the last attempt."""
     last_error: Mapped[str | None] = mapped_column(Text)
+    requeued_at: Mapped[datetime | None]
+    """When someone last had it sent again (``dialplan calls redeliver``)."""
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How often it was sent again by hand."""
 
 
 class BatchRow(Base):

@@ -5,6 +5,15 @@ Every request carries the event's JSON body unchanged from one attempt to the ne
     X-Dialplan-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
     X-Dialplan-Event: call.ended
     X-Dialplan-Event-Id: evt_...
+    webhook-id: evt_...
+    webhook-timestamp: <unix seconds>
+    webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<raw body>")>
+
+The last three are the `Standard Webhooks <https://www.standardwebhooks.com>`_ signature, so a
+receiver can check it with that project's libraries (``Webhook(key).verify(body, headers)``).
+Their key is the secret's bytes; a secret written as Standard Webhooks writes keys
+(``whsec_<base64>``) is that key, decoded. The ``X-Dialplan-Signature`` stays for receivers
+written against it.
 
 A 2xx answer delivers the event; anything else (an error status, a refused connection, a
 timeout) is tried again later, with the delay doubling, until the last attempt. Delivery is at
@@ -15,6 +24,8 @@ a token) are never logged.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -35,6 +46,8 @@ RunBlocking = Callable[..., Awaitable[Any]]
 """Runs a blocking function off the event loop: ``await run(fn, *args)``."""
 
 SIGNATURE_HEADER = "X-Dialplan-Signature"
+STANDARD_PREFIX = "whsec_"
+"""How Standard Webhooks writes a key: this prefix, then the key in base64."""
 POLL = 5.0  # seconds between looks for events that others queued or that came due
 
 
@@ -42,6 +55,27 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> str:
     """The signature header's value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
+
+
+def standard_key(secret: bytes) -> bytes:
+    """The Standard Webhooks key of a secret: ``whsec_<base64>`` decoded, else its bytes."""
+    if secret.startswith(STANDARD_PREFIX.encode()):
+        try:
+            return base64.b64decode(secret[len(STANDARD_PREFIX) :] + b"==", validate=False)
+        except binascii.Error:
+            pass  # not base64 after all: the secret as it is
+    return secret
+
+
+def standard_headers(key: bytes, event_id: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """The Standard Webhooks headers of ``body`` sent as ``event_id`` at ``timestamp``."""
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    mac = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": f"v1,{mac}",
+    }
 
 
 def verify(secret: bytes, body: bytes, header: str, tolerance: float = 300.0) -> bool:
@@ -75,6 +109,7 @@ class Deliverer:
         self.run_blocking = run
         self.url = url
         self.secret = secret
+        self.key = standard_key(secret)
         self.timeout = timeout
         self.attempts = attempts
         self.retry_delay = retry_delay
@@ -160,11 +195,13 @@ class Deliverer:
                 )
 
     async def _send(self, http: aiohttp.ClientSession, delivery: Delivery) -> Result:
+        now = int(time.time())
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self.secret, delivery.body, int(time.time())),
+            SIGNATURE_HEADER: sign(self.secret, delivery.body, now),
             "X-Dialplan-Event": delivery.event,
             "X-Dialplan-Event-Id": delivery.id,
+            **standard_headers(self.key, delivery.id, delivery.body, now),
         }
         try:
             async with http.post(

@@ -38,6 +38,7 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Quart, Response
 
+from engine import tracing
 from engine.agent import Agent, CallInfo, Conversation, Resumable
 from engine.console import LiveFeed, MemoryLiveFeed
 from engine.flow import FlowAgent
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
     from engine.flow.source import FlowSource
     from engine.llm import OpenAIChatModel
 
+    from .redis_feed import RedisLiveFeed
+
 log = structlog.get_logger("dialplan.server")
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -98,6 +101,8 @@ class Runtime:
     platform: PlatformHooks | None = None
     feed: LiveFeed | None = None
     """The console's live feed (``None`` without the console)."""
+    shared_feed: RedisLiveFeed | None = None
+    """The same feed when it is shared through Redis (it has background work to start)."""
 
 
 def project_agent(project: Project) -> AgentBuilder:
@@ -172,7 +177,7 @@ def create_app(
     store = store if store is not None else open_store(settings)
     console = settings.console_token is not None
     if console and feed is None:
-        feed = MemoryLiveFeed()
+        feed = _live_feed(settings, store)
     live = LivePublisher(feed) if console and feed is not None else None
     store.on_expire = _expired(recorder, live)  # past the grace period: the call is over
     calls = Calls(store, settings.idle_timeout, settings.drain_timeout)
@@ -185,6 +190,7 @@ def create_app(
         calls,
         metrics,
         feed=feed if live else None,
+        shared_feed=_shared(feed) if live else None,
     )
     set_compression(settings.compression)
     app = Quart("dialplan")
@@ -208,6 +214,7 @@ def create_app(
 
     @app.before_serving
     async def start() -> None:
+        tracing.from_environment()  # traces only with the otel extra and an OTLP endpoint
         if model_configured(settings):
             # The openai package (hundreds of modules, 14 MiB) is loaded only for a model.
             from engine.llm import make_client, make_model
@@ -228,6 +235,8 @@ def create_app(
                 keeper(flow)
         await platform.start()
         await runtime.store.start(revive)
+        if runtime.shared_feed is not None:
+            await runtime.shared_feed.start()
         calls.start()
         if isinstance(runtime.agent, FlowAgent):
             runtime.agent.registry.extensions.slot_types.warm_up()
@@ -274,6 +283,8 @@ def create_app(
                 recorder.ended(state)  # nothing collected is lost when the server stops
                 if live is not None:
                     live.ended(state)
+        if runtime.shared_feed is not None:
+            await runtime.shared_feed.stop()  # before the store lets go of their Redis client
         await store.stop()  # a shared store keeps the calls for whoever takes them next
         if feed is not None:
             feed.close()
@@ -382,6 +393,32 @@ def create_app(
         return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _live_feed(settings: Settings, store: CallStore) -> LiveFeed:
+    """The console's live feed: shared through Redis beside a shared store, else this process's.
+
+    With calls in Redis any worker of any host may serve a call, and any one the page: the
+    feed must be where they all are (:mod:`engine.server.redis_feed`).
+    """
+    if not store.shared:
+        return MemoryLiveFeed()
+    from .redis_feed import RedisLiveFeed  # redis is loaded only by a server that uses it
+    from .redis_store import RedisCallStore
+
+    if isinstance(store, RedisCallStore):
+        link = store.link
+        return RedisLiveFeed(link.redis, link.instance, settings.store_timeout)
+    return MemoryLiveFeed()
+
+
+def _shared(feed: LiveFeed | None) -> RedisLiveFeed | None:
+    """``feed`` if it is shared through Redis (then its module is loaded already)."""
+    if feed is None or isinstance(feed, MemoryLiveFeed):
+        return None
+    from .redis_feed import RedisLiveFeed
+
+    return feed if isinstance(feed, RedisLiveFeed) else None
 
 
 def _expired(recorder: Recorder, live: LivePublisher | None) -> Callable[[CallState], None]:

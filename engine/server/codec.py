@@ -3,9 +3,10 @@
 What is written is everything a call needs to go on in another process and to be recorded
 whole there: the call (id, URL flow, query, details), whether the greeting was spoken, the
 interrupt ids used, the last ``update_agent`` settings, how many sockets it had, when it
-started, its last transcript (roles and words, without word timings), who ended it, whether its
-record was written, and its conversation's snapshot (:class:`~engine.agent.Persistent`). Turn
-records are encoded one by one, so that each save appends only the new ones.
+started, its last transcript (roles and words, and when each line was said, without word
+timings), who ended it, when its last socket closed, whether its record was written, and its
+conversation's snapshot (:class:`~engine.agent.Persistent`). Turn records are encoded one by
+one, so that each save appends only the new ones.
 """
 
 from __future__ import annotations
@@ -59,13 +60,35 @@ def encode_state(state: CallState) -> bytes:
             "agent_config": state.agent_config,
             "connections": state.connections,
             "started_at": state.started_at,
-            "transcript": [[u.role, u.content] for u in state.transcript.utterances()],
+            "transcript": _lines(state.transcript),
             "ended_by": state.ended_by,
             "transfer_number": state.transfer_number,
             "recorded": state.recorded,
+            "closed_at": state.closed_at,
             "conversation": snapshot_of(state.conversation),
         }
     )
+
+
+def _lines(transcript: Transcript) -> list[list[Any]]:
+    """Each utterance as ``[role, content]``, or ``[role, content, start, end]`` if timed.
+
+    The record needs when each line was said, not every word's timing.
+    """
+    spans = transcript.spans()
+    lines: list[list[Any]] = []
+    for index, utterance in enumerate(transcript.utterances()):
+        start, end = spans[index] if index < len(spans) else (None, None)
+        timing = [start, end] if start is not None or end is not None else []
+        lines.append([utterance.role, utterance.content, *timing])
+    return lines
+
+
+def _entry(role: str, content: str, start: float | None = None, end: float | None = None) -> Any:
+    """A transcript entry of :func:`_lines`; a timed one keeps its span as one word."""
+    if start is None and end is None:
+        return {"role": role, "content": content}
+    return {"role": role, "content": content, "words": [{"start": start, "end": end}]}
 
 
 def encode_turn(turn: TurnRecord) -> bytes:
@@ -91,7 +114,7 @@ def decode_state(blob: bytes, turns: Sequence[bytes], revive: Revive) -> CallSta
             details=dict(fields.get("details") or {}),
         )
         records = [TurnRecord.model_validate(_decoder.decode(turn)) for turn in turns]
-        transcript = Transcript.of([{"role": r, "content": c} for r, c in data["transcript"]])
+        transcript = Transcript.of([_entry(*line) for line in data["transcript"]])
     except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
         raise DecodeError(f"a damaged call state ({type(exc).__name__}: {exc})") from None
     state = CallState(
@@ -107,6 +130,7 @@ def decode_state(blob: bytes, turns: Sequence[bytes], revive: Revive) -> CallSta
         ended_by=data.get("ended_by"),
         transfer_number=data.get("transfer_number"),
         recorded=int(data.get("recorded", -1)),
+        closed_at=data.get("closed_at"),
     )
     if call.details:
         state.details_arrived.set()

@@ -67,5 +67,15 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     config.loglevel = settings.log_level
     # A logger (not a stream) makes hypercorn log through ours instead of adding its own
     # stderr handler next to it, which printed every line twice.
-    config.errorlog = logging.getLogger("hypercorn.error")
+    errors = logging.getLogger("hypercorn.error")
+    if not any(isinstance(f, _RunningOnSaidAlready) for f in errors.filters):
+        errors.addFilter(_RunningOnSaidAlready())
+    config.errorlog = errors
     return config
+
+
+class _RunningOnSaidAlready(logging.Filter):
+    """Drops hypercorn's "Running on ..." line: ``dialplan serve`` said where it listens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno < logging.WARNING and record.msg.startswith("Running on"))

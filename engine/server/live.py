@@ -19,6 +19,7 @@ from engine.agent import summary_of
 from engine.console import CallSnapshot, LiveFeed
 from engine.console.feed import Status
 from engine.records import CallRecord, masked
+from engine.records.transcript import with_last_answer
 
 from .store import CallState
 
@@ -53,20 +54,10 @@ class LivePublisher:
 def snapshot(state: CallState, status: Status) -> CallSnapshot:
     """The call as the console shows it now, with sensitive values masked."""
     summary = summary_of(state.conversation)
-    transcript: list[dict[str, str]] = [
-        {"role": u.role, "content": u.content} for u in state.transcript.utterances()
-    ]
     turns = list(state.turns)
-    last = turns[-1] if turns else None
-    if (
-        last is not None
-        and last.said
-        and last.outcome in ("complete", "fallback")
-        and last.transcript_len >= len(transcript)
-    ):
-        # The answer went out; the platform sends it back in its next transcript.
-        said = last.said_masked if last.said_masked is not None else last.said
-        transcript.append({"role": "agent", "content": said})
+    # The answer that went out is not in the platform's transcript until its next request.
+    lines = [{"role": u.role, "content": u.content} for u in state.transcript.utterances()]
+    transcript = with_last_answer(lines, turns, stored=True)
     shown = masked(
         CallRecord(
             call_id=state.call.call_id,

@@ -67,8 +67,9 @@ class Recorder:
                 summary=summary,
                 turns=tuple(state.turns),
                 transcript=state.transcript.utterances(),
+                spans=state.transcript.spans(),
                 started_at=state.started_at,
-                ended_at=time.time() if ended else None,
+                ended_at=_end_of(state) if ended else None,
                 ended_by=state.ended_by,
                 transfer_number=state.transfer_number,
                 rollout=rollout,
@@ -78,3 +79,11 @@ class Recorder:
             return None
         self.call_log.write(facts, event)
         return facts
+
+
+def _end_of(state: CallState) -> float:
+    """When the call ended: its last socket's close, else now (the server lets go of it).
+
+    A caller who hung up ended the call then, not when the grace period for a reconnect ran out.
+    """
+    return state.closed_at if state.closed_at is not None else time.time()

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import structlog
 
+from engine import tracing
 from engine.agent import CallInfo, Greeting, Speech, Turn
 from engine.errors import LLMNoAnswer, LLMTimeout, ProtocolError, RuntimeFault
 from engine.protocol import (
@@ -122,6 +124,7 @@ class Session:
             )
             self.state = state
             state.connections += 1
+            state.closed_at = None  # the call goes on
             previous, state.owner = state.owner, self
             if previous is not None:
                 previous.take_over()
@@ -173,6 +176,7 @@ class Session:
         await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
         self.phase = Phase.CLOSED
         if owned and state is not None and state.owner is None:  # nobody took it over since
+            state.closed_at = time.time()
             if self.recorder is not None:
                 self.recorder.socket_closed(state)
             if self.live is not None:
@@ -348,6 +352,20 @@ class Session:
             self.live.changed(state)  # a greeting that waited for the call details
 
     async def _respond(self, state: CallState, turn: Turn) -> None:
+        """Answer one request; traced as one span (:mod:`engine.tracing`), when tracing is on."""
+        attributes: dict[str, tracing.AttributeValue] = {
+            "dialplan.call_id": self.call_id,
+            "dialplan.response_id": turn.response_id,
+        }
+        with tracing.span("dialplan.turn", attributes) as span:
+            turns_before = len(state.turns)
+            try:
+                await self._answer(state, turn)
+            finally:
+                if tracing.enabled() and len(state.turns) > turns_before:
+                    span.set_attributes(turns.traced(state.turns[-1]))
+
+    async def _answer(self, state: CallState, turn: Turn) -> None:
         response_id = turn.response_id
         writer = self.writer
         control = NO_CONTROL

@@ -78,6 +78,9 @@ class CallState:
     transfer_number: str | None = None
     recorded: int = -1
     """How many turns the last final record held (-1: none written yet)."""
+    closed_at: float | None = None
+    """Unix seconds: when the call's last socket closed (``None`` while one is open). A call
+    that is not taken up again ended then, not when its grace period ran out."""
     sync: Sync | None = None
 
 

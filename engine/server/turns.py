@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from engine.agent import MASK, Turn, summary_of, trace_of
 from engine.protocol import CallControl
@@ -113,3 +114,33 @@ def answered(state: CallState, turn: Turn) -> TurnRecord | None:
                 return done
             return None
     return None
+
+
+def traced(record: TurnRecord) -> dict[str, Any]:
+    """What a turn's span says of it (:mod:`engine.tracing`): never what the caller said.
+
+    How the caller was understood is told by kind, name and source (``slot full_name by
+    parser``), without the value: values are the caller's personal data.
+    """
+    attributes: dict[str, Any] = {
+        "dialplan.turn.kind": record.kind,
+        "dialplan.turn.outcome": record.outcome,
+        "dialplan.turn.model_used": record.model is not None,
+        "dialplan.turn.understood": [
+            f"{found.get('kind')} {found.get('name')} by {found.get('by')}"
+            for found in record.understood
+        ],
+    }
+    optional = {
+        "dialplan.state.before": record.state_before,
+        "dialplan.state.after": record.state_after,
+        "dialplan.turn.plan": record.plan,
+        "dialplan.turn.first_speech_ms": record.first_speech_ms,
+        "dialplan.turn.moves": [f"{m.get('target')} ({m.get('how')})" for m in record.moves]
+        or None,
+        "dialplan.turn.model_requests": (record.model or {}).get("requests"),
+        "dialplan.turn.end_call": record.end_call or None,
+        "dialplan.turn.transfer": bool(record.transfer_number) or None,
+    }
+    attributes.update({k: v for k, v in optional.items() if v is not None})
+    return attributes

@@ -29,9 +29,13 @@ Frame = dict[str, Any]
 class Transcript(list[dict[str, Any]]):
     """A platform transcript under construction: ``Transcript().agent("Hi").user("Hello")``."""
 
-    def say(self, role: str, content: str) -> Transcript:
-        """Append an utterance (with an empty ``words`` list, as agent lines have)."""
-        self.append({"role": role, "content": content, "words": []})
+    def say(self, role: str, content: str, spoken: tuple[float, float] | None = None) -> Transcript:
+        """Append an utterance (with an empty ``words`` list, as agent lines have).
+
+        ``spoken``: when it was said, in seconds from the call's start: its words are then
+        timed as the platform times a caller's words, spread evenly over that span.
+        """
+        self.append({"role": role, "content": content, "words": _words(content, spoken)})
         return self
 
     def agent(self, content: str) -> Transcript:
@@ -199,6 +203,19 @@ class PlatformCall:
         transport.abort()
 
 
+def _words(content: str, spoken: tuple[float, float] | None) -> list[dict[str, Any]]:
+    """The platform's word timings of ``content`` said over ``spoken`` (none without it)."""
+    words = content.split()
+    if spoken is None or not words:
+        return []
+    start, end = spoken
+    step = (end - start) / len(words)
+    return [
+        {"word": word, "start": round(start + i * step, 3), "end": round(start + (i + 1) * step, 3)}
+        for i, word in enumerate(words)
+    ]
+
+
 class Dialog:
     """A caller talking to the agent turn by turn over a :class:`PlatformCall`.
 
@@ -222,9 +239,11 @@ class Dialog:
             self.transcript.agent(greeting.text)
         return greeting
 
-    async def say(self, text: str, timeout: float = 5.0) -> Response:
-        """The caller says ``text``; returns the agent's whole answer."""
-        self.transcript.user(text)
+    async def say(
+        self, text: str, timeout: float = 5.0, spoken: tuple[float, float] | None = None
+    ) -> Response:
+        """The caller says ``text`` (over ``spoken``, word-timed); returns the agent's answer."""
+        self.transcript.say("user", text, spoken)
         await self.call.update(self.transcript, turntaking="agent_turn")
         return await self.ask(timeout=timeout)
 

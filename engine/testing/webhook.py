@@ -54,9 +54,12 @@ class Delivery:
 class WebhookReceiver:
     """An HTTP endpoint that takes webhook POSTs; see the module docstring."""
 
-    def __init__(self, fail: int = 0, status: int = 500, path: str = "/hooks/calls") -> None:
+    def __init__(
+        self, fail: int = 0, status: int = 500, path: str = "/hooks/calls", port: int = 0
+    ) -> None:
         self.path = path
-        self.port = 0
+        self.port = port
+        """Where it listens (0 until started: a free port), or will once started."""
         self.requests: list[Delivery] = []
         self._script: deque[int] = deque([status] * fail)
         self._default = 200

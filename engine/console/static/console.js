@@ -79,6 +79,187 @@
     });
   }
 
+  // -- charts --------------------------------------------------------------------------------
+
+  // The numbers come counted from the server (the page's JSON); Chart.js (vendored beside this
+  // script) only draws them. No animation: a chart is read, not watched.
+  const OUTCOME_COLOURS = {
+    completed: "#2e7d32",
+    transferred: "#1565c0",
+    cancelled: "#8d6e63",
+    gave_up: "#b26a00",
+    abandoned: "#c62828",
+    error: "#6a1b9a",
+  };
+  const PALETTE = ["#1565c0", "#2e7d32", "#b26a00", "#6a1b9a", "#00838f", "#c62828", "#5d4037"];
+
+  function drawCharts(source) {
+    if (!window.Chart) return;
+    const data = JSON.parse(source.textContent);
+    const common = { animation: false, responsive: true, maintainAspectRatio: false };
+    const stacked = {
+      x: { stacked: true },
+      y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+    };
+    function series(map, colours) {
+      return Object.keys(map).map((name, i) => ({
+        label: name,
+        data: map[name],
+        backgroundColor: (colours && colours[name]) || PALETTE[i % PALETTE.length],
+      }));
+    }
+    const made = {
+      outcomes: {
+        type: "bar",
+        data: { labels: data.labels, datasets: series(data.by_outcome, OUTCOME_COLOURS) },
+        options: Object.assign({ scales: stacked }, common),
+      },
+      flows: {
+        type: "bar",
+        data: { labels: data.labels, datasets: series(data.by_flow) },
+        options: Object.assign({ scales: stacked }, common),
+      },
+      latency: {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: [
+            { label: "median (ms)", data: data.latency_p50, borderColor: "#1565c0", spanGaps: true },
+            { label: "p95 (ms)", data: data.latency_p95, borderColor: "#c62828", spanGaps: true },
+          ],
+        },
+        options: Object.assign({ scales: { y: { beginAtZero: true } } }, common),
+      },
+      model: {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: [
+            {
+              label: "turns with the model (%)",
+              data: data.model_share,
+              borderColor: "#6a1b9a",
+              spanGaps: true,
+            },
+          ],
+        },
+        options: Object.assign({ scales: { y: { beginAtZero: true, max: 100 } } }, common),
+      },
+      transfers: {
+        type: "bar",
+        data: {
+          labels: data.transfers.map((row) => row[0]),
+          datasets: [
+            {
+              label: "transferred calls",
+              data: data.transfers.map((row) => row[1]),
+              backgroundColor: "#1565c0",
+            },
+          ],
+        },
+        options: Object.assign(
+          { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+          common,
+        ),
+      },
+    };
+    document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
+      const config = made[canvas.dataset.chart];
+      if (config) new window.Chart(canvas, config);
+    });
+  }
+
+  // -- diagrams: zoom, pan and a larger view ------------------------------------------------
+
+  // The drawing keeps its own coordinates (its viewBox): zooming and moving only change
+  // which part of it the frame shows, so text stays sharp at every size.
+  function zoomable(figure) {
+    const frame = figure.querySelector(".diagram-frame");
+    const svg = frame && frame.querySelector("svg");
+    const tools = figure.querySelector(".diagram-tools");
+    if (!svg || !tools || !svg.viewBox || !svg.viewBox.baseVal) return;
+    const box = svg.viewBox.baseVal;
+    const full = { x: box.x, y: box.y, w: box.width, h: box.height };
+    if (!full.w || !full.h) return;
+    let view = Object.assign({}, full);
+    const large = tools.querySelector("[data-zoom-large]");
+    figure.classList.add("diagram--zoomable");
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    tools.hidden = false;
+
+    function scale() {
+      const rect = frame.getBoundingClientRect();
+      return Math.min(rect.width / view.w, rect.height / view.h) || 1;
+    }
+
+    function show() {
+      svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" "));
+      figure.dataset.scale = (full.w / view.w).toFixed(2);
+    }
+
+    // Zoom by `by` around a point of the frame (fractions of its width and height).
+    function zoom(by, fx, fy) {
+      const w = Math.min(Math.max(view.w / by, full.w / 12), full.w * 2);
+      const h = (w * view.h) / view.w;
+      view = { x: view.x + (view.w - w) * fx, y: view.y + (view.h - h) * fy, w: w, h: h };
+      show();
+    }
+
+    tools.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button) return;
+      if (button.dataset.zoomBy) zoom(parseFloat(button.dataset.zoomBy), 0.5, 0.5);
+      if (button.hasAttribute("data-zoom-fit")) {
+        view = Object.assign({}, full);
+        show();
+      }
+      if (button === large) enlarge(!figure.classList.contains("diagram--large"));
+    });
+
+    function enlarge(on) {
+      figure.classList.toggle("diagram--large", on);
+      large.setAttribute("aria-pressed", on ? "true" : "false");
+      large.textContent = on ? "Close the larger view" : "Larger view";
+    }
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && figure.classList.contains("diagram--large")) enlarge(false);
+    });
+
+    frame.addEventListener(
+      "wheel",
+      (event) => {
+        if (!event.ctrlKey) return; // plain wheel scrolls the page
+        event.preventDefault();
+        const rect = frame.getBoundingClientRect();
+        const fx = (event.clientX - rect.left) / rect.width;
+        const fy = (event.clientY - rect.top) / rect.height;
+        zoom(event.deltaY < 0 ? 1.15 : 1 / 1.15, fx, fy);
+      },
+      { passive: false },
+    );
+
+    let drag = null;
+    frame.addEventListener("pointerdown", (event) => {
+      drag = { x: event.clientX, y: event.clientY, view: Object.assign({}, view), k: scale() };
+      frame.setPointerCapture(event.pointerId);
+      frame.classList.add("diagram-frame--dragging");
+    });
+    frame.addEventListener("pointermove", (event) => {
+      if (!drag) return;
+      view.x = drag.view.x - (event.clientX - drag.x) / drag.k;
+      view.y = drag.view.y - (event.clientY - drag.y) / drag.k;
+      show();
+    });
+    const stop = () => {
+      drag = null;
+      frame.classList.remove("diagram-frame--dragging");
+    };
+    frame.addEventListener("pointerup", stop);
+    frame.addEventListener("pointercancel", stop);
+    show();
+  }
+
   // -- try a call ----------------------------------------------------------------------------
 
   function tryCall(root) {
@@ -293,5 +474,8 @@
     if (live) liveCalls(live);
     const trying = document.getElementById("try-call");
     if (trying) tryCall(trying);
+    document.querySelectorAll("figure[data-zoom]").forEach(zoomable);
+    const numbers = document.getElementById("charts-data");
+    if (numbers) drawCharts(numbers);
   });
 })();
