@@ -312,6 +312,16 @@ def plan(
                 understood = named
             elif stray:
                 understood = Understanding()  # the named item's words said no value of it
+            elif not items and not understood.values and not understood.removed:
+                # "It should be March 4th": a value no item was named for. When only one item
+                # read back can take it, that item changes; when several can, ask which.
+                takers = _unnamed_value(flow, state.read_back, slots, said, today)
+                if len(takers) == 1 and yes_no(said) is not True:
+                    understood = takers[0]
+                elif takers:
+                    # Several items could take it, or "yes" came with a value that differs
+                    # from the one read back: nothing is stored until the caller says which.
+                    return AskWhich(), nothing
     else:
         # "The time is wrong, it's 11" while the agent asks something else: that item is
         # corrected (or asked again), and the words are no answer to this question.
@@ -398,6 +408,33 @@ def _named_item(
         if items[0] in found.values:
             return found
     return items[0] if wrong else None
+
+
+_ANY_WORDS = frozenset({"yes_no", "name"})  # types that, when asked, take nearly any words
+
+
+def _unnamed_value(
+    flow: CompiledFlow,
+    among: Sequence[str],
+    slots: Mapping[str, Any],
+    said: str,
+    today: date,
+) -> list[Understanding]:
+    """Each item of ``among`` that ``said`` would change, read as that item's answer alone.
+
+    Free text, names and yes-or-no items take almost any words ("go ahead", "that's right"),
+    so only values of a shape count: "March 4th" changes a date of birth, not the reason for a
+    visit.
+    """
+    takers = []
+    for name in among:
+        kind = flow.slot_types[name]
+        if slots.get(name) is None or understanding.free_text(kind) or kind.name in _ANY_WORDS:
+            continue
+        found = understanding.understand(flow.listener, (name,), slots, said, today)
+        if found.values.keys() == {name} and found.values[name] != slots[name]:
+            takers.append(found)
+    return takers
 
 
 def _read_back(flow: CompiledFlow, state: State, said: str, fixing: bool) -> Plan | None:

@@ -22,12 +22,14 @@ _NO = re.compile(
     r"\b(?:no|nope|nah|negative|incorrect|wrong|false|uh uh|i don't think so|don't|do not"
     r"|never mind|cancel"
     r"|(?:absolutely|definitely|certainly|of course) not"
-    r"|not (?:quite|really|exactly|correct|right|true|it)|isn't (?:right|correct))\b"
+    r"|not (?:quite|really|exactly|correct|right|true|it|great|good|perfect|fine)"
+    r"|isn't (?:right|correct))\b"
 )
 _YES = re.compile(
     r"\b(?:yes|yeah|yea|yep|yup|ya|correct|right|alright|exactly|sure|absolutely|definitely"
     r"|certainly|affirmative|of course|uh huh|mm hmm|mhm|you got it|that's it|sounds good"
-    r"|perfect|true|fine|please do|do it|go ahead|go for it|that works|works for me)\b"
+    r"|perfect|true|fine|please do|do it|go ahead|go for it|that works|works for me|that is it"
+    r"|great|wonderful|lovely|excellent|brilliant|bang on)\b"
 )
 
 
