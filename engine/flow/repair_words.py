@@ -93,7 +93,12 @@ _HOLD = re.compile(
     rf"|(?:a|one) {_MOMENT} please)\b"
 )
 _HOLD_ALONE = re.compile(r"^(?:wait|hold|hang on|one sec|a sec|sec|moment|wait please)$")
-_NOT_HOLD = re.compile(r"\b(?:on hold|put (?:me|us|him|her|them) on hold|hold music)\b")
+_NOT_HOLD = re.compile(
+    r"\b(?:on hold|put (?:me|us|him|her|them) on hold|hold music)\b"
+    # "I need to get my blood pressure checked" is the reason for a visit, not a fetch
+    r"|\bget (?:my|the|it|that|a) (?:\w+ ){0,3}(?:checked|looked at|seen|done|fixed|tested"
+    r"|refilled|renewed|changed|replaced|cleaned|examined|filled|x-rayed|serviced)\b"
+)
 
 # -- cancel ---------------------------------------------------------------------------------------
 
@@ -176,8 +181,36 @@ def heard(said: str) -> RepairName | None:
     if (_REPEAT_ALONE.match(text) or _REPEAT.search(text)) and not _NOT_REPEAT.search(text):
         return "repeat"
     if (_HOLD.search(text) or _HOLD_ALONE.match(text)) and not _NOT_HOLD.search(text):
-        return "hold"
+        return None if _answers_after_hold(text) else "hold"
     return None
+
+
+# After "hold on" or "let me think", the answer itself: "it's 5 Rose Court", "the reason is ...".
+_ANSWER_AFTER = re.compile(
+    r"(?:(?:so|ok|okay|um|uh|yeah|yes|right|well|oh)\W+)*"
+    r"(?:it's|it is|it was|that's|that is|the \w+(?: \w+)? (?:is|was|would be)|i think it's"
+    r"|i think it is)\b"
+)
+_THINKING = re.compile(r"\blet me (?:think|see)\b|\blet's see\b")
+
+
+def _answers_after_hold(text: str) -> bool:
+    """Whether the words after the last hold in ``text`` are the caller's answer.
+
+    "Hmm, let me think, it's 5 Rose Court" and "hold on... it's for my back pain" answer; a
+    caller who thinks aloud and then says something ("let me think, headaches") answers too.
+    "Just a second, my other line is ringing" does not.
+    """
+    holds = [*_HOLD.finditer(text)]
+    if not holds:
+        return False
+    rest = text[holds[-1].end() :].strip(" ,.;:!?-…")
+    if not rest or _HOLD.search(rest) or _ONLY_FILLERS.match(rest):
+        return False
+    if _ANSWER_AFTER.match(rest):
+        return True
+    thought = bool(_THINKING.fullmatch(holds[-1][0]))
+    return thought and not re.match(r"(?:about|over|on|for|a|it|that)\b", rest)  # "about it"
 
 
 def cancels(text: str) -> bool:

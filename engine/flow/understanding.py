@@ -154,11 +154,25 @@ def understand(
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:
                 slot.value, slot.changed = answer, True
+    if _HEDGED.search(text):
+        # "Maybe Monday, I'm not sure yet", "0147 or maybe 0148, one of those": the caller is
+        # not sure, so what they said is a guess to check, never a value to store.
+        for slot in slots.values():
+            if slot.changed and not slot.removed and not free_text(slot.kind):
+                slot.unsure, slot.value, slot.changed = slot.value, None, False
     for slot in slots.values():
         # "Scratch the pickup, I'll drop it off myself": the value held is taken back.
         if slot.known is not None and not slot.changed and _dropped(slot, found):
             slot.value, slot.changed, slot.removed = None, True, True
     return _result(slots.values())
+
+
+_HEDGED = re.compile(
+    r"\b(?:(?:i'm|i am) not (?:sure|certain)|not (?:sure|certain) (?:yet|which|if|whether)"
+    r"|(?:one|either) of (?:those|them|the two)|or maybe|or even|or possibly|or perhaps"
+    r"|i (?:can't|cannot|don't) remember (?:which|if|whether|exactly))\b",
+    re.IGNORECASE,
+)
 
 
 def _taken_back(known: Any, found: list[Segment]) -> bool:
@@ -455,6 +469,12 @@ class _Reader:
             point = cued_point(found, slot.cue, says_other)
             if not point and slot.cue is None and slot.known is None and taken:
                 point = bare_point(found, says_other)  # "rx number 5502198, amoxicillin"
+            if (
+                point
+                and isinstance(slot.known, str)
+                and f" {plain(point)} " in f" {plain(slot.known)} "
+            ):
+                point = ""  # "it's a 2015" of a "2015 Honda Civic" held: a piece of it, no change
         else:
             point = ""
         if point:

@@ -59,6 +59,7 @@ _ABSENT = rf" (?:make it|come|join(?: us)?|be there){_CLAUSE_END}"
 _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\bprof)"
 _CORRECTION = (
     r"sorry,? (?:i mean[t]?|i said)|(?:no|oh),? i mean[t]?|i mean[t]?|i meant|actually"
+    r"|(?<=, )no,? sorry"
     # "make it" with no value after it is "make it there" ("one of us can't make it")
     rf"|no,? wait|wait,? no|make (?:that|it)(?!{_CLAUSE_END})"
     r"|change (?:that|it|the \w+)(?: to)?|or rather|rather"
@@ -77,7 +78,8 @@ _MARKERS = re.compile(
 )
 _QUESTION = re.compile(
     r"(?:what|when|where|why|which|who|how)(?:'s| is| are| do| does| did| time| times| late"
-    r"| early| long| many| much| can| should| would)\b|(?:what|sorry|pardon)\W*$",
+    r"| early| long| many| much| can| should| would| kinds? of| sorts? of| types? of)\b"
+    r"|(?:what|sorry|pardon)\W*$",
     re.IGNORECASE,
 )
 # "Not" ends at the next comma: "not 7, 8" takes back 7 and means 8.

@@ -20,10 +20,10 @@ from typing import Any
 from engine.agent import CallInfo
 from engine.flow import CompiledFlow, safe_yaml
 from engine.flow.decide import Repair, TakeGlobal, asking_state, plan, recognise
-from engine.flow.repair_words import REPAIRS
+from engine.flow.repair_words import REPAIRS, heard
 from engine.flow.slots import SlotTypes
 from engine.flow.spec import OpeningHours, SlotSpec
-from engine.flow.understanding import Listener, understand
+from engine.flow.understanding import Listener, Understanding, free_text, understand
 from engine.flow.view import template_view
 from engine.project import Project
 
@@ -134,11 +134,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+FLOOR_FILE = "floor.yaml"
+
+
 def load_corpus(folder: Path) -> list[Case]:
-    """Every case of every ``*.yaml`` file in ``folder`` and its batch subfolders, by name."""
+    """Every case of every ``*.yaml`` file in ``folder`` and its batch subfolders, by name.
+
+    A batch's ``floor.yaml`` (the floor it is held at, see tests/test_understanding.py) holds
+    no cases.
+    """
     types = SlotTypes.builtin()
     cases: list[Case] = []
     for path in sorted(folder.rglob("*.yaml"), key=lambda p: p.relative_to(folder).parts):
+        if path.name == FLOOR_FILE:
+            continue
         batch = path.parent.relative_to(folder).as_posix() if path.parent != folder else ""
         data = safe_yaml.load(path.read_text(encoding="utf-8"))
         kind = str(data.get("type", path.stem))
@@ -245,6 +254,8 @@ def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
             continue
         assert case.listener is not None
         understood = understand(case.listener, case.asked, case.known, case.said, case.today)
+        if _asks_for_repair(case.listener, understood, case.said):
+            understood = Understanding(errors=understood.errors)
         got = dict(understood.values) | {name: None for name in understood.removed}
         ok = got == case.expect
         if case.confirm is not None:
@@ -257,6 +268,16 @@ def run_corpus(cases: Iterable[Case], project: Project | None = None) -> Report:
             got = got | ({"(refused)": said} if said else {})
         report.outcomes.append(Outcome(case, got, ok))
     return report
+
+
+def _asks_for_repair(listener: Listener, understood: Understanding, said: str) -> bool:
+    """Whether a call turn takes ``said`` as a repair and stores none of its values.
+
+    As :func:`engine.flow.decide.plan` does: "sorry, could you say that again?" is a repeat
+    even where free text would take any words; only a typed value or a take-back answers.
+    """
+    typed = [name for name in understood.values if not free_text(listener.types[name])]
+    return heard(said) is not None and not typed and not understood.removed
 
 
 def repair_heard(flow: CompiledFlow, asked: str, said: str) -> str | None:

@@ -38,6 +38,12 @@ _DISPUTE = re.compile(
     r"\b(?:wrong|off|incorrect|mistake|typo|misspel\w*|not right|isn't right|change|fix"
     r"|different|missing)\b"
 )
+# A question back is no answer: "why, does it change the price?" (but "do it" is a yes).
+_ASKS_BACK = re.compile(
+    r"^(?:why|what|how|when|where|who|which|(?:does|do(?! it\b)|is|are|can|could|will|would)"
+    r"\b(?=.*\?))"
+)
+_PLAIN_ANSWER = re.compile(r"\b(?:yes|yeah|yep|yup|no|nope|nah)\b")
 _NEARLY = re.compile(r"\b(?:almost|nearly|mostly|not all)\b")
 _GOOD = re.compile(r"(?<!not )\b(?:all good|looks good|that's good|good to go|spot on)\b")
 
@@ -55,6 +61,8 @@ def yes_no(text: str) -> bool | None:
     yes harmless. "Okay" is not a yes: callers say it to acknowledge while still listening.
     """
     said = _NEUTRAL.sub(" ", plain(clean(text)))
+    if _ASKS_BACK.match(said if "?" not in text else f"{said}?") and not _PLAIN_ANSWER.search(said):
+        return None
     changed = list(_CHANGED_MIND.finditer(said))
     if changed and (later := _answer(said[changed[-1].end() :])) is not None:
         return later

@@ -107,14 +107,18 @@ NOT_A_QUANTITY = (
     r"\b\d+(?= (?:[a-z]+ ){1,3}(?:street|st|avenue|ave|road|rd|lane|ln|drive|dr|court|ct"
     r"|boulevard|blvd|way|place|pl|terrace|circle|parkway|highway|hwy|square|sq|crescent|trail"
     r"|loop)\b)"
-    r"|(?:(?<=\ba )|(?<=\ban ))\d{4}(?= [a-z])|(?<=\bsince )\d{4}\b"
+    r"|(?:(?<=\ba )|(?<=\ban ))(?:\d{4}(?= [a-z])|(?:19|20)\d\d\b)|(?<=\bsince )\d{4}\b"
 )
 
 _REPEATED = re.compile(r"\b(double|triple) ([0-9a-z])\b", re.IGNORECASE)
 
 
+_REPEATED_OH = re.compile(r"\b(double|triple) oh\b", re.IGNORECASE)  # "double oh" is 0 0
+
+
 def repeated(text: str) -> str:
     """Repeated characters spelled out: "double 5" is "5 5", "triple 0" is "0 0 0"."""
+    text = _REPEATED_OH.sub(lambda m: f"{m[1]} 0", text)
     return _REPEATED.sub(lambda m: " ".join(m[2] * (3 if m[1].lower() == "triple" else 2)), text)
 
 

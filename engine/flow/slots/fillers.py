@@ -21,7 +21,10 @@ INTERJECTIONS = (
 # Sounds of hesitation: "um", "uhh", "erm", "hmm", "mm".
 # Sounds of hesitation and of listening: "um", "uhh", "erm", "hmm", "mm-hmm", "uh-huh"; never a
 # lone "M" (an initial).
-HESITATION = r"(?:(?:mm+|uh|um)-?h(?:m+|uh)|uh-uh|u+[hm]+|h+m+|m{2,}|e+r+m*|a+h+|eh|huh|mhm)"
+HESITATION = (
+    r"(?:(?:mm+|uh|um)-?h(?:m+|uh)|uh-uh|u+[hm]+|h+m+|m{2,}|(?-i:[Ee]+r+m*)|a+h+|eh|huh|mhm)"
+)
+# ("ER", the emergency room, is no "er": a hesitation is never said in capitals)
 # Thinking aloud, asking for time, and words said while looking for the answer.
 THINKING = (
     r"let me (?:think|see|check|look|find (?:it|that|the \w+|my \w+)|grab (?:it|that|my \w+)"

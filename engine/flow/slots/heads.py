@@ -25,7 +25,7 @@ _PAIR = r"parents|grandparents|in-laws"
 _MANY = (
     r"people|persons|adults|grown ?ups|kids|children|babies|toddlers|infants|teens|teenagers"
     r"|friends|buddies|colleagues|coworkers|co-workers|guests|sons|daughters|sisters|brothers"
-    r"|cousins|nieces|nephews|grandkids|grandchildren|boys|girls|others|more"
+    r"|cousins|nieces|nephews|grandkids|grandchildren|boys|girls|others|more|little ones|young ones"
 )
 _OWNER = r"(?:my|our|his|her|their|the|a|an|one)"
 

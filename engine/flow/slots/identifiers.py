@@ -222,6 +222,9 @@ _ALL_OF = re.compile(
     r"\b(?:the )?(?:(?P<end>last|first) (?P<count>\d|two|three|four|five|six) )?"
     r"(?P<kind>letters|digits|numbers|characters) (?:are|should be|were|is)(?P<new> .{1,60})"
 )
+_UNNAMED_COUNT = re.compile(
+    r"\b((?:last|first) (?:\d|two|three|four|five|six)) (are|should be|were|is)\b"
+)
 _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 
@@ -241,6 +244,8 @@ def _characters(text: str) -> str:
 
 def amend_code(said: str, base: str) -> str | None:
     """``base`` changed as ``said`` says, or None when it names no part of the code."""
+    # "the last four are 0 1 4 1": characters, unnamed
+    said = _UNNAMED_COUNT.sub(r"\1 characters \2", said)
     if found := _POSITION.search(said):
         new = _characters(found["new"])[:1]
         kind = found["kind"]

@@ -19,6 +19,7 @@ from .spelling import as_letters
 # Said before a name, volunteered or not ("Book it under Priya Shah").
 _NAME_CUE = re.compile(
     r"\b(?:my name is|my name's|the name is|name is|name's|name should be|name would be"
+    r"|(?:his|her|their) name(?: is|'s)"
     r"|(?:my )?(?:first |last |family |sur ?)name(?:'s| is)?|surname(?:'s| is)?"
     r"|this is(?: for)?|(?:i'm |i am )?calling for|(?:the )?(?:refill|prescription|appointment"
     r"|booking|reservation) is for"
@@ -113,7 +114,8 @@ _NOT_NAME = _words(
     literally definitely certainly likely obviously mostly noon midnight midday yesterday
     asking saying telling talking wondering coming going getting waiting trying looking
     checking helping driving doing making having being taking sitting standing shouting
-    yelling listening watching needing wanting thinking"""
+    yelling listening watching needing wanting thinking his her hers him their them already
+    new existing regular patient there"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])

@@ -58,7 +58,7 @@ def _spoken(said: str) -> str:
     said = numerals(said)
     said = re.sub(r"\b(\d{1,3})((?:,\d{3})+)\b", lambda m: m[1] + m[2].replace(",", ""), said)
     # "45 thousand" reads as "45 1000"; a number that merely ends in 1000 (31000) is no product.
-    said = re.sub(r"\b(\d+(?:\.\d+)?)(?: ?(?:k|thousand)| 1000)\b", _thousands, said)
+    said = re.sub(r"\b(\d+(?:\.\d+)?)(?: ?(?:k|thousand|grand)| 1000)\b", _thousands, said)
     # Digits one by one ("4 5 2 1 0", "1 2 3 4 5 6"): one number.
     said = re.sub(r"\b\d(?: \d){2,}\b", lambda m: m[0].replace(" ", ""), said)
     return _NOT_COUNT.sub("#", said)
@@ -98,7 +98,7 @@ class NumberType(BaseSlotType):
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said = re.sub(r"\ba couple\b", "2", _spoken(said))
-        said = re.sub(r"\b(?:a|one) dozen\b", "12", said)
+        said = re.sub(r"\b(?:a|one) dozen\b", "12", re.sub(r"\bhalf a dozen\b", "6", said))
         if (party := heads(said, asked=asked)) is not None:
             return self._check(float(party), spec)
         if count := _COUNT.search(said) or _DISTANCE.search(said) or _FOR.search(said):

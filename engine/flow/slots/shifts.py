@@ -25,6 +25,7 @@ _MORE = (
     re.compile(rf"\bthere(?:'ll| will)? be {_FEW} (?:more|extra)\b"),
     re.compile(rf"\b(?:add|plus) {_FEW}(?: more| extra)? {_PERSON}"),
     re.compile(r"\banother (?:person|guest|adult|kid|child|seat|chair|place)\b"),
+    re.compile(rf"\b{_FEW} more (?:is|are|will be|'s|'re) (?:coming|joining)\b"),
 )
 _FEWER = (
     re.compile(rf"\b{_FEW} (?:less|fewer) {_PERSON}"),
