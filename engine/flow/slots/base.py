@@ -82,7 +82,13 @@ def numerals(text: str, *, lower: bool = True) -> str:
     Threshold 0 converts even a lone "one"; "zero zero four" is "004".
     """
     text = text.lower() if lower else text
-    return "".join(str(alpha2digit(piece, "en", threshold=0)) for piece in _pieces(text))
+    # "the little ones" counts nobody: "ones" is kept a word (a mark inside it, taken out after)
+    text = _ONES.sub(lambda found: f"{found[0][:2]}\u2060{found[0][2:]}", text)
+    said = "".join(str(alpha2digit(piece, "en", threshold=0)) for piece in _pieces(text))
+    return said.replace("\u2060", "")
+
+
+_ONES = re.compile(r"\bones\b", re.IGNORECASE)
 
 
 def _pieces(text: str) -> list[str]:
