@@ -147,9 +147,11 @@ def understand(
     reader.settle()
     # "I'm not feeling well" is a point, not a take-back.
     stated = segments(text, statements=True)
+    declined = _DECLINES.search(text) is not None
     for slot in slots.values():
         if free_text(slot.kind):
-            reader.free_text(slot, stated)
+            if not declined:  # "I'd rather not say" is no reason for a visit
+                reader.free_text(slot, stated)
         elif slot.kind.name == "yes_no" and slot.asked:
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:
@@ -167,6 +169,12 @@ def understand(
     return _result(slots.values())
 
 
+_DECLINES = re.compile(
+    r"\b(?:(?:i'd|i would) (?:rather|prefer) not(?: to)?(?: say| answer| tell| share| go into"
+    r"| get into)?|(?:i'd|i would) prefer not to|no comment|(?:i )?(?:don't|do not) want to"
+    r" (?:say|answer|tell|share|go into|get into)|that's (?:private|personal))\b",
+    re.IGNORECASE,
+)
 _HEDGED = re.compile(
     r"\b(?:(?:i'm|i am) not (?:sure|certain)|not (?:sure|certain) (?:yet|which|if|whether)"
     r"|(?:one|either) of (?:those|them|the two)|or maybe|or even|or possibly|or perhaps"

@@ -50,6 +50,12 @@ _RELATIVE = re.compile(
 )
 # A day of the month alone ("the 4th"): only as an answer, or to change a known date.
 _ORDINAL = re.compile(r"\b(?:on )?(?:the )?(?P<day>\d{1,2})(?:st|nd|rd|th)\b")
+# Volunteered, a day of the month needs "on the": "a table for 4 on the 5th" (not "the 5th
+# floor", "my 3rd visit").
+_ON_ORDINAL = re.compile(
+    r"\bon the (?P<day>\d{1,2})(?:st|nd|rd|th)\b"
+    r"(?! (?:floor|street|st|avenue|ave|time|of \w+ (?:floor|street)))"
+)
 _ALONE_MONTH = re.compile(rf"\b{_MONTH}\b")
 _ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
 # "The year is wrong, it's eighty one": a year in two digits, where the year is named.
@@ -106,7 +112,9 @@ class DateType(BaseSlotType):
     format = "date as YYYY-MM-DD"
     invalid = "I didn't catch a date"
     parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
-    changes = re.compile(r"\b(?:later|earlier|weeks?)\b", re.IGNORECASE)  # "a week later"
+    changes = re.compile(  # "a week later", "the day after"
+        r"\b(?:later|earlier|weeks?|(?:next|following) day|day (?:after|before))\b", re.IGNORECASE
+    )
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         text = _normal(said)
@@ -124,9 +132,10 @@ class DateType(BaseSlotType):
                 return None
             parsed = self._check(when, spec, today)
             return parsed if sure else replace(parsed, sure=False)
-        if asked and (found := _ORDINAL.search(text)):
+        found = _ORDINAL.search(text) if asked else _ON_ORDINAL.search(text)
+        if found:
             if spec.with_year:
-                return Parsed(False, error="I need the month and the year too")
+                return Parsed(False, error="I need the month and the year too") if asked else None
             return self._resolve(_Parts(day=int(found["day"])), spec, today)
         return None
 

@@ -47,6 +47,11 @@ _SPANS = (
     # "half an hour later", "a day earlier"
     re.compile(rf"\b{_SPAN} (?P<later>later|earlier)\b"),
 )
+# The day next to the one held: "the day after" (not "the day after tomorrow", a day of its own).
+_NEXT_DAY = re.compile(
+    r"\b(?:(?:the )?(?:next|following) day|the day (?:after|before))\b"
+    r"(?! (?:tomorrow|today|yesterday|that|\w+day|the|\d))"
+)
 # Words that may say a change relative to the value held (see ``BaseSlotType.changes``).
 PEOPLE_WORDS = re.compile(r"\b(?:more|extra|additional|another|less|fewer|add|can't|cannot)\b")
 SPAN_WORDS = re.compile(r"\b(?:later|earlier|back|forward|up)\b")
@@ -68,6 +73,8 @@ def shift(said: str, unit: Unit) -> int | None:
     for pattern in _SPANS:
         if (found := pattern.search(said)) and (amount := _span(found["span"], unit)):
             return -amount if found["later"] in ("forward", "up", "earlier") else amount
+    if unit == "days" and (found := _NEXT_DAY.search(said)):
+        return -1 if found[0].endswith("before") else 1  # "same time but the day after"
     return None
 
 
