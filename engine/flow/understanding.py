@@ -32,6 +32,7 @@ where the values go (see :func:`understand`):
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -181,6 +182,34 @@ _HEDGED = re.compile(
     r"|i (?:can't|cannot|don't) remember (?:which|if|whether|exactly))\b",
     re.IGNORECASE,
 )
+
+
+def _swapped(known: Any, found: list[Segment]) -> str | None:
+    """Free text held with a word or two of it replaced, as "Birch Road, not Lane" says.
+
+    The words taken back ("not Lane") must be words of the text held, and as many words end
+    the words before them ("Road"), which the text held does not have: "1711 Birch Lane"
+    becomes "1711 Birch Road". Anything else is no swap.
+    """
+    if not isinstance(known, str):
+        return None
+    for before, after in itertools.pairwise(found):
+        if after.mode != "negated" or before.mode == "negated":
+            continue
+        old = plain(after.text).split()
+        if not 1 <= len(old) <= 3:
+            continue
+        held = known.split()
+        lowered = [plain(word) for word in held]
+        new = re.findall(r"[\w'-]+", before.text)[-len(old) :]
+        while old and len(new) == len(old) and plain(new[0]) == old[0]:
+            new, old = new[1:], old[1:]  # "Rose Court, not Rose Lane": only "Lane" changes
+        if not old or len(new) != len(old) or any(plain(word) in lowered for word in new):
+            continue
+        for start in range(len(held) - len(old) + 1):
+            if lowered[start : start + len(old)] == old:
+                return " ".join([*held[:start], *new, *held[start + len(old) :]])
+    return None
 
 
 def _taken_back(known: Any, found: list[Segment]) -> bool:
@@ -466,6 +495,9 @@ class _Reader:
         def says_other(piece: str) -> bool:
             return any(_holds(other, piece, self.today) for other in taken)
 
+        if (swapped := _swapped(slot.known, found)) is not None:
+            slot.value, slot.changed = swapped, True  # "it's Birch Road, not Lane"
+            return
         if slot.disputed:
             dispute = dispute_pattern(slot.name, slot.spec, slot.kind.name, None)
             point = disputed_point(found, dispute, says_other)

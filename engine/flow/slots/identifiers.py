@@ -77,7 +77,9 @@ class IdentifierType(BaseSlotType):
     format = "the code as upper-case letters and digits without spaces, e.g. XJH004512"
     invalid = "I didn't catch the number"
     parts = re.compile(
-        r"\b(?:digit|letter|character)s?\b|\b(?:ends?|starts?|begins?) (?:in|with)\b", re.I
+        r"\b(?:digit|letter|character)s?\b|\b(?:ends?|starts?|begins?) (?:in|with)\b"
+        r"|\b(?:last|first|1st) (?:\d|two|three|four|five|six) (?:are|should be|were|is)\b",
+        re.I,
     )
 
     @override
@@ -219,11 +221,11 @@ _POSITION = re.compile(
 )
 _ENDS = re.compile(r"\b(?P<which>ends?|finish(?:es)?|starts?|begins?) (?:in|with)(?P<new> .{1,60})")
 _ALL_OF = re.compile(
-    r"\b(?:the )?(?:(?P<end>last|first) (?P<count>\d|two|three|four|five|six) )?"
+    r"\b(?:the )?(?:(?P<end>last|first|1st) (?P<count>\d|two|three|four|five|six) )?"
     r"(?P<kind>letters|digits|numbers|characters) (?:are|should be|were|is)(?P<new> .{1,60})"
 )
 _UNNAMED_COUNT = re.compile(
-    r"\b((?:last|first) (?:\d|two|three|four|five|six)) (are|should be|were|is)\b"
+    r"\b((?:last|first|1st) (?:\d|two|three|four|five|six)) (are|should be|were|is)\b"
 )
 _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
