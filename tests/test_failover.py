@@ -291,3 +291,23 @@ async def test_a_server_killed_right_after_an_answer_loses_nothing_the_caller_sa
             "reason": "a sore throat",
         }, delay
         assert record.path == ["ask_name", "ask_dob", "ask_reason", "confirm", "done"], delay
+
+
+async def test_the_console_on_a_killed_server_costs_its_calls_nothing(servers, redis, call_log):
+    # The console's live feed wrote on the store's Redis client: a call's save waited for a
+    # connection of its own while the feed wrote, and a server killed right after the
+    # caller's second answer had saved nothing of the call (the next server greeted again).
+    console = {"DIALPLAN_CONSOLE_TOKEN": "a-console-token-of-this-test"}
+    b = servers(env=console)
+    for attempt in range(3):
+        call_id = f"call_console_{attempt}"
+        a = servers(env=console)
+        async with PlatformCall.connect(a.url(call_id)) as call:
+            dialog = await first_half(call, call_id)
+            a.process.kill()  # SIGKILL, at once: nothing more is saved or closed
+            await asyncio.wait_for(call.closed.wait(), 5)
+        heard = await second_half(b.url(call_id), dialog)
+        assert heard["greeting"] == "", attempt  # the call was found, not started again
+        assert "Dana Scully, born March 3rd, 1980" in heard["read_back"], (attempt, heard)
+        record = await record_of(call_log, call_id, "completed")
+        assert record.path == ["ask_name", "ask_dob", "ask_reason", "confirm", "done"], attempt

@@ -284,7 +284,7 @@ def create_app(
                 if live is not None:
                     live.ended(state)
         if runtime.shared_feed is not None:
-            await runtime.shared_feed.stop()  # before the store lets go of their Redis client
+            await runtime.shared_feed.stop()  # its last snapshots; it closes its own client
         await store.stop()  # a shared store keeps the calls for whoever takes them next
         if feed is not None:
             feed.close()
@@ -407,8 +407,8 @@ def _live_feed(settings: Settings, store: CallStore) -> LiveFeed:
     from .redis_store import RedisCallStore
 
     if isinstance(store, RedisCallStore):
-        link = store.link
-        return RedisLiveFeed(link.redis, link.instance, settings.store_timeout)
+        link = store.link  # the feed's own connections: a save never waits behind the console
+        return RedisLiveFeed(link.client(), link.instance, settings.store_timeout)
     return MemoryLiveFeed()
 
 

@@ -56,8 +56,10 @@ def ended_key(call_id: str) -> str:
 class RedisLiveFeed:
     """A :class:`~engine.console.LiveFeed` shared through Redis; see the module docstring.
 
-    ``redis`` is the shared store's client (its connections and timeouts); ``instance`` names
-    this process, so that it does not take its own snapshots twice.
+    ``redis`` is a client of the feed's own on the shared store's Redis
+    (:meth:`~engine.server.redis_link.RedisLink.client`; closed by :meth:`stop`), never the
+    store's: a call's save must not wait behind the console. ``instance`` names this process,
+    so that it does not take its own snapshots twice.
     """
 
     def __init__(self, redis: aioredis.Redis, instance: str, timeout: float = 1.0) -> None:
@@ -84,7 +86,7 @@ class RedisLiveFeed:
         ]
 
     async def stop(self) -> None:
-        """Write what is left (bounded), then stop the background tasks."""
+        """Write what is left (bounded), stop the background tasks, close the client."""
         if self._outgoing:
             with contextlib.suppress(*FAILURES):
                 async with asyncio.timeout(2 * self.timeout):
@@ -94,6 +96,8 @@ class RedisLiveFeed:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(*FAILURES):
+            await self.redis.aclose()
 
     # -- the LiveFeed interface --------------------------------------------------------------
 

@@ -67,12 +67,7 @@ class RedisLink:
         self.timeout = timeout
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """This process, as Redis knows it (``host:pid:tag``): the owner of the calls it serves."""
-        self.redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
+        self.redis = self.client()
         self.scripts = {
             name: self.redis.register_script(text)
             for name, text in (
@@ -85,6 +80,21 @@ class RedisLink:
         }
         self.problem: str | None = None
         """Why Redis cannot be used right now (``None``: it can)."""
+
+    def client(self) -> aioredis.Redis:
+        """A client on this Redis, bounded as this link's is, with connections of its own.
+
+        The console's live feed writes on such a client, never on :attr:`redis`: its writes
+        would take the connection the store's saves are waiting for, and a save that must first
+        open a connection of its own (tens of milliseconds) is a call lost if the process dies
+        meanwhile.
+        """
+        return aioredis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run script ``name`` (loading it first if Redis forgot it)."""
