@@ -442,8 +442,10 @@ def _read_back(flow: CompiledFlow, state: State, said: str, fixing: bool) -> Pla
     items = readback.named(flow.slots, state.read_back, said)
     if items and (fixing or readback.says_wrong(said)):
         return Fix(items[0])  # "the date is wrong" / (which item?) "my name"
-    if yes_no(said) is True and not fixing:
-        return None  # a yes: the plain way out (see choose)
+    if yes_no(said) is True:
+        # A yes: the plain way out (see choose); but asked which item to fix, a yes names none,
+        # and goes nowhere near the way out: the question is asked again.
+        return AskWhich() if fixing else None
     if readback.says_wrong(said) and not fixing:
         return AskWhich()
     return None
