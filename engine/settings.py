@@ -139,7 +139,10 @@ class Settings(BaseSettings):
         description="Where the model comes from. `auto`: Azure if AZURE_OPENAI_ENDPOINT is set, "
         "else OpenAI-style; `none`: no model. `dialplan chat --provider` also takes `test`.",
     )
-    model: str = Field("gpt-4o-mini", description="Model (or Azure deployment) name.")
+    model: str = Field(
+        "gpt-4o-mini",
+        description="Model (or Azure deployment) name; `dialplan chat --model` sets it too.",
+    )
     temperature: float | None = Field(0.3, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int | None = Field(300, ge=1, description="Upper bound on one answer's tokens.")
     first_token_timeout: float = Field(
@@ -242,7 +245,9 @@ class Settings(BaseSettings):
         "DIALPLAN_PLATFORM_KEY (the platform marks which API key signs them).",
     )
     from_number: str | None = Field(
-        None, description="Caller id of placed calls (a number of yours on the platform, E.164)."
+        None,
+        description="Caller id of placed calls (a number of yours on the platform, E.164); "
+        "`dialplan call --from` sets it for one run.",
     )
     platform_timeout: float = Field(
         30.0, gt=0, description="Seconds one request to the platform's REST API may take."
