@@ -1,13 +1,17 @@
-"""The documentation's reference pages cover the whole code.
+"""The documentation site builds strictly, and its reference pages cover the whole code.
 
 The reference pages are generated while the site is built (``docs/gen_reference.py``, a MkDocs
-hook); these tests read what the hook generates.
+hook); these tests build the site as ``make docs`` does and read what the hook generates.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 
 import click
@@ -28,6 +32,19 @@ def reference() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_site_builds_with_no_warning(tmp_path: Path) -> None:
+    # --strict: a broken link or anchor, or a page missing from the navigation, fails the build.
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings = (tmp_path / "reference" / "settings" / "index.html").read_text()
+    assert "DIALPLAN_IDLE_TIMEOUT" in settings and "reference:" not in settings
+    assert "dialplan calls to-test" in (tmp_path / "reference" / "cli" / "index.html").read_text()
 
 
 def test_every_setting_is_in_the_reference(reference: ModuleType) -> None:
