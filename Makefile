@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # One lock for every platform and Python 3.11+ (markers where they differ), with hashes.
 LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --upgrade
 
-.PHONY: install lock run test test-all lint types check bench diagrams clean
+.PHONY: install lock run test test-all lint types docs check bench diagrams clean
 
 # Installs come from the lock files in requirements/ (every package pinned, with its hashes), so
 # a new upstream release changes nothing until `make lock` refreshes them in a reviewed commit.
@@ -45,7 +45,12 @@ lint: install  ## ruff, and the layering rule of engine/ (import-linter contract
 types: install
 	$(BIN)/mypy
 
-check: lint types test  ## everything CI runs
+# The site's reference pages are generated from the code as it builds (docs/gen_reference.py);
+# --strict makes a broken link or anchor, or a page missing from the navigation, an error.
+docs: install  ## build the documentation site into site/ (MkDocs, offline)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+check: lint types docs test  ## everything CI runs
 
 bench: install  ## the call-server benchmark (prints numbers; not a test)
 	$(BIN)/python bench/calls.py
@@ -58,4 +63,4 @@ diagrams: install  ## redraw flows/<flow>.mmd and flows/<flow>.svg from the flow
 	done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info site

@@ -1198,7 +1198,7 @@ def print_run(run: Run, options: Options) -> None:
 
 
 def markdown(runs: Sequence[Run], options: Options) -> str:
-    """The summary table (one column per run), ready to paste into the README."""
+    """The summary table (one column per run), ready to paste into the docs."""
 
     def row(name: str, cell: Callable[[Run], str]) -> str:
         return f"| {name} | " + " | ".join(cell(run) for run in runs) + " |"

@@ -1,4 +1,4 @@
-"""Take the README's screenshots of the console, with the same headless Chromium as its tests.
+"""Take the console's screenshots for docs/console.md, with the same headless Chromium as its tests.
 
     .venv/bin/python docs/screenshots.py [--out docs]
 

@@ -54,11 +54,18 @@ class Settings(BaseSettings):
     )
     port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on.")
     workers: int = Field(
-        1, ge=1, description="Worker processes (share calls through `DIALPLAN_STORE=redis://...`)."
+        1,
+        ge=1,
+        description="Worker processes; a worker that dies is replaced. Share calls between them "
+        "with `DIALPLAN_STORE=redis://...` (with the memory store, `serve` warns).",
     )
     path_prefix: str = Field("/llm-websocket", description="URL prefix before `/<call_id>`.")
     secret: SecretStr | None = Field(
-        None, description="Shared secret path segment: `<prefix>/<secret>/<call_id>`."
+        None,
+        description="Shared secret path segment: `<prefix>/<secret>/<call_id>`, 16 characters "
+        "or more (set but empty, or shorter, is refused). Served on an address other machines "
+        "reach without one, every start logs a warning (`server.unprotected`). Environment "
+        "only, never a flag: it would show in the process list.",
     )
     require_secret: bool = Field(
         False,
@@ -69,13 +76,19 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Addresses or networks (CIDR) of the proxies in front of the server, "
-        "comma-separated: only their X-Forwarded-For, -Proto and -Host headers are believed.",
+        "comma-separated (`10.0.0.5,10.0.0.0/8`): only their X-Forwarded-For, -Proto and -Host "
+        "headers are believed (the console's cookie is `Secure` when the original request was "
+        "HTTPS; failed sign-ins are counted by the original client).",
     )
     compression: bool = Field(
-        False, description="Accept permessage-deflate (costs CPU and memory on every call)."
+        False,
+        description="Accept permessage-deflate when the platform offers it (costs CPU and memory "
+        "on every call).",
     )
     max_frame_bytes: int = Field(
-        64 * MIB, ge=64 * 1024, description="Largest inbound frame accepted (transcripts grow)."
+        64 * MIB,
+        ge=64 * 1024,
+        description="Largest inbound frame accepted; transcripts with word timings grow all call.",
     )
 
     # --- protocol ----------------------------------------------------------------------------
@@ -102,12 +115,16 @@ class Settings(BaseSettings):
     # --- where calls live --------------------------------------------------------------------
     store: str = Field(
         "memory",
-        description="Where call state lives: `memory` (this process) or `redis://host:port/db` "
-        "(shared by every worker and host).",
+        description="Where call state lives: `memory` (this process) or "
+        "`redis://[:password@]host:port/db` (shared by every worker and host). Environment "
+        "only: the URL may hold a password.",
         repr=False,  # the URL may hold Redis's password
     )
     store_timeout: float = Field(
-        1.0, gt=0, description="Seconds one request to the shared store may take."
+        1.0,
+        gt=0,
+        description="Seconds one request to the shared store may take before the call goes on "
+        "without it.",
     )
     drain_timeout: float = Field(
         10.0,
@@ -118,17 +135,30 @@ class Settings(BaseSettings):
 
     # --- the model ---------------------------------------------------------------------------
     llm_provider: Literal["auto", "openai", "azure", "none"] = Field(
-        "auto", description="`auto`: Azure if AZURE_OPENAI_ENDPOINT is set, else OpenAI-style."
+        "auto",
+        description="Where the model comes from. `auto`: Azure if AZURE_OPENAI_ENDPOINT is set, "
+        "else OpenAI-style; `none`: no model. `dialplan chat --provider` also takes `test`.",
     )
-    model: str = Field("gpt-4o-mini", description="Model (or Azure deployment) name.")
+    model: str = Field(
+        "gpt-4o-mini",
+        description="Model (or Azure deployment) name; `dialplan chat --model` sets it too.",
+    )
     temperature: float | None = Field(0.3, ge=0, le=2, description="Sampling temperature.")
     max_tokens: int | None = Field(300, ge=1, description="Upper bound on one answer's tokens.")
     first_token_timeout: float = Field(
-        2.0, gt=0, description="Seconds to the model's first token before the fallback line."
+        2.0,
+        gt=0,
+        description="Seconds to the model's first token (or the first piece of a tool call, whose "
+        "arguments may then stream until DIALPLAN_TURN_TIMEOUT) before the fallback line.",
     )
     turn_timeout: float = Field(20.0, gt=0, description="Seconds one whole answer may stream.")
     llm_retries: int = Field(
-        1, ge=0, le=3, description="Retries of a failed model request, within the first deadline."
+        1,
+        ge=0,
+        le=3,
+        description="Retries of a failed model request (connection errors, 429, 5xx), only "
+        "within the first-token deadline; and of an answer that came back empty, with a "
+        "first-token deadline of its own.",
     )
     llm_usage: bool = Field(
         True,
@@ -183,7 +213,9 @@ class Settings(BaseSettings):
         "keep no call log.",
     )
     webhook_url: str | None = Field(
-        None, description="Where each call's record is POSTed when it ends or is transferred."
+        None,
+        description="Where each call's record is POSTed (`call.ended`, `call.transferred`, and "
+        "`call.updated` or `call.analyzed` when the platform's facts come after the end).",
     )
     webhook_secret: SecretStr | None = Field(
         None, description="Key of the webhook's HMAC-SHA256 signature (needed with the URL)."
@@ -213,7 +245,9 @@ class Settings(BaseSettings):
         "DIALPLAN_PLATFORM_KEY (the platform marks which API key signs them).",
     )
     from_number: str | None = Field(
-        None, description="Caller id of placed calls (a number of yours on the platform, E.164)."
+        None,
+        description="Caller id of placed calls (a number of yours on the platform, E.164); "
+        "`dialplan call --from` sets it for one run.",
     )
     platform_timeout: float = Field(
         30.0, gt=0, description="Seconds one request to the platform's REST API may take."
@@ -237,12 +271,17 @@ class Settings(BaseSettings):
     # --- the console -------------------------------------------------------------------------
     console_token: SecretStr | None = Field(
         None,
-        description="Turns the web console on at `/console`: the token that signs a browser in.",
+        description="Turns the web console on at `/console`: the token (12 characters or more) "
+        "that signs a browser in. Unset on a server that listens on this machine alone: "
+        "`dialplan serve` makes one for the run and prints the link.",
     )
 
     # --- operations --------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Log level. Caller speech is logged only at DEBUG."
+        "INFO",
+        description="Log level. Caller speech is logged only at DEBUG: one `caller.said` line per "
+        "answered turn with what the caller said since the agent last spoke (sensitive values "
+        "masked).",
     )
     log_format: Literal["console", "json"] = Field("console", description="Log line format.")
 

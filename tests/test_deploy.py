@@ -68,7 +68,7 @@ def start(command: list[str], workdir: Path, env: dict[str, str]) -> subprocess.
 def test_the_systemd_unit_passes_systemds_own_checks(tmp_path: Path) -> None:
     unit = (REPO / "deploy" / "dialplan.service").read_text()
     assert "ExecStart=/opt/dialplan/bin/dialplan serve" in unit
-    # The unit names where the README installs dialplan; here it is this environment.
+    # The unit names where the docs install dialplan; here it is this environment.
     local = unit.replace("/opt/dialplan/bin/dialplan", str(VENV_BIN / "dialplan"))
     (tmp_path / "dialplan.service").write_text(local)
     checked = subprocess.run(
@@ -172,7 +172,7 @@ def test_the_image_refuses_to_start_without_a_secret_unless_told_to(tmp_path: Pa
 
 
 def nginx_in_front(config: str, root: Path, tls_port: int, upstream_port: int) -> Path:
-    """deploy/nginx.conf as the README installs it, in a whole nginx configuration of ``root``.
+    """deploy/nginx.conf as the docs install it, in a whole nginx configuration of ``root``.
 
     Only what names this machine changes: the certificate (a fresh self-signed one), the
     listening port, and the two upstream servers (one local dialplan, twice).

@@ -1,4 +1,4 @@
-"""Every shell command in the README (and docs/) runs as written, on the example project.
+"""Every shell command in the README and docs/ runs as written, on the example project.
 
 The documents' ``sh`` and ``console`` blocks are run line by line (a ``console`` block's
 commands are its ``$ `` lines) in a copy of the project, with this checkout's ``.venv``:
@@ -130,9 +130,9 @@ class Project:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, postgres: str) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("docs-project")
-    for name in ("flows", "prompts", "tests", "engine"):
+    for name in ("flows", "prompts", "tests", "engine", "docs"):
         shutil.copytree(REPO / name, root / name, symlinks=True, ignore=_caches)
-    for name in ("Makefile", "pyproject.toml", "README.md"):
+    for name in ("Makefile", "pyproject.toml", "README.md", "mkdocs.yml"):
         shutil.copy2(REPO / name, root / name)
     shutil.copytree(REPO / "requirements", root / "requirements")
     # This checkout's .venv serves the copy; make must not see it as older than what it

@@ -69,7 +69,7 @@ def test_a_made_up_address_left_of_an_untrusted_one_is_not_believed():
 def test_the_console_cookie_is_secure_behind_a_trusted_tls_proxy(
     console_server, no_llm, trusted, forwarded, secure
 ):
-    # Behind the TLS proxy the README recommends, the cookie was never Secure.
+    # Behind the TLS proxy the docs recommend, the cookie was never Secure.
     server = console_server(trusted_proxies=trusted)
     with httpx.Client(base_url=server.http(""), timeout=5) as client:
         signed = client.get(f"/console?token={CONSOLE_TOKEN}", headers=forwarded)

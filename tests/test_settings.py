@@ -122,7 +122,8 @@ def test_a_store_that_is_not_redis_and_an_empty_secret_are_refused(monkeypatch):
 def test_every_dialplan_variable_the_project_mentions_is_a_setting_or_known():
     """A variable used in code or documentation that is no setting would be refused."""
     settings = {variable(field) for field in Settings.model_fields}
-    texts = [*REPO.glob("engine/**/*.py"), REPO / "README.md", REPO / "Dockerfile"]
+    texts = [*REPO.glob("engine/**/*.py"), REPO / "README.md", *REPO.glob("docs/**/*.md")]
+    texts += [REPO / "Dockerfile"]
     texts += [*REPO.glob("deploy/*"), *REPO.glob("bench/*.py"), REPO / "bench" / "README.md"]
     mentioned = set()
     for path in texts:

@@ -144,17 +144,17 @@ def run_python(script: Path, environment: dict[str, str]) -> subprocess.Popen[st
     )
 
 
-def readme_receiver() -> str:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+def documented_receiver() -> str:
+    page = (ROOT / "docs" / "call-log.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
     return next(block for block in blocks if "X-Dialplan-Signature" in block)
 
 
-async def test_the_readme_receiver_verifies_real_deliveries_and_refuses_forged_ones(
+async def test_the_documented_receiver_verifies_real_deliveries_and_refuses_forged_ones(
     tmp_path, start_server, no_llm
 ):
     script = tmp_path / "receiver.py"
-    script.write_text(readme_receiver())
+    script.write_text(documented_receiver())
     port = free_port()
     environment = {**os.environ, "DIALPLAN_WEBHOOK_SECRET": SECRET, "PORT": str(port)}
     process = run_python(script, environment)

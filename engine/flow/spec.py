@@ -211,9 +211,11 @@ class Transition(_Spec):
 class GlobalIntent(_Spec):
     """An intent the caller may voice in any state (``global:`` entry)."""
 
-    intent: Name
-    description: str = ""
-    examples: tuple[str, ...] = Field(default_factory=tuple)
+    intent: Name = Field(description="The intent's name.")
+    description: str = Field("", description="What the intent means; shown to the model.")
+    examples: tuple[str, ...] = Field(
+        default_factory=tuple, description="Phrases that clearly mean this intent."
+    )
     to: Name | None = Field(None, description="The state to go to; omit to stay where the call is.")
     say: str | None = Field(None, description="A line spoken first (Jinja).")
     returns: bool = Field(
@@ -246,23 +248,29 @@ class ActionSpec(_Spec):
 class Webhook(_Spec):
     """An HTTP action: URL, headers and JSON body are templates; the JSON answer is the result."""
 
-    url: str
-    method: Literal["GET", "POST", "PUT", "PATCH"] = "POST"
+    url: str = Field(description="The URL (Jinja).")
+    method: Literal["GET", "POST", "PUT", "PATCH"] = Field("POST", description="HTTP method.")
     headers: dict[str, str] = Field(
         default_factory=dict,
         description="HTTP headers; values are Jinja templates. An `Idempotency-Key` is sent "
         "unless one is set here: the same for every attempt of one action with the same "
         "request in one call.",
     )
-    body: dict[str, Any] | None = None
-    timeout: float = Field(3.0, gt=0, le=30)
+    body: dict[str, Any] | None = Field(
+        None,
+        description="The JSON body (not sent with GET); string values are Jinja templates, "
+        "and one that is exactly one expression gives its value typed.",
+    )
+    timeout: float = Field(3.0, gt=0, le=30, description="Seconds the request may take.")
 
 
 class RepairLine(_Spec):
     """One built-in conversation repair (``repair:`` entry): its line, and where it leads."""
 
     say: str | None = Field(
-        None, description="The line (Jinja); default: the engine's own (see the README)."
+        None,
+        description="The line (Jinja); default: the engine's own (see the guide's conversation "
+        "repair).",
     )
     to: Name | None = Field(
         None,
@@ -321,10 +329,18 @@ class Repairs(_Spec):
 class VoiceSettings(_Spec):
     """Turn-taking settings sent with ``update_agent`` on entering a state (``voice:``)."""
 
-    responsiveness: float | None = Field(None, ge=0, le=1)
-    interruption_sensitivity: float | None = Field(None, ge=0, le=1)
-    reminder_trigger_ms: int | None = Field(None, gt=0)
-    reminder_max_count: int | None = Field(None, ge=0)
+    responsiveness: float | None = Field(
+        None, ge=0, le=1, description="How quickly the agent takes its turn (0 to 1)."
+    )
+    interruption_sensitivity: float | None = Field(
+        None, ge=0, le=1, description="How easily the caller cuts into the agent (0 to 1)."
+    )
+    reminder_trigger_ms: int | None = Field(
+        None, gt=0, description="Milliseconds of silence before a reminder is asked for."
+    )
+    reminder_max_count: int | None = Field(
+        None, ge=0, description="The most reminders the platform asks for in a row."
+    )
 
 
 class State(_Spec):
@@ -370,7 +386,9 @@ class State(_Spec):
     )
     press_digit: str | None = Field(None, description="DTMF digits to press after the line.")
     no_interruption: bool = Field(False, description="The caller cannot cut into this line.")
-    voice: VoiceSettings | None = None
+    voice: VoiceSettings | None = Field(
+        None, description="`update_agent` turn-taking settings sent on entering this state."
+    )
     context: Literal["full", "state"] = Field(
         "full", description="Transcript shown to the model: the whole call or since this state."
     )
@@ -395,7 +413,7 @@ class Flow(_Spec):
     """A whole call flow (one YAML file)."""
 
     flow: Name = Field(description="The flow's name; also its URL segment.")
-    description: str = ""
+    description: str = Field("", description="What the flow is for (shown in the console).")
     persona: str | None = Field(None, description="System prompt template shared by all states.")
     begin: str = Field("", description="The greeting (Jinja); empty: the caller speaks first.")
     start: Name | None = Field(None, description="First state; default: the first one listed.")
@@ -421,9 +439,17 @@ class Flow(_Spec):
     on_give_up: Name | None = Field(
         None, description="Where states without their own `on_give_up` go when they give up."
     )
-    slots: dict[Name, SlotSpec] = Field(default_factory=dict)
-    states: dict[Name, State] = Field(min_length=1)
-    global_intents: tuple[GlobalIntent, ...] = Field(default_factory=tuple, alias="global")
+    slots: dict[Name, SlotSpec] = Field(
+        default_factory=dict, description="The typed values the call collects, by name."
+    )
+    states: dict[Name, State] = Field(
+        min_length=1, description="The steps of the call, by name; the first is `start`'s default."
+    )
+    global_intents: tuple[GlobalIntent, ...] = Field(
+        default_factory=tuple,
+        alias="global",
+        description="Intents a caller may voice in any state.",
+    )
     repair: Repairs = Field(
         default_factory=Repairs,
         description="The built-in conversation repair: repeat, hold, cancel, a person, which "

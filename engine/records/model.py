@@ -161,7 +161,7 @@ def _float(value: object) -> float | None:
 
 
 class CallRecord(_Record):
-    """Everything kept of one call; see the README's "Call records" for each field."""
+    """Everything kept of one call; ``docs/call-log.md`` says what each field holds."""
 
     call_id: str
     flow: str | None = None

@@ -1,6 +1,6 @@
 """What a request looked like before the proxies in front of the server: its client, scheme, host.
 
-Behind the TLS proxy the README recommends, every request reaches dialplan over plain HTTP from
+Behind the TLS proxy the docs recommend, every request reaches dialplan over plain HTTP from
 the proxy's address: the console would never mark its cookie ``Secure``, and every browser
 would share the proxy's address. The proxy says what it saw in ``X-Forwarded-For``,
 ``X-Forwarded-Proto`` and ``X-Forwarded-Host``; anyone can send those headers, so they are
