@@ -26,6 +26,8 @@ lock: install  ## refresh requirements/*.txt from pyproject.toml (newest release
 		-o requirements/dev.txt
 	$(BIN)/uv pip compile --quiet $(LOCK_FLAGS) pyproject.toml requirements/build.in \
 		--constraint requirements/dev.txt -o requirements/runtime.txt
+	$(BIN)/uv pip compile --quiet $(LOCK_FLAGS) pyproject.toml requirements/build.in --extra model \
+		--constraint requirements/dev.txt -o requirements/model.txt
 
 run: install  ## serve the example agent on ws://127.0.0.1:8080/llm-websocket/<call_id>
 	$(BIN)/dialplan serve --flow clinic_intake
