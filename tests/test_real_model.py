@@ -39,6 +39,8 @@ from engine.testing.server import free_port
 from tests.helpers import REPO, bare_environment
 
 URL = os.environ.get("DIALPLAN_TEST_MODEL_URL", "")
+LOG = os.environ.get("DIALPLAN_TEST_MODEL_LOG", "")
+"""The model server's log, where ``tests/model_server.py`` started it: what it did is read there."""
 
 pytestmark = [
     pytest.mark.model,
@@ -212,7 +214,9 @@ async def test_an_answer_streams_in_pieces_and_is_closed_under_its_id(dialplan, 
 
 
 async def test_a_newer_request_cancels_the_answer_under_way(dialplan):
-    server = dialplan(DIALPLAN_AGENT="prompt")
+    # Room for a long answer, so that the first is still being written when the caller barges in.
+    server = dialplan(DIALPLAN_AGENT="prompt", DIALPLAN_MAX_TOKENS="150")
+    dropped = disconnects()
     async with PlatformCall.connect(server.url("model_barge_in")) as call:
         greeting = await call.response(0)
         transcript = Transcript().agent(greeting.text).user("Tell me a long story about a cat.")
@@ -228,6 +232,15 @@ async def test_a_newer_request_cancels_the_answer_under_way(dialplan):
     turns = {turn.response_id: turn for turn in server.record("model_barge_in").turns}
     assert turns[1].outcome == "superseded"
     assert turns[2].outcome == "complete"
+    if dropped is not None:  # the model server stopped writing the superseded answer
+        assert (disconnects() or 0) > dropped, "the superseded request was not closed upstream"
+
+
+def disconnects() -> int | None:
+    """Requests llama.cpp's server saw its client close before the end (``None``: no log)."""
+    if not LOG:
+        return None
+    return Path(LOG).read_text(errors="replace").count("Disconnected from client")
 
 
 async def test_two_calls_at_once_each_get_a_whole_answer(dialplan, measured):
