@@ -398,14 +398,18 @@ async def test_a_prompt_state_speaks_and_its_values_come_from_the_caller(dialpla
     async with PlatformCall.connect(server.url("model_support")) as call:
         dialog = Dialog(call)
         await dialog.start()
-        # The set_ tools are offered unforced (tool_choice auto): llama.cpp's server answers
-        # in words and calls none, so the values are the ones our parsers heard.
-        first = await dialog.say("hi, my wifi box keeps dropping the connection", WAIT)
+        # Nothing our parsers can place: the model speaks, offered set_product and set_email
+        # unforced (no tool_choice). llama.cpp's server answers in words and calls none.
+        first = await dialog.say("the thing with the blinking light is broken", WAIT)
         assert spoken(first) != FALLBACK
+        named = await dialog.say("it's my wifi box", WAIT)  # our parsers: the router
+        assert spoken(named) != FALLBACK  # ask_email: the model asks in its own words
         done = await dialog.say("it's dana at example dot com", WAIT)
         assert spoken(done) == "Thanks, we'll email dana at example dot com about your router."
         assert done.flag("end_call") is True
     record = server.record("model_support")
+    offered = record.turns[1]
+    assert offered.model is not None and offered.state_after == "triage"
     assert record.slots == {"product": "router", "email": "dana@example.com"}
     for turn in record.turns:
         assert all(u["by"] == "parser" for u in turn.understood if u["kind"] == "slot")
