@@ -35,9 +35,13 @@ MIN_SECRET = 16
 """The shortest path secret: it alone keeps strangers from driving calls, so it must not be
 guessable (16 random characters are far beyond guessing over the network)."""
 PREFIX = "DIALPLAN_"
-OTHER_VARIABLES = frozenset({"DIALPLAN_CHROMIUM"})
+OTHER_VARIABLES = frozenset(
+    {"DIALPLAN_CHROMIUM", "DIALPLAN_TEST_MODEL_URL", "DIALPLAN_TEST_MODEL_LOG"}
+)
 """``DIALPLAN_*`` variables that are not settings, read where they are used: the Chromium the
-console's browser tests drive (:mod:`engine.testing.browser`)."""
+console's browser tests drive (:mod:`engine.testing.browser`), and the real model server that
+``make test-model`` starts for the opt-in tests of the model path, and its log
+(``tests/test_real_model.py``)."""
 STORE_SCHEMES = ("redis", "rediss", "unix")
 
 

