@@ -36,6 +36,8 @@ _ABSOLUTE = (
     re.compile(r"\b(?P<year>\d{4})-(?P<month>\d\d)-(?P<day>\d\d)\b"),
     re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})(?:/(?P<year>\d{4}|\d{2}))?\b"),
     re.compile(rf"\b(?P<year>\d{{4}}|(?<=\bin )\d\d) {_MONTH} (?:the )?{_DAY}\b"),
+    # "1980, the third of March": the year first, then the day of the month
+    re.compile(rf"\b(?P<year>\d{{4}}),? (?:the )?{_DAY} (?:day )?of {_MONTH}\b"),
     re.compile(rf"\b(?:the )?{_DAY} (?:day )?(?:of )?{_MONTH}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_MONTH} (?:the )?{_DAY}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_WEEKDAY} (?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b"),
@@ -174,7 +176,7 @@ class DateType(BaseSlotType):
             if (found := pattern.search(said)) and found.groupdict().get("year"):
                 return self._absolute(found, spec, today, asked=True)
         parts = _Parts()
-        for pattern in _ABSOLUTE[2:5]:  # a month and a day, maybe a year
+        for pattern in _ABSOLUTE[2:6]:  # a month and a day, maybe a year
             if found := pattern.search(said):
                 groups = found.groupdict()
                 parts = _Parts(int(found["day"]), _MONTHS[found["month"][:3]], groups.get("year"))
