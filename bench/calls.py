@@ -1460,7 +1460,7 @@ def run_costs(options: Options, logdir: Path) -> Costs:
     """Fresh servers; each kind of frame sent on its own by 100 calls, server CPU per frame."""
     frame = {"interaction_type": "update_only", "transcript": history(COST_HISTORY, options.words)}
     costs = Costs(COST_CALLS, COST_FRAMES, COST_HISTORY, len(orjson.dumps(frame)))
-    servers = start_servers(options, 0.0, logdir, "costs")
+    servers = start_servers(options, options.token_delay, logdir, "costs")
     try:
         warm_up(servers.port, options, "costs")
         time.sleep(GRACE + 0.5)
