@@ -69,6 +69,7 @@ class AsgiSocket:
         """Frames come from :meth:`receive` again."""
         if self._reader is not None:
             self._reader.stop()
+            self._reader = None
 
     async def receive(self) -> str | bytes:
         """The next frame; :class:`SocketClosed` once the peer is gone."""

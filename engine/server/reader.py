@@ -133,8 +133,13 @@ class FrameReader:
     def stop(self) -> None:
         """Hand the connection back to hypercorn (bytes kept here go with its next read)."""
         self.active = False
+        self._handler = _ignore  # it holds the session, which holds this: no cycle is left
         if self._tcp.protocol is self and not self._pending:
             self._tcp.protocol = self._inner
+
+
+def _ignore(text: str) -> None:
+    """What a stopped reader hands text to (it hands none: it is inactive)."""
 
 
 def _text(data: bytearray, head: int, length: int) -> str | None:

@@ -187,6 +187,7 @@ class Session:
                 self.live.socket_closed(state)
             self._store.release(self.call_id, state)
         self.metrics.stale_dropped.inc(self.writer.stale_dropped)
+        self.writer.detach()
         self.log.info("call.socket_closed", frames_sent=self.writer.frames_sent)
 
     def take_over(self) -> None:
