@@ -195,6 +195,11 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="DIALPLAN_STORE of the server (redis://host:port/db): every call kept in Redis too",
     )
     parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="DIALPLAN_DATABASE_URL of the server (a PostgreSQL call log, say) [a SQLite file]",
+    )
+    parser.add_argument(
         "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
     )
     parser.add_argument("--run-timeout", type=float, default=120.0, help="per phase, s [120]")
@@ -246,6 +251,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         server_command=args.server_command,
         server_env=tuple(args.server_env),
         store=args.store,
+        database_url=args.database_url,
     )
 
 
