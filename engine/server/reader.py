@@ -36,6 +36,7 @@ FIN_TEXT = 0x81
 """First byte of a whole text frame (FIN, no extension bits, opcode 1)."""
 MASKED = 0x80
 PING, PONG = 0x9, 0xA
+_EXTENDED = {126: 2, 127: 8}
 
 TextHandler = Callable[[str], None]
 
@@ -83,18 +84,13 @@ class FrameReader:
             first, second = data[at], data[at + 1]
             length = second & 0x7F
             head = at + 2
-            if length == 126:
-                if size - head < 2:
-                    self._need = 4
+            extended = _EXTENDED.get(length, 0)  # bytes of a longer length that follow
+            if extended:
+                if size - head < extended:
+                    self._need = 2 + extended
                     break
-                length = int.from_bytes(data[head : head + 2], "big")
-                head += 2
-            elif length == 127:
-                if size - head < 8:
-                    self._need = 10
-                    break
-                length = int.from_bytes(data[head : head + 8], "big")
-                head += 8
+                length = int.from_bytes(data[head : head + extended], "big")
+                head += extended
             masked = second & MASKED
             end = head + (4 if masked else 0) + length
             if first == FIN_TEXT and masked and length <= self._max:
