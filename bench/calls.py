@@ -138,6 +138,8 @@ class Options:
     server_command: str | None = None  # any other server: {port} and {model_url} filled in
     server_env: tuple[str, ...] = ()  # KEY=VALUE for that server
     store: str | None = None  # DIALPLAN_STORE of the server: calls kept in Redis as well
+    period: float = 0.0  # > 0: a turn every `period` s from the greeting (replaces `think`)
+    database_url: str | None = None  # DIALPLAN_DATABASE_URL (default: a SQLite file of the run)
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -193,6 +195,11 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="DIALPLAN_STORE of the server (redis://host:port/db): every call kept in Redis too",
     )
     parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="DIALPLAN_DATABASE_URL of the server (a PostgreSQL call log, say) [a SQLite file]",
+    )
+    parser.add_argument(
         "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
     )
     parser.add_argument("--run-timeout", type=float, default=120.0, help="per phase, s [120]")
@@ -244,6 +251,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         server_command=args.server_command,
         server_env=tuple(args.server_env),
         store=args.store,
+        database_url=args.database_url,
     )
 
 
@@ -381,7 +389,7 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         DIALPLAN_LLM_PROVIDER="openai",
         DIALPLAN_AGENT=options.agent,
         # Calls are recorded as in production, into a log of this run (not the repository's).
-        DIALPLAN_DATABASE_URL=f"sqlite:///{logdir / f'calls-{tag}.db'}",
+        DIALPLAN_DATABASE_URL=options.database_url or f"sqlite:///{logdir / f'calls-{tag}.db'}",
     )
     if options.log_level is not None:
         env["DIALPLAN_LOG_LEVEL"] = options.log_level
@@ -463,6 +471,8 @@ class Sampler:
         self.peak_tcp = 0
         self.peak_clients = 0
         self.samples = 0
+        self.cpu: list[tuple[float, float, float]] = []
+        """(``time.monotonic()``, the server's CPU seconds, its seconds waiting for a CPU)."""
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -483,6 +493,8 @@ class Sampler:
             self.peak_fds = max(self.peak_fds, now.fds)
             self.peak_tcp = max(self.peak_tcp, now.tcp or 0)
             self.peak_clients = max(self.peak_clients, now.tcp_clients or 0)
+            pid = self._proc.pid
+            self.cpu.append((time.monotonic(), cpu_seconds(pid), run_queue_seconds(pid)))
             count += 1
             self.samples = count
             self._stop.wait(SAMPLE_EVERY)
@@ -495,6 +507,20 @@ def cpu_seconds(pid: int) -> float:
         for child in psutil.Process(pid).children(recursive=True):
             total += _cpu_seconds(child.pid)
     return total
+
+
+def run_queue_seconds(pid: int) -> float:
+    """How long the threads of ``pid`` were ready to run but waited for a CPU (0 if unknown).
+
+    The second field of ``/proc/<pid>/task/*/schedstat``: time taken by other processes on
+    the server's core, which shows in every latency.
+    """
+    total = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -611,6 +637,7 @@ class CallResult:
     turns: int = 0
     barge_ins: list[BargeIn] = field(default_factory=list)
     unexpected_frames: int = 0
+    turn_ends: list[float] = field(default_factory=list)  # time.monotonic() of each answer
     error: str | None = None
 
 
@@ -767,8 +794,15 @@ async def _converse(
     transcript = [utterance("agent", greeting.text)]
     response_id = 0
     clock = 5.0  # seconds into the call, for word timings
+    paced_from = time.perf_counter()
     for turn in range(options.turns):
-        if options.think:  # the caller listens, then speaks (also after the greeting)
+        if options.period:
+            # A turn every `period` s (10 % either way), its request at the end of the
+            # caller's line: the caller starts speaking that long before it.
+            at = paced_from + (turn + rng.uniform(0.9, 1.1)) * options.period
+            speaking = (options.updates - 1) * options.update_gap
+            await asyncio.sleep(max(0.0, at - speaking - time.perf_counter()))
+        elif options.think:  # the caller listens, then speaks (also after the greeting)
             await asyncio.sleep(rng.uniform(0.5, 1.5) * options.think)
         line = f"caller line {turn}: I would like to hear about option {turn} for my booking please"
         words = line.split()
@@ -806,6 +840,7 @@ async def _converse(
         result.overheads.append(track.first_at - track.sent)
         result.turn_times.append((track.complete_at or track.first_at) - track.sent)
         result.frames_per_turn.append(len(track.arrivals))
+        result.turn_ends.append(time.monotonic())
         result.turns += 1
         transcript.append(utterance("agent", track.text))
         clock += 3.0
@@ -818,6 +853,8 @@ class Played:
     results: list[CallResult]
     wall_s: float
     loop_lags: list[float]
+    client_cpu_s: float | None = None
+    """The load generator's CPU when it ran in processes of its own (``None``: this one)."""
 
 
 async def loop_lag(lags: list[float]) -> None:
@@ -828,12 +865,25 @@ async def loop_lag(lags: list[float]) -> None:
         lags.append(max(0.0, time.perf_counter() - before - 0.01))
 
 
-async def play_calls(port: int, run: str, count: int, options: Options, barge_in: float) -> Played:
-    """All calls of one phase, bounded by ``options.run_timeout``."""
-    results = [CallResult() for _ in range(count)]
+async def play_calls(
+    port: int,
+    run: str,
+    count: int,
+    options: Options,
+    barge_in: float,
+    indices: Sequence[int] | None = None,
+    started: float | None = None,
+) -> Played:
+    """Calls of one phase (``indices`` of ``count``, default all), bounded by ``run_timeout``.
+
+    Call ``i`` starts at ``started`` (a ``time.perf_counter()``, default now) plus its share of
+    ``options.stagger``; several processes given the same ``started`` play one phase together.
+    """
+    indices = range(count) if indices is None else indices
+    results = [CallResult() for _ in indices]
     lags: list[float] = []
     monitor = asyncio.create_task(loop_lag(lags))
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     spread = options.stagger / count if count > 1 else 0.0
     tasks = [
         asyncio.create_task(
@@ -843,10 +893,10 @@ async def play_calls(port: int, run: str, count: int, options: Options, barge_in
                 options,
                 started + i * spread,
                 barge_in,
-                results[i],
+                result,
             )
         )
-        for i in range(count)
+        for i, result in zip(indices, results, strict=True)
     ]
     try:
         async with asyncio.timeout(options.run_timeout):
@@ -974,14 +1024,35 @@ def settle_llm(base: str, seconds: float = 5.0) -> dict[str, int]:
 
 def warm_up(port: int, options: Options, run: str) -> None:
     """One unmeasured call of one turn: lazy imports and the first upstream connection."""
-    quick = dataclasses.replace(options, turns=1, think=0.0)
+    quick = dataclasses.replace(options, turns=1, think=0.0, period=0.0)
     played: Played = run_async(play_calls(port, f"{run}_warmup", 1, quick, barge_in=0.0))
     if played.results[0].error:
         raise RuntimeError(f"the warm-up call failed: {played.results[0].error}")
 
 
-def measure(phase: Phase, options: Options, logdir: Path, barge_in: float) -> Played:
-    """Fresh servers, a warm-up call, then the phase's calls with everything sampled."""
+Player = Callable[[int, str], Played]
+"""Plays a phase's calls against the server on a port, the phase's tag given."""
+
+
+def measure(
+    phase: Phase,
+    options: Options,
+    logdir: Path,
+    barge_in: float,
+    player: Player | None = None,
+    sampled: Callable[[Sampler], None] | None = None,
+) -> Played:
+    """Fresh servers, a warm-up call, then the phase's calls with everything sampled.
+
+    ``player`` plays the calls (default: all of them on this process's loop); ``sampled`` is
+    handed the sampler once the calls are done, for a caller that wants its timeline.
+    """
+
+    def here(port: int, tag: str) -> Played:
+        played: Played = run_async(play_calls(port, tag, phase.calls, options, barge_in))
+        return played
+
+    play = player or here
     tag = f"{'barge' if barge_in else 'turns'}{phase.calls}"
     servers = start_servers(options, phase.token_delay, logdir, tag)
     port, llm_port = servers.port, servers.llm_port
@@ -990,13 +1061,19 @@ def measure(phase: Phase, options: Options, logdir: Path, barge_in: float) -> Pl
         warm_up(port, options, tag)
         time.sleep(GRACE + 0.5)  # the warm-up call's state expires before "before"
         phase.before = sample(proc, port, llm_port, sockets=True)
-        pids = (servers.server.pid, servers.llm.pid, os.getpid())
+        pids = (servers.server.pid, servers.llm.pid)
         cpu0 = [cpu_seconds(pid) for pid in pids]
+        client0 = _cpu_seconds(os.getpid())  # this process alone, not the servers it started
         with Sampler(servers.server.pid, port, llm_port) as sampler:
-            played: Played = run_async(play_calls(port, tag, phase.calls, options, barge_in))
-        phase.server_cpu_s, phase.llm_cpu_s, phase.client_cpu_s = (
+            played = play(port, tag)
+        phase.server_cpu_s, phase.llm_cpu_s = (
             cpu_seconds(pid) - before for pid, before in zip(pids, cpu0, strict=True)
         )
+        phase.client_cpu_s = _cpu_seconds(os.getpid()) - client0
+        if played.client_cpu_s is not None:
+            phase.client_cpu_s = played.client_cpu_s
+        if sampled is not None:
+            sampled(sampler)
         phase.peak = {
             "rss_mib": round(sampler.peak_rss, 1),
             "fds": sampler.peak_fds,
@@ -1034,7 +1111,12 @@ def measure(phase: Phase, options: Options, logdir: Path, barge_in: float) -> Pl
 
 def run_turn_phase(options: Options, count: int, logdir: Path) -> TurnPhase:
     phase = TurnPhase(count, count * options.turns, options.token_delay)
-    results = measure(phase, options, logdir, barge_in=0.0).results
+    summarise_turns(phase, measure(phase, options, logdir, barge_in=0.0).results)
+    return phase
+
+
+def summarise_turns(phase: TurnPhase, results: Sequence[CallResult]) -> None:
+    """Latencies and CPU per turn of a turn phase, from what its calls observed."""
     overheads = [v for r in results for v in r.overheads]
     answers = [v for r in results for v in r.turn_times]
     greetings = [r.greeting_delay for r in results if r.greeting_delay is not None]
@@ -1051,7 +1133,6 @@ def run_turn_phase(options: Options, count: int, logdir: Path) -> TurnPhase:
         "greeting_s": greetings,
         "ping_s": [v for r in results for v in r.ping_delays],
     }
-    return phase
 
 
 def run_barge_phase(options: Options, count: int, logdir: Path) -> BargePhase:
@@ -1385,7 +1466,7 @@ def run_costs(options: Options, logdir: Path) -> Costs:
     """Fresh servers; each kind of frame sent on its own by 100 calls, server CPU per frame."""
     frame = {"interaction_type": "update_only", "transcript": history(COST_HISTORY, options.words)}
     costs = Costs(COST_CALLS, COST_FRAMES, COST_HISTORY, len(orjson.dumps(frame)))
-    servers = start_servers(options, 0.0, logdir, "costs")
+    servers = start_servers(options, options.token_delay, logdir, "costs")
     try:
         warm_up(servers.port, options, "costs")
         time.sleep(GRACE + 0.5)

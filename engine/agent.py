@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, cast, runtime_checkable
 
 from engine.protocol import NO_CONTROL, CallControl, RawTranscript, SideEvent, Utterance
 
@@ -217,14 +217,35 @@ class Recorded(Protocol):
         ...
 
 
+def _speaks(conversation: object, methods: tuple[str, ...]) -> bool:
+    """Whether ``conversation`` has ``methods``: a runtime protocol's check, made directly.
+
+    ``isinstance`` against a runtime-checkable protocol collects the protocol's members again
+    on every call (14 to 27 µs on Python 3.11); it is asked of a conversation on every turn.
+    The answer is the same: each method is there and not ``None``.
+    """
+    return all(getattr(conversation, name, None) is not None for name in methods)
+
+
+def _methods(protocol: type) -> tuple[str, ...]:
+    return tuple(name for name in vars(protocol) if not name.startswith("_"))
+
+
+_RECORDED = _methods(Recorded)
+
+
 def trace_of(conversation: object) -> TurnTrace | None:
     """The last turn's trace of ``conversation``, if it keeps one."""
-    return conversation.turn_trace() if isinstance(conversation, Recorded) else None
+    if not _speaks(conversation, _RECORDED):
+        return None
+    return cast(Recorded, conversation).turn_trace()
 
 
 def summary_of(conversation: object) -> CallSummary:
     """The summary of ``conversation`` (an empty one if it keeps none)."""
-    return conversation.summary() if isinstance(conversation, Recorded) else CallSummary()
+    if not _speaks(conversation, _RECORDED):
+        return CallSummary()
+    return cast(Recorded, conversation).summary()
 
 
 # -- what a conversation carries to another process -----------------------------------------------
@@ -254,6 +275,11 @@ class Resumable(Protocol):
         ...
 
 
+_PERSISTENT = _methods(Persistent)
+
+
 def snapshot_of(conversation: object) -> dict[str, Any] | None:
     """The snapshot of ``conversation``, or ``None`` if it keeps nothing worth carrying."""
-    return conversation.snapshot() if isinstance(conversation, Persistent) else None
+    if not _speaks(conversation, _PERSISTENT):
+        return None
+    return cast(Persistent, conversation).snapshot()

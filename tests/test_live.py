@@ -126,3 +126,28 @@ def test_a_snapshot_that_cannot_be_made_never_reaches_the_call():
     LivePublisher(Broken()).changed(member_call(SUMMARY))  # no exception
     LivePublisher(MemoryLiveFeed()).changed(member_call(RuntimeError("no summary")))
     assert len(published) == 1
+
+
+async def test_a_change_nobody_watches_is_made_into_a_snapshot_when_read():
+    feed = MemoryLiveFeed()
+    publisher = LivePublisher(feed)
+    state = member_call(SUMMARY)
+    publisher.changed(state)
+    assert isinstance(feed._live["call_member"], tuple)  # nothing made yet
+    state.turns.append(TurnRecord(response_id=2, started_at=datetime.now(UTC), said="Bye."))
+    [shot] = await feed.current()  # made as the call is now
+    assert shot.status == "live" and shot.turns == 3
+    assert await feed.get("call_member") is shot  # and kept until the call changes again
+    publisher.changed(member_call(RuntimeError("no summary")))  # cannot be made: the one before
+    assert await feed.current() == [shot]
+    publisher.changed(CallState(CallInfo("call_new"), Talk(RuntimeError("no summary"))))  # type: ignore[arg-type]
+    assert await feed.current() == [shot]  # and a call with none before is left out
+
+
+async def test_a_change_is_published_at_once_while_someone_watches():
+    feed = MemoryLiveFeed()
+    subscription = feed.subscribe()
+    LivePublisher(feed).changed(member_call(SUMMARY))
+    shot = await subscription.next(timeout=1)
+    assert shot is not None and shot.call_id == "call_member"
+    assert feed._live["call_member"] is shot

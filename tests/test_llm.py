@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import LLMError, LLMNoAnswer, LLMTimeout
 from engine.llm import Meter, OpenAIChatModel, TextDelta, ToolCallRequest, Usage, make_client
+from engine.llm import stream as stream_module
 from engine.llm.stream import sse_events
 from engine.settings import Settings
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
@@ -363,3 +364,35 @@ async def test_a_forced_tool_call_begun_in_time_may_take_the_turn_to_finish(llm,
     llm.script(Reply(tool_calls=(ToolCall("record_answer", arguments),), first_token_delay=1))
     with pytest.raises(LLMTimeout):
         await collect(chat.stream(MESSAGES, tools, tool_choice=forced))
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b'{"choices":[{"index":0,"delta":{"content":" w12"},"finish_reason":null}]}',
+        b'{"choices":[{"delta":{"role":"assistant","content":""}}],"usage":null,"error":null}',
+        b'{"choices":[{"delta":{},"finish_reason":"stop"}]}',
+        b'{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}',
+        b'{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f"}}]}}]}',
+        b'{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"},"finish_reason":"x"}]}',
+        b'{"choices":null}',
+        b'{"choices":[{"delta":null}]}',
+        b'{"choices":[{"delta":{"content":7}}]}',
+        b'{"choices":[{"delta":{"content":"x"}}],"error":false}',
+    ],
+)
+def test_a_chunk_of_text_reads_the_same_by_its_fast_path(chunk, monkeypatch):
+    # Chunks of text alone are read by a typed decoder; anything else the general way.
+    lines = [b"data: " + chunk, b""]
+
+    def read(fast: bool) -> tuple[object, ...]:
+        if not fast:
+            monkeypatch.setattr(stream_module, "_plain_text", lambda data: None)
+        answer = stream_module._Answer()
+        try:
+            text: object = answer.text_of(lines)
+        except Exception as exc:
+            text = type(exc)
+        return text, answer.finished, answer.usage, answer.calls
+
+    assert read(fast=True) == read(fast=False)

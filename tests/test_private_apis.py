@@ -47,3 +47,11 @@ async def test_a_hand_off_closes_with_1011_where_the_connection_cannot_be_droppe
     await socket.accept()
     await socket.abort()
     assert send.sent[-1] == {"type": "websocket.close", "code": 1011, "reason": "going away"}
+
+
+async def test_frames_come_from_receive_where_no_hypercorn_connection_is_found():
+    send = PlainAsgi()
+    socket = AsgiSocket({"type": "websocket", "path": "/llm-websocket/c1"}, receive, send)
+    await socket.accept()
+    assert not socket.listen(lambda frame: None)  # every frame through ASGI's receive
+    socket.unlisten()  # and nothing to undo

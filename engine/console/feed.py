@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
@@ -131,12 +131,22 @@ class LiveFeed(Protocol):
         """The server stops: end every subscription."""
 
 
+Making: TypeAlias = Callable[[], "CallSnapshot | None"]
+"""Makes a call's snapshot as it is now (``None``: it cannot be made)."""
+
+
 class MemoryLiveFeed:
-    """The live feed of one process; ``recent`` ended calls stay readable by :meth:`get`."""
+    """The live feed of one process; ``recent`` ended calls stay readable by :meth:`get`.
+
+    A call in progress that changed while nobody watched is kept as a way to make its
+    snapshot (:meth:`changed`), made when it is read: a call of some minutes has a turn every
+    few seconds, and each snapshot holds the whole call so far.
+    """
 
     def __init__(self, recent: int = 200) -> None:
         self.recent = recent
-        self._live: dict[str, CallSnapshot] = {}
+        # A snapshot, or a way to make one with the snapshot it replaces (kept if it fails).
+        self._live: dict[str, CallSnapshot | tuple[Making, CallSnapshot | None]] = {}
         self._ended: OrderedDict[str, CallSnapshot] = OrderedDict()
         self._subscribers: set[_MemorySubscription] = set()
 
@@ -155,13 +165,43 @@ class MemoryLiveFeed:
         for subscriber in self._subscribers:
             subscriber.put(snapshot)
 
+    def changed(self, call_id: str, make: Making) -> None:
+        """A call in progress changed: its snapshot is made now if anyone watches, else when read.
+
+        Like :meth:`publish`, returns at once and never raises (``make`` must not either).
+        """
+        if self._subscribers:
+            snapshot = make()
+            if snapshot is not None:
+                self.publish(snapshot)
+            return
+        self._ended.pop(call_id, None)  # a call that comes back after its end
+        found = self._live.get(call_id)
+        before = found[1] if isinstance(found, tuple) else found
+        self._live[call_id] = (make, before)
+
+    def _made(self, call_id: str) -> CallSnapshot | None:
+        """The call's snapshot, made now (and kept) if it was left to be made."""
+        found = self._live.get(call_id)
+        if not isinstance(found, tuple):
+            return found
+        make, before = found
+        snapshot = make() or before  # one that cannot be made leaves the one before
+        if self._live.get(call_id) is found:
+            if snapshot is None:
+                del self._live[call_id]
+            else:
+                self._live[call_id] = snapshot
+        return snapshot
+
     async def current(self) -> list[CallSnapshot]:
         """See :meth:`LiveFeed.current`."""
-        return sorted(self._live.values(), key=lambda s: (s.started_at, s.call_id))
+        made = (self._made(call_id) for call_id in list(self._live))
+        return sorted((s for s in made if s is not None), key=lambda s: (s.started_at, s.call_id))
 
     async def get(self, call_id: str) -> CallSnapshot | None:
         """See :meth:`LiveFeed.get`."""
-        return self._live.get(call_id) or self._ended.get(call_id)
+        return self._made(call_id) or self._ended.get(call_id)
 
     def subscribe(self) -> Subscription:
         """See :meth:`LiveFeed.subscribe`."""

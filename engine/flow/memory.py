@@ -9,7 +9,7 @@ call that can be saved and carried to another process.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -49,9 +49,34 @@ class CallMemory:
     kept), and then nothing is taken again."""
 
     def copy(self) -> CallMemory:
-        """A deep copy: restoring it undoes everything done since it was taken."""
-        return copy.deepcopy(self)
+        """A deep copy: restoring it undoes everything done since it was taken.
+
+        Taken before every turn; the fields are copied by hand (``copy.deepcopy`` walks the
+        dataclass generically and cost a flow turn about 3 % of its CPU).
+        """
+        return replace(
+            self,
+            slots=_copied(self.slots),
+            visits=dict(self.visits),
+            returns=list(self.returns),
+            path=list(self.path),
+            pending=_copied(self.pending),
+        )
 
     def filled(self, name: str) -> bool:
         """Whether slot ``name`` holds a value."""
         return self.slots.get(name) is not None
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of plain data (what slots hold); anything else through ``copy.deepcopy``."""
+    if isinstance(value, _PLAIN):
+        return value
+    if type(value) is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copied(item) for item in value]
+    return copy.deepcopy(value)

@@ -24,29 +24,38 @@ REPAIRS: tuple[RepairName, ...] = ("repeat", "hold", "cancel", "human")
 MAX_CHARS = 400
 """A repair request is short; only this much of an utterance is read for one."""
 
-_CONTRACTIONS = (
-    (r"\bcan't\b", "cannot"),
-    (r"\bwon't\b", "will not"),
-    (r"(\w)n't\b", r"\1 not"),
-    (r"\b(i|you|we|they)'ll\b", r"\1 will"),
-    (r"\b(i|you|we|they)'d\b", r"\1 would"),
-    (r"\b(i|you|we|they)'re\b", r"\1 are"),
-    (r"\b(i|you|we|they)'ve\b", r"\1 have"),
-    (r"\bi'm\b", "i am"),
-    (r"\b(it|that|what|who|there|here|he|she)'s\b", r"\1 is"),
-    (r"\blet's\b", "let us"),
-    (r"\bgonna\b", "going to"),
-    (r"\bwanna\b", "want to"),
-    (r"\bgotta\b", "got to"),
+_CONTRACTIONS = tuple(
+    (re.compile(pattern), spelled)
+    for pattern, spelled in (
+        (r"\bcan't\b", "cannot"),
+        (r"\bwon't\b", "will not"),
+        (r"(\w)n't\b", r"\1 not"),
+        (r"\b(i|you|we|they)'ll\b", r"\1 will"),
+        (r"\b(i|you|we|they)'d\b", r"\1 would"),
+        (r"\b(i|you|we|they)'re\b", r"\1 are"),
+        (r"\b(i|you|we|they)'ve\b", r"\1 have"),
+        (r"\bi'm\b", "i am"),
+        (r"\b(it|that|what|who|there|here|he|she)'s\b", r"\1 is"),
+        (r"\blet's\b", "let us"),
+        (r"\bgonna\b", "going to"),
+        (r"\bwanna\b", "want to"),
+        (r"\bgotta\b", "got to"),
+    )
 )
 
 
 def normalise(said: str) -> str:
     """Lower-case words, contractions spelled out, punctuation as spaces (a bounded prefix)."""
     text = said[:MAX_CHARS].lower().replace("\u2019", "'")
-    for pattern, spelled in _CONTRACTIONS:
-        text = re.sub(pattern, spelled, text)
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text).split())
+    # Every contraction has an apostrophe but three; most lines have none of them.
+    if "'" in text or any(word in text for word in _SLANG):
+        for pattern, spelled in _CONTRACTIONS:
+            text = pattern.sub(spelled, text)
+    return " ".join(_NOT_A_WORD.sub(" ", text).split())
+
+
+_SLANG = ("gonna", "wanna", "gotta")
+_NOT_A_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
 _FILLER = r"(?:um|uh|er|erm|oh|ah|well|so|okay|ok|sorry|excuse me|hey|hi|yeah|yes|no|hm+)"

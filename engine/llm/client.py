@@ -117,7 +117,7 @@ class OpenAIChatModel:
         if self._session is None or self._session.closed:
             # No limit on connections: every call may be streaming an answer at once.
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        return await open_direct(self._session, self._endpoint, body, self.turn_timeout)
+        return await open_direct(self._session, self._endpoint, body)
 
     async def aclose(self) -> None:
         """Close the connections to the model (the ``openai`` client is its owner's to close)."""
@@ -206,20 +206,27 @@ class OpenAIChatModel:
                 await _close(upstream, events)
                 raise
             break
+        # The whole-answer deadline is checked per event (a timer per read costs more than the
+        # rest of reading the event); a stream that stalls outright is ended at the deadline by
+        # one timer for the whole answer (an answer through the openai client: by its own read
+        # timeout, which is the turn timeout too).
+        expire = getattr(upstream, "expire", None)
+        stall = loop.call_at(turn_deadline, expire) if expire is not None else None
         try:
             yield first
-            # The whole-answer deadline is checked per event (a timer per read costs more than
-            # the rest of reading the event); a stream that stalls outright is ended by the
-            # transport's read timeout, which is the turn timeout too.
-            while True:
-                event = await anext(events, None)
-                if event is None:
-                    return
+            async for event in events:
                 if loop.time() > turn_deadline:
                     raise LLMTimeout(f"the model's answer took longer than {self.turn_timeout:g}s")
                 if not isinstance(event, Begun):
                     yield event
+        except LLMError as exc:
+            if getattr(upstream, "expired", False):  # the stall's timer ended it
+                message = f"the model's answer took longer than {self.turn_timeout:g}s"
+                raise LLMTimeout(message) from exc
+            raise
         finally:
+            if stall is not None:
+                stall.cancel()
             await _close(upstream, events)
 
     async def _first(

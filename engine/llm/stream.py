@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterable
 
 import aiohttp
+import msgspec
 import openai
 import orjson
 
@@ -33,6 +34,55 @@ class Begun:
 BEGUN = Begun()
 
 
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    tool_calls: msgspec.Raw | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _Chunk(msgspec.Struct):
+    """The fields of a chunk that carries text; any other is read the general way."""
+
+    choices: list[_Choice] | None = None
+    usage: msgspec.Raw | None = None
+    error: msgspec.Raw | None = None
+
+
+_CHUNK = msgspec.json.Decoder(_Chunk)
+
+
+def _plain_text(data: bytes) -> tuple[str, bool] | None:
+    """The text of a chunk and whether it finished a choice, for a chunk of text alone.
+
+    ``None`` for anything else (tool calls, counts, an error, a field of another type), which
+    :meth:`_Answer.text_of` reads the general way. A typed decoder skips building a dict per
+    token.
+    """
+    try:
+        chunk = _CHUNK.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if chunk.usage is not None or chunk.error is not None:
+        return None
+    text = ""
+    finished = False
+    for choice in chunk.choices or ():
+        if choice.finish_reason:
+            finished = True
+        delta = choice.delta
+        if delta is None:
+            continue
+        if delta.tool_calls is not None:
+            return None
+        if delta.content:
+            text += delta.content
+    return text, finished
+
+
 class _Answer:
     """What one streamed answer has said so far: tool calls in pieces, the token counts."""
 
@@ -55,6 +105,13 @@ class _Answer:
             if data == b"[DONE]":
                 self.done = True
                 break
+            plain = _plain_text(data)
+            if plain is not None:
+                if plain[1]:
+                    self.finished = True
+                if plain[0]:
+                    text.append(plain[0])
+                continue
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:

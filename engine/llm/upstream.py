@@ -101,6 +101,16 @@ class DirectUpstream:
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
+        self.expired = False
+        """The answer took too long and :meth:`expire` ended it."""
+
+    def expire(self) -> None:
+        """End the answer now (its reader then fails): it stalled past its deadline.
+
+        One timer per answer does this, where a read timeout would move a timer on every read.
+        """
+        self.expired = True
+        self._response.close()
 
     @property
     def chunks(self) -> AsyncIterable[bytes]:
@@ -116,17 +126,20 @@ class DirectUpstream:
             response.close()  # drops the connection: the upstream stops generating
 
 
+NO_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=None)
+
+
 async def open_direct(
-    session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, read_timeout: float
+    session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes
 ) -> DirectUpstream:
-    """POST ``body`` to ``endpoint``; an HTTP error status raises (retriable or not)."""
+    """POST ``body`` to ``endpoint``; an HTTP error status raises (retriable or not).
+
+    No timeout of aiohttp's: the caller bounds the wait for the answer's start, and a stall
+    after it with :meth:`DirectUpstream.expire`.
+    """
     try:
         response = await session.post(
-            endpoint.url,
-            data=body,
-            headers=endpoint.headers,
-            # The read timeout also bounds a stall between two chunks of the answer.
-            timeout=aiohttp.ClientTimeout(total=None, sock_read=read_timeout),
+            endpoint.url, data=body, headers=endpoint.headers, timeout=NO_TIMEOUT
         )
     except aiohttp.ClientError as exc:
         raise LLMError(f"the model request failed: {describe(exc)}") from exc

@@ -22,6 +22,7 @@ import structlog
 from hypercorn.events import Closed
 
 from .frames import FrameWriter, connection_transport, frame_writer
+from .reader import FrameReader, TextHandler, frame_reader
 from .sockets import SocketClosed
 
 log = structlog.get_logger("dialplan.session")
@@ -39,18 +40,36 @@ CallHandler = Callable[[Scope, "AsgiSocket"], Awaitable[None]]
 class AsgiSocket:
     """The session's :class:`~engine.server.session.Socket` over one ASGI WebSocket."""
 
-    __slots__ = ("_frames", "_receive", "_send", "scope")
+    __slots__ = ("_frames", "_reader", "_receive", "_send", "scope")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self._receive = receive
         self._send = send
         self._frames: FrameWriter | None = None
+        self._reader: FrameReader | None = None
 
     async def accept(self) -> None:
         """Complete the handshake (the server already read ``websocket.connect``)."""
         await self._send({"type": "websocket.accept"})
         self._frames = frame_writer(self._send)
+
+    def listen(self, handler: TextHandler) -> bool:
+        """Have text frames handed to ``handler`` as they are read (see :mod:`.reader`).
+
+        ``False`` where that cannot be done: every frame then comes from :meth:`receive`.
+        Frames that are not plain text (and every frame after one of those) still do.
+        """
+        if self._frames is None or self._reader is not None:
+            return False
+        self._reader = frame_reader(self._send, self._receive, handler)
+        return self._reader is not None
+
+    def unlisten(self) -> None:
+        """Frames come from :meth:`receive` again."""
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
 
     async def receive(self) -> str | bytes:
         """The next frame; :class:`SocketClosed` once the peer is gone."""

@@ -35,15 +35,16 @@ that stops reading must not grow the server's memory)."""
 class FrameWriter:
     """Writes text frames to one hypercorn WebSocket connection's transport."""
 
-    __slots__ = ("_is_open", "_writer")
+    __slots__ = ("_is_open", "_transport", "_writer")
 
     def __init__(self, writer: asyncio.StreamWriter, is_open: Callable[[], bool]) -> None:
         self._writer = writer
+        self._transport = writer.transport  # a connection's for its life (a property to read)
         self._is_open = is_open
 
     def send_now(self, text: str) -> bool:
         """Write ``text`` as one frame if that needs no wait; ``False``: use :meth:`send`."""
-        transport = self._writer.transport
+        transport = self._transport
         if transport.is_closing() or transport.get_write_buffer_size() > HIGH_WATER:
             return False
         if not self._is_open():
@@ -53,7 +54,7 @@ class FrameWriter:
 
     async def send(self, text: str) -> None:
         """Send ``text`` as one frame; :class:`SocketClosed` once the connection is going."""
-        transport = self._writer.transport
+        transport = self._transport
         if transport.is_closing() or not self._is_open():
             raise SocketClosed(None)
         self._write(transport, text)

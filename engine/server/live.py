@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from engine.agent import summary_of
-from engine.console import CallSnapshot, LiveFeed
+from engine.console import CallSnapshot, LiveFeed, MemoryLiveFeed
 from engine.console.feed import Status
 from engine.records import CallRecord, masked
 from engine.records.transcript import with_last_answer
@@ -33,7 +33,17 @@ class LivePublisher:
         self.feed = feed
 
     def changed(self, state: CallState) -> None:
-        """The call connected or finished a turn."""
+        """The call connected or finished a turn.
+
+        A feed of this process is handed a way to make the snapshot, which it makes only
+        when someone looks (see :meth:`MemoryLiveFeed.changed`).
+        """
+        feed = self.feed
+        # A feed that publishes its own way (a subclass) is given every snapshot.
+        if isinstance(feed, MemoryLiveFeed) and type(feed).publish is MemoryLiveFeed.publish:
+            at = time.time()
+            feed.changed(state.call.call_id, lambda: self._made(state, "live", at))
+            return
         self._publish(state, "live")
 
     def socket_closed(self, state: CallState) -> None:
@@ -45,14 +55,28 @@ class LivePublisher:
         self._publish(state, "ended")
 
     def _publish(self, state: CallState, status: Status) -> None:
+        made = self._made(state, status)
+        if made is None:
+            return
         try:
-            self.feed.publish(snapshot(state, status))
+            self.feed.publish(made)
         except Exception:  # the console must never break a call
             log.exception("console.snapshot_failed", call_id=state.call.call_id)
 
+    @staticmethod
+    def _made(state: CallState, status: Status, at: float | None = None) -> CallSnapshot | None:
+        try:
+            return snapshot(state, status, at)
+        except Exception:  # the console must never break a call
+            log.exception("console.snapshot_failed", call_id=state.call.call_id)
+            return None
 
-def snapshot(state: CallState, status: Status) -> CallSnapshot:
-    """The call as the console shows it now, with sensitive values masked."""
+
+def snapshot(state: CallState, status: Status, updated_at: float | None = None) -> CallSnapshot:
+    """The call as the console shows it now, with sensitive values masked.
+
+    ``updated_at``: when the call last changed (default: now).
+    """
     summary = summary_of(state.conversation)
     turns = list(state.turns)
     # The answer that went out is not in the platform's transcript until its next request.
@@ -83,7 +107,7 @@ def snapshot(state: CallState, status: Status) -> CallSnapshot:
         last_turn=shown.turns[-1].model_dump(mode="json") if shown.turns else None,
         turns=len(turns),
         started_at=state.started_at,
-        updated_at=time.time(),
+        updated_at=time.time() if updated_at is None else updated_at,
         from_number=str(from_number) if from_number else None,
         ended_by=state.ended_by,
     )

@@ -105,6 +105,7 @@ class Session:
         self._closing: Awaitable[None] | None = None
         self.heard = 0
         """Frames read so far; a watchdog compares it over time to find a silent peer."""
+        self._listening = False
 
     @property
     def latest(self) -> int:
@@ -128,6 +129,7 @@ class Session:
             previous, state.owner = state.owner, self
             if previous is not None:
                 previous.take_over()
+            self._listen(state)
             self.metrics.connections.labels("resumed" if resumed else "new").inc()
             self.metrics.calls_active.inc()
             self.log.info("call.connected", resumed=resumed, connection=state.connections)
@@ -159,6 +161,8 @@ class Session:
             await self._finish(writer)
 
     async def _finish(self, writer: asyncio.Task[None]) -> None:
+        if self._listening:
+            getattr(self.socket, "unlisten")()  # noqa: B009 (listen's other half)
         self.phase = Phase.CLOSING
         for task in (self._generation, self._greeting):
             if task is not None:
@@ -183,6 +187,7 @@ class Session:
                 self.live.socket_closed(state)
             self._store.release(self.call_id, state)
         self.metrics.stale_dropped.inc(self.writer.stale_dropped)
+        self.writer.detach()
         self.log.info("call.socket_closed", frames_sent=self.writer.frames_sent)
 
     def take_over(self) -> None:
@@ -257,6 +262,15 @@ class Session:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def _listen(self, state: CallState) -> None:
+        """Where the socket can, have text frames handed to :meth:`_heard` as they are read.
+
+        No wake-up of the read loop's task per frame then; the rest (and the socket's end)
+        still come through :meth:`_read_loop`.
+        """
+        listen = getattr(self.socket, "listen", None)
+        self._listening = listen is not None and listen(lambda frame: self._heard(state, frame))
+
     async def _read_loop(self, state: CallState) -> None:
         receive = self.socket.receive
         while True:
@@ -264,34 +278,40 @@ class Session:
                 frame = await receive()
             except SocketClosed:
                 return
-            self.heard += 1
-            if isinstance(frame, bytes):
-                self.metrics.frames_rejected.inc()
-                self.log.warning("frame.binary_ignored", size=len(frame))
-                continue
+            self._heard(state, frame)
+
+    def _heard(self, state: CallState, frame: str | bytes) -> None:
+        """One frame from the platform; answered (a keepalive) or handed on, never waited on."""
+        if self.phase is not Phase.OPEN:
+            return  # the socket is closing: nothing read now is acted on
+        self.heard += 1
+        if isinstance(frame, bytes):
+            self.metrics.frames_rejected.inc()
+            self.log.warning("frame.binary_ignored", size=len(frame))
+            return
+        try:
+            event = parse_event(frame)
+        except ProtocolError as exc:
+            self.metrics.frames_rejected.inc()
+            self.log.warning("frame.rejected", reason=str(exc), size=len(frame))
+            return
+        if isinstance(event, PingPong):
+            self.writer.put_first(Pong(event.timestamp))
+        elif isinstance(event, UpdateOnly):
+            state.transcript = event.transcript
             try:
-                event = parse_event(frame)
-            except ProtocolError as exc:
-                self.metrics.frames_rejected.inc()
-                self.log.warning("frame.rejected", reason=str(exc), size=len(frame))
-                continue
-            if isinstance(event, PingPong):
-                self.writer.put_first(Pong(event.timestamp))
-            elif isinstance(event, UpdateOnly):
-                state.transcript = event.transcript
-                try:
-                    state.conversation.observe(event.transcript, event.turntaking)
-                except Exception:
-                    self.log.exception("conversation.observe_failed")
-            elif isinstance(event, ResponseRequired):
-                self._request(state, event)
-            elif isinstance(event, CallDetails):
-                state.call = self._call = replace(state.call, details=event.call)
-                state.details_arrived.set()
-                self._store.save(state)
-                self.log.debug("call.details", call_type=event.call.get("call_type"))
-            elif isinstance(event, UnknownEvent):
-                self.log.info("event.unknown", interaction_type=event.interaction_type)
+                state.conversation.observe(event.transcript, event.turntaking)
+            except Exception:
+                self.log.exception("conversation.observe_failed")
+        elif isinstance(event, ResponseRequired):
+            self._request(state, event)
+        elif isinstance(event, CallDetails):
+            state.call = self._call = replace(state.call, details=event.call)
+            state.details_arrived.set()
+            self._store.save(state)
+            self.log.debug("call.details", call_type=event.call.get("call_type"))
+        elif isinstance(event, UnknownEvent):
+            self.log.info("event.unknown", interaction_type=event.interaction_type)
 
     def _request(self, state: CallState, event: ResponseRequired) -> None:
         response_id = event.response_id

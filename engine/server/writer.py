@@ -121,6 +121,14 @@ class Writer:
         """Events waiting to be sent."""
         return len(self._queue) + len(self._urgent)
 
+    def detach(self) -> None:
+        """Let go of the ``on_stuck`` callback (the session's).
+
+        A finished socket's session and writer then hold each other no more, and are freed as
+        soon as they end, not by the cycle collector.
+        """
+        self._on_stuck = None
+
     def discard(self) -> None:
         """Drop everything queued (the socket is being taken over or closed)."""
         self._queue.clear()
