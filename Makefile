@@ -30,7 +30,7 @@ lock: install  ## refresh requirements/*.txt from pyproject.toml (newest release
 		--constraint requirements/dev.txt -o requirements/model.txt
 
 run: install  ## serve the example agent on ws://127.0.0.1:8080/llm-websocket/<call_id>
-	$(BIN)/dialplan serve --flow clinic_intake
+	$(BIN)/dialplan serve --flow clinic_intake --local-console
 
 test: install  ## run the test suite (a test whose system tool is missing is skipped and listed)
 	$(BIN)/pytest -q

@@ -286,7 +286,7 @@ def test_serve_on_this_machine_alone_opens_a_console_and_says_how_to_chat():
     # A newcomer's `make run`: no token set, listening on loopback. The console comes on with
     # a token made for this run, its link right under the listening line, then the chat.
     port = free_port()
-    process = serve("--port", str(port), "--flow", "clinic_intake")
+    process = serve("--port", str(port), "--flow", "clinic_intake", "--local-console")
     try:
         wait_healthy(port, process)
         time.sleep(0.5)  # the first log lines of the worker
@@ -306,7 +306,9 @@ def test_serve_on_this_machine_alone_opens_a_console_and_says_how_to_chat():
 
     # Anywhere else (a service on 0.0.0.0), no console without a token someone chose.
     other = free_port()
-    exposed = serve("--host", "0.0.0.0", "--port", str(other), "--flow", "clinic_intake")
+    exposed = serve(
+        "--host", "0.0.0.0", "--port", str(other), "--flow", "clinic_intake", "--local-console"
+    )  # fmt: skip
     try:
         wait_healthy(other, exposed)
         missing = httpx.get(f"http://127.0.0.1:{other}/console")
@@ -315,10 +317,21 @@ def test_serve_on_this_machine_alone_opens_a_console_and_says_how_to_chat():
         said = finish(exposed, 10)
     assert missing.status_code == 404 and "console:" not in said
 
+    # Nor on loopback unasked: a service behind a proxy on the same host listens there too.
+    behind = free_port()
+    proxied = serve("--port", str(behind), "--flow", "clinic_intake")
+    try:
+        wait_healthy(behind, proxied)
+        absent = httpx.get(f"http://127.0.0.1:{behind}/console")
+    finally:
+        proxied.send_signal(signal.SIGINT)
+        quiet = finish(proxied, 10)
+    assert absent.status_code == 404 and "console:" not in quiet and "token" not in quiet
+
 
 def test_the_made_console_token_signs_a_browser_in():
     port = free_port()
-    process = serve("--port", str(port), "--flow", "clinic_intake")
+    process = serve("--port", str(port), "--flow", "clinic_intake", "--local-console")
     try:
         wait_healthy(port, process)
         assert process.stdout is not None

@@ -57,7 +57,13 @@ def _export(name: str, value: object) -> None:
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
-def serve(reload: bool, **flags: object) -> None:
+@click.option(
+    "--local-console",
+    is_flag=True,
+    help="Listening on this machine alone with no DIALPLAN_CONSOLE_TOKEN, open the console with "
+    "a token made for this run and print its link (as `make run` does).",
+)
+def serve(reload: bool, local_console: bool, **flags: object) -> None:
     """Run the call server (hypercorn) with the configured agent.
 
     The shared secret is read from DIALPLAN_SECRET only, so it never shows in a process list.
@@ -88,7 +94,9 @@ def serve(reload: bool, **flags: object) -> None:
     if problems:
         raise OperatorError(problems)
     _check_store(settings)
-    made_token = settings.console_token is None and loopback(settings.host)
+    # Only when asked: a production server behind a proxy on the same host listens on loopback
+    # too, and must never open a console, nor print a token, that nobody chose.
+    made_token = local_console and settings.console_token is None and loopback(settings.host)
     if made_token:
         settings = _with_console_token(settings)
 
