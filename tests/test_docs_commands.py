@@ -246,8 +246,10 @@ class Run:
                 pair.split("=", 1) for pair in done.stdout.decode().split("\0") if "=" in pair
             )
             return
-        if command.endswith("&") or SERVES.search(command):
-            self.start(command.rstrip("&").strip())
+        # "redis-server ... &   # or your managed Redis": the comment is no part of the command
+        bare = re.sub(r"\s+#[^'\"]*$", "", command).strip()
+        if bare.endswith("&") or SERVES.search(bare):
+            self.start(bare.rstrip("&").strip())
             return
         process = self.shell(command)
         try:
