@@ -21,7 +21,7 @@ from engine.flow.spec import OpeningHours, SlotSpec
 from engine.flow.understanding import Listener, Understanding, understand
 from engine.project import Project
 from engine.settings import Settings
-from engine.testing.understanding import Report, load_corpus, run_corpus
+from engine.testing.understanding import FLOOR_FILE, Report, load_corpus, run_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "understanding"
@@ -62,7 +62,7 @@ def working_floor(batch: str) -> dict[str, Any] | None:
     ``per_kind`` and the ``first_run`` it started from), so it can only get better, and it is
     kept out of the whole corpus's floor until it meets the common one.
     """
-    path = CORPUS / batch / "floor.yaml"
+    path = CORPUS / batch / FLOOR_FILE
     return yaml.safe_load(path.read_text()) if path.exists() else None
 
 

@@ -346,10 +346,7 @@ def plan(
         checked = _read_back(flow, state, said, fixing)
         if checked is not None:
             return checked, understood
-    typed = [n for n in understood.values if not understanding.free_text(flow.slot_types[n])]
-    if repair is not None and not typed and not understood.removed:
-        # "Sorry, just a second, my other line is ringing" is no reason for a visit: free text
-        # takes any words, so only a typed value says the caller answered instead.
+    if repair is not None and not understanding.answers(understood, flow.slot_types):
         return Repair(repair), Understanding(errors=understood.errors)
     transition = choose(flow, state_name, view(after), after, said)
     if transition is not None:

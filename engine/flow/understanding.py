@@ -212,6 +212,16 @@ def _swapped(known: Any, found: list[Segment]) -> str | None:
     return None
 
 
+def answers(understood: Understanding, types: Mapping[str, SlotType]) -> bool:
+    """Whether ``understood`` answers even where the caller also asked for a repair.
+
+    "Sorry, just a second, my other line is ringing" is no reason for a visit: free text takes
+    any words, so only a typed value, or a value taken back, says the caller answered.
+    """
+    typed = [name for name in understood.values if not free_text(types[name])]
+    return bool(typed or understood.removed)
+
+
 def _taken_back(known: Any, found: list[Segment]) -> bool:
     """Whether a taken-back segment says the free text held ("not lisinopril, losartan")."""
     if not isinstance(known, str) or not known.strip():

@@ -23,7 +23,7 @@ from engine.flow.decide import Repair, TakeGlobal, asking_state, plan, recognise
 from engine.flow.repair_words import REPAIRS, heard
 from engine.flow.slots import SlotTypes
 from engine.flow.spec import OpeningHours, SlotSpec
-from engine.flow.understanding import Listener, Understanding, free_text, understand
+from engine.flow.understanding import Listener, Understanding, answers, understand
 from engine.flow.view import template_view
 from engine.project import Project
 
@@ -276,8 +276,7 @@ def _asks_for_repair(listener: Listener, understood: Understanding, said: str) -
     As :func:`engine.flow.decide.plan` does: "sorry, could you say that again?" is a repeat
     even where free text would take any words; only a typed value or a take-back answers.
     """
-    typed = [name for name in understood.values if not free_text(listener.types[name])]
-    return heard(said) is not None and not typed and not understood.removed
+    return heard(said) is not None and not answers(understood, listener.types)
 
 
 def repair_heard(flow: CompiledFlow, asked: str, said: str) -> str | None:

@@ -34,13 +34,10 @@ class PhoneType(BaseSlotType):
         said = re.sub(r"(?<=\d) (?:and )?then (?=\d|oh?\b)", " ", said)
         # "seven two zero, uh, five five five": a hesitation between groups is no break.
         said = re.sub(r"(?<=\d)(?: (?:uh+|um+|erm?|ah+|hmm+))+ (?=\d|oh?\b)", " ", said)
-        said = re.sub(r"\b(double|triple) oh?\b", r"\1 0", said)  # "double oh" is 0 0
+        said = repeated(said)  # "double five" is 5 5, "double oh" 0 0
         previous = None
         while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
             previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)
-        said = re.sub(
-            r"\b(double|triple) (\d)\b", lambda m: m[2] * (3 if m[1] == "triple" else 2), said
-        )
         said = re.sub(r"\bplus ?(?=\d)", "+", said)
         runs = re.findall(r"\+?\(?\d[\d\s().-]*\d", said)
         run = max(runs, key=lambda run: sum(c.isdigit() for c in run), default="")

@@ -62,6 +62,10 @@ def _runs(text: str) -> list[_Run]:
     return [run for run in runs if any(token.strong for token in run.tokens)]
 
 
+# "the last four", "the first 3" (numbers come as digits, "first" as "1st"): an end of a code.
+_COUNTED_END = r"(?:last|first|1st) (?:\d|two|three|four|five|six)"
+
+
 class IdentifierType(BaseSlotType):
     """A code said character by character, stored as upper-case letters and digits.
 
@@ -78,7 +82,7 @@ class IdentifierType(BaseSlotType):
     invalid = "I didn't catch the number"
     parts = re.compile(
         r"\b(?:digit|letter|character)s?\b|\b(?:ends?|starts?|begins?) (?:in|with)\b"
-        r"|\b(?:last|first|1st) (?:\d|two|three|four|five|six) (?:are|should be|were|is)\b",
+        rf"|\b{_COUNTED_END} (?:are|should be|were|is)\b",
         re.I,
     )
 
@@ -224,9 +228,7 @@ _ALL_OF = re.compile(
     r"\b(?:the )?(?:(?P<end>last|first|1st) (?P<count>\d|two|three|four|five|six) )?"
     r"(?P<kind>letters|digits|numbers|characters) (?:are|should be|were|is)(?P<new> .{1,60})"
 )
-_UNNAMED_COUNT = re.compile(
-    r"\b((?:last|first|1st) (?:\d|two|three|four|five|six)) (are|should be|were|is)\b"
-)
+_UNNAMED_COUNT = re.compile(rf"\b({_COUNTED_END}) (are|should be|were|is)\b")
 _COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 
