@@ -373,3 +373,61 @@ async def test_the_fallback_line_is_in_the_transcript_and_the_next_line_stands_a
         ("agent", fallback),
         ("user", "Dana Scully"),
     ]
+
+
+BOOKING_CALL = "a table for two tomorrow at 6pm\nJane Doe\n617 555 0142\nyes\n"
+
+
+def test_a_stubbed_action_answers_empty_and_the_chat_says_how_to_answer_otherwise():
+    result = dialplan_chat("booking", "--today", "2026-11-25", stdin=BOOKING_CALL)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert '(action booking.check_availability (stubbed) {"date":"2026-11-26",' in result.stdout
+    hints = [line for line in lines if "--actions FILE" in line]
+    assert len(hints) == 1  # once a chat, not after every action
+    assert "fully booked" in result.stdout  # what {} means to this flow, now explained
+
+
+def test_an_actions_file_says_what_each_stubbed_action_answers(tmp_path):
+    stubs = tmp_path / "stubs.yaml"
+    stubs.write_text(
+        "actions:\n"
+        "  booking.check_availability: {result: {available: true, alternatives: []}}\n"
+        "  booking.book: {result: {booked: true, reference: R4242}}\n"
+    )
+    result = dialplan_chat(
+        "booking", "--today", "2026-11-25", "--actions", str(stubs), stdin=BOOKING_CALL
+    )
+    assert result.returncode == 0, result.stderr
+    assert "we have a table at 6 PM" in result.stdout
+    assert '(action booking.book (stubbed) {"date":"2026-11-26","name":"Jane Doe",' in result.stdout
+    assert "R4242" in result.stdout  # the declared answer reached the agent's line
+    assert "--actions FILE" not in result.stdout
+    assert "-- call ended: hung up --" in result.stdout
+
+
+def test_a_conversation_test_file_serves_as_the_actions_file():
+    # tests/conversations/booking.yaml runs the example's table book for real (`live: true`).
+    result = dialplan_chat(
+        "booking",
+        "--today",
+        "2026-11-25",
+        "--actions",
+        str(ROOT / "tests" / "conversations" / "booking.yaml"),
+        stdin=BOOKING_CALL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(action booking.book (ran)" in result.stdout
+    assert "You're booked" in result.stdout
+
+
+def test_a_broken_actions_file_is_one_clear_error_with_its_line(tmp_path):
+    stubs = tmp_path / "stubs.yaml"
+    stubs.write_text("actions:\n  booking.book: {result: {booked: true}, fail: down}\n")
+    result = dialplan_chat("booking", "--actions", str(stubs), stdin=BOOKING_CALL)
+    assert result.returncode == 1
+    assert f"actions file '{stubs}' does not load" in result.stderr
+    assert f"{stubs}:2" in result.stderr
+    assert "exactly one of `result`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # no call was started

@@ -14,7 +14,7 @@ from engine.project import Project
 from ._settings import settings
 
 if TYPE_CHECKING:
-    from engine.flow import CompiledFlow
+    from engine.flow import CompiledFlow, Stub
 
 
 def project(**overrides: object) -> Project:
@@ -71,3 +71,13 @@ def routes_errors(the_project: Project, path: Path | None = None) -> list[Author
     except AuthoringErrors as exc:
         return list(exc.errors)
     return []
+
+
+def action_stubs(path: Path) -> dict[str, Stub]:
+    """What stubbed actions answer, from an actions file, or a clear error (``file:line``)."""
+    from engine.testing.conversation_spec import load_action_stubs, stubs_of
+
+    try:
+        return stubs_of(load_action_stubs(path))
+    except AuthoringErrors as exc:
+        raise click.ClickException(f"actions file {str(path)!r} does not load:\n{exc}") from None

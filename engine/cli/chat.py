@@ -17,7 +17,7 @@ import secrets
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -25,7 +25,7 @@ from typing import Any, Literal, cast
 import click
 
 from engine.agent import CallInfo
-from engine.flow import AgentReply, CompiledFlow, FlowRunner, StubbedCall, stub_runners
+from engine.flow import AgentReply, CompiledFlow, FlowRunner, Stub, StubbedCall, stub_runners
 from engine.llm import ChatModel, RecordingModel
 from engine.settings import Settings
 
@@ -62,6 +62,7 @@ class Chat:
     echo: Callable[[str], None] = click.echo
     fallback_line: str = "Sorry, I'm having a little trouble on my end. Could you say that again?"
     live_actions: bool = False  # run actions for real (webhooks are sent)
+    stubs: dict[str, Stub] = field(default_factory=dict)  # what stubbed actions answer, by name
     time_zone: str = "UTC"
     call_id: str | None = None  # the first call's id (default: a new chat_<random> per call)
 
@@ -71,6 +72,7 @@ class Chat:
         self.over = False  # the call hung up or transferred, or the caller quit
         self.actions: list[StubbedCall] = []  # every action the call ran or stood in for
         self._shown_actions = 0
+        self._hinted = False  # the hint on what a stub answers is shown once a chat
         self.runner = self._new_call()
 
     def _new_call(self) -> FlowRunner:
@@ -83,7 +85,7 @@ class Chat:
             call_id = self.call_id if self.calls == 1 else f"{self.call_id}_{self.calls}"
         call = self.call = CallInfo(call_id, flow=self.flow.name)
         # Stubbed unless asked: trying a flow must not POST to a live webhook.
-        actions = stub_runners(calls=self.actions, live=self.live_actions)
+        actions = stub_runners(self.stubs, self.actions, live=self.live_actions)
         return FlowRunner(
             self.flow,
             self.model,
@@ -153,6 +155,14 @@ class Chat:
     def _show(self, reply: AgentReply, greeting: bool = False) -> None:
         for action in self.actions[self._shown_actions :]:
             self.echo(f"  (action {action.describe()})")
+            if not (action.live or action.failed or self._hinted) and action.name not in self.stubs:
+                # A flow that reads the answer (`result.available`) goes its "no" way on {}:
+                # say why, once, and how to answer otherwise.
+                self._hinted = True
+                self.echo(
+                    "  (a stubbed action answers {}: --actions FILE says what each answers, "
+                    "as a conversation test's `actions:`; --live-actions runs them)"
+                )
         self._shown_actions = len(self.actions)
         text = reply.text
         if reply.error is not None:
@@ -291,12 +301,14 @@ def run(
     today: date | None = None,
     echo: Callable[[str], None] = click.echo,
     live_actions: bool = False,
+    stubs: dict[str, Stub] | None = None,
     call_id: str | None = None,
 ) -> None:
     """Chat with ``flow``: from ``lines`` (a script) or, when ``None``, from the terminal.
 
     ``provider`` picks where the model comes from; ``model`` names it (default: the settings').
-    ``call_id`` is the call's id (default: a new ``chat_<random>``).
+    ``call_id`` is the call's id (default: a new ``chat_<random>``); ``stubs`` says what
+    stubbed actions answer, by name (the others answer ``{}``).
     """
     settings = Settings()
     if model:
@@ -309,6 +321,7 @@ def run(
             echo=echo,
             fallback_line=settings.fallback_line,
             live_actions=live_actions,
+            stubs=dict(stubs or {}),
             time_zone=settings.time_zone,
             call_id=call_id,
         )
@@ -367,7 +380,16 @@ def _terminal() -> Iterator[str]:
     "--live-actions",
     is_flag=True,
     help="Run the flow's actions for real (webhooks are sent). By default they are stubbed: "
-    "each shows what it would have sent and returns {}.",
+    "each shows what it would have sent and returns {} (or what --actions declares).",
+)
+@click.option(
+    "--actions",
+    "actions_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="What the stubbed actions answer: a YAML file with `actions:` as in a conversation "
+    "test file (`booking.book: {result: {booked: true}}`, `results`, `fail`, `live: true`), "
+    "or a conversation test file itself.",
 )
 @click.option(
     "--script",
@@ -394,6 +416,7 @@ def chat(
     script: Path | None,
     today: datetime | None,
     live_actions: bool,
+    actions_file: Path | None,
     call_id: str | None,
 ) -> None:
     """Talk to FLOW as the caller, through the same conversation code the server runs.
@@ -412,6 +435,7 @@ def chat(
 
     configure("WARNING")  # the terminal shows the conversation, not the server's log lines
     compiled = _project.open_flow(flow)
+    stubs = _project.action_stubs(actions_file) if actions_file is not None else {}
     lines: Iterable[str] | None = None
     if script is not None:
         lines = script.read_text(encoding="utf-8").splitlines()
@@ -425,6 +449,7 @@ def chat(
             model=model,
             today=today.date() if today else None,
             live_actions=live_actions,
+            stubs=stubs,
             call_id=call_id or None,
         )
     except KeyboardInterrupt:

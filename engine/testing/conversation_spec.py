@@ -63,7 +63,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.errors import AuthoringError, AuthoringErrors, Location
-from engine.flow import safe_yaml
+from engine.flow import Stub, safe_yaml
 from engine.flow.authored import known_keys, read_document, schema_errors
 
 Texts = str | list[str]
@@ -121,6 +121,19 @@ class ActionStubSpec(_Model):
 
 
 ActionStubs = dict[str, ActionStubSpec]
+
+
+def stubs_of(specs: ActionStubs) -> dict[str, Stub]:
+    """The runner's :class:`Stub` for each declared action (``result`` defaults to ``{}``)."""
+    return {
+        name: Stub(
+            result=spec.result if spec.result is not None else {},
+            fail=spec.fail,
+            live=spec.live,
+            results=tuple(spec.results or ()),
+        )
+        for name, spec in specs.items()
+    }
 
 
 class Expect(_Model):
@@ -212,6 +225,12 @@ class ConversationFile(_Model):
     tests: list[ConversationTest] = Field(min_length=1)
 
 
+class ActionStubsFile(_Model):
+    """A file of action stubs alone (``dialplan chat --actions FILE``): ``actions:`` only."""
+
+    actions: ActionStubs = Field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class LoadedConversations:
     """A checked conversation file, with its located YAML tree for ``file:line`` messages."""
@@ -240,6 +259,23 @@ _KNOWN_KEYS = known_keys(
         ActionStubSpec,
     )
 )
+
+
+def load_action_stubs(path: Path) -> ActionStubs:
+    """The ``actions:`` of a stubs file, or of a conversation test file (checked whole).
+
+    Raises :class:`AuthoringErrors` for every mistake, as ``file:line: message``.
+    """
+    _text, data = read_document(path)
+    if isinstance(data, dict) and "tests" in data:
+        return load_conversations(path).spec.actions
+    if not isinstance(data, dict):
+        message = "an actions file is a mapping with `actions:` (as in a conversation test file)"
+        raise AuthoringErrors([AuthoringError(message, Location(str(path), 1))])
+    try:
+        return ActionStubsFile.model_validate(data).actions
+    except ValidationError as exc:
+        raise AuthoringErrors(schema_errors(path, data, exc, _KNOWN_KEYS)) from None
 
 
 def load_conversations(path: Path) -> LoadedConversations:

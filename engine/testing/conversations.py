@@ -23,7 +23,7 @@ import orjson
 from engine.agent import CallInfo
 from engine.diagram import Coverage
 from engine.errors import AuthoringError, AuthoringErrors, Location
-from engine.flow import AgentReply, CompiledFlow, FlowRunner, Stub, StubbedCall, stub_runners
+from engine.flow import AgentReply, CompiledFlow, FlowRunner, StubbedCall, stub_runners
 from engine.flow.decide import caller_words
 from engine.flow.extraction import EXTRACT_TOOL
 from engine.flow.intents import first_match
@@ -37,6 +37,7 @@ from .conversation_spec import (
     Expect,
     LoadedConversations,
     ScriptedReply,
+    stubs_of,
 )
 from .expectations import Observed, check, check_against_flow, observe_end, observe_turn
 from .llm_server import LLMTestServer, Reply, ToolCall
@@ -161,16 +162,8 @@ class ConversationSession:
             model = OpenAIChatModel(
                 client, model="test", first_token_timeout=10, turn_timeout=30, retries=0
             )
-        stubs = {
-            name: Stub(
-                result=spec.result if spec.result is not None else {},
-                fail=spec.fail,
-                live=spec.live,
-                results=tuple(spec.results or ()),
-            )
-            for name, spec in {**loaded.spec.actions, **test.actions}.items()
-            if not self.live_actions  # live: every action runs for real, whatever is declared
-        }
+        # Live: every action runs for real, whatever is declared.
+        stubs = {} if self.live_actions else stubs_of({**loaded.spec.actions, **test.actions})
         called: list[StubbedCall] = []
         actions = stub_runners(stubs, called, live=self.live_actions)
         runner = FlowRunner(flow, model, call=call_info, today=lambda: today, actions=actions)
