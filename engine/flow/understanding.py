@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -157,12 +157,16 @@ def understand(
             answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
             if answer is not None:
                 slot.value, slot.changed = answer, True
-    if _HEDGED.search(text):
+    hedged = _HEDGED.search(text) is not None
+    recalled = _RECALLED.search(text) is not None
+    for slot in slots.values():
         # "Maybe Monday, I'm not sure yet", "0147 or maybe 0148, one of those": the caller is
-        # not sure, so what they said is a guess to check, never a value to store.
-        for slot in slots.values():
-            if slot.changed and not slot.removed and not free_text(slot.kind):
-                slot.unsure, slot.value, slot.changed = slot.value, None, False
+        # not sure, so what they said is a guess to check, never a value to store. A day gone
+        # recalled with "I think" ("June 10th, I think") is a memory to check, where "Sunday,
+        # I think" of a day to come is a choice.
+        doubted = hedged or (recalled and slot.spec.past)
+        if doubted and slot.changed and not slot.removed and not free_text(slot.kind):
+            slot.unsure, slot.value, slot.changed = slot.value, None, False
     for slot in slots.values():
         # "Scratch the pickup, I'll drop it off myself": the value held is taken back.
         if slot.known is not None and not slot.changed and _dropped(slot, found):
@@ -179,7 +183,19 @@ _DECLINES = re.compile(
 _HEDGED = re.compile(
     r"\b(?:(?:i'm|i am) not (?:sure|certain)|not (?:sure|certain) (?:yet|which|if|whether)"
     r"|(?:one|either) of (?:those|them|the two)|or maybe|or even|or possibly|or perhaps"
-    r"|i (?:can't|cannot|don't) remember (?:which|if|whether|exactly))\b",
+    r"|i (?:can't|cannot|don't) remember (?:which|if|whether|exactly)"
+    r"|(?:haven't|have not|never|didn't) (?:counted|checked)|something like that"
+    r"|if (?:you|we) (?:count|include)|depends (?:on|if))\b",
+    re.IGNORECASE,
+)
+_RECALLED = re.compile(
+    r"\b(?:i think|i believe|i guess|if i (?:remember|recall)(?: right(?:ly)?)?)\b", re.IGNORECASE
+)
+# A number guessed in passing: "five bedrooms and maybe a hundred boxes".
+_GUESSED = re.compile(
+    r"\b(?:maybe|probably|perhaps|i guess|i think)\s+(?:(?:about|around|like|roughly)\s+)?"
+    r"(?:(?:a|an|the)\s+)?(?:\d|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven"
+    r"|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|dozen|couple)\b)",
     re.IGNORECASE,
 )
 
@@ -302,6 +318,7 @@ class _Mention:
     slot: _Slot
     parsed: Parsed
     only_valid: bool = False  # chosen only as the one slot of its type that takes it as valid
+    guessed: bool = False  # volunteered with "maybe" before it: a guess to read back
 
 
 class _Reader:
@@ -351,6 +368,8 @@ class _Reader:
             mentions = [found for found in mentions if found not in weak]
         self.weak.clear()
         for found in mentions:
+            if found.guessed and found.parsed.ok:
+                found = replace(found, parsed=replace(found.parsed, sure=False))
             if found.only_valid:
                 self.pending.append((found, segment.mode))
             else:
@@ -392,7 +411,10 @@ class _Reader:
                 and any(parsed.ok for parsed in results.values())
             ]
             if len(split) > 1:
-                chosen = [self._choose(eligible, piece, results) for piece, results in split]
+                chosen = [
+                    _guessed(self._choose(eligible, piece, results), piece)
+                    for piece, results in split
+                ]
                 each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
@@ -400,6 +422,7 @@ class _Reader:
                     return each
         results = self._parse_all(eligible, segment.text, segment.mode)
         found = self._choose(eligible, segment.text, results) if results else None
+        found = _guessed(found, segment.text)
         return [found] if found is not None else []
 
     def _parse_all(self, slots: list[_Slot], text: str, mode: Mode) -> dict[str, Parsed]:
@@ -533,6 +556,17 @@ class _Reader:
                 self._apply(slot, parsed, "plain")
         elif slot.retold:
             slot.value, slot.changed, slot.removed = None, True, True  # "not lisinopril" alone
+
+
+def _guessed(found: _Mention | None, text: str) -> _Mention | None:
+    """``found``, marked a guess when volunteered with "maybe" before a number in ``text``.
+
+    Asked, "maybe seven?" proposes an answer; said in passing beside the answer ("five
+    bedrooms and maybe a hundred boxes"), it is an estimate to read back.
+    """
+    if found is None or found.slot.asked or _GUESSED.search(text) is None:
+        return found
+    return replace(found, guessed=True)
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import date
@@ -38,8 +39,24 @@ _CLOCK_NUMBER = re.compile(
 # a year something began ("since 2019"), an age or a while ("12 years old", "for 3 weeks").
 _NOT_COUNT = re.compile(
     rf"{NOT_A_QUANTITY}|\b\d+(?= (?:years?|months?|weeks?|days?|hours?|minutes?)\b)"
+    r"|\b1(?= (?:more )?(?:thing|question|sec|second|moment)\b)"  # "one more thing, ..."
 )
 _NUMBER = re.compile(r"(?<![\w:/])-?\d+(?:\.\d+)?(?![\w:/])")
+# Someone's age said in passing ("it's my mom's place, she's 82"): no count of anything else.
+_AGE = re.compile(
+    r"(?:(?<=\bshe's )|(?<=\bhe's )|(?<=\bshe is )|(?<=\bhe is )|(?<=\bi'm )|(?<=\bi am ))"
+    r"(?:only |just |almost |nearly )?\d+\b(?= *(?:[,.;!?]|$|and\b|but\b|so\b))"
+)
+# A count joined to what it counts: "a three-bedroom", "a one-bed flat".
+_JOINED = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d+)-(?=[a-z]{3,})"
+    r"(?!(?:one|two|three|four|five|six|seven|eight|nine|ish)\b)",
+    re.IGNORECASE,
+)
+# "None, it's all furniture": nothing of what was asked about (not "none of those").
+_NONE = re.compile(r"\b(?:none|not a single one|not one)\b(?! of\b)")
+_FEW = r"(?P<count>\d+|a|an|one|another)"
+_CLAUSE_END = r"\s*(?:[,.;!?]|$|if\b|please\b)"
 
 
 # A pause inside a number said in words: "forty two thousand, three hundred".
@@ -54,6 +71,7 @@ _GOES_ON = re.compile(
 def _spoken(said: str) -> str:
     """Numbers as digits, said every way: "80,000", "45k", "200 thousand", "4 5 2 1 0"."""
     said = re.sub(r"\b(\w+)-?ish\b", r"\1", said, flags=re.IGNORECASE)  # "six-ish"
+    said = _JOINED.sub(r"\1 ", said)  # "a three-bedroom"
     said = _GOES_ON.sub(r"\1 ", drop_waits(said))  # "forty two thousand, three hundred"
     said = numerals(said)
     said = re.sub(r"\b(\d{1,3})((?:,\d{3})+)\b", lambda m: m[1] + m[2].replace(",", ""), said)
@@ -99,8 +117,17 @@ class NumberType(BaseSlotType):
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         said = re.sub(r"\ba couple\b", "2", _spoken(said))
         said = re.sub(r"\b(?:a|one) dozen\b", "12", re.sub(r"\bhalf a dozen\b", "6", said))
+        if not _of_age(spec):
+            said = _AGE.sub("#", said)  # "she's 82" counts no rooms
         if (party := heads(said, asked=asked)) is not None:
             return self._check(float(party), spec)
+        counted = _counted(spec.cues)
+        if asked and counted is not None and (found := list(counted.finditer(said))):
+            # "Two bedrooms plus an office, so call it three rooms": the count of the slot's
+            # own things, the last one said.
+            return self._check(float(found[-1][1]), spec)
+        if asked and _NONE.search(said):
+            return self._check(0.0, spec)  # "none, it's all furniture"
         if count := _COUNT.search(said) or _DISTANCE.search(said) or _FOR.search(said):
             return self._check(float(next(group for group in count.groups() if group)), spec)
         if asked and _ALONE.search(said):
@@ -113,7 +140,10 @@ class NumberType(BaseSlotType):
         """``base`` changed by the people ``text`` adds or takes away ("one more of us")."""
         if not isinstance(base, int | float) or isinstance(base, bool):
             return None
-        change = shift(numerals(text), "people")
+        said = numerals(text)
+        change = shift(said, "people")
+        if change is None:
+            change = _by_count(said, spec.cues)
         return None if change is None else self._check(float(base + change), spec)
 
     def _check(self, number: float, spec: SlotSpec) -> Parsed:
@@ -128,3 +158,43 @@ class NumberType(BaseSlotType):
     @override
     def say(self, value: object, spec: SlotSpec) -> str:
         return _number_text(value) if isinstance(value, int | float) else str(value)
+
+
+def _of_age(spec: SlotSpec) -> bool:
+    """Whether a number slot is someone's age (then "she's 82" is its value)."""
+    words = " ".join((spec.label or "", spec.description or "", *spec.cues)).lower()
+    return re.search(r"\b(?:age|ages|old|years)\b", words) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _counted(cues: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A number said with what the slot counts ("3 bedrooms", "100 moving boxes")."""
+    if not cues:
+        return None
+    nouns = "|".join(re.escape(cue.lower()) for cue in sorted(cues, key=len, reverse=True))
+    return re.compile(rf"\b(\d+) (?:(?!and\b|or\b|of\b)[a-z]+ )?(?:{nouns})\b")
+
+
+@functools.lru_cache(maxsize=256)
+def _relative(cues: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns of a count held changed by so many: "one more night", "it's one less"."""
+    nouns = "|".join(re.escape(cue.lower()) for cue in cues)
+    after = rf"(?= (?:{nouns})\b|{_CLAUSE_END})" if nouns else rf"(?={_CLAUSE_END})"
+    return (
+        re.compile(rf"\b{_FEW} (?:more|extra|additional){after}"),
+        re.compile(rf"\b{_FEW} (?:less|fewer){after}"),
+    )
+
+
+def _by_count(said: str, cues: tuple[str, ...]) -> int | None:
+    """How much ``said`` changes a count of the slot's own things (signed), or None.
+
+    "One more night", "an extra night", "it's one less": what follows the change is the
+    slot's own word or nothing; "one more thing" changes no count.
+    """
+    more, fewer = _relative(cues)
+    for sign, pattern in ((1, more), (-1, fewer)):
+        if found := pattern.search(said):
+            count = found["count"]
+            return sign * (int(count) if count.isdigit() else 1)
+    return None
