@@ -102,6 +102,7 @@ class _Slot:
     ambiguous: bool = False
     error: str = ""
     unsure: Any = None  # a weak guess heard in this utterance, never stored (see Parsed.sure)
+    denied: Any = None  # a value taken back in this utterance ("not this Saturday")
 
     @property
     def current(self) -> Any:
@@ -404,12 +405,17 @@ class _Reader:
         if len(eligible) > 1:
             # Two values of one type in one breath ("born June 4th 1972, and I'll pick it up
             # Friday"): each piece of the segment goes to its own slot.
-            split = [
-                (piece, results)
-                for piece in pieces(segment.text)
-                if (results := self._parse_all(eligible, piece, segment.mode))
-                and any(parsed.ok for parsed in results.values())
-            ]
+            split = []
+            # A piece with no value is read with the one after it: "next week, say Thursday".
+            context = ""
+            for piece in pieces(segment.text):
+                words = f"{context}, {piece}" if context else piece
+                results = self._parse_all(eligible, words, segment.mode)
+                if any(parsed.ok for parsed in results.values()):
+                    split.append((words, results))
+                    context = ""
+                else:
+                    context = piece  # only the piece just before: bounded work per piece
             if len(split) > 1:
                 chosen = [
                     _guessed(self._choose(eligible, piece, results), piece)
@@ -444,7 +450,10 @@ class _Reader:
         answering = slot.asked or slot.disputed or named
         # What the caller took back earlier in this breath is still what a part changes:
         # "not the 12th, the 21st".
-        base = slot.current if slot.current is not None else slot.known
+        # "Not this Saturday but the one after": what was taken back is what the rest changes.
+        base = next(
+            (held for held in (slot.current, slot.denied, slot.known) if held is not None), None
+        )
         names_part = any(
             isinstance(words, re.Pattern) and words.search(text) is not None
             for words in (getattr(slot.kind, "parts", None), getattr(slot.kind, "changes", None))
@@ -501,6 +510,7 @@ class _Reader:
                 slot.error = parsed.error
             return
         if mode == "negated":
+            slot.denied = parsed.value
             if slot.current is not None and parsed.value == slot.current:
                 slot.value, slot.changed, slot.removed = None, True, True
             return

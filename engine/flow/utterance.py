@@ -171,8 +171,9 @@ def _add(found: list[Segment], text: str, mode: Mode) -> None:
     if mode != "negated":
         found.append(Segment(_tidy(text), mode))
         return
-    # Only the words up to the next comma are taken back; the rest is said plainly.
-    head, *rest = re.split(r"\s*,\s*", text.strip(" ,"), maxsplit=1)
+    # Only the words up to the next comma are taken back, or up to "but" ("not Friday but
+    # Saturday"); the rest is said plainly.
+    head, *rest = re.split(r"\s*,\s*|\s+but\s+", text.strip(" ,"), maxsplit=1)
     found.append(Segment(_tidy(head), "negated"))
     if rest:
         found.append(Segment(_tidy(rest[0]), "plain"))

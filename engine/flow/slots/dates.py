@@ -41,6 +41,16 @@ _ABSOLUTE = (
     re.compile(rf"\b(?:the )?{_DAY} (?:day )?(?:of )?{_MONTH}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_MONTH} (?:the )?{_DAY}\b(?:(?: of| in)? {_YEAR}\b)?"),
     re.compile(rf"\b{_WEEKDAY} (?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)\b"),
+    # "the first Monday in December", "the last Friday of the month"
+    re.compile(
+        rf"\b(?P<nth>1st|2nd|3rd|4th|last) {_WEEKDAY} (?:in|of) (?:{_MONTH}|(?:this|the) month)\b"
+    ),
+    # "the 14th, the Monday": the day of the month, then its weekday to be sure of it
+    re.compile(
+        r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)(?:,|(?=,? (?:the|a|that's a|that's the|it's a"
+        rf"|which is a|which is the) )),? (?:the |a |that's a |that's the |it's a |which is a "
+        rf"|which is the )?{_WEEKDAY}\b"
+    ),
     re.compile(r"\b(?P<holiday>new year'?s? eve|new year'?s?(?: day)?|christmas eve|christmas)\b"),
 )
 _RELATIVE = re.compile(
@@ -49,6 +59,21 @@ _RELATIVE = re.compile(
     r"|in (?P<count>\d+|a|one) (?P<unit>days?|weeks?)"
     rf"|(?P<weeks>\d+|a|one) weeks? from (?:(?P<from>today|tomorrow|now)|{_FROM_DAY})"
     rf"|(?:(?P<which>this|next|last|on|this coming|coming) )?{_WEEKDAY})\b"
+)
+# A weekday of next week: "next week, say Thursday", "Thursday next week".
+_NEXT_WEEK = (
+    re.compile(
+        r"\bnext week,? (?:(?:say|maybe|on|like|uh|um|probably|perhaps|preferably|ideally|the"
+        rf"|how about|let's say|sometime|any time|anytime) ){{0,3}}{_WEEKDAY}\b"
+    ),
+    re.compile(rf"(?<!this )(?<!next )(?<!last )\b{_WEEKDAY},? (?:of )?next week\b"),
+)
+_ANY_MONTH = _MONTH.replace("?P<month>", "?:")
+# A limit, not a day: "any day after the 8th", "before December 20th" (not "the day after").
+_LIMIT = re.compile(
+    r"(?<!the day )(?<!a day )(?<!the week )(?<!a week )"
+    r"\b(?:after|before|until|till|til|no (?:later|earlier) than) "
+    rf"(?:{_ANY_MONTH} )?(?:the )?\d{{1,2}}(?:st|nd|rd|th)?\b(?: of {_ANY_MONTH}\b)?"
 )
 # A day of the month alone ("the 4th"): only as an answer, or to change a known date.
 _ORDINAL = re.compile(r"\b(?:on )?(?:the )?(?P<day>\d{1,2})(?:st|nd|rd|th)\b")
@@ -94,6 +119,7 @@ def _normal(text: str) -> str:
     said = re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
     # "The fifth of May, oh two": a year said with "oh".
     said = re.sub(rf"(\b{_MONTH}\b|\d(?:st|nd|rd|th)) oh (\d)\b", r"\1 0\3", said)
+    said = _LIMIT.sub("#", said)  # "any day after the 8th" names no day
     return _NOT_DATE.sub("#", said)
 
 
@@ -115,7 +141,8 @@ class DateType(BaseSlotType):
     invalid = "I didn't catch a date"
     parts = re.compile(r"\b(?:the )?(?:day|month|year)\b", re.IGNORECASE)
     changes = re.compile(  # "a week later", "the day after"
-        r"\b(?:later|earlier|weeks?|(?:next|following) day|day (?:after|before))\b", re.IGNORECASE
+        r"\b(?:later|earlier|weeks?|(?:next|following) day|day (?:after|before)|(?:one|1) after)\b",
+        re.IGNORECASE,
     )
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
@@ -125,6 +152,14 @@ class DateType(BaseSlotType):
                 return self._absolute(found, spec, today, asked)
         if digits := self._digits(said, spec, asked):
             return self._resolve(digits, spec, today)
+        found = next((m for pattern in _NEXT_WEEK if (m := pattern.search(text))), None)
+        if found is not None and not spec.with_year:
+            monday = today + timedelta(days=7 - today.weekday())
+            if spec.past:
+                monday -= timedelta(weeks=2)  # "Thursday last week" is no "next week"
+            return self._check(
+                monday + timedelta(days=_WEEKDAYS.index(found["weekday"])), spec, today
+            )
         if found := _RELATIVE.search(text):
             if spec.with_year:
                 # "Sunday" or "yesterday" is no date of birth: the caller said no year.
@@ -149,7 +184,7 @@ class DateType(BaseSlotType):
         of its own ("Grace Okafor, three four eighty, and ..."). A date to come needs a year of
         four digits (else "8 30 20" is a time and a count).
         """
-        text = _NOT_DATE.sub("#", numerals(said))
+        text = _LIMIT.sub("#", _NOT_DATE.sub("#", numerals(said)))
         for found in reversed(digit_dates(text)):
             if spec.future and len(found.year) != 4:
                 continue
@@ -220,6 +255,8 @@ class DateType(BaseSlotType):
             else:
                 month, day = (12, 24) if name.endswith("eve") else (12, 25)
             parts = _Parts(day, month)
+        elif groups.get("nth"):
+            return self._nth_weekday(found, spec, today)
         elif groups.get("weekday"):
             return self._weekday_and_day(found, spec, today)
         else:
@@ -245,6 +282,27 @@ class DateType(BaseSlotType):
             if when.weekday() == weekday and (when <= today if spec.past else when >= today):
                 return self._check(when, spec, today)
         return self._resolve(_Parts(day=day), spec, today)
+
+    def _nth_weekday(self, found: re.Match[str], spec: SlotSpec, today: date) -> Parsed:
+        """A weekday counted in a month: "the first Monday in December", "the last Friday"."""
+        weekday = _WEEKDAYS.index(found["weekday"])
+        if found["month"]:
+            month = _MONTHS[found["month"][:3]]
+            years = (today.year, today.year + 1) if not spec.past else (today.year, today.year - 1)
+        else:
+            month, years = today.month, (today.year,)
+        for year in years:
+            days = [
+                day
+                for day in range(1, calendar.monthrange(year, month)[1] + 1)
+                if date(year, month, day).weekday() == weekday
+            ]
+            nth = found["nth"]
+            day = days[-1] if nth == "last" else days[int(nth[0]) - 1]
+            when = date(year, month, day)
+            if not found["month"] or (when <= today if spec.past else when >= today):
+                return self._check(when, spec, today)
+        return Parsed(False, error="that isn't a real date")
 
     def _resolve(self, parts: _Parts, spec: SlotSpec, today: date) -> Parsed:
         assert parts.day is not None

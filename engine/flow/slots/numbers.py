@@ -53,6 +53,11 @@ _JOINED = re.compile(
     r"(?!(?:one|two|three|four|five|six|seven|eight|nine|ish)\b)",
     re.IGNORECASE,
 )
+# A number with nothing after it that says what it counts: "like 30, 35 boxes", "4 of them".
+_LOOSE = re.compile(
+    r"(?<![\w:/])(?<!half )(?<!quarter )\d+(?![\w:/])"
+    r"(?= *(?:[,.;!?]|$|or\b|to\b|of (?:them|those)\b))"
+)
 # "None, it's all furniture": nothing of what was asked about (not "none of those").
 _NONE = re.compile(r"\b(?:none|not a single one|not one)\b(?! of\b)")
 _FEW = r"(?P<count>\d+|a|an|one|another)"
@@ -124,8 +129,10 @@ class NumberType(BaseSlotType):
         counted = _counted(spec.cues)
         if asked and counted is not None and (found := list(counted.finditer(said))):
             # "Two bedrooms plus an office, so call it three rooms": the count of the slot's
-            # own things, the last one said.
-            return self._check(float(found[-1][1]), spec)
+            # own things, the last one said; unless another number may count them too ("thirty,
+            # thirty-five boxes", "six rooms, but only four of them").
+            rest = _LOOSE.search(_CLOCK_NUMBER.sub(" ", counted.sub(" ", said)))
+            return None if rest else self._check(float(found[-1][1]), spec)
         if asked and _NONE.search(said):
             return self._check(0.0, spec)  # "none, it's all furniture"
         if count := _COUNT.search(said) or _DISTANCE.search(said) or _FOR.search(said):

@@ -52,6 +52,10 @@ _NEXT_DAY = re.compile(
     r"\b(?:(?:the )?(?:next|following) day|the day (?:after|before))\b"
     r"(?! (?:tomorrow|today|yesterday|that|\w+day|the|\d))"
 )
+# The same day a week on from the one held or taken back: "not this Saturday but the one after".
+_WEEK_ON = re.compile(
+    r"\bthe (?:1|one|week) after(?: that(?: 1| one)?)?\b(?! (?:next|\w+day|the|\d))"
+)
 # Words that may say a change relative to the value held (see ``BaseSlotType.changes``).
 PEOPLE_WORDS = re.compile(r"\b(?:more|extra|additional|another|less|fewer|add|can't|cannot)\b")
 SPAN_WORDS = re.compile(r"\b(?:later|earlier|back|forward|up)\b")
@@ -75,6 +79,8 @@ def shift(said: str, unit: Unit) -> int | None:
             return -amount if found["later"] in ("forward", "up", "earlier") else amount
     if unit == "days" and (found := _NEXT_DAY.search(said)):
         return -1 if found[0].endswith("before") else 1  # "same time but the day after"
+    if unit == "days" and _WEEK_ON.search(said):
+        return 7
     return None
 
 
