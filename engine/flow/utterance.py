@@ -91,6 +91,14 @@ _SOFT = re.compile(
 )
 
 
+# A day or time refused after it is said: "Saturday's no good", "the 5th won't work for me".
+_REFUSED = re.compile(
+    r"\b(?P<day>(?:this |next |the )?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|tomorrow|today"
+    r"|tonight|\d{1,2}(?:st|nd|rd|th)|\d{1,2}(?::\d\d)?(?: ?[ap]\.?m\.?| o'clock)?))"
+    r"(?:'s| is)? (?:no good|not good|out|(?:doesn't|does not|won't|will not|isn't going to"
+    r"|is not going to|not going to) work)(?: for (?:me|us))?\b",
+    re.IGNORECASE,
+)
 # "No, it's ..." at the start disputes what the agent just read back.
 _CORRECTIVE = re.compile(
     r"\binstead\b|\bwrong\b|\bmistake\b|^(?:(?:uh|um|oh),? )?no\b(?!,? (?:problem|worries))",
@@ -123,6 +131,7 @@ def segments(text: str, *, statements: bool = False) -> list[Segment]:
     negation of the caller's own verb ("I'm not feeling well", "I can't sleep") stays inside its
     words: it takes back no value, it says something (what free text keeps).
     """
+    text = _REFUSED.sub(r"not \g<day>,", text)  # "Saturday's no good" takes Saturday back
     found: list[Segment] = []
     mode: Mode = "plain"
     position = 0

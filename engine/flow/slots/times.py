@@ -18,6 +18,14 @@ from .shifts import SPAN_WORDS, shift
 _NOT_TIME = re.compile(NOT_A_QUANTITY)
 # A bound, not a time: "any time after 7", "no earlier than 6", "before 8".
 _BOUND = re.compile(r"\b(?:after|from|past|than|before|until)\s+$")
+# A deadline, not a time to come: "we have to be out by noon", "done before 5".
+_DEADLINE = re.compile(
+    r"\b(?:out|done|finished|gone|moved out|empty|emptied|cleared|vacated) (?:by|before|no later"
+    r" than) (?:noon|midday|midnight|\d{1,2}(?:[: ]\d\d)?(?: ?[ap]m| oclock)?)\b"
+)
+# A time on the 24-hour clock said in hundreds: "sixteen hundred (hours)", "oh nine hundred".
+_HUNDREDS = re.compile(r"\b(?:0|oh )?(0?\d|1\d|2[0-3])(?: ?00| hundred)(?: hours| hrs)?\b")
+_SAID_HUNDREDS = re.compile(r"\bhundred\b|\b\d{4} (?:hours|hrs)\b", re.IGNORECASE)
 _MIDDAY = re.compile(r"\b(noon|midday|midnight)\b")
 _PAST_TO = re.compile(
     r"\b(half|quarter|\d{1,2}) (?:minutes )?(past|after|to|till?|before|of) (\d{1,2})"
@@ -91,6 +99,7 @@ class TimeType(BaseSlotType):
         return super().parse(value, spec, today)
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        text = said
         said = re.sub(r"(?<=o'clock)-?ish\b", "", _ISH.sub(_around, drop_waits(said)), flags=re.I)
         said = re.sub(r"\b([a-z]+)-(?=[a-z]+\b)", r"\1 ", said.lower())  # "six-thirty"
         said = re.sub(r"(?<=\d)\s*([ap])\.?\s?m\b\.?", r" \1m", numerals(said))
@@ -99,6 +108,7 @@ class TimeType(BaseSlotType):
         # A comma stays between numbers: "7, 4 of us" is not "7 4".
         said = " ".join(re.sub(r"[^\w: ',]+", " ", said).replace(",", " , ").split())
         said = _NOT_TIME.sub("#", said)  # "my address is 8 Oak Lane"
+        said = _DEADLINE.sub("#", said)
         part = re.search(r"\b(?:(morning)|afternoon|evening|tonight|night)\b", said)
         part_of_day = None if part is None else "am" if part[1] else "pm"
         if found := _MIDDAY.search(said):
@@ -115,6 +125,15 @@ class TimeType(BaseSlotType):
                 return self._resolve(int(found[4]), int(found[5]), meridiem)
             meridiem = part_of_day if found[3] == "oclock" else found[3]
             return self._resolve(int(found[1]), int(found[2] or 0), meridiem)
+        hundreds = _HUNDREDS.search(said) if _SAID_HUNDREDS.search(text) else None
+        if (
+            hundreds
+            and (asked or hundreds[0].endswith(("hours", "hrs")))
+            and (int(hundreds[1]) >= 13 or hundreds[0].startswith(("0", "oh")))
+        ):
+            # "Sixteen hundred" answers the question; said in passing, only with "hours". Not
+            # "two thousand", nor "nine hundred" (a count).
+            return self._resolve(int(hundreds[1]), 0, "24h")
         booking = asked or _BOOKING.search(said) is not None
         roughly = _ROUGHLY.search(said) if booking else None
         if found := _AT.search(said) or roughly or (_BARE.search(said) if asked else None):
