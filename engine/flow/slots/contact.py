@@ -29,19 +29,15 @@ class PhoneType(BaseSlotType):
     parts = IdentifierType.parts  # "the last digit", "it ends in 0192"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        said = " ".join(re.sub(r"[,;]|\.{2,}", " ", numerals(said)).split())  # pauses
-        # "Area code 781, then 555 0143": "then" between groups.
-        said = re.sub(r"(?<=\d) (?:and )?then (?=\d|oh?\b)", " ", said)
-        # "seven two zero, uh, five five five": a hesitation between groups is no break.
-        said = re.sub(r"(?<=\d)(?: (?:uh+|um+|erm?|ah+|hmm+))+ (?=\d|oh?\b)", " ", said)
-        said = repeated(said)  # "double five" is 5 5, "double oh" 0 0
-        previous = None
-        while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
-            previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)
-        said = re.sub(r"\bplus ?(?=\d)", "+", said)
+        said = _said_digits(said)
+        area = _AREA_AFTER.search(said)
+        if area:
+            said = f"{said[: area.start()]} {said[area.end() :]}"
         runs = re.findall(r"\+?\(?\d[\d\s().-]*\d", said)
         run = max(runs, key=lambda run: sum(c.isdigit() for c in run), default="")
         number = "+" * run.startswith("+") + re.sub(r"\D", "", run)
+        if area and len(number) == 7:
+            number = area["area"].replace(" ", "") + number  # "555-0139, area code's 415"
         if len(number.lstrip("+")) < (3 if asked else 10):
             return None
         import phonenumbers  # on first use: checking a flow parses no number (warm_up loads it)
@@ -55,7 +51,11 @@ class PhoneType(BaseSlotType):
         return Parsed(True, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
     def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
-        """``base`` with the digits ``text`` names changed ("it should end in 0192")."""
+        """``base`` with the digits ``text`` names changed ("it should end in 0192").
+
+        A group of four digits alone ("or 0111", "the last part's wrong, it's 0183") is the
+        last group of a North American number, the only group of four.
+        """
         import phonenumbers  # on first use, as in _find
 
         try:
@@ -64,6 +64,10 @@ class PhoneType(BaseSlotType):
             return None
         national = str(held.national_number)
         changed = amend_code(repeated(numerals(text, lower=False)), national)
+        if changed is None and held.country_code == 1 and len(national) == 10:
+            groups = re.findall(r"\d[\d ]*\d|\d", _said_digits(text))
+            if len(groups) == 1 and len(last := groups[0].replace(" ", "")) == 4:
+                changed = national[:6] + last
         if changed is None or changed == national or not changed.isdigit():
             return None
         return self._find(f"+{held.country_code} {changed}", spec, today, asked=True)
@@ -71,6 +75,27 @@ class PhoneType(BaseSlotType):
     @override
     def say(self, value: object, spec: SlotSpec) -> str:
         return digits(value)
+
+
+# The area code said after the rest of the number: "it's 555-0139, area code's 415".
+_AREA_AFTER = re.compile(
+    r"(?<=\d)[\s,.]*(?:and )?(?:the )?area code(?:'s| is)?:? (?P<area>\d ?\d ?\d)\b(?! ?\d)"
+)
+
+
+def _said_digits(said: str) -> str:
+    """Digits as said, with "oh", "double five", pauses and hesitations read as digits do."""
+    said = re.sub(r"\boh (?=\d\b)", "0 ", numerals(said))  # "it's oh one eight three"
+    said = " ".join(re.sub(r"[,;]|\.{2,}", " ", said).split())  # pauses
+    # "Area code 781, then 555 0143": "then" between groups.
+    said = re.sub(r"(?<=\d) (?:and )?then (?=\d|oh?\b)", " ", said)
+    # "seven two zero, uh, five five five": a hesitation between groups is no break.
+    said = re.sub(r"(?<=\d)(?: (?:uh+|um+|erm?|ah+|hmm+))+ (?=\d|oh?\b)", " ", said)
+    said = repeated(said)  # "double five" is 5 5, "double oh" 0 0
+    previous = None
+    while previous != said:  # "oh one oh oh": every "oh" among digits is a zero
+        previous, said = said, re.sub(r"(?<=\d) oh?(?= \d| oh?\b|$)", " 0", said)
+    return re.sub(r"\bplus ?(?=\d)", "+", said)
 
 
 _EMAIL_WORDS = {"at": "@", "dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
