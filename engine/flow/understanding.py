@@ -371,10 +371,26 @@ class _Reader:
         for found in mentions:
             if found.guessed and found.parsed.ok:
                 found = replace(found, parsed=replace(found.parsed, sure=False))
+            mode = segment.mode
+            if mode == "alternative" and self._another_way(found.slot, segment):
+                mode = "plain"
             if found.only_valid:
-                self.pending.append((found, segment.mode))
+                self.pending.append((found, mode))
             else:
-                self._apply(found.slot, found.parsed, segment.mode)
+                self._apply(found.slot, found.parsed, mode)
+
+    def _another_way(self, slot: _Slot, segment: Segment) -> bool:
+        """Whether "or" gives another slot's value, named, beside one said before it.
+
+        "Call me at 513 555 0164, or email's fine too, g dot reyes at gmail dot com" gives both;
+        "Friday or Saturday" settles neither.
+        """
+        return (
+            not slot.changed
+            and slot.cue is not None
+            and slot.cue.search(segment.text) is not None
+            and any(other.changed for other in self.slots.values() if other is not slot)
+        )
 
     def settle(self) -> None:
         """Store the values chosen only by being valid, when the caller said another value too.

@@ -116,11 +116,7 @@ class EmailType(BaseSlotType):
     invalid = "that doesn't sound like a valid email address"
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
-        words = "|".join(_EMAIL_WORDS)
-        said = re.sub(rf"\b(?:{words})\b", lambda m: _EMAIL_WORDS[m.group()], said.lower())
-        said = re.sub(r"\b([a-z]+) (\d+)(?= ?[@._-])", r"\1\2", said)  # "kim 77 at ..."
-        said = re.sub(r"\s*([@._-])\s*", r"\1", said)  # spoken separators join their neighbours
-        said = re.sub(r"\b(\w)\s+(?=\w\b)", r"\1", said)  # "d a n a" -> "dana"
+        said = _joined(said)
         found = _EMAIL.search(said) if "@" in said else None
         if found is None:
             return Parsed(False, error=self.invalid) if asked and "@" in said else None
@@ -132,6 +128,33 @@ class EmailType(BaseSlotType):
             return Parsed(False, error=self.invalid)
         return Parsed(True, address.normalized)
 
+    def amend(self, text: str, spec: SlotSpec, today: date, base: object) -> Parsed | None:
+        """The address held with the marks of its first part said again ("it's l dot park").
+
+        Only the same letters and digits with other dots, dashes or underscores between them
+        change it: a new name before the "@" is no correction of this one.
+        """
+        local, at, domain = str(base).partition("@")
+        said = _joined(text)
+        if not at or "@" in said:
+            return None
+        letters = re.sub(r"[._-]", "", local)
+        for word in re.findall(r"[\w.+-]{1,64}", said):
+            new = word.strip("._-")
+            if new != local and re.search(r"[._-]", new) and re.sub(r"[._-]", "", new) == letters:
+                return self._find(f"{new}@{domain}", spec, today, asked=True)
+        return None
+
     @override
     def say(self, value: object, spec: SlotSpec) -> str:
         return spoken_email(value)
+
+
+def _joined(said: str) -> str:
+    """An address as said, its spoken marks as characters and spelled letters joined."""
+    words = "|".join(_EMAIL_WORDS)
+    said = re.sub(rf"\b(?:{words})\b", lambda m: _EMAIL_WORDS[m.group()], said.lower())
+    said = re.sub(r"\b([a-z]+) (\d+)(?= ?[@._-])", r"\1\2", said)  # "kim 77 at ..."
+    # Spoken separators join their neighbours, across a pause ("J M A R S H, at outlook").
+    said = re.sub(r"\s*,?\s*([@._-])\s*,?\s*", r"\1", said)
+    return re.sub(r"(?<!')\b(\w)\s+(?=\w\b)", r"\1", said)  # "d a n a" -> "dana"
