@@ -14,9 +14,14 @@ from collections.abc import Collection, Iterable
 
 from .spec import SlotSpec
 
-# Words of a slot's name that say nothing about which slot of a type is meant.
+# Words of a slot's name that say nothing about which slot of a type is meant; a number word
+# ("card_last_four") is said in the very values ("one two three four").
 _GENERIC = frozenset(
-    re.findall(r"\w+", "date day time number name value size full first last count type the of my")
+    re.findall(
+        r"\w+",
+        "date day time number name value size full first last count type the of my one two three"
+        " four five six seven eight nine ten",
+    )
 )
 _SYNONYMS = {
     "birth": ("born", "birthday", "birthdate", "dob"),
