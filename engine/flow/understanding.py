@@ -418,17 +418,20 @@ class _Reader:
         eligible = self._eligible(group, segment.mode)
         if not eligible:
             return []
+        naming = segment.text  # the words that may name the slot a value goes to
         if len(eligible) > 1:
             # Two values of one type in one breath ("born June 4th 1972, and I'll pick it up
             # Friday"): each piece of the segment goes to its own slot.
             split = []
-            # A piece with no value is read with the one after it: "next week, say Thursday".
+            # A piece with no value is read with the one after it ("next week, say Thursday"),
+            # though the slot is still the one the piece itself names.
             context = ""
             for piece in pieces(segment.text):
                 words = f"{context}, {piece}" if context else piece
                 results = self._parse_all(eligible, words, segment.mode)
                 if any(parsed.ok for parsed in results.values()):
-                    split.append((words, results))
+                    split.append((piece, results))
+                    naming = words
                     context = ""
                 else:
                     context = piece  # only the piece just before: bounded work per piece
@@ -442,8 +445,12 @@ class _Reader:
                 # two children", "a hundred and ten thousand"): the segment is read whole.
                 if len({found.slot.name for found in each}) > 1:
                     return each
+            if len(split) != 1:
+                naming = segment.text
+        # One value among pieces that say none goes to the slot its own piece (and the one just
+        # before) names: "she's due her shots, so next week, say Monday" is the visit's day.
         results = self._parse_all(eligible, segment.text, segment.mode)
-        found = self._choose(eligible, segment.text, results) if results else None
+        found = self._choose(eligible, naming, results) if results else None
         found = _guessed(found, segment.text)
         return [found] if found is not None else []
 

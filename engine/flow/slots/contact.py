@@ -66,7 +66,8 @@ class PhoneType(BaseSlotType):
         changed = amend_code(repeated(numerals(text, lower=False)), national)
         if changed is None and held.country_code == 1 and len(national) == 10:
             groups = re.findall(r"\d[\d ]*\d|\d", _said_digits(text))
-            if len(groups) == 1 and len(last := groups[0].replace(" ", "")) == 4:
+            other = _OTHER_NUMBER.search(text)
+            if len(groups) == 1 and len(last := groups[0].replace(" ", "")) == 4 and not other:
                 changed = national[:6] + last
         if changed is None or changed == national or not changed.isdigit():
             return None
@@ -77,6 +78,12 @@ class PhoneType(BaseSlotType):
         return digits(value)
 
 
+# Four digits that are no part of a phone number: "my extension is 4412", "apartment 1204".
+_OTHER_NUMBER = re.compile(
+    r"\b(?:extension|ext|apartment|apt|suite|unit|room|pin|zip|postcode|year|code|card|account"
+    r"|order|member|policy|id)\b",
+    re.IGNORECASE,
+)
 # The area code said after the rest of the number: "it's 555-0139, area code's 415".
 _AREA_AFTER = re.compile(
     r"(?<=\d)[\s,.]*(?:and )?(?:the )?area code(?:'s| is)?:? (?P<area>\d ?\d ?\d)\b(?! ?\d)"

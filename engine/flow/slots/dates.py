@@ -155,8 +155,6 @@ class DateType(BaseSlotType):
         found = next((m for pattern in _NEXT_WEEK if (m := pattern.search(text))), None)
         if found is not None and not spec.with_year:
             monday = today + timedelta(days=7 - today.weekday())
-            if spec.past:
-                monday -= timedelta(weeks=2)  # "Thursday last week" is no "next week"
             return self._check(
                 monday + timedelta(days=_WEEKDAYS.index(found["weekday"])), spec, today
             )
