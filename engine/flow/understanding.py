@@ -287,6 +287,10 @@ def _result(slots: Collection[_Slot]) -> Understanding:
             if slot.known is not None:
                 removed.append(slot.name)
         elif slot.changed and not slot.ambiguous and slot.value is not None:
+            if not slot.asked and slot.value == slot.known:
+                # "Saturday's fine, I was just double checking": a value held, said again
+                # unasked, is no new value.
+                continue
             values[slot.name] = slot.value
             if slot.known is not None and slot.known != slot.value:
                 corrected.append(slot.name)
