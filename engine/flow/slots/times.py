@@ -39,7 +39,8 @@ _ROUGHLY = re.compile(
 )
 _BOOKING = re.compile(
     r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|tonight|tomorrow|morning|afternoon"
-    r"|evening|night|(?:after|before) (?:work|school)|\d+(?:st|nd|rd|th)|people|persons|guests|of us|party of|table for|for \d+"
+    r"|evening|night|(?:after|before) (?:work|school)|\d+(?:st|nd|rd|th)|people|persons|guests"
+    r"|of us|party of|table for|for \d+"
     r"|be there|come|coming|bring|drop|pick|arrive|get there|see you)\b"
 )
 # An hour and its minutes said as two numbers ("five fifteen"): said in passing, a time only
