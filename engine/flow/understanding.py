@@ -45,6 +45,7 @@ from .point import answer_point, bare_point, cued_point, disputed_point, retold_
 from .restarts import restarted
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean, plain
+from .slots.first_time import first_time_answer
 from .spec import OpeningHours, SlotSpec
 from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
 
@@ -153,8 +154,8 @@ def understand(
         if free_text(slot.kind):
             if not declined:  # "I'd rather not say" is no reason for a visit
                 reader.free_text(slot, stated)
-        elif slot.kind.name == "yes_no" and slot.asked:
-            answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
+        elif slot.kind.name == "yes_no":
+            answer = _yes_or_no(slot, text)
             if answer is not None:
                 slot.value, slot.changed = answer, True
     if _HEDGED.search(text):
@@ -182,6 +183,20 @@ _HEDGED = re.compile(
     r"|i (?:can't|cannot|don't) remember (?:which|if|whether|exactly))\b",
     re.IGNORECASE,
 )
+
+
+def _yes_or_no(slot: _Slot, text: str) -> bool | None:
+    """A yes-or-no slot's answer in ``text``: a yes or no when asked, or a statement.
+
+    A yes or no is the whole answer, never a piece of it, and answers only the question asked;
+    "I never have" answers "is this your first visit?", asked or not ("..., and I'm a new
+    patient by the way"). A plain answer and a statement that disagree settle nothing.
+    """
+    plainly = yes_no(text) if slot.asked else None
+    stated = first_time_answer(slot.name, slot.spec, text)
+    if plainly is None or stated is None:
+        return stated if plainly is None else plainly
+    return plainly if plainly == stated else None
 
 
 def _swapped(known: Any, found: list[Segment]) -> str | None:
@@ -544,7 +559,9 @@ def _holds(slot: _Slot, piece: str, today: date) -> bool:
     if free_text(slot.kind):
         return False
     if slot.kind.name == "yes_no":
-        return yes_no(piece) is not None
+        return (yes_no(piece) if slot.asked else None) is not None or (
+            first_time_answer(slot.name, slot.spec, piece) is not None
+        )
     value = slot.said
     parsed = slot.kind.extract(piece, slot.spec, today, asked=True)
     readings = [parsed.value, *parsed.others] if parsed is not None and parsed.ok else []
