@@ -136,6 +136,9 @@ def understand(
     }
     for slot in slots.values():
         slot.retold = free_text(slot.kind) and _taken_back(slot.known, found)
+        # "Eighteen thousand, not eighty": the value held, taken back, says which slot the
+        # words before it are for.
+        slot.disputed = slot.disputed or _contradicted(slot, found, today)
     reader = _Reader(listener, slots, today, correcting, disputes(text))
     for segment in found:
         if segment.question:
@@ -244,6 +247,32 @@ def _taken_back(known: Any, found: list[Segment]) -> bool:
     held = f" {plain(known)} "
     said = (plain(s.text) for s in found if s.mode == "negated")
     return any(len(words) > 2 and f" {words} " in held for words in said)  # not "not a"
+
+
+def _contradicted(slot: _Slot, found: list[Segment], today: date) -> bool:
+    """Whether the caller says a value, then "not" and the value ``slot`` holds.
+
+    "It's eighteen thousand, not eighty" of a mileage held as 80,000: the figure taken back is
+    read at the scale of the one said ("eighty" thousand). A value taken back that is not the
+    one held says nothing of which slot is meant.
+    """
+    if slot.known is None or free_text(slot.kind) or slot.kind.name == "yes_no":
+        return False
+    for before, after in itertools.pairwise(found):
+        if after.mode != "negated" or before.mode == "negated":
+            continue
+        taken = slot.kind.extract(after.text, slot.spec, today, asked=True)
+        if taken is None or not taken.ok:
+            continue
+        readings = [taken.value, *taken.others]
+        if slot.kind.name == "number" and isinstance(taken.value, int | float):
+            said = slot.kind.extract(before.text, slot.spec, today, asked=True)
+            new = said.value if said is not None and said.ok else None
+            if isinstance(new, int | float) and new >= 1000:
+                readings.append(taken.value * 1000)  # "eighteen thousand, not eighty"
+        if slot.known in readings:
+            return True
+    return False
 
 
 def _dropped(slot: _Slot, found: list[Segment]) -> bool:
