@@ -45,7 +45,7 @@ from .point import answer_point, bare_point, cued_point, disputed_point, retold_
 from .restarts import restarted
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean, plain
-from .slots.first_time import first_time_answer
+from .slots.first_time import first_time_answer, introduced
 from .spec import OpeningHours, SlotSpec
 from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
 
@@ -150,6 +150,7 @@ def understand(
             segment = after
         reader.read(segment)
     reader.settle()
+    _introduction(slots.values(), text, today)
     # "I'm not feeling well" is a point, not a take-back.
     stated = segments(text, statements=True)
     declined = _DECLINES.search(text) is not None
@@ -247,6 +248,21 @@ def _taken_back(known: Any, found: list[Segment]) -> bool:
     held = f" {plain(known)} "
     said = (plain(s.text) for s in found if s.mode == "negated")
     return any(len(words) > 2 and f" {words} " in held for words in said)  # not "not a"
+
+
+def _introduction(slots: Collection[_Slot], text: str, today: date) -> None:
+    """The name a caller who has come before introduces ("I'm not new, it's carla mendes").
+
+    Read as the answer to "your name?", for the one name slot still empty.
+    """
+    start = introduced(text)
+    empty = [s for s in slots if s.kind.name == "name" and s.known is None and not s.changed]
+    if start is None or len(empty) != 1:
+        return
+    slot = empty[0]
+    parsed = slot.kind.extract(text[start:], slot.spec, today, asked=True)
+    if parsed is not None and parsed.ok and parsed.sure:
+        slot.value, slot.changed = parsed.value, True
 
 
 def _contradicted(slot: _Slot, found: list[Segment], today: date) -> bool:

@@ -40,12 +40,17 @@ _NEW = re.compile(
     re.IGNORECASE,
 )
 # The caller has come before: "I'm not new", "I'm a regular", "I've been coming for years".
-_BEFORE = re.compile(
-    rf"\b(?:{_AM} not (?:a )?new\b|{_AM} (?:a )?regular\b"
-    rf"|{_AM} (?:an? )?(?:existing|returning|current) (?:patient|client|customer)\b"
-    rf"|{_WE}(?:'ve| have) (?:been|come|visited) (?:here|in|to you|before|coming|seen)\b"
-    rf"|{_WE}(?:'ve| have) been coming\b)",
-    re.IGNORECASE,
+_KNOWN = (
+    rf"\b(?:{_AM} not (?:a )?new|{_AM} (?:a )?regular"
+    rf"|{_AM} (?:an? )?(?:existing|returning|current) (?:patient|client|customer)"
+    rf"|{_WE}(?:'ve| have) (?:been|come|visited) (?:here|in|to you|before|coming|seen)"
+    rf"|{_WE}(?:'ve| have) been coming)\b"
+)
+_BEFORE = re.compile(_KNOWN, re.IGNORECASE)
+# "I'm not new, it's Carla Mendes": a caller who has come before says who they are, so that
+# they can be found; "it's" then introduces their name (see :func:`introduced`).
+_INTRODUCED = re.compile(
+    rf"{_KNOWN}(?: [\w']+){{0,4}}?[,.;]\s+(?:and |so )?(?:it's|it is)\s+", re.IGNORECASE
 )
 
 
@@ -81,3 +86,13 @@ def first_time_answer(name: str, spec: SlotSpec, text: str) -> bool | None:
     asks = asks_new(name, spec)
     said = new_caller(text) if asks is not None else None
     return None if said is None else said == asks
+
+
+def introduced(text: str) -> int | None:
+    """Where the name starts that a caller who has come before introduces, if they do.
+
+    "No, I'm not new, it's carla mendes, ...": the words after "it's" are the caller's name,
+    however the transcriber wrote them.
+    """
+    found = _INTRODUCED.search(text)
+    return None if found is None else found.end()
