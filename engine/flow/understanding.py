@@ -502,6 +502,8 @@ class _Reader:
             parsed = slot.kind.extract(text, slot.spec, self.today, asked=answering)
         if parsed is None and correcting and not answering:
             parsed = slot.kind.extract(text, slot.spec, self.today, asked=True)
+            if parsed is not None and not _of_scale(parsed.value, slot.current):
+                parsed = None  # "can we do 3 instead" changes no mileage of 80,000
             if parsed is not None:
                 self.weak.add(slot.name)
         may_amend = answering or correcting or named or self.correcting or names_part
@@ -597,6 +599,19 @@ class _Reader:
                 self._apply(slot, parsed, "plain")
         elif slot.retold:
             slot.value, slot.changed, slot.removed = None, True, True  # "not lisinopril" alone
+
+
+# A figure heard only because the caller corrects something is of the scale of the figure
+# held: a count of 4 may become 7, a mileage of 80,000 does not become 3.
+_SCALE = 10
+
+
+def _of_scale(value: Any, held: Any) -> bool:
+    """Whether ``value`` may be a change of the figure ``held`` (anything else may be)."""
+    figures = [v for v in (value, held) if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(figures) < 2 or min(map(abs, figures)) == 0:
+        return True
+    return max(map(abs, figures)) / min(map(abs, figures)) <= _SCALE
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
