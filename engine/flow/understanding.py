@@ -197,7 +197,8 @@ def _yes_or_no(slot: _Slot, text: str) -> bool | None:
     patient by the way"). A plain answer and a statement that disagree settle nothing.
     """
     plainly = yes_no(text) if slot.asked else None
-    stated = first_time_answer(slot.name, slot.spec, text)
+    said = slot.asked or slot.spec.early  # a slot with `early: false` waits for its question
+    stated = first_time_answer(slot.name, slot.spec, text) if said else None
     if plainly is None or stated is None:
         return stated if plainly is None else plainly
     return plainly if plainly == stated else None
@@ -256,7 +257,11 @@ def _introduction(slots: Collection[_Slot], text: str, today: date) -> None:
     Read as the answer to "your name?", for the one name slot still empty.
     """
     start = introduced(text)
-    empty = [s for s in slots if s.kind.name == "name" and s.known is None and not s.changed]
+    empty = [
+        s
+        for s in slots
+        if s.kind.name == "name" and s.known is None and not s.changed and s.spec.early
+    ]
     if start is None or len(empty) != 1:
         return
     slot = empty[0]

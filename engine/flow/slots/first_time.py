@@ -31,7 +31,8 @@ _WE = r"(?:i|we)"
 _AM = r"(?:i'm|i am|we're|we are)"
 # The caller has never come: "I'm new", "a new patient", "I've never been", "I never have".
 _NEW = re.compile(
-    rf"\b(?:{_AM} (?:a |brand )?new(?: (?:patient|client|customer)s?| here)?\b(?! to\b)"
+    rf"\b(?:{_AM} (?:a |brand )?new"
+    r"(?: (?:patient|client|customer)s?\b| here\b|(?=\s*(?:[,.!?;]|$)))"
     rf"|{_WE}(?:'ve| have)? never (?:been|come|visited|seen you)\b"
     rf"|{_WE} never (?:have|did)\b(?=\s*(?:[,.!?]|$))"
     rf"|{_WE} (?:haven't|have not) been (?:here|in|to you|before|seen)\b"
@@ -43,8 +44,9 @@ _NEW = re.compile(
 _KNOWN = (
     rf"\b(?:{_AM} not (?:a )?new|{_AM} (?:a )?regular"
     rf"|{_AM} (?:an? )?(?:existing|returning|current) (?:patient|client|customer)"
-    rf"|{_WE}(?:'ve| have) (?:been|come|visited) (?:here|in|to you|before|coming|seen)"
-    rf"|{_WE}(?:'ve| have) been coming)\b"
+    rf"|{_WE}(?:'ve| have) (?:been|come|visited) (?:here|in|to you|to see you)? ?before"
+    rf"|{_WE}(?:'ve| have) (?:been|come) (?:here|to you)(?! for the first)"
+    rf"|{_WE}(?:'ve| have) been (?:coming|seen by you|seeing you))\b"
 )
 _BEFORE = re.compile(_KNOWN, re.IGNORECASE)
 # "I'm not new, it's Carla Mendes": a caller who has come before says who they are, so that
