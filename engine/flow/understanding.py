@@ -7,13 +7,17 @@ where the values go (see :func:`understand`):
   replaces the group before it (:mod:`engine.flow.restarts`).
 * The utterance is cut at corrections, negations and alternatives
   (:mod:`engine.flow.utterance`). Within one answer the last value wins ("five thirty, sorry,
-  I mean nine"), "not X" takes X back, "X or Y" settles nothing, and a question to the agent
-  ("what time do you close today?") is no answer.
+  I mean nine"), "not X" takes X back ("not this Saturday but the one after" moves what it
+  took back), "X or Y" settles nothing (but "..., or email's fine too, ..." gives another slot,
+  named, beside the first), and a question to the agent ("what time do you close today?") is
+  no answer.
 * A value that could fit several slots of its type goes to the slot the caller's words name
   (the slot's ``cues``, or the words of its name: "my birthday is ..." -> ``date_of_birth``),
   else to the slot being asked, else to the only slot of its type; otherwise to none. Beside
   another value, one that only one slot takes as valid goes there ("Harold Finch, March 9
-  1948": no pick-up day is in the past).
+  1948": no pick-up day is in the past). A piece with no value is read with the one after it,
+  and only those words name the slot ("she's due her shots, so next week, say Monday" is the
+  visit's day).
 * A slot with ``early: false`` takes values only as the answer to its own question. A slot
   the words name reads them as its answer ("the mileage is about 62,000").
 * A partial correction changes only what it names: "March fourth, not third" keeps the year,
@@ -27,7 +31,9 @@ where the values go (see :func:`understand`):
   is emptied (:func:`engine.flow.cues.retract_pattern`).
 * An invalid value is never stored anywhere; when it answered the question, its reason is
   kept to be said. A weak guess (:attr:`Parsed.sure` false) is never stored either: it goes
-  to :attr:`Understanding.unsure`, to be read back.
+  to :attr:`Understanding.unsure`, to be read back; so is a value said with a hedge ("I
+  haven't counted", "something like that"), a number guessed in passing ("and maybe a hundred
+  boxes") and a day gone recalled with "I think".
 """
 
 from __future__ import annotations
