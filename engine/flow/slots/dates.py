@@ -285,6 +285,7 @@ class DateType(BaseSlotType):
     def _nth_weekday(self, found: re.Match[str], spec: SlotSpec, today: date) -> Parsed:
         """A weekday counted in a month: "the first Monday in December", "the last Friday"."""
         weekday = _WEEKDAYS.index(found["weekday"])
+        years: tuple[int, ...]
         if found["month"]:
             month = _MONTHS[found["month"][:3]]
             years = (today.year, today.year + 1) if not spec.past else (today.year, today.year - 1)
