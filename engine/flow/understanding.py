@@ -503,8 +503,16 @@ class _Reader:
         after a cue.
         """
         taken = [s for s in self.slots.values() if s is not slot and s.said is not None]
+        # "We're at 17 Harbor Road, and the problem is ...": a piece that opens with another
+        # free text's cue is that slot's, not more of this one.
+        texts = [
+            s.cue for s in self.slots.values() if s is not slot and free_text(s.kind) and s.cue
+        ]
 
         def says_other(piece: str) -> bool:
+            opens = strip_fillers(piece)
+            if any(cue.match(opens) for cue in texts):
+                return True
             return any(_holds(other, piece, self.today) for other in taken)
 
         if (swapped := _swapped(slot.known, found)) is not None:
