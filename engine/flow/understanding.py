@@ -45,6 +45,7 @@ from .point import answer_point, bare_point, cued_point, disputed_point, retold_
 from .restarts import restarted
 from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean, plain
+from .slots.first_time import first_time_answer, introduced
 from .spec import OpeningHours, SlotSpec
 from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
 
@@ -135,6 +136,9 @@ def understand(
     }
     for slot in slots.values():
         slot.retold = free_text(slot.kind) and _taken_back(slot.known, found)
+        # "Eighteen thousand, not eighty": the value held, taken back, says which slot the
+        # words before it are for.
+        slot.disputed = slot.disputed or _contradicted(slot, found, today)
     reader = _Reader(listener, slots, today, correcting, disputes(text))
     for segment in found:
         if segment.question:
@@ -146,6 +150,7 @@ def understand(
             segment = after
         reader.read(segment)
     reader.settle()
+    _introduction(slots.values(), text, today)
     # "I'm not feeling well" is a point, not a take-back.
     stated = segments(text, statements=True)
     declined = _DECLINES.search(text) is not None
@@ -153,8 +158,8 @@ def understand(
         if free_text(slot.kind):
             if not declined:  # "I'd rather not say" is no reason for a visit
                 reader.free_text(slot, stated)
-        elif slot.kind.name == "yes_no" and slot.asked:
-            answer = yes_no(text)  # a yes or no is the whole answer, never a piece of it
+        elif slot.kind.name == "yes_no":
+            answer = _yes_or_no(slot, text)
             if answer is not None:
                 slot.value, slot.changed = answer, True
     if _HEDGED.search(text):
@@ -182,6 +187,21 @@ _HEDGED = re.compile(
     r"|i (?:can't|cannot|don't) remember (?:which|if|whether|exactly))\b",
     re.IGNORECASE,
 )
+
+
+def _yes_or_no(slot: _Slot, text: str) -> bool | None:
+    """A yes-or-no slot's answer in ``text``: a yes or no when asked, or a statement.
+
+    A yes or no is the whole answer, never a piece of it, and answers only the question asked;
+    "I never have" answers "is this your first visit?", asked or not ("..., and I'm a new
+    patient by the way"). A plain answer and a statement that disagree settle nothing.
+    """
+    plainly = yes_no(text) if slot.asked else None
+    said = slot.asked or slot.spec.early  # a slot with `early: false` waits for its question
+    stated = first_time_answer(slot.name, slot.spec, text) if said else None
+    if plainly is None or stated is None:
+        return stated if plainly is None else plainly
+    return plainly if plainly == stated else None
 
 
 def _swapped(known: Any, found: list[Segment]) -> str | None:
@@ -229,6 +249,51 @@ def _taken_back(known: Any, found: list[Segment]) -> bool:
     held = f" {plain(known)} "
     said = (plain(s.text) for s in found if s.mode == "negated")
     return any(len(words) > 2 and f" {words} " in held for words in said)  # not "not a"
+
+
+def _introduction(slots: Collection[_Slot], text: str, today: date) -> None:
+    """The name a caller who has come before introduces ("I'm not new, it's carla mendes").
+
+    Read as the answer to "your name?", for the one name slot still empty.
+    """
+    start = introduced(text)
+    empty = [
+        s
+        for s in slots
+        if s.kind.name == "name" and s.known is None and not s.changed and s.spec.early
+    ]
+    if start is None or len(empty) != 1:
+        return
+    slot = empty[0]
+    parsed = slot.kind.extract(text[start:], slot.spec, today, asked=True)
+    if parsed is not None and parsed.ok and parsed.sure:
+        slot.value, slot.changed = parsed.value, True
+
+
+def _contradicted(slot: _Slot, found: list[Segment], today: date) -> bool:
+    """Whether the caller says a value, then "not" and the value ``slot`` holds.
+
+    "It's eighteen thousand, not eighty" of a mileage held as 80,000: the figure taken back is
+    read at the scale of the one said ("eighty" thousand). A value taken back that is not the
+    one held says nothing of which slot is meant.
+    """
+    if slot.known is None or free_text(slot.kind) or slot.kind.name == "yes_no":
+        return False
+    for before, after in itertools.pairwise(found):
+        if after.mode != "negated" or before.mode == "negated":
+            continue
+        taken = slot.kind.extract(after.text, slot.spec, today, asked=True)
+        if taken is None or not taken.ok:
+            continue
+        readings = [taken.value, *taken.others]
+        if slot.kind.name == "number" and isinstance(taken.value, int | float):
+            said = slot.kind.extract(before.text, slot.spec, today, asked=True)
+            new = said.value if said is not None and said.ok else None
+            if isinstance(new, int | float) and new >= 1000:
+                readings.append(taken.value * 1000)  # "eighteen thousand, not eighty"
+        if slot.known in readings:
+            return True
+    return False
 
 
 def _dropped(slot: _Slot, found: list[Segment]) -> bool:
@@ -287,6 +352,10 @@ def _result(slots: Collection[_Slot]) -> Understanding:
             if slot.known is not None:
                 removed.append(slot.name)
         elif slot.changed and not slot.ambiguous and slot.value is not None:
+            if not slot.asked and slot.value == slot.known:
+                # "Saturday's fine, I was just double checking": a value held, said again
+                # unasked, is no new value.
+                continue
             values[slot.name] = slot.value
             if slot.known is not None and slot.known != slot.value:
                 corrected.append(slot.name)
@@ -440,6 +509,8 @@ class _Reader:
             parsed = slot.kind.extract(text, slot.spec, self.today, asked=answering)
         if parsed is None and correcting and not answering:
             parsed = slot.kind.extract(text, slot.spec, self.today, asked=True)
+            if parsed is not None and not _of_scale(parsed.value, slot.current):
+                parsed = None  # "can we do 3 instead" changes no mileage of 80,000
             if parsed is not None:
                 self.weak.add(slot.name)
         may_amend = answering or correcting or named or self.correcting or names_part
@@ -545,12 +616,27 @@ class _Reader:
             slot.value, slot.changed, slot.removed = None, True, True  # "not lisinopril" alone
 
 
+# A figure heard only because the caller corrects something is of the scale of the figure
+# held: a count of 4 may become 7, a mileage of 80,000 does not become 3.
+_SCALE = 10
+
+
+def _of_scale(value: Any, held: Any) -> bool:
+    """Whether ``value`` may be a change of the figure ``held`` (anything else may be)."""
+    figures = [v for v in (value, held) if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(figures) < 2 or min(map(abs, figures)) == 0:
+        return True
+    return max(map(abs, figures)) / min(map(abs, figures)) <= _SCALE
+
+
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
     """Whether ``piece`` says ``slot``'s new value (so it is not part of free text)."""
     if free_text(slot.kind):
         return False
     if slot.kind.name == "yes_no":
-        return yes_no(piece) is not None
+        return (yes_no(piece) if slot.asked else None) is not None or (
+            first_time_answer(slot.name, slot.spec, piece) is not None
+        )
     value = slot.said
     parsed = slot.kind.extract(piece, slot.spec, today, asked=True)
     readings = [parsed.value, *parsed.others] if parsed is not None and parsed.ok else []

@@ -12,6 +12,7 @@ from engine.flow.spec import SlotSpec
 from engine.templates.spoken import spoken_list
 
 from .base import BaseSlotType, Parsed, clean, plain
+from .kin import kin_hits
 
 _NEUTRAL = re.compile(r"\bno (?:problem|worries)\b")
 _HEDGE = re.compile(
@@ -151,6 +152,20 @@ def _hits(said: str, options: dict[str, str]) -> list[tuple[int, int, str]]:
     ]
 
 
+def _kin(text: str, options: dict[str, str]) -> list[tuple[int, int, str]]:
+    """Where an option is said in other forms of its own words (see :mod:`.kin`), and its option.
+
+    Commas still part the words: "weird, then a noise" is no "weird noise".
+    """
+    said = " ".join(re.sub(r"[^\w',]+", " ", text.lower()).replace(",", " ,").split())
+    phrases = tuple(options)
+    return [
+        (start, end, options[phrases[index]])
+        for start, end, index in kin_hits(said, phrases)
+        if not _NEGATED.search(said[max(0, start - _NEGATION_REACH) : start])
+    ]
+
+
 def _tail(phrase: str) -> str:
     """The last two words of a phrase of three or more ("engine light"), else ""."""
     words = phrase.split()
@@ -198,11 +213,15 @@ class EnumType(BaseSlotType):
         return Parsed(False, error=f"the options are {choices}")
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        text = said
         said, options = plain(said.replace("_", " ")), _options(spec)
         hits = _hits(said, options)
         if not hits:
             # "My engine light is on" for "check engine light": the last words of a long phrase.
             hits = _hits(said, {_tail(phrase): option for phrase, option in options.items()})
+        if not hits and asked:
+            # "I broke a tooth" for "broken tooth": an option's own words said another way.
+            hits = _kin(text, options)
         found = _outermost(hits)
         if len(found) == 1:
             return Parsed(True, found.pop())

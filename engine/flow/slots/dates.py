@@ -44,7 +44,8 @@ _ABSOLUTE = (
     re.compile(r"\b(?P<holiday>new year'?s? eve|new year'?s?(?: day)?|christmas eve|christmas)\b"),
 )
 _RELATIVE = re.compile(
-    r"\b(?:(?P<after>(?:the )?day after tomorrow)|(?P<today>today|tonight|this evening)"
+    r"\b(?:(?P<after>(?:the )?day after tomorrow)"
+    r"|(?P<today>today|tonight|this (?:afternoon|evening))"
     r"|(?P<tomorrow>tomorrow)|(?P<yesterday>yesterday)"
     r"|in (?P<count>\d+|a|one) (?P<unit>days?|weeks?)"
     rf"|(?P<weeks>\d+|a|one) weeks? from (?:(?P<from>today|tomorrow|now)|{_FROM_DAY})"

@@ -115,7 +115,7 @@ _NOT_NAME = _words(
     asking saying telling talking wondering coming going getting waiting trying looking
     checking helping driving doing making having being taking sitting standing shouting
     yelling listening watching needing wanting thinking his her hers him their them already
-    new existing regular patient there"""
+    new existing regular patient there pretty very quite super kinda sorta fairly extremely"""
 )
 # Months are names too ("April", "June"), but not when only "it's" introduces them.
 _MONTHS = frozenset(month.lower() for month in calendar.month_name[1:])

@@ -39,9 +39,13 @@ _ROUGHLY = re.compile(
 )
 _BOOKING = re.compile(
     r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|tonight|tomorrow|morning|afternoon"
-    r"|evening|night|\d+(?:st|nd|rd|th)|people|persons|guests|of us|party of|table for|for \d+"
+    r"|evening|night|(?:after|before) (?:work|school)|\d+(?:st|nd|rd|th)|people|persons|guests"
+    r"|of us|party of|table for|for \d+"
     r"|be there|come|coming|bring|drop|pick|arrive|get there|see you)\b"
 )
+# An hour and its minutes said as two numbers ("five fifteen"): said in passing, a time only
+# beside words of a booking, as "5 15" alone may be two counts.
+_HOUR_MINUTES = re.compile(rf"(?<!\d )\b(1[0-2]|[1-9]) ([1-5]\d)\b(?! ?\d)(?!{_HEADS})")
 # "-ish" on a time ("seven-ish", "six-thirty-ish", "noon-ish"), said "around"; not on
 # "English" or "finish".
 _ISH = re.compile(
@@ -116,7 +120,7 @@ class TimeType(BaseSlotType):
             meridiem = part_of_day if found[3] == "oclock" else found[3]
             return self._resolve(int(found[1]), int(found[2] or 0), meridiem)
         booking = asked or _BOOKING.search(said) is not None
-        roughly = _ROUGHLY.search(said) if booking else None
+        roughly = (_ROUGHLY.search(said) or _HOUR_MINUTES.search(said)) if booking else None
         if found := _AT.search(said) or roughly or (_BARE.search(said) if asked else None):
             parsed = self._resolve(int(found[1]), int(found[2] or 0), part_of_day)
             # "Any time after 7" is a bound, not a time: read 7 back rather than book it.
