@@ -196,12 +196,29 @@ def _yes_or_no(slot: _Slot, text: str) -> bool | None:
     "I never have" answers "is this your first visit?", asked or not ("..., and I'm a new
     patient by the way"). A plain answer and a statement that disagree settle nothing.
     """
-    plainly = yes_no(text) if slot.asked else None
+    plainly = yes_no(text) if slot.asked else _as_well(slot, text)
     said = slot.asked or slot.spec.early  # a slot with `early: false` waits for its question
     stated = first_time_answer(slot.name, slot.spec, text) if said else None
     if plainly is None or stated is None:
         return stated if plainly is None else plainly
     return plainly if plainly == stated else None
+
+
+def _as_well(slot: _Slot, text: str) -> bool | None:
+    """A yes to ``slot``, not asked, added to a yes: "yes, and parking too if you have it"."""
+    if not slot.spec.early or slot.cue is None:
+        return None
+    for named in slot.cue.finditer(text):
+        before = text[max(0, named.start() - _ALSO_REACH) : named.start()]
+        after = text[named.end() : named.end() + _ALSO_REACH]
+        if (_ALSO_BEFORE.search(before) or _ALSO_AFTER.match(after)) and yes_no(before) is True:
+            return True
+    return None
+
+
+_ALSO_REACH = 40  # characters around a slot's cue where "and ... too" is looked for
+_ALSO_BEFORE = re.compile(r"\b(?:and|also|plus)(?: (?:the|a|some))?\s*$", re.IGNORECASE)
+_ALSO_AFTER = re.compile(r"\s*(?:too|as well)\b", re.IGNORECASE)
 
 
 def _swapped(known: Any, found: list[Segment]) -> str | None:
