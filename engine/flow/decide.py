@@ -33,6 +33,7 @@ from engine.protocol import Utterance
 from . import readback, understanding
 from .compile import CompiledFlow
 from .intents import first_match
+from .repair_words import says_what_about
 from .slots import yes_no
 from .spec import State, Transition
 from .understanding import Understanding
@@ -260,6 +261,24 @@ def correction_target(
     return None
 
 
+def _reason_given(flow: CompiledFlow, state_name: str, slots: Mapping[str, Any], said: str) -> bool:
+    """Whether a request for a person, with what it is about, answers this state's question.
+
+    A state that asks for a reason still empty (free text its author says callers introduce
+    with "about" or "because": "I'm calling about ...") takes "I want to talk to someone about
+    my blood pressure" as its answer; anywhere else it asks for a person.
+    """
+    if not says_what_about(said):
+        return False
+    return any(
+        slots.get(name) is None
+        and understanding.free_text(flow.slot_types[name])
+        and any(cue.split()[-1:] in (["about"], ["because"]) for cue in flow.slots[name].cues)
+        for name in flow.state(state_name).collect
+        if name in flow.slot_types
+    )
+
+
 def plan(
     flow: CompiledFlow,
     state_name: str,
@@ -288,6 +307,8 @@ def plan(
     own = {intent.intent for intent in flow.spec.global_intents}
     if repair in own:  # the author's own intent of that name keeps its behaviour
         return TakeGlobal(repair), nothing
+    if repair == "human" and _reason_given(flow, state_name, slots, said):
+        repair = None  # asked why they call: "to talk to someone about my blood pressure"
     if repair == "human" and flow.repairs.human_to != state_name:
         return Repair("human"), nothing
     if repair == "cancel":

@@ -40,6 +40,8 @@ _CONTRACTIONS = tuple(
         (r"\bgonna\b", "going to"),
         (r"\bwanna\b", "want to"),
         (r"\bgotta\b", "got to"),
+        (r"\blemme\b", "let me"),
+        (r"\bgimme\b", "give me"),
     )
 )
 
@@ -54,7 +56,7 @@ def normalise(said: str) -> str:
     return " ".join(_NOT_A_WORD.sub(" ", text).split())
 
 
-_SLANG = ("gonna", "wanna", "gotta")
+_SLANG = ("gonna", "wanna", "gotta", "lemme", "gimme")
 _NOT_A_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
@@ -81,7 +83,13 @@ _REPEAT = re.compile(
     r"|(?:say|speak|talk|go) (?:it |that )?(?:a bit |a little )?(?:slower|more slowly|louder|up)"
     r"|(?:you|it) (?:broke|cut|are breaking|are cutting|keep cutting) (?:up|out)"
     r"|(?:come again|pardon me|beg your pardon|one more time)"
-    r"|go over (?:that|it) again|read (?:that|it|them|those|everything) (?:back|out)(?: again)?)\b"
+    r"|go over (?:that|it) again|read (?:that|it|them|those|everything) (?:back|out)(?: again)?"
+    # The caller could not follow: a bad line, the agent too fast, "you were saying?"
+    r"|(?:the |this |your )?(?:line|connection|signal|reception) (?:is|was) (?:\w+ )?(?:terrible"
+    r"|awful|bad|horrible|poor|breaking up|crackling|cutting out)"
+    r"|(?:you|that) (?:went|go|are going|was|were|talk|are talking|speak) (?:\w+ )?"
+    r"(?:a bit |a little |way |far |much )?(?:too )?(?:fast|quick|quickly)"
+    r"|(?:you were saying|what were you saying|lost you|you lost me))\b"
 )
 _NOT_REPEAT = re.compile(
     r"\b(?:no need to|do not|not|never) (?:need to )?(?:repeat|say (?:it|that) again)"
@@ -89,15 +97,19 @@ _NOT_REPEAT = re.compile(
 
 # -- hold -----------------------------------------------------------------------------------------
 
-_MOMENT = r"(?:sec|secs|second|seconds|moment|minute|min|tick|mo)"
+_MOMENT = r"(?:sec|secs|second|seconds|moments?|minutes?|mins?|tick|mo)"
 _HOLD = re.compile(
     rf"\b(?:hold on|hang on|hold up|hold please|please hold|hold the line|hold a {_MOMENT}"
     rf"|wait(?: a| one| just a)? {_MOMENT}|one {_MOMENT}|just a {_MOMENT}|just one {_MOMENT}"
-    rf"|give me (?:a|one|just a)(?: quick)? {_MOMENT}|gimme a {_MOMENT}|bear with me"
+    rf"|give me (?:a|one|just a|two|a few|a couple(?: of)?)(?: quick)? {_MOMENT}|bear with me"
+    r"|hang tight|sit tight"
     rf"|let me (?:just )?(?:check|look|find|grab|get|see|think|pull|dig|go get|go grab)"
     rf"|(?:i am going to|i will|i need to|i have to|i got to|just need to|i will just) (?:go )?"
     rf"(?:grab|find|get|look for|dig out|fetch|pull up) (?:my|the|it|that|a)"
     r"|i am (?:looking|checking)|(?:can|could|would) you (?:please )?(?:wait|hold)"
+    # fetching it now: "I'm pulling up my calendar", "I'm grabbing my card"
+    r"|i am (?:just )?(?:pulling up|getting|grabbing|finding|fetching|digging out|looking for"
+    r"|trying to find) (?:my|the|it|that|a)"
     r"|wait while i|let me (?:just )?(?:go|ask|run|step|pop)|i (?:need|have) to ask (?:my|the)"
     rf"|(?:a|one) {_MOMENT} please)\b"
 )
@@ -124,7 +136,13 @@ _CANCEL = re.compile(
     r"|(?:i )?(?:have|changed) (?:changed )?my mind|i have to go|i got to go|i need to go"
     r"|i must go|gotta run|i have to run|i will pass|do not worry about it"
     r"|not interested|no longer (?:need|want)|do not need (?:it|this|that) anymore"
+    r"|no need (?:for it )?any ?more|(?:it is|that is) not needed any ?more"
     r"|cancel (?:all (?:of )?)?(?:that|this|it|the call|everything|the whole thing)"
+    # giving the whole thing up: "scrap the whole thing", "I'll sort it out myself"
+    r"|(?:scrap|drop|ditch|forget|skip|call off) (?:the whole thing|everything|it all|all of it"
+    r"|the whole lot)"
+    r"|i will (?:just )?(?:sort|figure|work) (?:it|this|that) out (?:myself|on my own)"
+    r"|i will (?:just )?(?:handle|deal with|do) (?:it|this|that) (?:myself|on my own)"
     r"|(?:we|i) (?:are|am) not (?:coming|going to come|going to make it)|(?:just )?drop it"
     r"|i will (?:just )?(?:go|try|call) (?:somewhere|someone|to \w+(?: \w+)?) (?:else|instead)"
     r"|thanks anyway|thank you anyway"
@@ -136,7 +154,7 @@ _KEEP_GOING = re.compile(r"\b(?:do not|not) (?:cancel|hang up|forget|end)\b")
 # -- a person -------------------------------------------------------------------------------------
 
 _PERSON = (
-    r"(?:(?:a |an |the |your |some )?(?:real |actual |live |human |other )?"
+    r"(?:(?:a |an |the |your |some )?(?:(?:real|actual|live|human|other) ){0,3}"
     r"(?:person|human(?: being)?|someone|somebody|anyone|anybody|agent|representative|rep"
     r"|operator|receptionist|staff(?: member)?|employee|manager|supervisor|attendant"
     r"|(?:front |service |reception |help |the )?desk|office|nurses?|doctors?|pharmacists?"
@@ -150,7 +168,8 @@ _ASK = (
     r"(?:talk|speak|chat) (?:to|with)|connect (?:me )?(?:to|with)|transfer (?:me )?(?:to)?"
     r"|put me (?:through )?(?:to|on with)|get me|give me|i want|i need|i would like|can i get"
     r"|can i have|let me (?:talk|speak)|is there|are there|need to reach|reach"
-    r"|(?:go over|discuss|sort out|go through) (?:this|that|it|things)? ?with"
+    r"|(?:go over|going over|discuss|discussing|sort out|sorting out|go through|going through)"
+    r" (?:(?:this|that|it|things)(?: one)? )?with"
     r"|sort (?:this|that|it|things) out with"
     r"|hand me (?:over )?to|pass me (?:over )?to|put me on with|(?:just )?get (?:me )?(?:the|a)"
 )
@@ -166,6 +185,11 @@ _NOT_HUMAN = re.compile(
     r"|(?:talked|spoke|spoken|talking|speaking) (?:to|with) (?:someone|somebody|a person|the \w+) "
     r"(?:yesterday|earlier|before|last|already|about)"
     r"|(?:already|earlier|yesterday|last week) (?:talked|spoke))\b"
+)
+# "Talk to someone about my blood pressure": a person asked for with what it is about.
+_ABOUT = re.compile(
+    rf"\b(?:{_ASK})\s+(?:to |with )?(?:one of )?{_PERSON}\s+(?:about|regarding|concerning"
+    r"|because|for) \w"
 )
 _PERSON_ONLY = re.compile(
     r"^(?:a |an )?(?:real |actual |live )?(?:person|human|agent|operator|representative|rep"
@@ -233,6 +257,15 @@ def cancels(text: str) -> bool:
         return False
     rest = text[dropped.end() :].strip()
     return not rest or bool(_ONLY_FILLERS.match(rest) or _DROP.search(rest))
+
+
+def says_what_about(said: str) -> bool:
+    """Whether a request for a person says what it is about ("... about my blood pressure").
+
+    Asked why the caller is calling, those words are the reason, not a request to be put
+    through: the flow decides (see :func:`engine.flow.decide.plan`).
+    """
+    return _ABOUT.search(normalise(said)) is not None
 
 
 def asks_for_person(said: str, *, normalised: bool = False) -> bool:
