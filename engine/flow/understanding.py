@@ -478,15 +478,54 @@ class _Reader:
                 and any(parsed.ok for parsed in results.values())
             ]
             if len(split) > 1:
-                chosen = [self._choose(eligible, piece, results) for piece, results in split]
+                chosen = [
+                    one
+                    for piece, results in split
+                    for one in (
+                        self._each_option(eligible, piece, results)
+                        or [self._choose(eligible, piece, results)]
+                    )
+                ]
                 each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
                 if len({found.slot.name for found in each}) > 1:
                     return each
         results = self._parse_all(eligible, segment.text, segment.mode)
+        if options := self._each_option(eligible, segment.text, results):
+            return options
         found = self._choose(eligible, segment.text, results) if results else None
         return [found] if found is not None else []
+
+    @staticmethod
+    def _each_option(
+        slots: list[_Slot], text: str, results: Mapping[str, Parsed]
+    ) -> list[_Mention]:
+        """Each slot's own option, where one breath says options of several lists.
+
+        "A dental cleaning for my cat": the visit and the kind of animal, each in its own
+        words. Words that are an option of two lists say neither.
+        """
+        ok = [s for s in slots if s.name in results and results[s.name].ok]
+        if len(ok) < 2 or any(s.kind.name != "enum" for s in ok):
+            return []
+        said = plain(text)
+        words = [
+            {
+                phrase
+                for phrase in _option_words(s.spec, results[s.name].value)
+                if re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
+            }
+            for s in ok
+        ]
+        clash: set[str] = set()
+        pairs = itertools.combinations(zip(ok, words, strict=True), 2)
+        for (one, first), (other, second) in pairs:
+            if any(a in b or b in a for a in first for b in second):
+                # "Checkup" is a reason and a visit: the list asked takes it, else neither.
+                both = one.asked == other.asked
+                clash.update(s.name for s in (one, other) if not s.asked or both)
+        return [_Mention(s, results[s.name]) for s in ok if s.name not in clash]
 
     def _parse_all(self, slots: list[_Slot], text: str, mode: Mode) -> dict[str, Parsed]:
         results = {}
@@ -546,7 +585,11 @@ class _Reader:
         named = [s for s in slots if s.cue is not None and s.cue.search(text)]
         if len(named) == 1:
             chosen: _Slot | None = named[0]
-        elif asked := [s for s in slots if s.asked]:
+        elif (asked := [s for s in slots if s.asked]) and (
+            other := self._elsewhere(asked[0], slots, results)
+        ):
+            chosen = other
+        elif asked:
             chosen = asked[0]
         elif self.correcting and len(known := [s for s in slots if s.known is not None]) == 1:
             chosen = known[0]  # "not the third" changes what was said before
@@ -561,6 +604,19 @@ class _Reader:
         if chosen is None or chosen.name not in results:
             return None
         return _Mention(chosen, results[chosen.name])
+
+    @staticmethod
+    def _elsewhere(asked: _Slot, slots: list[_Slot], results: Mapping[str, Parsed]) -> _Slot | None:
+        """The one other slot whose own option are words the asked slot reads nothing in.
+
+        "Sick kid, he's out all day", asked why: "out all day" is how long, of the other list
+        of options. Only options say by their words which slot they are of; a date or a number
+        that fits several slots does not.
+        """
+        if asked.kind.name != "enum" or (asked.name in results and results[asked.name].ok):
+            return None
+        others = [s for s in slots if s.name in results and results[s.name].ok]
+        return others[0] if len(others) == 1 else None
 
     def _apply(self, slot: _Slot, parsed: Parsed, mode: Mode) -> None:
         if not parsed.ok:
@@ -644,6 +700,12 @@ def _of_scale(value: Any, held: Any) -> bool:
     if len(figures) < 2 or min(map(abs, figures)) == 0:
         return True
     return max(map(abs, figures)) / min(map(abs, figures)) <= _SCALE
+
+
+def _option_words(spec: SlotSpec, value: Any) -> list[str]:
+    """The words that name the option ``value`` of an enum slot, in plain lower case."""
+    names = [str(value).replace("_", " "), *spec.options.get(str(value), ())]
+    return [plain(name) for name in names if plain(name)]
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:
