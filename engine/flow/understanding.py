@@ -553,11 +553,12 @@ class _Reader:
         )
         amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
         parsed = None
-        if amender is not None and (correcting or self.correcting or names_part or slot.asked):
+        # A name asked again while the call holds one is being corrected: "it's Nguyen, N G U
+        # Y E N" for "Tanya Wynn" respells the surname (see NameType.amend).
+        again = slot.asked and getattr(slot.kind, "amends_when_asked", False) is True
+        if amender is not None and (correcting or self.correcting or names_part or again):
             # "The 14th, not the 12th" changes the day of the date the call holds, whatever
-            # the 14th would mean alone; a whole new value ("January 5th") reads as said. A
-            # slot asked again while it holds a value is being corrected: "it's Nguyen, N G U Y
-            # E N" for "Tanya Wynn" respells the surname.
+            # the 14th would mean alone; a whole new value ("January 5th") reads as said.
             amended = amender.amend(text, slot.spec, self.today, base)
             if amended is not None and amended.ok:
                 parsed = amended

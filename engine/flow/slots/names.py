@@ -242,6 +242,8 @@ class NameType(BaseSlotType):
     invalid = "I didn't catch the name"
     parts = _PART
     changes = REMARK  # "Katherine with a K" respells the name held
+    # Asked again, one word of a name is a part of the one held ("it's Nguyen, N G U Y E N").
+    amends_when_asked = True
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
         spelled, said = spelled_out(as_letters(drop_asides(said)))
