@@ -478,14 +478,10 @@ class _Reader:
                 and any(parsed.ok for parsed in results.values())
             ]
             if len(split) > 1:
-                chosen = [
-                    one
-                    for piece, results in split
-                    for one in (
-                        self._each_option(eligible, piece, results)
-                        or [self._choose(eligible, piece, results)]
-                    )
-                ]
+                chosen: list[_Mention | None] = []
+                for piece, results in split:
+                    options = self._each_option(eligible, piece, results)
+                    chosen.extend(options or [self._choose(eligible, piece, results)])
                 each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
