@@ -60,8 +60,6 @@ _ABBREVIATION = r"(?<!\b[A-Za-z])(?<!\b(?:dr|mr|ms|st|jr|sr))(?<!\b(?:mrs))(?<!\
 _CORRECTION = (
     r"sorry,? (?:i mean[t]?|i said)|(?:no|oh),? i mean[t]?|i mean[t]?|i meant|actually"
     r"|(?<=, )no,? sorry"
-    # "Bill, well, William": "well" set off by commas inside an answer takes back what went before
-    r"|(?<=\w, )well(?=, \w)"
     # "make it" with no value after it is "make it there" ("one of us can't make it")
     rf"|no,? wait|wait,? no|make (?:that|it)(?!{_CLAUSE_END})"
     r"|change (?:that|it|the \w+)(?: to)?|or rather|rather"

@@ -207,6 +207,18 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
     return run if len(run) <= 5 else []
 
 
+# "Bill, well, William Hart": a name word or two, then "well" between commas, then the name.
+_RESTATED = re.compile(r"(?:^|(?<=[,.] ))([\w'-]+(?: [\w'-]+)?),\s*well,\s*(?=\w)", re.IGNORECASE)
+
+
+def _restated(said: str) -> str:
+    """``said`` from the name said again after "well" ("Bill, well, William, William Hart")."""
+    found = _RESTATED.search(said[:_REACH])
+    if found is None or not all(is_name_word(word) for word in found[1].split()):
+        return said
+    return said[found.end() :]
+
+
 def _within(part: list[str], whole: list[str]) -> bool:
     said = [word.lower() for word in whole]
     return all(word.lower() in said for word in part)
@@ -246,6 +258,7 @@ class NameType(BaseSlotType):
     amends_when_asked = True
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        said = _restated(said)
         spelled, said = spelled_out(as_letters(drop_asides(said)))
         words = self._words(said, asked)
         if words is None:
