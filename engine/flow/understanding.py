@@ -205,7 +205,10 @@ def _yes_or_no(slot: _Slot, text: str) -> bool | None:
 
 
 def _as_well(slot: _Slot, text: str) -> bool | None:
-    """A yes to ``slot``, not asked, added to a yes: "yes, and parking too if you have it"."""
+    """A yes to ``slot``, not asked, added to a yes: "yes, and parking too", "sure, plus parking".
+
+    "Yes, and the car's outside" asks for nothing more: "too", "as well", "also" or "plus" adds.
+    """
     if not slot.spec.early or slot.cue is None:
         return None
     for named in slot.cue.finditer(text):
@@ -217,7 +220,7 @@ def _as_well(slot: _Slot, text: str) -> bool | None:
 
 
 _ALSO_REACH = 40  # characters around a slot's cue where "and ... too" is looked for
-_ALSO_BEFORE = re.compile(r"\b(?:and|also|plus)(?: (?:the|a|some))?\s*$", re.IGNORECASE)
+_ALSO_BEFORE = re.compile(r"\b(?:also|plus)(?: (?:the|a|some))?\s*$", re.IGNORECASE)
 _ALSO_AFTER = re.compile(r"\s*(?:too|as well)\b", re.IGNORECASE)
 
 
