@@ -137,17 +137,21 @@ _CANCEL = re.compile(
     r"|(?:i )?(?:have|changed) (?:changed )?my mind|i have to go|i got to go|i need to go"
     r"|i must go|gotta run|i have to run|i will pass|do not worry about it"
     r"|not interested|no longer (?:need|want)|do not need (?:it|this|that) anymore"
-    r"|^(?:\w+ )?no need (?:for it )?any ?more(?! for)|(?:it is|that is) not needed any ?more"
     r"|cancel (?:all (?:of )?)?(?:that|this|it|the call|everything|the whole thing)"
-    # giving the whole thing up: "scrap the whole thing", "I'll sort it out myself"
-    r"|(?:scrap|ditch|drop|call off) the whole (?:thing|lot)|(?:scrap|ditch|call off) it all"
-    r"|i will (?:just )?(?:sort|figure|work) (?:it|this|that) out (?:myself|on my own)"
-    r"|i will (?:just )?(?:handle|deal with) (?:it|this|that) (?:myself|on my own)"
     r"|(?:we|i) (?:are|am) not (?:coming|going to come|going to make it)|(?:just )?drop it"
     r"|i will (?:just )?(?:go|try|call) (?:somewhere|someone|to \w+(?: \w+)?) (?:else|instead)"
     r"|thanks anyway|thank you anyway"
     r"|forget i called|i am done|stop the call|end the call"
     r"|hang up|goodbye|good bye|bye bye|bye)\b"
+)
+# Giving the whole thing up without saying so ("scrap the whole thing", "I'll sort it out
+# myself", "no need anymore, my husband got it"): heard as a cancel, but a call is not ended on
+# it before the caller says yes to "Do you want me to stop here?" (see engine.flow.decide).
+_GIVE_UP = re.compile(
+    r"\b(?:^(?:\w+ )?no need (?:for it )?any ?more(?! for)|(?:it is|that is) not needed any ?more"
+    r"|(?:scrap|ditch|drop|call off) the whole (?:thing|lot)|(?:scrap|ditch|call off) it all"
+    r"|i will (?:just )?(?:sort|figure|work) (?:it|this|that) out (?:myself|on my own)"
+    r"|i will (?:just )?(?:handle|deal with) (?:it|this|that) (?:myself|on my own))\b"
 )
 _KEEP_GOING = re.compile(r"\b(?:do not|not) (?:cancel|hang up|forget|end)\b")
 
@@ -250,13 +254,23 @@ def cancels(text: str) -> bool:
     """Whether the (normalised) words give up on the call rather than correct something."""
     if _KEEP_GOING.search(text):
         return False
-    if _CANCEL.search(text):
+    if _CANCEL.search(text) or _GIVE_UP.search(text):
         return True
     dropped = _DROP.search(text)
     if dropped is None:
         return False
     rest = text[dropped.end() :].strip()
     return not rest or bool(_ONLY_FILLERS.match(rest) or _DROP.search(rest))
+
+
+def cancels_outright(said: str) -> bool:
+    """Whether a cancel is said outright ("never mind, I'll call back", "cancel it, bye").
+
+    A caller who only gives the thing up ("scrap the whole thing, we'll eat at home") is asked
+    whether to stop before the call ends.
+    """
+    text = normalise(said)
+    return cancels(text) and not (_GIVE_UP.search(text) and not _CANCEL.search(text))
 
 
 def says_what_about(said: str) -> bool:
