@@ -25,7 +25,7 @@ _NEUTRAL = re.compile(
 # The caller does not know yet: "maybe", "I'll have to check with him".
 _HEDGE = re.compile(
     r"\b(?:but|except|though|although|actually|wait|hold on|maybe|not sure|don't know|dunno"
-    r"|no idea|(?:have|need) to (?:check|ask)|(?:i'll|i will|let me) (?:check|ask)"
+    r"|no idea|(?:have|need) to (?:check|ask)|(?:i'll|i will) (?:check|ask)"
     r"|check with)\b"
 )
 _NO = re.compile(
