@@ -162,7 +162,8 @@ def test_every_field_of_a_call_memory_is_carried():
         state="ask_reason", slots={"name": "Dana Scully"}, retries=1, silences=2,
         visits={"ask_name": 1, "ask_reason": 3}, returns=["ask_name"],
         path=["ask_name", "ask_reason"], entered_at=4, started=True,
-        pending={"time": "19:00"}, fixing=True, held=True, cancelled=True, heard=7,
+        pending={"time": "19:00"}, fixing=True, held=True, cancelled=True, stopping=True,
+        heard=7,
     )  # fmt: skip
     assert {f.name for f in dataclasses.fields(CallMemory)} == set(dataclasses.asdict(memory))
     assert all(v for v in dataclasses.asdict(memory).values())  # no field left at its default

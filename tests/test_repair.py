@@ -86,6 +86,17 @@ async def at_read_back(runner: FlowRunner) -> str:
         ("am I talking to a real person?", None),
         ("my knee hurts again and again", None),
         ("don't hang up", None),
+        # By meaning: a bad line, fetching something now, giving it all up, a person put so.
+        ("sorry, the line's terrible, you were saying?", "repeat"),
+        ("whoa, you went a bit fast for me there", "repeat"),
+        ("hang tight, I'm pulling up my calendar", "hold"),
+        ("gimme two seconds, the card's somewhere in my wallet", "hold"),
+        ("ah, scrap the whole thing, we'll just eat at home", "cancel"),
+        ("I want a real live person, these machines never get it right", "human"),
+        ("I'd feel better going over this one with the pharmacist", "human"),
+        ("I had to drop everything to make this call", None),
+        ("I'm getting a new inhaler next week", None),
+        ("the line is terrible at my house, the internet keeps cutting out", None),
     ],
 )
 def test_repair_requests_are_recognised_by_meaning(said: str, repair: str | None) -> None:
@@ -126,6 +137,34 @@ async def test_cancel_ends_the_call_politely_as_cancelled(desk):
     assert bye.ended and bye.text == "No problem. Thanks for calling, goodbye!"
     summary = desk.conversation.summary()
     assert summary.cancelled and not summary.gave_up
+
+
+async def test_giving_the_thing_up_is_asked_about_before_the_call_ends(desk):
+    await desk.say("Dana Scully")
+    asked = await desk.say("you know what, I'll sort it out myself, thanks though")
+    assert not asked.ended and asked.text == "Do you want me to stop here?"
+    assert desk.state == "ask_dob" and desk.slots == {"full_name": "Dana Scully"}
+    bye = await desk.say("yes please")
+    assert bye.ended and bye.text == "No problem. Thanks for calling, goodbye!"
+    assert desk.conversation.summary().cancelled
+
+
+async def test_a_no_to_stopping_asks_the_question_again_and_a_value_goes_on(desk):
+    await desk.say("Dana Scully")
+    await desk.say("ah, scrap the whole thing")
+    again = await desk.say("no, no")
+    assert not again.ended and "date of birth" in again.text
+    assert desk.state == "ask_dob" and desk.conversation.memory.retries == 0
+    await desk.say("no need anymore, my husband already sorted it")
+    answer = await desk.say("no wait, it's March 3rd 1980")
+    assert not answer.ended and desk.state == "ask_reason"
+    assert desk.slots["date_of_birth"] == "1980-03-03"
+
+
+async def test_giving_up_said_with_a_value_is_a_fresh_start_not_a_goodbye(desk):
+    await desk.say("Dana Scully")
+    reply = await desk.say("scrap the whole thing, it's March 3rd 1980")
+    assert not reply.ended and desk.state == "ask_reason"
 
 
 async def test_a_person_is_found_by_meaning_and_the_flows_give_up_state_puts_them_through(desk):

@@ -33,6 +33,7 @@ from engine.protocol import Utterance
 from . import readback, understanding
 from .compile import CompiledFlow
 from .intents import first_match
+from .repair_words import says_what_about
 from .slots import yes_no
 from .spec import State, Transition
 from .understanding import Understanding
@@ -40,6 +41,7 @@ from .understanding import Understanding
 __all__ = [
     "Ask",
     "AskModel",
+    "AskToStop",
     "AskWhich",
     "Clarify",
     "Correct",
@@ -122,6 +124,15 @@ class Repair:
 
 
 @dataclass(frozen=True)
+class AskToStop:
+    """Ask "Do you want me to stop here?" of a caller who gave the thing up, not the call.
+
+    "Scrap the whole thing, we'll just eat at home": a yes next turn cancels, a no asks the
+    question again.
+    """
+
+
+@dataclass(frozen=True)
 class Clarify:
     """A value heard but not for sure: read it back ("did you say 7 PM?"), store it on a yes."""
 
@@ -148,7 +159,7 @@ class Fix:
 
 Plan: TypeAlias = (
     Remind | Ask | TakeGlobal | Correct | Move | GotIt | AskModel | NotUnderstood | Repair
-    | Clarify | Rejected | AskWhich | Fix
+    | Clarify | Rejected | AskWhich | Fix | AskToStop
 )  # fmt: skip
 
 
@@ -260,6 +271,24 @@ def correction_target(
     return None
 
 
+def _reason_given(flow: CompiledFlow, state_name: str, slots: Mapping[str, Any], said: str) -> bool:
+    """Whether a request for a person, with what it is about, answers this state's question.
+
+    A state that asks for a reason still empty (free text its author says callers introduce
+    with "about" or "because": "I'm calling about ...") takes "I want to talk to someone about
+    my blood pressure" as its answer; anywhere else it asks for a person.
+    """
+    if not says_what_about(said):
+        return False
+    return any(
+        slots.get(name) is None
+        and understanding.free_text(flow.slot_types[name])
+        and any(cue.split()[-1:] in (["about"], ["because"]) for cue in flow.slots[name].cues)
+        for name in flow.state(state_name).collect
+        if name in flow.slot_types
+    )
+
+
 def plan(
     flow: CompiledFlow,
     state_name: str,
@@ -272,31 +301,40 @@ def plan(
     view: Any,
     pending: Mapping[str, Any] | None = None,
     fixing: bool = False,
+    stopping: bool = False,
 ) -> tuple[Plan, Understanding]:
     """What to do with a turn, and the values understood (not yet stored).
 
     ``view`` builds what guards see for a set of slots: ``view(slots) -> mapping``.
     ``pending`` is a value read back for confirmation last turn; ``fixing`` says the caller
-    was asked which item of a read-back to fix.
+    was asked which item of a read-back to fix; ``stopping`` that the caller was asked whether
+    to stop here.
     """
     nothing = Understanding()
     if reminder:
         return Remind(), nothing
     if said is None:
         return Ask(), nothing
+    if stopping and yes_no(said) is True:
+        return Repair("cancel"), nothing  # "Do you want me to stop here?" "Yes."
     repair = flow.repairs.heard(said)
     own = {intent.intent for intent in flow.spec.global_intents}
     if repair in own:  # the author's own intent of that name keeps its behaviour
         return TakeGlobal(repair), nothing
+    if repair == "human" and _reason_given(flow, state_name, slots, said):
+        repair = None  # asked why they call: "to talk to someone about my blood pressure"
     if repair == "human" and flow.repairs.human_to != state_name:
         return Repair("human"), nothing
-    if repair == "cancel":
+    if repair == "cancel" and flow.repairs.said_outright(said):
         return Repair("cancel"), nothing  # "never mind, I'll call back": nothing said counts
     chosen = first_match(flow.global_intents, said) if repair is None else None
     if chosen is not None:
         return TakeGlobal(chosen), nothing
     state = flow.state(state_name)
     understood = understand(flow, state, slots, said, today)
+    types = flow.slot_types
+    if stopping and yes_no(said) is False and not understanding.answers(understood, types):
+        return Ask(), nothing  # "Do you want me to stop here?" "No.": the question again
     if pending:
         understood, answer = _settle(understood, pending, said)
         if answer is not None:
@@ -347,7 +385,10 @@ def plan(
         if checked is not None:
             return checked, understood
     if repair is not None and not understanding.answers(understood, flow.slot_types):
-        return Repair(repair), Understanding(errors=understood.errors)
+        # Giving the thing up, not said outright ("scrap the whole thing"): ask before the call
+        # ends. Said with a value ("scrap the whole thing, make it Friday"), it is a restart.
+        found = AskToStop() if repair == "cancel" else Repair(repair)
+        return found, Understanding(errors=understood.errors)
     transition = choose(flow, state_name, view(after), after, said)
     if transition is not None:
         return Move(transition), understood

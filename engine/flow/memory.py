@@ -43,6 +43,8 @@ class CallMemory:
     """The caller asked to hold on: the next silence is not held against them."""
     cancelled: bool = False
     """The caller gave up on the call ("never mind, bye")."""
+    stopping: bool = False
+    """The caller gave the thing up and was asked "Do you want me to stop here?"."""
     heard: int | None = 0
     """The transcript's length at the request the call's last finished turn answered: the
     caller's lines up to there are taken. ``None``: not known (a snapshot from before it was

@@ -85,6 +85,7 @@ def read(snapshot: Mapping[str, Any]) -> Saved:
             fixing=bool(fields.get("fixing")),
             held=bool(fields.get("held")),
             cancelled=bool(fields.get("cancelled")),
+            stopping=bool(fields.get("stopping")),
             heard=int(fields["heard"]) if fields.get("heard") is not None else None,
         )
         done = {str(key): (bool(ok), value) for key, (ok, value) in snapshot["done"].items()}

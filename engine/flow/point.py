@@ -47,6 +47,22 @@ _RESTART = re.compile(
 # utterance costs linear time).
 _ASIDE = re.compile(rf"(\S{{0,40}})\s*,\s*{_FILLER}\s*,\s*(\S{{0,40}})", re.IGNORECASE)
 _LOOSE = re.compile(rf"(?<=\s){HESITATION}(?:\s*,)?\s+", re.IGNORECASE)
+# "Since like six", "for like three days": "like" before an amount only softens it.
+_ABOUT = re.compile(
+    r"\b(since|for|about|around|every|until|till|from|after|before|at|by|in|over)"
+    r"\s+like,?(?=\s+(?:\d|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven"
+    r"|twelve|twenty|thirty|forty|fifty|sixty|a few|a couple|half)\b))",
+    re.IGNORECASE,
+)
+# After ", like," these go on with the phrase before: "I need, like, a physical", "headaches,
+# like, every morning"; anything else is a phrase of its own ("really slow, like, dial-up slow").
+_DETERMINERS = frozenset(
+    re.findall(
+        r"\S+",
+        """a an the my your his her our their some any this that these those every each all
+        once twice one two three four five six seven eight nine ten half""",
+    )
+)
 # A phrase goes on after these: "I've got, like, a rash", "since, like, October".
 _GOES_ON = frozenset(
     re.findall(
@@ -215,7 +231,7 @@ def _collapse(text: str) -> str:
     text = _RESTART.sub(r"\1", text)
     for _ in range(2):  # twice: asides one word apart share that word ("a, um, 2012, uh, Honda")
         text = _ASIDE.sub(_join, text)
-    return _LOOSE.sub("", text)
+    return _ABOUT.sub(r"\1", _LOOSE.sub("", text))
 
 
 def _finish(text: str) -> str:
@@ -231,10 +247,10 @@ def _finish(text: str) -> str:
 def _join(found: re.Match[str]) -> str:
     """Two sides of a filler set off by commas: one phrase ("a rash on my arm"), or two."""
     before, after = found[1], found[2]
-    like = re.search(r",\s*like\s*,", found[0], re.IGNORECASE)  # "I need, like, a physical"
+    like = re.search(r",\s*like\s*,", found[0], re.IGNORECASE)
     one_phrase = (
-        like
-        or before.lower().strip(",") in _GOES_ON
+        before.lower().strip(",") in _GOES_ON
+        or (like and (after.lower() in _DETERMINERS or after.isdigit()))
         or after.lower() in _CARRIES_ON
         or before.isdigit()  # "a 2012, uh, Honda Accord"
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from .intents import IntentPattern
-from .repair_words import REPAIRS, RepairName, heard
+from .repair_words import REPAIRS, RepairName, cancels_outright, heard
 from .spec import Flow
 
 DEFAULT_LINES: Mapping[str, str] = {
@@ -40,6 +40,8 @@ DEFAULT_LINES: Mapping[str, str] = {
 
 NO_PERSON = "I'm sorry, there's no one I can put you through to on this line."
 STILL_HOLDING = "I'm still here whenever you're ready."
+STOP_HERE = "Do you want me to stop here?"
+"""Asked of a caller who gives the thing up without saying to end the call."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,16 @@ class Repairs:
                 return cast(RepairName, pattern.name)  # made from REPAIRS only
         found = heard(said)
         return found if found is not None and found in self.enabled else None
+
+    def said_outright(self, said: str) -> bool:
+        """Whether a cancel in ``said`` is said outright, or in the author's own words.
+
+        A caller who only gives the thing up ("scrap the whole thing") is asked first.
+        """
+        for pattern in self.extra:
+            if pattern.name == "cancel" and pattern.matches(said, yes_no_words=False):
+                return True
+        return cancels_outright(said)
 
 
 def human_target(flow: Flow) -> str | None:

@@ -40,6 +40,8 @@ _CONTRACTIONS = tuple(
         (r"\bgonna\b", "going to"),
         (r"\bwanna\b", "want to"),
         (r"\bgotta\b", "got to"),
+        (r"\blemme\b", "let me"),
+        (r"\bgimme\b", "give me"),
     )
 )
 
@@ -54,7 +56,7 @@ def normalise(said: str) -> str:
     return " ".join(_NOT_A_WORD.sub(" ", text).split())
 
 
-_SLANG = ("gonna", "wanna", "gotta")
+_SLANG = ("gonna", "wanna", "gotta", "lemme", "gimme")
 _NOT_A_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
@@ -81,7 +83,14 @@ _REPEAT = re.compile(
     r"|(?:say|speak|talk|go) (?:it |that )?(?:a bit |a little )?(?:slower|more slowly|louder|up)"
     r"|(?:you|it) (?:broke|cut|are breaking|are cutting|keep cutting) (?:up|out)"
     r"|(?:come again|pardon me|beg your pardon|one more time)"
-    r"|go over (?:that|it) again|read (?:that|it|them|those|everything) (?:back|out)(?: again)?)\b"
+    r"|go over (?:that|it) again|read (?:that|it|them|those|everything) (?:back|out)(?: again)?"
+    # The caller could not follow: a bad line, the agent too fast, "you were saying?"
+    r"|(?:the |this |your )?(?:line|connection|signal|reception)(?: is|'s| was) (?:\w+ )?"
+    r"(?:terrible|awful|bad|horrible|poor|breaking up|crackling|cutting out)"
+    r"(?! (?:at|in|on|since|for)\b)"
+    r"|(?:you|that) (?:went|go|are going|was|were|talk|are talking|speak) (?:\w+ )?"
+    r"(?:a bit |a little |way |far |much )?(?:too )?(?:fast|quick|quickly)"
+    r"|you were saying$|what were you saying|lost you|you lost me)\b"
 )
 _NOT_REPEAT = re.compile(
     r"\b(?:no need to|do not|not|never) (?:need to )?(?:repeat|say (?:it|that) again)"
@@ -89,15 +98,19 @@ _NOT_REPEAT = re.compile(
 
 # -- hold -----------------------------------------------------------------------------------------
 
-_MOMENT = r"(?:sec|secs|second|seconds|moment|minute|min|tick|mo)"
+_MOMENT = r"(?:sec|secs|second|seconds|moments?|minutes?|mins?|tick|mo)"
 _HOLD = re.compile(
     rf"\b(?:hold on|hang on|hold up|hold please|please hold|hold the line|hold a {_MOMENT}"
     rf"|wait(?: a| one| just a)? {_MOMENT}|one {_MOMENT}|just a {_MOMENT}|just one {_MOMENT}"
-    rf"|give me (?:a|one|just a)(?: quick)? {_MOMENT}|gimme a {_MOMENT}|bear with me"
+    rf"|give me (?:a|one|just a|two|a few|a couple(?: of)?)(?: quick)? {_MOMENT}|bear with me"
+    r"|hang tight|sit tight"
     rf"|let me (?:just )?(?:check|look|find|grab|get|see|think|pull|dig|go get|go grab)"
     rf"|(?:i am going to|i will|i need to|i have to|i got to|just need to|i will just) (?:go )?"
     rf"(?:grab|find|get|look for|dig out|fetch|pull up) (?:my|the|it|that|a)"
     r"|i am (?:looking|checking)|(?:can|could|would) you (?:please )?(?:wait|hold)"
+    # fetching it now: "I'm pulling up my calendar", "I'm grabbing my card"
+    r"|i am (?:just )?(?:pulling up|grabbing|fetching|digging out|getting out) (?:my|the|it|that)"
+    r"|i am (?:just )?getting (?:my|the) \w+ out"
     r"|wait while i|let me (?:just )?(?:go|ask|run|step|pop)|i (?:need|have) to ask (?:my|the)"
     rf"|(?:a|one) {_MOMENT} please)\b"
 )
@@ -131,12 +144,21 @@ _CANCEL = re.compile(
     r"|forget i called|i am done|stop the call|end the call"
     r"|hang up|goodbye|good bye|bye bye|bye)\b"
 )
+# Giving the whole thing up without saying so ("scrap the whole thing", "I'll sort it out
+# myself", "no need anymore, my husband got it"): heard as a cancel, but a call is not ended on
+# it before the caller says yes to "Do you want me to stop here?" (see engine.flow.decide).
+_GIVE_UP = re.compile(
+    r"\b(?:^(?:\w+ )?no need (?:for it )?any ?more(?! for)|(?:it is|that is) not needed any ?more"
+    r"|(?:scrap|ditch|drop|call off) the whole (?:thing|lot)|(?:scrap|ditch|call off) it all"
+    r"|i will (?:just )?(?:sort|figure|work) (?:it|this|that) out (?:myself|on my own)"
+    r"|i will (?:just )?(?:handle|deal with) (?:it|this|that) (?:myself|on my own))\b"
+)
 _KEEP_GOING = re.compile(r"\b(?:do not|not) (?:cancel|hang up|forget|end)\b")
 
 # -- a person -------------------------------------------------------------------------------------
 
 _PERSON = (
-    r"(?:(?:a |an |the |your |some )?(?:real |actual |live |human |other )?"
+    r"(?:(?:a |an |the |your |some )?(?:(?:real|actual|live|human|other) ){0,3}"
     r"(?:person|human(?: being)?|someone|somebody|anyone|anybody|agent|representative|rep"
     r"|operator|receptionist|staff(?: member)?|employee|manager|supervisor|attendant"
     r"|(?:front |service |reception |help |the )?desk|office|nurses?|doctors?|pharmacists?"
@@ -150,7 +172,8 @@ _ASK = (
     r"(?:talk|speak|chat) (?:to|with)|connect (?:me )?(?:to|with)|transfer (?:me )?(?:to)?"
     r"|put me (?:through )?(?:to|on with)|get me|give me|i want|i need|i would like|can i get"
     r"|can i have|let me (?:talk|speak)|is there|are there|need to reach|reach"
-    r"|(?:go over|discuss|sort out|go through) (?:this|that|it|things)? ?with"
+    r"|(?:go over|going over|discuss|discussing|sort out|sorting out|go through|going through)"
+    r" (?:(?:this|that|it|things)(?: one)? )?with"
     r"|sort (?:this|that|it|things) out with"
     r"|hand me (?:over )?to|pass me (?:over )?to|put me on with|(?:just )?get (?:me )?(?:the|a)"
 )
@@ -166,6 +189,11 @@ _NOT_HUMAN = re.compile(
     r"|(?:talked|spoke|spoken|talking|speaking) (?:to|with) (?:someone|somebody|a person|the \w+) "
     r"(?:yesterday|earlier|before|last|already|about)"
     r"|(?:already|earlier|yesterday|last week) (?:talked|spoke))\b"
+)
+# "Talk to someone about my blood pressure": a person asked for with what it is about.
+_ABOUT = re.compile(
+    rf"\b(?:{_ASK})\s+(?:to |with )?(?:one of )?{_PERSON}\s+(?:about|regarding|concerning"
+    r"|because|for) \w"
 )
 _PERSON_ONLY = re.compile(
     r"^(?:a |an )?(?:real |actual |live )?(?:person|human|agent|operator|representative|rep"
@@ -226,13 +254,32 @@ def cancels(text: str) -> bool:
     """Whether the (normalised) words give up on the call rather than correct something."""
     if _KEEP_GOING.search(text):
         return False
-    if _CANCEL.search(text):
+    if _CANCEL.search(text) or _GIVE_UP.search(text):
         return True
     dropped = _DROP.search(text)
     if dropped is None:
         return False
     rest = text[dropped.end() :].strip()
     return not rest or bool(_ONLY_FILLERS.match(rest) or _DROP.search(rest))
+
+
+def cancels_outright(said: str) -> bool:
+    """Whether a cancel is said outright ("never mind, I'll call back", "cancel it, bye").
+
+    A caller who only gives the thing up ("scrap the whole thing, we'll eat at home") is asked
+    whether to stop before the call ends.
+    """
+    text = normalise(said)
+    return cancels(text) and not (_GIVE_UP.search(text) and not _CANCEL.search(text))
+
+
+def says_what_about(said: str) -> bool:
+    """Whether a request for a person says what it is about ("... about my blood pressure").
+
+    Asked why the caller is calling, those words are the reason, not a request to be put
+    through: the flow decides (see :func:`engine.flow.decide.plan`).
+    """
+    return _ABOUT.search(normalise(said)) is not None
 
 
 def asks_for_person(said: str, *, normalised: bool = False) -> bool:

@@ -85,6 +85,7 @@ class FlowTurn:
             view=self._view,
             pending=memory.pending,
             fixing=memory.fixing,
+            stopping=memory.stopping,
         )
         memory.slots.update(understood.values)
         self.tracer.planned(plan, understood)
@@ -94,6 +95,7 @@ class FlowTurn:
             memory.silences = 0
             memory.held = False
             memory.pending = {}
+            memory.stopping = False
             if not isinstance(plan, decide.NotUnderstood | decide.Repair):
                 memory.fixing = False
         match plan:
@@ -137,6 +139,10 @@ class FlowTurn:
                 yield self._speech(
                     lambda: self._repair_line("confirm", value=self._shown(slot, spoken), slot=slot)
                 )
+            case decide.AskToStop():
+                memory.stopping = True
+                self.tracer.intent("cancel", "parser")
+                yield Speech(repair.STOP_HERE)
             case decide.Rejected():
                 yield self._speech(lambda: asking.reask(self._line("reask") or self._question()))
             case decide.AskWhich():

@@ -219,12 +219,32 @@ def _yes_or_no(slot: _Slot, text: str) -> bool | None:
     "I never have" answers "is this your first visit?", asked or not ("..., and I'm a new
     patient by the way"). A plain answer and a statement that disagree settle nothing.
     """
-    plainly = yes_no(text) if slot.asked else None
+    plainly = yes_no(text) if slot.asked else _as_well(slot, text)
     said = slot.asked or slot.spec.early  # a slot with `early: false` waits for its question
     stated = first_time_answer(slot.name, slot.spec, text) if said else None
     if plainly is None or stated is None:
         return stated if plainly is None else plainly
     return plainly if plainly == stated else None
+
+
+def _as_well(slot: _Slot, text: str) -> bool | None:
+    """A yes to ``slot``, not asked, added to a yes: "yes, and parking too", "sure, plus parking".
+
+    "Yes, and the car's outside" asks for nothing more: "too", "as well", "also" or "plus" adds.
+    """
+    if not slot.spec.early or slot.cue is None:
+        return None
+    for named in slot.cue.finditer(text):
+        before = text[max(0, named.start() - _ALSO_REACH) : named.start()]
+        after = text[named.end() : named.end() + _ALSO_REACH]
+        if (_ALSO_BEFORE.search(before) or _ALSO_AFTER.match(after)) and yes_no(before) is True:
+            return True
+    return None
+
+
+_ALSO_REACH = 40  # characters around a slot's cue where "and ... too" is looked for
+_ALSO_BEFORE = re.compile(r"\b(?:also|plus)(?: (?:the|a|some))?\s*$", re.IGNORECASE)
+_ALSO_AFTER = re.compile(r"\s*(?:too|as well)\b", re.IGNORECASE)
 
 
 def _swapped(known: Any, found: list[Segment]) -> str | None:
@@ -511,10 +531,11 @@ class _Reader:
                 else:
                     context = piece  # only the piece just before: bounded work per piece
             if len(split) > 1:
-                chosen = [
-                    _guessed(self._choose(eligible, piece, results), piece)
-                    for piece, results in split
-                ]
+                chosen: list[_Mention | None] = []
+                for piece, results in split:
+                    options = self._each_option(eligible, piece, results)
+                    one = _guessed(self._choose(eligible, piece, results), piece)
+                    chosen.extend(options or [one])
                 each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
@@ -525,9 +546,41 @@ class _Reader:
         # One value among pieces that say none goes to the slot its own piece (and the one just
         # before) names: "she's due her shots, so next week, say Monday" is the visit's day.
         results = self._parse_all(eligible, segment.text, segment.mode)
+        if options := self._each_option(eligible, segment.text, results):
+            return options
         found = self._choose(eligible, naming, results) if results else None
         found = _guessed(found, segment.text)
         return [found] if found is not None else []
+
+    @staticmethod
+    def _each_option(
+        slots: list[_Slot], text: str, results: Mapping[str, Parsed]
+    ) -> list[_Mention]:
+        """Each slot's own option, where one breath says options of several lists.
+
+        "A dental cleaning for my cat": the visit and the kind of animal, each in its own
+        words. Words that are an option of two lists say neither.
+        """
+        ok = [s for s in slots if s.name in results and results[s.name].ok]
+        if len(ok) < 2 or any(s.kind.name != "enum" for s in ok):
+            return []
+        said = plain(text)
+        words = [
+            {
+                phrase
+                for phrase in _option_words(s.spec, results[s.name].value)
+                if re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", said)
+            }
+            for s in ok
+        ]
+        clash: set[str] = set()
+        pairs = itertools.combinations(zip(ok, words, strict=True), 2)
+        for (one, first), (other, second) in pairs:
+            if any(a in b or b in a for a in first for b in second):
+                # "Checkup" is a reason and a visit: the list asked takes it, else neither.
+                both = one.asked == other.asked
+                clash.update(s.name for s in (one, other) if not s.asked or both)
+        return [_Mention(s, results[s.name]) for s in ok if s.name not in clash]
 
     def _parse_all(self, slots: list[_Slot], text: str, mode: Mode) -> dict[str, Parsed]:
         results = {}
@@ -558,7 +611,10 @@ class _Reader:
         )
         amender = slot.kind if isinstance(slot.kind, Amends) and base is not None else None
         parsed = None
-        if amender is not None and (correcting or self.correcting or names_part):
+        # A name asked again while the call holds one is being corrected: "it's Nguyen, N G U
+        # Y E N" for "Tanya Wynn" respells the surname (see NameType.amend).
+        again = slot.asked and getattr(slot.kind, "amends_when_asked", False) is True
+        if amender is not None and (correcting or self.correcting or names_part or again):
             # "The 14th, not the 12th" changes the day of the date the call holds, whatever
             # the 14th would mean alone; a whole new value ("January 5th") reads as said.
             amended = amender.amend(text, slot.spec, self.today, base)
@@ -588,7 +644,11 @@ class _Reader:
         named = [s for s in slots if s.cue is not None and s.cue.search(text)]
         if len(named) == 1:
             chosen: _Slot | None = named[0]
-        elif asked := [s for s in slots if s.asked]:
+        elif (asked := [s for s in slots if s.asked]) and (
+            other := self._elsewhere(asked[0], slots, results)
+        ):
+            chosen = other
+        elif asked:
             chosen = asked[0]
         elif self.correcting and len(known := [s for s in slots if s.known is not None]) == 1:
             chosen = known[0]  # "not the third" changes what was said before
@@ -603,6 +663,19 @@ class _Reader:
         if chosen is None or chosen.name not in results:
             return None
         return _Mention(chosen, results[chosen.name])
+
+    @staticmethod
+    def _elsewhere(asked: _Slot, slots: list[_Slot], results: Mapping[str, Parsed]) -> _Slot | None:
+        """The one other slot whose own option are words the asked slot reads nothing in.
+
+        "Sick kid, he's out all day", asked why: "out all day" is how long, of the other list
+        of options. Only options say by their words which slot they are of; a date or a number
+        that fits several slots does not.
+        """
+        if asked.kind.name != "enum" or (asked.name in results and results[asked.name].ok):
+            return None
+        others = [s for s in slots if s.name in results and results[s.name].ok]
+        return others[0] if len(others) == 1 else None
 
     def _apply(self, slot: _Slot, parsed: Parsed, mode: Mode) -> None:
         if not parsed.ok:
@@ -634,8 +707,16 @@ class _Reader:
         after a cue.
         """
         taken = [s for s in self.slots.values() if s is not slot and s.said is not None]
+        # "We're at 17 Harbor Road, and the problem is ...": a piece that opens with another
+        # free text's cue is that slot's, not more of this one.
+        texts = [
+            s.cue for s in self.slots.values() if s is not slot and free_text(s.kind) and s.cue
+        ]
 
         def says_other(piece: str) -> bool:
+            opens = strip_fillers(piece)
+            if any(cue.match(opens) for cue in texts):
+                return True
             return any(_holds(other, piece, self.today) for other in taken)
 
         if (swapped := _swapped(slot.known, found)) is not None:
@@ -690,6 +771,12 @@ def _of_scale(value: Any, held: Any) -> bool:
     if len(figures) < 2 or min(map(abs, figures)) == 0:
         return True
     return max(map(abs, figures)) / min(map(abs, figures)) <= _SCALE
+
+
+def _option_words(spec: SlotSpec, value: Any) -> list[str]:
+    """The words that name the option ``value`` of an enum slot, in plain lower case."""
+    names = [str(value).replace("_", " "), *spec.options.get(str(value), ())]
+    return [plain(name) for name in names if plain(name)]
 
 
 def _holds(slot: _Slot, piece: str, today: date) -> bool:

@@ -72,8 +72,11 @@ _MARKERS = re.compile(
     # "no, four", "the twelfth, no the thirteenth": a fresh start, but not a correction
     r"|(?P<plain>\b(?:no|sorry)(?=, )|(?<=, )no\b(?= (?!problem|worries|idea|thanks)\w))"
     # "One of us can't make it": a negated verb with nothing after it takes no value back.
-    rf"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b(?!{_ABSENT}))"
-    r"|(?P<alternative>\bor\b)",
+    # "Not even my phone" stresses what follows, it takes nothing back.
+    rf"|(?P<negated>\b(?:not|isn't|wasn't|aren't|instead of|can't|cannot)\b(?!{_ABSENT})"
+    r"(?! (?:even|only|just)\b))"
+    # "ten minutes or so", "a rattle or something": a guess at the size, no second value.
+    r"|(?P<alternative>\bor\b(?! (?:so|something|whatever|anything)\b))",
     re.IGNORECASE,
 )
 _QUESTION = re.compile(
@@ -148,12 +151,36 @@ def segments(text: str, *, statements: bool = False) -> list[Segment]:
             # "or actually" corrects; a marker with nothing before it keeps the stronger mode.
             pending = found[-1].mode if found and not found[-1].text else None
             mode = marker.lastgroup  # type: ignore[assignment]
+            if mode == "plain" and _restated(text, position, marker):
+                mode = "replace"
             if pending == "alternative" and mode == "replace":
                 found.pop()
         else:
             mode = "plain"
     _add(found, text[position:], mode)
     return [segment for segment in found if segment.text]
+
+
+_WORDS_BEFORE = re.compile(r"(?:^|,)\s*([\w'-]+)((?:\s+[\w'-]+){0,2})\s*,?\s*$")
+_RESTATE_REACH = 40  # characters before "sorry" where the words it takes back are looked for
+
+
+def _restated(text: str, end: int, marker: re.Match[str]) -> bool:
+    """Whether "sorry" parts a few words from the same words said another way.
+
+    "The router, sorry, the modem": what follows starts as what went before did, so it
+    replaces it; "a cough, sorry, and a fever" adds to it.
+    """
+    if not marker[0].lower().startswith("sorry"):
+        return False
+    before = _WORDS_BEFORE.search(text, max(0, marker.start() - _RESTATE_REACH), marker.start())
+    after = re.match(r"[\s,]*([\w'-]+)\s+\w", text[marker.end() : marker.end() + _RESTATE_REACH])
+    return (
+        before is not None
+        and after is not None
+        and before[2] != ""
+        and before[1].lower() == after[1].lower()
+    )
 
 
 _NUMBER_WORD = (
@@ -212,9 +239,17 @@ def spans(text: str) -> list[tuple[int, int]]:
     return found
 
 
+# The words after an answer's "no" ("no, it's ...", "no I don't", "no thanks"); before anything
+# else "no" says there is none of it ("no TV and no internet").
+_AFTER_NO = (
+    r"i|i'm|i've|i'd|i'll|it|it's|we|we're|we've|he|he's|she|she's|they|they're|you|you're"
+    r"|that|that's|this|there|there's|thanks|thank|sorry|not|wait|actually|but|just|so|well"
+    r"|okay|ok|no|nope|problem|worries|way|sir|ma'am|dear"
+)
 _FILLER_PHRASE = re.compile(
     rf"^(?:(?:{INTERJECTIONS}|{THINKING}|um+|uh+|er+m?|ah+|hm+|mm+|oh|well|so|like|okay|ok"
-    r"|alright|yes|yeah|yep|no|nope|please|sorry|hi|hello|hey|wait|hold on|hang on"
+    rf"|alright|yes|yeah|yep|no(?=\s*[,.!?]|\s*$|\s+(?:{_AFTER_NO})\b)|nope|please|sorry|hi"
+    r"|hello|hey|wait|hold on|hang on"
     r"|one sec(?:ond)?|(?:just )?a (?:sec(?:ond)?|moment|minute)|let me (?:think|see|check)"
     r"|you know|i guess|basically|anyway|then|thanks|thank you|(?:that's |that is |it's )?wrong"
     r"|incorrect|(?:that's )?correct(?=[,.]))\b[\s,.!?]*)+",
@@ -222,7 +257,7 @@ _FILLER_PHRASE = re.compile(
 )
 _TRAILING_REACH = 200
 _TRAILING = re.compile(
-    r"(?:[\s,]+(?:please|thanks|thank you|i think|i guess|you know|then|for now))+[\s.!?]*$"
+    r"(?:[\s,]+(?:please|thanks|thank you|you know|then|for now))+[\s.!?]*$"
     r"|[\s.!?,;:]+$",
     re.IGNORECASE,
 )

@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.agent import CallInfo
 from engine.flow import CompiledFlow, safe_yaml
-from engine.flow.decide import Repair, TakeGlobal, asking_state, plan, recognise
+from engine.flow.decide import AskToStop, Repair, TakeGlobal, asking_state, plan, recognise
 from engine.flow.repair_words import REPAIRS, heard
 from engine.flow.slots import SlotTypes
 from engine.flow.spec import OpeningHours, SlotSpec
@@ -301,6 +301,8 @@ def repair_heard(flow: CompiledFlow, asked: str, said: str) -> str | None:
     )
     if isinstance(found, Repair):
         return found.name
+    if isinstance(found, AskToStop):
+        return "cancel"  # heard as a cancel; the call asks "Do you want me to stop here?" first
     if isinstance(found, TakeGlobal) and found.intent in REPAIRS:
         return found.intent
     return None

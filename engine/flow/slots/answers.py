@@ -14,10 +14,19 @@ from engine.templates.spoken import spoken_list
 from .base import BaseSlotType, Parsed, clean, plain
 from .kin import kin_hits
 
-_NEUTRAL = re.compile(r"\bno (?:problem|worries)\b")
+# Neither yes nor no: "no problem"; "we're fine" (a no after "no", and after "yes" a yes);
+# "oh no" exclaimed ("oh no, I forgot to say, ..."), unless a decline follows it ("oh no,
+# thanks", "oh no, we're fine").
+_NEUTRAL = re.compile(
+    r"\bno (?:problem|worries)\b|\b(?:we're|i'm|we are|i am) (?:fine|good|okay|ok|all set)\b"
+    r"|\boh no\b(?!,? (?:thanks|thank you|that's|it's|we're|i'm|we are|i am|not|no|nope|don't"
+    r"|i don't|we don't|i won't|we won't|need)\b)(?=,? \w)"
+)
+# The caller does not know yet: "maybe", "I'll have to check with him".
 _HEDGE = re.compile(
     r"\b(?:but|except|though|although|actually|wait|hold on|maybe|not sure|don't know|dunno"
-    r"|no idea)\b"
+    r"|no idea|(?:have|need) to (?:check|ask)|(?:i'll|i will) (?:check|ask)"
+    r"|check with)\b"
 )
 _NO = re.compile(
     r"\b(?:no|nope|nah|negative|incorrect|wrong|false|uh uh|i don't think so|don't|do not"
@@ -30,7 +39,10 @@ _YES = re.compile(
     r"\b(?:yes|yeah|yea|yep|yup|ya|correct|right|alright|exactly|sure|absolutely|definitely"
     r"|certainly|affirmative|of course|uh huh|mm hmm|mhm|you got it|that's it|sounds good"
     r"|perfect|true|fine|please do|do it|go ahead|go for it|that works|works for me|that is it"
-    r"|great|wonderful|lovely|excellent|brilliant|bang on)\b"
+    r"|great|wonderful|lovely|excellent|brilliant|bang on"
+    # "I'd love that", "that'd be lovely", "love to"
+    r"|(?:i'd|i would|we'd|we would) (?:love|like) (?:that|it|one|some)|(?:i'd|we'd) love to"
+    r"|(?:that'd|that would) be (?:nice|great|lovely|perfect|wonderful)|love (?:that|it))\b"
 )
 
 

@@ -79,9 +79,10 @@ _LIMIT = re.compile(
 # A day of the month alone ("the 4th"): only as an answer, or to change a known date.
 _ORDINAL = re.compile(r"\b(?:on )?(?:the )?(?P<day>\d{1,2})(?:st|nd|rd|th)\b")
 # Volunteered, a day of the month needs "on the": "a table for 4 on the 5th" (not "the 5th
-# floor", "my 3rd visit").
+# floor", "my 3rd visit"), or a word that takes it as a day ("and the 2nd works").
 _ON_ORDINAL = re.compile(
-    r"\bon the (?P<day>\d{1,2})(?:st|nd|rd|th)\b"
+    r"\b(?:on the|the(?= \d{1,2}(?:st|nd|rd|th) (?:works|would work|is fine|would be fine"
+    r"|is good|would be good|is better|suits)\b)) (?P<day>\d{1,2})(?:st|nd|rd|th)\b"
     r"(?! (?:floor|street|st|avenue|ave|time|of \w+ (?:floor|street)))"
 )
 _ALONE_MONTH = re.compile(rf"\b{_MONTH}\b")

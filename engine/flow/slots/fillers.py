@@ -16,7 +16,7 @@ INTERJECTIONS = (
     r"|great|brother|shoot|darn|dang)|my (?:goodness|god|gosh|word)|goodness(?: me)?"
     r"|good (?:grief|lord|heavens|gosh)|holy (?:cow|moly|smokes|crap)|dear me|gee(?: whiz)?"
     r"|gosh|golly|geez|jeez|jeepers|wow|whoa|woah|oops|whoops|ugh|argh|yikes|dang|darn|phew"
-    r"|ahem|aha|haha|aw+|boy oh boy|man oh man"
+    r"|ahem|aha|ha(?:[\s-]?ha)+|hah|heh(?:[\s-]?heh)*|lol|aw+|boy oh boy|man oh man"
 )
 # Sounds of hesitation: "um", "uhh", "erm", "hmm", "mm".
 # Sounds of hesitation and of listening: "um", "uhh", "erm", "hmm", "mm-hmm", "uh-huh"; never a

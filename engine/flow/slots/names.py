@@ -13,7 +13,7 @@ from engine.flow.spec import SlotSpec
 from .base import BaseSlotType, Parsed
 from .fillers import HESITATION, drop_asides
 from .heads import RELATION
-from .spelled import REMARK, Spelled, spelled_out
+from .spelled import REMARK, Spelled, spelled_out, spells
 from .spelling import as_letters
 
 # Said before a name, volunteered or not ("Book it under Priya Shah").
@@ -164,6 +164,7 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
     chunks: list[list[str]] = [[]]
     paused: set[int] = set()  # chunks after a hesitation: the name goes on ("Dana, um, Scully")
     stop = None
+    past_comma = False
     words = 0
     for token in tokens[first:]:
         if token == ",":
@@ -175,6 +176,8 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
             continue
         if not is_name_word(token):
             stop = token
+            # A word after a comma is past the name: "William Hart, that's what's on my card".
+            past_comma = not chunks[-1] and len(chunks) > 1
             break
         chunks[-1].append(token)
         words += 1
@@ -198,9 +201,22 @@ def _name_words(text: str, *, whole: bool) -> list[str]:
     run = [word for i, word in enumerate(run) if i == 0 or word.lower() != run[i - 1].lower()]
     while run and run[-1].lower() in _PARTICLES:
         run.pop()
-    if whole and stop is not None and stop.lower() not in _ENDS_NAME:
+    ended = past_comma and len(run) > 1  # a first and a last name, then something else
+    if whole and stop is not None and stop.lower() not in _ENDS_NAME and not ended:
         return []
     return run if len(run) <= 5 else []
+
+
+# "Bill, well, William Hart": a name word or two, then "well" between commas, then the name.
+_RESTATED = re.compile(r"(?:^|(?<=[,.] ))([\w'-]+(?: [\w'-]+)?),\s*well,\s*(?=\w)", re.IGNORECASE)
+
+
+def _restated(said: str) -> str:
+    """``said`` from the name said again after "well" ("Bill, well, William, William Hart")."""
+    found = _RESTATED.search(said[:_REACH])
+    if found is None or not all(is_name_word(word) for word in found[1].split()):
+        return said
+    return said[found.end() :]
 
 
 def _within(part: list[str], whole: list[str]) -> bool:
@@ -238,8 +254,11 @@ class NameType(BaseSlotType):
     invalid = "I didn't catch the name"
     parts = _PART
     changes = REMARK  # "Katherine with a K" respells the name held
+    # Asked again, one word of a name is a part of the one held ("it's Nguyen, N G U Y E N").
+    amends_when_asked = True
 
     def _find(self, said: str, spec: SlotSpec, today: date, asked: bool) -> Parsed | None:
+        said = _restated(said)
         spelled, said = spelled_out(as_letters(drop_asides(said)))
         words = self._words(said, asked)
         if words is None:
@@ -326,8 +345,10 @@ class NameType(BaseSlotType):
         closest = max(range(len(known)), key=lambda i: fuzz.ratio(known[i].lower(), new.lower()))
         if part and len(known) > 1:
             index = 0 if part[1] else len(known) - 1
-        elif spelled or fuzz.ratio(known[closest].lower(), new.lower()) >= 60:
-            index = closest  # "Sarah with an H" for "Sara Connor": the word it respells
+        elif spelled or spells(text) or fuzz.ratio(known[closest].lower(), new.lower()) >= 60:
+            # "Sarah with an H" for "Sara Connor": the word it respells; "it's Nguyen, N G U Y
+            # E N" for "Tanya Wynn": a word spelled out is the part of the name it sounds like.
+            index = closest
         else:
             return None  # a whole new name is read by extract, not here
         return self._named([*known[:index], new, *known[index + 1 :]])
@@ -340,8 +361,11 @@ class NameType(BaseSlotType):
 
 
 # The other part of a name, said after one word of it: "Chen, C H E N, first name Wei".
+# "... that's the last name, and the first is Jordan": "name" goes without saying.
 _OTHER_PART = re.compile(
-    r"\b(?:(?P<first>first|given)|last|family|sur) ?name(?:'s| is)?[\s,]+([\w'-]+)", re.IGNORECASE
+    r"\b(?:(?P<first>first|given)|last|family|sur)(?: ?name(?:'s| is)?| one(?:'s| is)|'s| is)"
+    r"[\s,]+([\w'-]+)",
+    re.IGNORECASE,
 )
 
 

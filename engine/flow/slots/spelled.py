@@ -16,12 +16,17 @@ from rapidfuzz import fuzz
 _RUN = re.compile(
     r"(?P<intro>\b(?:(?:that's|that is|it's|it is|which is)(?: spel(?:led|t))?|spel(?:led|t)"
     r"(?: as)?|spelling(?: is)?)[\s,:]+)?"
-    r"(?P<letters>(?<![\w'\u2019])[a-z]\b(?:[\s,-]+(?<![\w'\u2019])[a-z]\b)+)",
+    r"(?P<letters>(?<![\w'\u2019])[a-z]\b(?:(?:[\s,-]+|\s+(?:apostrophe|hyphen|dash)\s+)"
+    r"(?<![\w'\u2019])[a-z]\b)+)",
     re.IGNORECASE,
 )
-# Remarks on a spelling, dropped: "Hannah with an H", "Harris with two R's".
+# Remarks on a spelling, dropped: "Hannah with an H (at the end)", "Harris with two R's", "Rose,
+# like the flower" (a word said to be the word it sounds like, set off by commas).
 REMARK = re.compile(
-    r"\b(?:with|without) (?:an?|one|two|double|a double) [a-z]\b(?:['\u2019]?s\b)?", re.IGNORECASE
+    r"\b(?:with|without) (?:an?|one|two|double|a double) [a-z]\b(?:['\u2019]?s\b)?"
+    r"(?: (?:at|on|in) the (?:end|start|beginning|middle|front|back))?"
+    r"|(?<=,) ?(?:like|as in) (?:the|a|an) [a-z]+(?=\s*(?:,|$))",
+    re.IGNORECASE,
 )
 # "It's spelled, Smythe, S M Y T H E": the word "spelled" with nothing spelled after it.
 _SPELLED_WORD = re.compile(r"\b(?:it's |that's |is )?spel(?:led|t)\b(?![\s,:]+[a-z]\b)", re.I)
@@ -41,6 +46,17 @@ class Spelled:
     part: Literal["first", "last", ""] = ""
 
 
+def spells(text: str) -> bool:
+    """Whether ``text`` spells a word out letter by letter ("Nguyen, N G U Y E N")."""
+    return any(len(_letters(run["letters"])) > 2 for run in _RUN.finditer(text))
+
+
+def _letters(run: str) -> str:
+    """The word a run of letters spells: "O apostrophe C O N N O R" is "o'connor"."""
+    marks = {"apostrophe": "'", "hyphen": "-", "dash": "-"}
+    return "".join(marks.get(word, word) for word in re.findall(r"[a-z]+", run.lower()))
+
+
 def spelled_out(text: str) -> tuple[list[Spelled], str]:
     """The spellings in ``text`` applied to the words they spell, and the text left.
 
@@ -55,7 +71,8 @@ def spelled_out(text: str) -> tuple[list[Spelled], str]:
     kept: list[str] = []
     position = 0
     for run in _RUN.finditer(text):
-        letters = re.sub(r"[^a-z]", "", run["letters"].lower())
+        # "O apostrophe C O N N O R" is "o'connor", "A L dash S A Y E D" "al-sayed".
+        letters = _letters(run["letters"])
         before = text[position : run.start()]
         # Only the last words before the letters matter (and a long text stays linear).
         near = max(0, len(before) - _NEAR)
