@@ -240,6 +240,33 @@ async def test_a_repair_can_be_given_a_line_or_switched_off(tmp_path):
     assert bye.ended and bye.text == "Alright, goodbye."
 
 
+async def test_the_question_before_stopping_is_the_flows_own(tmp_path):
+    flow = DESK + (
+        "repair:\n"
+        "  cancel:\n"
+        "    say: Alright, I've stopped the registration. Goodbye.\n"
+        "    ask: Shall I stop the registration, {{ slots.full_name }}?\n"
+    )
+    runner = FlowRunner(compile_text(tmp_path, flow), today=lambda: TODAY)
+    runner.start()
+    await runner.say("Dana Scully")
+    asked = await runner.say("ah, scrap the whole thing")
+    assert not asked.ended and asked.text == "Shall I stop the registration, Dana Scully?"
+    bye = await runner.say("yes")
+    assert bye.ended and bye.text == "Alright, I've stopped the registration. Goodbye."
+
+
+def test_only_cancel_asks_before_it_acts(tmp_path):
+    from engine.errors import AuthoringErrors
+
+    with pytest.raises(AuthoringErrors) as raised:
+        compile_text(tmp_path, DESK + "repair:\n  hold: {ask: 'Shall I wait?'}\n")
+    assert "only `cancel` asks a question before it acts" in str(raised.value)
+    with pytest.raises(AuthoringErrors) as raised:
+        compile_text(tmp_path, DESK + "repair:\n  cancel: {ask: 'Stop {{ slots.fullname }}?'}\n")
+    assert "fullname" in str(raised.value)  # checked like every line of the flow
+
+
 def test_a_repair_leading_to_an_unknown_state_is_an_error_at_its_line(tmp_path):
     from engine.errors import AuthoringErrors
 

@@ -23,7 +23,7 @@ from .intents import IntentPattern
 from .machine import FlowMachine
 from .parse import LoadedFlow
 from .plugins import Extensions
-from .repair import DEFAULT_LINES, Repairs
+from .repair import DEFAULT_LINES, STOP_HERE, Repairs
 from .slots import SlotType
 from .spec import Flow, SlotSpec, State, string_leaves
 from .understanding import Listener
@@ -151,6 +151,13 @@ def compile_flow(
             templates[("repair", repair, "say")] = compile_string(
                 env, source, f"{loaded.path}:{loaded.line('repair', repair) or 1}"
             )
+    stopping = flow.repair.option("cancel")
+    if stopping is not None:
+        templates[("repair", "cancel", "ask")] = compile_string(
+            env,
+            stopping.ask if stopping.ask is not None else STOP_HERE,
+            f"{loaded.path}:{loaded.line('repair', 'cancel', 'ask') or 1}",
+        )
     uses_call = bool(flow.begin) and "call" in jinja2.meta.find_undeclared_variables(
         env.parse(flow.begin)
     )

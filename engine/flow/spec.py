@@ -282,6 +282,12 @@ class RepairLine(_Spec):
         default_factory=tuple,
         description="More phrases that ask for this, beside what is recognised by meaning.",
     )
+    ask: str | None = Field(
+        None,
+        description="`cancel` only: the question asked first when the caller gives the thing "
+        'up without saying to end the call ("scrap the whole thing"); default: "Do you want '
+        'me to stop here?"',
+    )
 
 
 RepairOption = RepairLine | Literal[False]
@@ -319,6 +325,14 @@ class Repairs(_Spec):
         description="A value heard but not for sure: read back before it is stored "
         "(`{{ value }}` is the value as it would be read back).",
     )
+
+    @model_validator(mode="after")
+    def _only_cancel_asks(self) -> Repairs:
+        for name in ("repeat", "hold", "human", "fix", "confirm"):
+            option = self.option(name)
+            if option is not None and option.ask is not None:
+                raise ValueError(f"{name}.ask: only `cancel` asks a question before it acts")
+        return self
 
     def option(self, name: str) -> RepairLine | None:
         """The repair ``name`` as set, or ``None`` where it is switched off."""

@@ -111,6 +111,8 @@ class TemplateChecks:
             option = flow.repair.option(repair)
             if option is not None and option.say:
                 self.inline(option.say, "repair", repair, "say", extra=extra)
+            if option is not None and option.ask:
+                self.inline(option.ask, "repair", repair, "ask", extra=extra)
 
     # -- the three kinds of template -------------------------------------------------------
 

@@ -142,7 +142,7 @@ class FlowTurn:
             case decide.AskToStop():
                 memory.stopping = True
                 self.tracer.intent("cancel", "parser")
-                yield Speech(repair.STOP_HERE)
+                yield self._speech(lambda: self._repair_line("cancel", "ask") or repair.STOP_HERE)
             case decide.Rejected():
                 yield self._speech(lambda: asking.reask(self._line("reask") or self._question()))
             case decide.AskWhich():
@@ -258,8 +258,8 @@ class FlowTurn:
             async for part in self._enter_chain(target, turn):
                 yield part
 
-    def _repair_line(self, name: str, **extra: Any) -> str:
-        template = self.flow.templates.get(("repair", name, "say"))
+    def _repair_line(self, name: str, key: str = "say", **extra: Any) -> str:
+        template = self.flow.templates.get(("repair", name, key))
         return render(template, {**self._view(), **extra}) if template is not None else ""
 
     def _fix_question(self, *, again: bool = False) -> str:
