@@ -29,6 +29,7 @@ from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
 from .memory import CallMemory
+from .prompting import SystemPrompts
 from .services import FlowServices
 from .spec import Transition
 from .tools import ToolOutcome, ToolTable
@@ -53,6 +54,7 @@ class FlowTurn:
         runner: ActionRunner,
         tracer: TurnTracer,
         actions: ActionLog,
+        prompts: SystemPrompts | None = None,
     ) -> None:
         self.call = call
         self.services = services
@@ -62,6 +64,7 @@ class FlowTurn:
         self.runner = runner
         self.tracer = tracer
         self.actions = actions
+        self.prompts = prompts
         self._sensitive = frozenset(n for n, spec in flow.slots.items() if spec.sensitive)
         self._masking = False
 
@@ -456,7 +459,9 @@ class FlowTurn:
                 yield self._speech(lambda: self._line("reask") or asking.NO_MODEL)
                 return
             model = self.tracer.meter.model(self.services.model)
-            parts = speaking.speak(model, flow, self.memory, self._view(), turn, None)
+            parts = speaking.speak(
+                model, flow, self.memory, self._view(), turn, None, prompts=self.prompts
+            )
             async for part in parts:
                 yield part
 
@@ -483,7 +488,9 @@ class FlowTurn:
         else:
             heard = " ".join(u.content for u in turn.transcript if u.role == "user")
             table = ToolTable(flow, state, memory.slots, self.today(), heard)
-            parts = speaking.speak(model, flow, memory, self._view(), turn, table, outcome)
+            parts = speaking.speak(
+                model, flow, memory, self._view(), turn, table, outcome, self.prompts
+            )
         async for part in parts:
             spoke = spoke or isinstance(part, Speech)
             yield part
