@@ -67,6 +67,7 @@ class FlowTurn:
         self.prompts = prompts
         self._sensitive = frozenset(n for n, spec in flow.slots.items() if spec.sensitive)
         self._masking = False
+        self._today: date | None = None
 
     async def run(self, turn: Turn) -> AsyncIterator[Part]:
         """The turn: what the caller's words mean, and what follows from it."""
@@ -522,8 +523,10 @@ class FlowTurn:
         return self.memory.state
 
     def today(self) -> date:
-        """Today where the caller is (see :meth:`FlowServices.today_for`)."""
-        return self.services.today_for(self.call, self.flow)
+        """Today where the caller is (see :meth:`FlowServices.today_for`), once per turn."""
+        if self._today is None:
+            self._today = self.services.today_for(self.call, self.flow)
+        return self._today
 
     def _view(self, slots: dict[str, Any] | None = None) -> dict[str, Any]:
         """What templates and guards see (with ``slots`` instead of the memory's, if given).
