@@ -72,6 +72,7 @@ import math
 import os
 import random
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -140,6 +141,7 @@ class Options:
     store: str | None = None  # DIALPLAN_STORE of the server: calls kept in Redis as well
     period: float = 0.0  # > 0: a turn every `period` s from the greeting (replaces `think`)
     database_url: str | None = None  # DIALPLAN_DATABASE_URL (default: a SQLite file of the run)
+    console: bool = False  # the server's console open (a token of the run's own), no page open
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -200,6 +202,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="DIALPLAN_DATABASE_URL of the server (a PostgreSQL call log, say) [a SQLite file]",
     )
     parser.add_argument(
+        "--console",
+        action="store_true",
+        help="open the server's console (a token of this run's own), as a deployment with a "
+        "console runs: its live feed is told of every call's changes; no page is open",
+    )
+    parser.add_argument(
         "--no-costs", action="store_true", help="skip the per-frame-kind cost phase"
     )
     parser.add_argument("--run-timeout", type=float, default=120.0, help="per phase, s [120]")
@@ -252,6 +260,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         server_env=tuple(args.server_env),
         store=args.store,
         database_url=args.database_url,
+        console=args.console,
     )
 
 
@@ -395,6 +404,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         env["DIALPLAN_LOG_LEVEL"] = options.log_level
     if options.store is not None:
         env["DIALPLAN_STORE"] = options.store
+    if options.console:
+        env["DIALPLAN_CONSOLE_TOKEN"] = secrets.token_urlsafe(24)
     if options.agent == "flow":
         # Flow mode runs the bench's own flow, whose every turn goes to the model.
         env.update(

@@ -120,3 +120,23 @@ async def test_prompt_state_without_a_model_is_degraded_not_down(no_llm, support
         "states triage, ask_email have the model speak and no model is configured: they say "
         "their reask line"
     ]
+
+
+async def test_the_model_sees_what_the_call_learned_in_the_same_state(llm: LLMTestServer, support):
+    # The system prompt is made again only when what it shows changes: a value learned while
+    # the call stays in its state must still reach the model's next prompt.
+    llm.script(
+        Reply(text="Which device is it?"),
+        Reply(text="Thanks. And which device is it?"),
+        Reply(text="Which device is giving you trouble?"),
+    )
+    async with PlatformCall.connect(support.url("support_learned")) as call:
+        dialog = Dialog(call)
+        await dialog.start()
+        await dialog.say("it keeps dropping out")
+        await dialog.say("my email is dana@example.com")
+        await dialog.say("it keeps dropping out, as I said")
+    asked, learned, again = (request["messages"][0]["content"] for request in llm.requests)
+    assert "Known so far" not in asked
+    assert '"email":"dana@example.com"' in learned
+    assert '"email":"dana@example.com"' in again

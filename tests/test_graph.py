@@ -25,6 +25,7 @@ from engine.diagram import graphviz as dot_module
 from engine.diagram import model as graph_module
 from engine.diagram.coverage import Coverage
 from engine.flow import CompiledFlow, FlowRunner
+from engine.flow.machine import TransitionError
 from engine.flow.spec import Flow
 from engine.project import Project
 from engine.settings import Settings
@@ -177,6 +178,24 @@ def test_every_drawn_edge_is_a_move_the_runtime_machine_allows(clinic, booking):
                 for target in targets:
                     if source != target:
                         assert (source, target) in allowed, (flow.name, edge)
+
+
+def test_a_call_moves_only_along_declared_edges_and_leaves_nothing_in_the_machine(booking):
+    machine = booking.machine
+    call, other = machine.add("call_one"), machine.add("call_two")
+    assert call.state == other.state == booking.spec.start_state == "ask_party"
+    machine.move(call, "ask_date")
+    assert (call.state, other.state) == ("ask_date", "ask_party")  # one call's move alone
+    with pytest.raises(TransitionError):
+        machine.move(other, "confirm")  # not a way out of ask_party
+    with pytest.raises(TransitionError):
+        machine.move(other, "no_such_state")
+    assert other.state == "ask_party"
+    machine.restore(call, "ask_party")
+    assert call.state == "ask_party"
+    machine.remove(call)
+    machine.remove(other)
+    assert machine._machine.models == []  # the shared machine holds no call
 
 
 def test_output_is_stable_and_independent_of_where_the_flow_lives(clinic, tmp_path):

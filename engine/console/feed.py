@@ -135,6 +135,13 @@ Making: TypeAlias = Callable[[], "CallSnapshot | None"]
 """Makes a call's snapshot as it is now (``None``: it cannot be made)."""
 
 
+class Changes(Protocol):
+    """A feed that is told a call changed and makes its snapshot only when it is needed."""
+
+    def changed(self, call_id: str, make: Making) -> None:
+        """A call in progress changed; ``make`` makes its snapshot. Returns at once."""
+
+
 class MemoryLiveFeed:
     """The live feed of one process; ``recent`` ended calls stay readable by :meth:`get`.
 

@@ -42,6 +42,7 @@ from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
 from .memory import CallMemory
+from .prompting import SystemPrompts
 from .services import FlowServices
 from .trace import ActionLog, TurnTracer, summarize
 from .turn import FlowTurn
@@ -72,6 +73,7 @@ class FlowConversation:
         self._settled: CallMemory | None = None  # the memory before the turn under way
         self._lost: str | None = None  # why the call cannot go on where it was
         self._catch_up = False  # resumed: take the caller's untaken answers first
+        self._prompts = SystemPrompts()
         if call.flow is not None:
             self._bind(call)
 
@@ -243,7 +245,7 @@ class FlowConversation:
         assert flow is not None and position is not None and runner is not None  # bound
         return FlowTurn(
             self.call, self.services, flow, position, self.memory, runner, self._tracer,
-            self._actions,
+            self._actions, self._prompts,
         )  # fmt: skip
 
     async def _caught_up(self, turn: Turn) -> AsyncIterator[Part]:

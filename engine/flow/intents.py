@@ -68,13 +68,14 @@ class IntentPattern:
 
         ``yes_no_words=False`` leaves out the plain yes/no answers of a ``means`` intent.
         """
-        text = normalise(utterance)
+        heard = _heard(utterance)
+        text = heard.text
         if not text:
             return False
-        padded = f" {text} "
+        padded = heard.padded
         from rapidfuzz import fuzz  # on first use: compiling or checking a flow matches nothing
 
-        negated = bool(_DENIALS & set(text.split()))
+        negated = heard.negated
         for example in self.examples:
             if negated and not _DENIALS & set(example.split()):
                 continue  # "I don't want to talk to a person"
@@ -84,17 +85,15 @@ class IntentPattern:
             close = len(text) >= 0.8 * len(example)
             if " " in example and close and fuzz.partial_ratio(example, text) >= FUZZY_THRESHOLD:
                 return True
-        if self.meanings and self._means_the_same(text):
+        if self.meanings and self._means_the_same(heard):
             return True
         if self.means is not None and yes_no_words:
             answer = yes_no(utterance)
             return answer is (self.means == "yes")
         return False
 
-    def _means_the_same(self, text: str) -> bool:
-        said = words(text)
-        heard = concepts(said)
-        negated = bool(_DENIALS & set(said))
+    def _means_the_same(self, utterance: _Heard) -> bool:
+        heard, negated = utterance.concepts
         for wanted, example_negated in self.meanings:
             if negated and not example_negated:
                 continue  # "I don't want to talk to a person"
@@ -102,6 +101,30 @@ class IntentPattern:
             if wanted <= set(heard) and len(heard) - len(wanted) <= self.extra:
                 return True
         return False
+
+
+class _Heard:
+    """An utterance as patterns compare it: worked out once, however many patterns ask.
+
+    One turn asks about the same words several times (the global intents, the state's own,
+    twice where a plain yes or no may answer, the repairs' own examples).
+    """
+
+    def __init__(self, utterance: str) -> None:
+        self.text = normalise(utterance)
+        self.padded = f" {self.text} "
+        self.negated = bool(_DENIALS & set(self.text.split()))
+
+    @functools.cached_property
+    def concepts(self) -> tuple[list[str], bool]:
+        """The concepts said, and whether a denial is among the words."""
+        said = words(self.text)
+        return concepts(said), bool(_DENIALS & set(said))
+
+
+@functools.lru_cache(maxsize=16)
+def _heard(utterance: str) -> _Heard:
+    return _Heard(utterance)
 
 
 @functools.cache

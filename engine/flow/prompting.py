@@ -51,6 +51,35 @@ def system_prompt(
     return "\n\n".join(parts)
 
 
+class SystemPrompts:
+    """One call's system prompt, made again only when what it is made from changes.
+
+    A call mostly stays in a state for several turns and learns nothing new in them: the
+    persona and the state's prompt would be rendered from the same view every turn. An
+    edited prompt file reaches new calls, and a call in progress when its view next changes.
+    """
+
+    def __init__(self) -> None:
+        self._made: tuple[CompiledFlow, tuple[Any, ...], str] | None = None
+
+    def get(
+        self,
+        flow: CompiledFlow,
+        state: str,
+        view: Mapping[str, Any],
+        slots: Mapping[str, Any],
+        *,
+        with_tools: bool,
+    ) -> str:
+        """:func:`system_prompt`, or the same text again if nothing it depends on changed."""
+        key = (state, view, dict(slots), with_tools)
+        if self._made is not None and self._made[0] is flow and self._made[1] == key:
+            return self._made[2]
+        text = system_prompt(flow, state, view, slots, with_tools=with_tools)
+        self._made = (flow, key, text)
+        return text
+
+
 def messages(
     flow: CompiledFlow,
     state: str,

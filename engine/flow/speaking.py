@@ -40,10 +40,15 @@ def request(
     transcript: Sequence[Utterance],
     entered_at: int,
     table: ToolTable | None,
+    prompts: prompting.SystemPrompts | None = None,
 ) -> ModelRequest:
-    """What the model is given to speak in ``state``: the messages, and the table's tools."""
+    """What the model is given to speak in ``state``: the messages, and the table's tools.
+
+    ``prompts``: the call's system prompt as last made (made anew without it).
+    """
     offered = table.offered() if table else []
-    system = prompting.system_prompt(flow, state, view, slots, with_tools=bool(offered))
+    make = prompts.get if prompts is not None else prompting.system_prompt
+    system = make(flow, state, view, slots, with_tools=bool(offered))
     return ModelRequest(prompting.messages(flow, state, system, transcript, entered_at), offered)
 
 
@@ -55,14 +60,16 @@ async def speak(
     turn: Turn,
     table: ToolTable | None,
     outcome: ToolOutcome | None = None,
+    prompts: prompting.SystemPrompts | None = None,
 ) -> AsyncIterator[Part]:
     """The model's answer in the call's current state, as speech and tool bookkeeping.
 
     Values the table accepted are in ``outcome``; storing them is the conversation's business.
     """
     asked = request(
-        flow, memory.state, view, memory.slots, turn.transcript, memory.entered_at, table
-    )
+        flow, memory.state, view, memory.slots, turn.transcript, memory.entered_at, table,
+        prompts,
+    )  # fmt: skip
     calls: list[ToolCallRequest] = []
     started = False
     async for event in asked.send(model):

@@ -29,6 +29,7 @@ from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
 from .memory import CallMemory
+from .prompting import SystemPrompts
 from .services import FlowServices
 from .spec import Transition
 from .tools import ToolOutcome, ToolTable
@@ -53,6 +54,7 @@ class FlowTurn:
         runner: ActionRunner,
         tracer: TurnTracer,
         actions: ActionLog,
+        prompts: SystemPrompts | None = None,
     ) -> None:
         self.call = call
         self.services = services
@@ -62,8 +64,10 @@ class FlowTurn:
         self.runner = runner
         self.tracer = tracer
         self.actions = actions
+        self.prompts = prompts
         self._sensitive = frozenset(n for n, spec in flow.slots.items() if spec.sensitive)
         self._masking = False
+        self._today: date | None = None
 
     async def run(self, turn: Turn) -> AsyncIterator[Part]:
         """The turn: what the caller's words mean, and what follows from it."""
@@ -462,7 +466,9 @@ class FlowTurn:
                 yield self._speech(lambda: self._line("reask") or asking.NO_MODEL)
                 return
             model = self.tracer.meter.model(self.services.model)
-            parts = speaking.speak(model, flow, self.memory, self._view(), turn, None)
+            parts = speaking.speak(
+                model, flow, self.memory, self._view(), turn, None, prompts=self.prompts
+            )
             async for part in parts:
                 yield part
 
@@ -489,7 +495,9 @@ class FlowTurn:
         else:
             heard = " ".join(u.content for u in turn.transcript if u.role == "user")
             table = ToolTable(flow, state, memory.slots, self.today(), heard)
-            parts = speaking.speak(model, flow, memory, self._view(), turn, table, outcome)
+            parts = speaking.speak(
+                model, flow, memory, self._view(), turn, table, outcome, self.prompts
+            )
         async for part in parts:
             spoke = spoke or isinstance(part, Speech)
             yield part
@@ -521,8 +529,10 @@ class FlowTurn:
         return self.memory.state
 
     def today(self) -> date:
-        """Today where the caller is (see :meth:`FlowServices.today_for`)."""
-        return self.services.today_for(self.call, self.flow)
+        """Today where the caller is (see :meth:`FlowServices.today_for`), once per turn."""
+        if self._today is None:
+            self._today = self.services.today_for(self.call, self.flow)
+        return self._today
 
     def _view(self, slots: dict[str, Any] | None = None) -> dict[str, Any]:
         """What templates and guards see (with ``slots`` instead of the memory's, if given).

@@ -53,7 +53,15 @@ from .slots import Amends, Parsed, SlotType, yes_no
 from .slots.base import clean, plain
 from .slots.first_time import first_time_answer, introduced
 from .spec import OpeningHours, SlotSpec
-from .utterance import Mode, Segment, corrective, disputes, pieces, segments, strip_fillers
+from .utterance import (
+    Mode,
+    Segment,
+    corrective,
+    disputes,
+    pieces,
+    segments_and_statements,
+    strip_fillers,
+)
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,8 @@ def understand(
     text = restarted(_latest(clean(said)))
     if not text:
         return Understanding()
-    found = segments(text)
+    # Stated: "I'm not feeling well" is a point, not a take-back.
+    found, stated = segments_and_statements(text)
     correcting = corrective(found, text)
     slots = {
         name: _slot(name, spec, listener.types[name], asked, known, text)
@@ -158,8 +167,6 @@ def understand(
         reader.read(segment)
     reader.settle()
     _introduction(slots.values(), text, today)
-    # "I'm not feeling well" is a point, not a take-back.
-    stated = segments(text, statements=True)
     declined = _DECLINES.search(text) is not None
     for slot in slots.values():
         if free_text(slot.kind):

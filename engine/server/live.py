@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
 from engine.agent import summary_of
 from engine.console import CallSnapshot, LiveFeed, MemoryLiveFeed
-from engine.console.feed import Status
+from engine.console.feed import Changes, Status
 from engine.records import CallRecord, masked
 from engine.records.transcript import with_last_answer
 
@@ -31,18 +31,18 @@ class LivePublisher:
 
     def __init__(self, feed: LiveFeed) -> None:
         self.feed = feed
+        self._changes = _changes(feed)
 
     def changed(self, state: CallState) -> None:
         """The call connected or finished a turn.
 
-        A feed of this process is handed a way to make the snapshot, which it makes only
-        when someone looks (see :meth:`MemoryLiveFeed.changed`).
+        A feed that can is handed a way to make the snapshot, which it makes only when
+        someone looks (see :meth:`MemoryLiveFeed.changed` and the shared feed's ``changed``):
+        a snapshot holds the whole call, and most turns nobody watches.
         """
-        feed = self.feed
-        # A feed that publishes its own way (a subclass) is given every snapshot.
-        if isinstance(feed, MemoryLiveFeed) and type(feed).publish is MemoryLiveFeed.publish:
+        if self._changes is not None:
             at = time.time()
-            feed.changed(state.call.call_id, lambda: self._made(state, "live", at))
+            self._changes.changed(state.call.call_id, lambda: self._made(state, "live", at))
             return
         self._publish(state, "live")
 
@@ -70,6 +70,14 @@ class LivePublisher:
         except Exception:  # the console must never break a call
             log.exception("console.snapshot_failed", call_id=state.call.call_id)
             return None
+
+
+def _changes(feed: LiveFeed) -> Changes | None:
+    """``feed``, if it makes snapshots only when needed (it has ``changed``)."""
+    if isinstance(feed, MemoryLiveFeed):
+        # A feed that publishes its own way (a subclass) is given every snapshot.
+        return feed if type(feed).publish is MemoryLiveFeed.publish else None
+    return cast(Changes, feed) if callable(getattr(feed, "changed", None)) else None
 
 
 def snapshot(state: CallState, status: Status, updated_at: float | None = None) -> CallSnapshot:

@@ -8,7 +8,18 @@ console page may be served by another one. So every process publishes its calls'
   leaves it and is kept for :data:`ENDED_KEPT` seconds as ``dialplan:live:ended:<call id>``
   (its card on a page that reconnects, the try-a-call panel);
 * ``dialplan:live:changes`` carries every snapshot, with the process that sent it, to every
-  process, whose console pages then show it.
+  process, whose console pages then show it;
+* ``dialplan:live:watching`` carries a note from each process while a page of its console
+  watches the calls (every :data:`WATCH_EVERY` seconds), and when its console shows a call
+  it does not serve.
+
+A call's snapshot holds the whole call so far, and most turns no page watches: a process makes
+and publishes its calls' snapshots after every turn only while some page of any process
+watches (up to :data:`WATCH_HELD` seconds after the last note). Meanwhile a call is published
+only when its socket closes and when it ends, and its changes are kept as a way to make its
+snapshot; when a page starts watching, every process publishes the calls it kept so, as they
+are then, and the page shows them. A process's own page and cards always show its calls as
+they are now.
 
 The two rules of :class:`~engine.console.LiveFeed` hold: :meth:`RedisLiveFeed.publish` only
 notes the snapshot (the newest of each call) and a background task writes them, many calls in
@@ -32,6 +43,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from engine.console import CallSnapshot, MemoryLiveFeed, Subscription
+from engine.console.feed import Making
 
 from .redis_link import FAILURES
 from .redis_scripts import PREFIX
@@ -40,6 +52,11 @@ log = structlog.get_logger("dialplan.console")
 
 LIVE = f"{PREFIX}:live"
 CHANGES = f"{PREFIX}:live:changes"
+WATCHING = f"{PREFIX}:live:watching"
+WATCH_EVERY = 5.0
+"""Seconds between the notes a process sends while a page of its console watches."""
+WATCH_HELD = 3 * WATCH_EVERY
+"""Seconds every process publishes each change of its calls after the last note."""
 ENDED_KEPT = 600
 """Seconds an ended call stays readable by :meth:`RedisLiveFeed.get`."""
 STALE_AFTER = 3 * 3600.0
@@ -71,6 +88,11 @@ class RedisLiveFeed:
         self._outgoing: OrderedDict[str, CallSnapshot] = OrderedDict()
         self._mine: set[str] = set()
         """Calls in progress that this process published (shown even while Redis is away)."""
+        self._unpublished: dict[str, Making] = {}
+        """Calls of this process that changed while no page watched, to publish when one does."""
+        self._watched_until = 0.0  # monotonic: a page of another process watches until then
+        self._told_at = -WATCH_EVERY  # monotonic: when this process last said a page watches
+        self._tell = False  # say it now: this console shows a call of another process
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -108,9 +130,37 @@ class RedisLiveFeed:
             self._mine.discard(snapshot.call_id)
         else:
             self._mine.add(snapshot.call_id)
+        self._unpublished.pop(snapshot.call_id, None)
         self._outgoing.pop(snapshot.call_id, None)
         self._outgoing[snapshot.call_id] = snapshot
         self._wake.set()
+
+    def changed(self, call_id: str, make: Making) -> None:
+        """A call of this process changed: published now while a page watches, else kept.
+
+        Kept, its snapshot is made when this process's console reads it, or when a page of
+        any process starts watching (see the module docstring). Returns at once and never
+        raises (``make`` must not either).
+        """
+        if self._watched():
+            snapshot = make()
+            if snapshot is not None:
+                self.publish(snapshot)
+            return
+        self.local.changed(call_id, make)
+        self._mine.add(call_id)
+        self._unpublished[call_id] = make
+
+    def _watched(self) -> bool:
+        return self.local.subscribers > 0 or time.monotonic() < self._watched_until
+
+    def _watching(self) -> None:
+        """A page watches (here, or another process said so): publish what was kept."""
+        for make in list(self._unpublished.values()):
+            snapshot = make()
+            if snapshot is not None:
+                self.publish(snapshot)
+        self._unpublished.clear()
 
     async def current(self) -> list[CallSnapshot]:
         """Every call in progress on every process (this one's alone while Redis is away)."""
@@ -132,8 +182,15 @@ class RedisLiveFeed:
         return sorted(calls.values(), key=lambda s: (s.started_at, s.call_id))
 
     async def get(self, call_id: str) -> CallSnapshot | None:
-        """A call in progress or recently ended, wherever it is served."""
+        """A call in progress or recently ended, wherever it is served.
+
+        A call another process serves is as that process last published it: asking for one
+        tells every process that a page watches, so that its next turns are published.
+        """
         mine = await self.local.get(call_id)
+        if call_id not in self._mine:
+            self._tell = True
+            self._wake.set()
         try:
             async with asyncio.timeout(self.timeout):
                 pipe = self.redis.pipeline(transaction=False)
@@ -147,7 +204,11 @@ class RedisLiveFeed:
 
     def subscribe(self) -> Subscription:
         """Every snapshot from now on, of every process's calls."""
-        return self.local.subscribe()
+        subscription = self.local.subscribe()
+        self._watching()
+        self._tell = True  # every other process: publish your calls, and each change of them
+        self._wake.set()
+        return subscription
 
     def close(self) -> None:
         """The server stops: end every subscription (:meth:`stop` ends the tasks)."""
@@ -156,25 +217,37 @@ class RedisLiveFeed:
     # -- background work ---------------------------------------------------------------------
 
     async def _write(self) -> None:
-        """Write the snapshots published here, the newest of each call, in one round trip."""
+        """Write the snapshots published here, the newest of each call, in one round trip.
+
+        While a page of this process watches, say so every :data:`WATCH_EVERY` seconds.
+        """
         pause = 0.0
         while not self._stopping:
-            if not self._outgoing:
+            telling = self._tell or (
+                self.local.subscribers > 0 and time.monotonic() - self._told_at >= WATCH_EVERY
+            )
+            if not self._outgoing and not telling:
                 self._wake.clear()
-                await self._wake.wait()
+                due = self._told_at + WATCH_EVERY - time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(due, 0.0) if self.local.subscribers else None):
+                        await self._wake.wait()
                 continue
             try:
                 async with asyncio.timeout(self.timeout):
-                    await self._flush()
+                    await self._flush(telling)
                 pause = 0.0
             except FAILURES as exc:
                 pause = min(max(pause * 2, 0.1), BACKOFF_MAX)
                 log.warning("console.live_unsaved", error=str(exc), calls=len(self._outgoing))
                 await asyncio.sleep(pause)
 
-    async def _flush(self) -> None:
+    async def _flush(self, telling: bool = False) -> None:
         batch = list(self._outgoing.values())
         pipe = self.redis.pipeline(transaction=False)
+        if telling:
+            self._tell = False
+            pipe.publish(WATCHING, orjson.dumps(self.instance))
         for snapshot in batch:
             data = orjson.dumps(snapshot.to_json())
             if snapshot.status == "ended":
@@ -185,6 +258,8 @@ class RedisLiveFeed:
             message = b'{"origin":' + orjson.dumps(self.instance) + b',"call":' + data + b"}"
             pipe.publish(CHANGES, message)
         await pipe.execute()
+        if telling:
+            self._told_at = time.monotonic()
         for snapshot in batch:  # written: forget it, unless a newer one came meanwhile
             if self._outgoing.get(snapshot.call_id) is snapshot:
                 del self._outgoing[snapshot.call_id]
@@ -195,11 +270,15 @@ class RedisLiveFeed:
         while not self._stopping:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANGES)
+                await pubsub.subscribe(CHANGES, WATCHING)
                 backoff = 0.0
                 while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is None:
+                        continue
+                    if message["channel"] in (WATCHING, WATCHING.encode()):
+                        self._noted(message["data"])
+                    else:
                         self._received(message["data"])
             except FAILURES as exc:
                 log.warning("console.live_unheard", error=str(exc))
@@ -208,6 +287,19 @@ class RedisLiveFeed:
             finally:
                 with contextlib.suppress(*FAILURES):
                     await asyncio.shield(pubsub.aclose())
+
+    def _noted(self, data: bytes) -> None:
+        """Another process says a page of its console watches."""
+        try:
+            if orjson.loads(data) == self.instance:
+                return  # its own note: this process knows already
+        except orjson.JSONDecodeError:
+            log.warning("console.live_message_unreadable", size=len(data))
+            return
+        watched = self._watched()
+        self._watched_until = time.monotonic() + WATCH_HELD
+        if not watched:
+            self._watching()
 
     def _received(self, data: bytes) -> None:
         try:
