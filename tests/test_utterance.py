@@ -39,9 +39,9 @@ def test_a_question_to_the_agent_is_no_answer_but_a_proposal_is() -> None:
 
 
 def test_corrective() -> None:
-    assert corrective(segments("actually the 5th"), "actually the 5th")
-    assert corrective(segments("the 6th instead"), "the 6th instead")
-    assert not corrective(segments("three, no, four"), "three, no, four")
+    assert corrective(segments("actually the 5th"), disputes("actually the 5th"))
+    assert corrective(segments("the 6th instead"), disputes("the 6th instead"))
+    assert not corrective(segments("three, no, four"), disputes("three, no, four"))
 
 
 def test_pieces_are_the_callers_separate_points() -> None:

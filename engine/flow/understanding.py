@@ -144,7 +144,8 @@ def understand(
         return Understanding()
     # Stated: "I'm not feeling well" is a point, not a take-back.
     found, stated = segments_and_statements(text)
-    correcting = corrective(found, text)
+    disputed = disputes(text)
+    correcting = corrective(found, disputed)
     slots = {
         name: _slot(name, spec, listener.types[name], asked, known, text)
         for name, spec in listener.slots.items()
@@ -155,7 +156,7 @@ def understand(
         # "Eighteen thousand, not eighty": the value held, taken back, says which slot the
         # words before it are for.
         slot.disputed = slot.disputed or _contradicted(slot, found, today)
-    reader = _Reader(listener, slots, today, correcting, disputes(text))
+    reader = _Reader(listener, slots, today, correcting, disputed)
     for segment in found:
         if segment.question:
             # "What time do you close today?" answers nothing; what follows the question in
@@ -306,13 +307,15 @@ def _introduction(slots: Collection[_Slot], text: str, today: date) -> None:
 
     Read as the answer to "your name?", for the one name slot still empty.
     """
-    start = introduced(text)
     empty = [
         s
         for s in slots
         if s.kind.name == "name" and s.known is None and not s.changed and s.spec.early
     ]
-    if start is None or len(empty) != 1:
+    if len(empty) != 1:
+        return
+    start = introduced(text)
+    if start is None:
         return
     slot = empty[0]
     parsed = slot.kind.extract(text[start:], slot.spec, today, asked=True)

@@ -104,6 +104,9 @@ _REFUSED = re.compile(
     r"|is not going to|not going to) work)(?: for (?:me|us))?\b",
     re.IGNORECASE,
 )
+# Every refusal above ends in one of these words: a line without them (most) costs one quick
+# search, not the day pattern tried at every word.
+_REFUSAL_END = re.compile(r"\b(?:good|out|work)\b", re.IGNORECASE)
 # "No, it's ..." at the start disputes what the agent just read back.
 _CORRECTIVE = re.compile(
     r"\binstead\b|\bwrong\b|\bmistake\b|^(?:(?:uh|um|oh),? )?no\b(?!,? (?:problem|worries))",
@@ -111,9 +114,12 @@ _CORRECTIVE = re.compile(
 )
 
 
-def corrective(found: list[Segment], text: str) -> bool:
-    """Whether the caller is correcting something: a correction, a "not", or "instead"."""
-    return any(s.mode in ("replace", "negated") for s in found) or bool(_CORRECTIVE.search(text))
+def corrective(found: list[Segment], disputed: bool) -> bool:
+    """Whether the caller is correcting something: a correction, a "not", or "instead".
+
+    ``disputed`` is :func:`disputes` of the same words (asked once a turn).
+    """
+    return disputed or any(s.mode in ("replace", "negated") for s in found)
 
 
 # The caller's own verb, negated: "I'm not", "I can't", "we aren't".
@@ -149,6 +155,8 @@ def segments_and_statements(text: str) -> tuple[list[Segment], list[Segment]]:
 
 def _refusals_taken_back(text: str) -> str:
     """Read "Saturday's no good" as "not Saturday,": the day is taken back."""
+    if _REFUSAL_END.search(text) is None:
+        return text
     return _REFUSED.sub(r"not \g<day>,", text)
 
 
