@@ -140,6 +140,7 @@ class Options:
     store: str | None = None  # DIALPLAN_STORE of the server: calls kept in Redis as well
     period: float = 0.0  # > 0: a turn every `period` s from the greeting (replaces `think`)
     database_url: str | None = None  # DIALPLAN_DATABASE_URL (default: a SQLite file of the run)
+    stall_ms: float = 0.0  # > 0: DIALPLAN_STALL_MS, the server logs its loop's pauses
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -375,6 +376,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
     llm_argv += ["--port", str(llm_port), "--tokens", str(options.tokens)]
     llm_argv += ["--token-delay", str(token_delay)]
     llm_argv += ["--first-token-delay", str(options.first_token_delay)]
+    if options.stall_ms > 0:
+        llm_argv += ["--stall-ms", f"{options.stall_ms:g}"]
     script = Path(sys.executable).with_name("dialplan")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -395,6 +398,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         env["DIALPLAN_LOG_LEVEL"] = options.log_level
     if options.store is not None:
         env["DIALPLAN_STORE"] = options.store
+    if options.stall_ms > 0:
+        env["DIALPLAN_STALL_MS"] = f"{options.stall_ms:g}"
     if options.agent == "flow":
         # Flow mode runs the bench's own flow, whose every turn goes to the model.
         env.update(
@@ -409,7 +414,9 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         env.update(item.split("=", 1) for item in options.server_env if "=" in item)
     started: list[Child] = []
     try:
-        llm = Child(f"llm-{tag}", llm_argv, child_env(), logdir)
+        # The test model of this tree, whichever installation runs the server: "before" and
+        # "after" runs of another checkout's server face the same model.
+        llm = Child(f"llm-{tag}", llm_argv, child_env(PYTHONPATH=str(ROOT)), logdir)
         started.append(llm)
         server = Child(f"dialplan-{tag}", argv, env, logdir)
         started.append(server)

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import multiprocessing
 import os
+import re
 import resource
 import sys
 import tempfile
@@ -79,6 +81,12 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
     parser.add_argument("--agent", choices=("prompt", "flow"), default="prompt")
     parser.add_argument("--store", metavar="URL", help="DIALPLAN_STORE of the server")
     parser.add_argument("--database-url", help="DIALPLAN_DATABASE_URL [a SQLite file of the run]")
+    parser.add_argument(
+        "--stall-ms",
+        type=float,
+        default=0.0,
+        help="the server logs each pause of its loop longer than this (DIALPLAN_STALL_MS) [off]",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--json", type=Path, help="write the raw numbers to this file")
     args = parser.parse_args(argv)
@@ -110,6 +118,7 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
         store=args.store,
         period=args.period,
         database_url=args.database_url,
+        stall_ms=args.stall_ms,
     )
     return Plan(steps, args.clients, args.goal_ms, args.json, options)
 
@@ -132,6 +141,11 @@ def _client(
     """One load generator process: its share of the calls on its own loop."""
     if options.pin:
         os.sched_setaffinity(0, {bench.CLIENT_CORE})
+    # Its own pauses would be counted as the server's: what is loaded stays out of the cycle
+    # collector's passes, and the passes are fewer (as in the server).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 20, 20)
     out.put(None)  # imported and ready
     if not go.wait(60):
         return
@@ -223,6 +237,8 @@ class Step:
     """How much of the steady window the server was ready to run but another process had its
     core (1 = all of it): other work on the machine, which shows in every latency."""
     fd_limit: int = 0
+    stalls: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    """With ``--stall-ms``: each process's loop pauses over that (``count``, ``worst_ms``)."""
 
     def meets(self, goal_ms: float) -> bool:
         p99 = self.phase.overhead_ms.get("p99")
@@ -266,7 +282,26 @@ def run_step(plan: Plan, count: int, logdir: Path) -> Step:
     bench.summarise_turns(phase, played.results)
     step = Step(count, phase, fd_limit=fd_limit)
     steady(step, timeline, played.results)
+    if options.stall_ms > 0:
+        tag = f"turns{count}"
+        step.stalls = {
+            who: stalls_in(logdir / f"{name}-{tag}.log")
+            for who, name in (("server", "dialplan"), ("model", "llm"))
+        }
     return step
+
+
+_LAG = re.compile(r"loop\.stalled.*?lag_ms=([0-9.]+)")
+
+
+def stalls_in(log: Path) -> dict[str, float]:
+    """The loop's pauses a process logged (``loop.stalled``): how many, the longest."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return {}
+    lags = [float(found) for found in _LAG.findall(text)]
+    return {"count": len(lags), "worst_ms": max(lags, default=0.0)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,6 +330,11 @@ def print_step(step: Step, plan: Plan) -> None:
         f"{percent(step.steady_busy)} % busy; waiting for it {percent(step.steady_waiting)} % "
         "of the time)"
     )
+    for who, seen in step.stalls.items():
+        print(
+            f"  {who} loop pauses   {seen.get('count', 0):g} over {plan.options.stall_ms:g} ms, "
+            f"the longest {seen.get('worst_ms', 0):g} ms"
+        )
 
 
 def row(step: Step, goal_ms: float) -> str:
