@@ -142,6 +142,7 @@ class Options:
     period: float = 0.0  # > 0: a turn every `period` s from the greeting (replaces `think`)
     database_url: str | None = None  # DIALPLAN_DATABASE_URL (default: a SQLite file of the run)
     console: bool = False  # the server's console open (a token of the run's own), no page open
+    stall_ms: float = 0.0  # > 0: DIALPLAN_STALL_MS, the server logs its loop's pauses
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -384,6 +385,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
     llm_argv += ["--port", str(llm_port), "--tokens", str(options.tokens)]
     llm_argv += ["--token-delay", str(token_delay)]
     llm_argv += ["--first-token-delay", str(options.first_token_delay)]
+    if options.stall_ms > 0:
+        llm_argv += ["--stall-ms", f"{options.stall_ms:g}"]
     script = Path(sys.executable).with_name("dialplan")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
     argv += ["serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -406,6 +409,8 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         env["DIALPLAN_STORE"] = options.store
     if options.console:
         env["DIALPLAN_CONSOLE_TOKEN"] = secrets.token_urlsafe(24)
+    if options.stall_ms > 0:
+        env["DIALPLAN_STALL_MS"] = f"{options.stall_ms:g}"
     if options.agent == "flow":
         # Flow mode runs the bench's own flow, whose every turn goes to the model.
         env.update(
@@ -420,7 +425,9 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
         env.update(item.split("=", 1) for item in options.server_env if "=" in item)
     started: list[Child] = []
     try:
-        llm = Child(f"llm-{tag}", llm_argv, child_env(), logdir)
+        # The test model of this tree, whichever installation runs the server: "before" and
+        # "after" runs of another checkout's server face the same model.
+        llm = Child(f"llm-{tag}", llm_argv, child_env(PYTHONPATH=str(ROOT)), logdir)
         started.append(llm)
         server = Child(f"dialplan-{tag}", argv, env, logdir)
         started.append(server)

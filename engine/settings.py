@@ -288,6 +288,12 @@ class Settings(BaseSettings):
         "masked).",
     )
     log_format: Literal["console", "json"] = Field("console", description="Log line format.")
+    stall_ms: float = Field(
+        0.0,
+        ge=0,
+        description="Log every pause of the event loop longer than this many milliseconds "
+        "(`loop.stalled`, with the collector's and other threads' share of it); 0: off.",
+    )
 
     @field_validator("plugins", "trusted_proxies", mode="before")
     @classmethod

@@ -303,6 +303,45 @@ async def test_refreshing_credentials_go_through_the_clients_own_path(llm):
     assert [h["authorization"] for h in llm.headers] == ["Bearer first-key", "Bearer second-key"]
 
 
+async def test_the_clients_own_path_streams_piece_by_piece_as_the_direct_one(llm, client):
+    async def key() -> str:
+        return "k"
+
+    refreshing_client = openai.AsyncOpenAI(base_url=llm.base_url, api_key=key, max_retries=0)
+    refreshing = OpenAIChatModel(refreshing_client, model="test-model")
+    direct = model(client)
+    answers = []
+    try:
+        for chat in (refreshing, direct):
+            llm.script(Reply(text="Hello there, caller.", token_delay=0.05))
+            answers.append([event async for event in chat.stream(MESSAGES)])
+    finally:
+        await refreshing.aclose()
+        await refreshing_client.close()
+    assert (
+        answers[0]
+        == answers[1]
+        == [
+            TextDelta("Hello"),
+            TextDelta(" there,"),
+            TextDelta(" caller."),
+            Usage(prompt_tokens=3, completion_tokens=3),
+        ]
+    )
+
+
+async def test_an_answer_read_whole_at_once_is_one_delta_then_its_tool_call_once(llm, client):
+    # An instant model: text, tool call, counts and [DONE] may all come in the first read.
+    arguments = {"name": "full_name", "value": "Dana Scully"}
+    llm.script(Reply(text="One moment.", tool_calls=(ToolCall("set_slot", arguments, "c1"),)))
+    tools = [{"type": "function", "function": {"name": "set_slot", "parameters": {}}}]
+    events = [event async for event in model(client).stream(MESSAGES, tools)]
+    calls = [event for event in events if isinstance(event, ToolCallRequest)]
+    assert text_of(events) == "One moment."
+    assert [(call.id, orjson.loads(call.arguments)) for call in calls] == [("c1", arguments)]
+    assert isinstance(events[-1], Usage)
+
+
 async def test_a_client_whose_private_request_builder_changed_still_answers(llm, client):
     """The fast path reaches into the openai client's private parts; a release that moves them
     costs speed, never the call: every answer goes through the client's public path instead."""

@@ -34,7 +34,7 @@ from engine.settings import Settings
 
 from .events import LLMEvent, Usage
 from .model import ChatModel, Message, provider
-from .stream import Begun, describe, sse_events
+from .stream import Begun, SSEReader, describe, stream_failure
 from .upstream import (
     CHAT_PATH,
     Endpoint,
@@ -178,7 +178,12 @@ class OpenAIChatModel:
         return attributes
 
     async def _stream(self, body: bytes) -> AsyncGenerator[LLMEvent, None]:
-        """:meth:`stream`'s work: the request, its retries and deadlines, the events."""
+        """:meth:`stream`'s work: the request, its retries and deadlines, the events.
+
+        The stream's reads are parsed here (:class:`~engine.llm.stream.SSEReader`), not by a
+        generator of their own: a piece of the answer goes from the HTTP stream's read to the
+        one who reads the answer through this generator alone.
+        """
         loop = asyncio.get_running_loop()
         started = loop.time()
         first_deadline = started + self.first_token_timeout
@@ -186,11 +191,9 @@ class OpenAIChatModel:
         attempt = 0
         while True:
             upstream: Upstream | None = None
-            events: AsyncGenerator[LLMEvent | Begun, None] | None = None
             try:
-                upstream, events, first = await self._first(body, first_deadline, turn_deadline)
+                upstream, reader, first = await self._first(body, first_deadline, turn_deadline)
             except LLMError as exc:  # 429, 5xx, a dropped connection, no answer at all
-                await _close(upstream, events)
                 if isinstance(exc, LLMTimeout | RequestRefused) or attempt >= self.retries:
                     raise _failed(exc) from exc
                 if isinstance(exc, LLMNoAnswer):
@@ -202,9 +205,6 @@ class OpenAIChatModel:
                 attempt += 1
                 log.warning("llm.retry", attempt=attempt, error=str(exc))
                 continue
-            except BaseException:
-                await _close(upstream, events)
-                raise
             break
         # The whole-answer deadline is checked per event (a timer per read costs more than the
         # rest of reading the event); a stream that stalls outright is ended at the deadline by
@@ -212,13 +212,31 @@ class OpenAIChatModel:
         # timeout, which is the turn timeout too).
         expire = getattr(upstream, "expire", None)
         stall = loop.call_at(turn_deadline, expire) if expire is not None else None
+        read = upstream.read
         try:
-            yield first
-            async for event in events:
+            for event in first:
+                yield event
+            while not reader.done:
+                try:
+                    chunk = await read()
+                except Exception as exc:
+                    failure = stream_failure(exc)
+                    if failure is None:
+                        raise
+                    raise failure from exc
+                if not chunk:
+                    tail = reader.tail()
+                    if tail is not None:
+                        yield tail
+                    break
+                piece = reader.feed(chunk)
+                if piece is None or isinstance(piece, Begun):
+                    continue
                 if loop.time() > turn_deadline:
                     raise LLMTimeout(f"the model's answer took longer than {self.turn_timeout:g}s")
-                if not isinstance(event, Begun):
-                    yield event
+                yield piece
+            for event in reader.finish():
+                yield event
         except LLMError as exc:
             if getattr(upstream, "expired", False):  # the stall's timer ended it
                 message = f"the model's answer took longer than {self.turn_timeout:g}s"
@@ -227,44 +245,75 @@ class OpenAIChatModel:
         finally:
             if stall is not None:
                 stall.cancel()
-            await _close(upstream, events)
+            await _close(upstream)
 
     async def _first(
         self, body: bytes, first_deadline: float, turn_deadline: float
-    ) -> tuple[Upstream, AsyncGenerator[LLMEvent | Begun, None], LLMEvent]:
-        """Open the request and read the answer's first event.
+    ) -> tuple[Upstream, SSEReader, list[LLMEvent]]:
+        """Open the request and read up to the answer's first event (and what came with it).
 
         The model's first piece must come within the first-token deadline; a tool call begun
         in time may take the rest of the turn's deadline to finish (a local model streams its
         arguments slowly, and the call comes out whole only at their end).
         """
         upstream: Upstream | None = None
-        events: AsyncGenerator[LLMEvent | Begun, None] | None = None
+        reader = SSEReader()
         try:
             try:
                 async with asyncio.timeout_at(first_deadline):
                     upstream = await self._open(body)
-                    events = sse_events(upstream.chunks)
-                    first = await anext(events, None)
+                    first = await _next_events(upstream, reader)
             except TimeoutError:
                 raise LLMTimeout(
                     f"no answer from the model within {self.first_token_timeout:g}s"
                 ) from None
-            if isinstance(first, Begun):
+            if first is BEGUN_ONLY:
                 try:
                     async with asyncio.timeout_at(turn_deadline):
-                        first = await anext(events, None)
+                        first = await _next_events(upstream, reader)
                 except TimeoutError:
                     raise LLMTimeout(
                         f"the model's answer took longer than {self.turn_timeout:g}s"
                     ) from None
         except BaseException:
-            await _close(upstream, events)
+            await _close(upstream)
             raise
-        if first is None or isinstance(first, Begun):  # the parser raises first: never here
-            await _close(upstream, events)
+        if not first or first is BEGUN_ONLY:  # the reader raises first: never here
+            await _close(upstream)
             raise LLMNoAnswer("the model's stream ended without an answer")
-        return upstream, events, first
+        return upstream, reader, first
+
+
+BEGUN_ONLY: list[LLMEvent] = []
+"""What :func:`_next_events` says for a tool call begun (whose arguments still stream)."""
+
+
+async def _next_events(upstream: Upstream, reader: SSEReader) -> list[LLMEvent]:
+    """Read ``upstream`` up to its next events: text, or the end of the answer.
+
+    :data:`BEGUN_ONLY` when the first thing read is the start of a tool call. A stream that
+    fails or ends without an answer raises (:class:`~engine.errors.LLMError`).
+    """
+    read = upstream.read
+    try:
+        while not reader.done:
+            chunk = await read()
+            if not chunk:
+                tail = reader.tail()
+                if tail is not None:
+                    return [tail]
+                break
+            event = reader.feed(chunk)
+            if isinstance(event, Begun):
+                return BEGUN_ONLY
+            if event is not None:
+                return [event]
+    except Exception as exc:
+        failure = stream_failure(exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    return reader.finish()
 
 
 def _failed(exc: LLMError) -> LLMError:
@@ -284,11 +333,7 @@ def _chat_path(client: openai.AsyncOpenAI, model: str) -> str:
     return CHAT_PATH
 
 
-async def _close(
-    upstream: Upstream | None, events: AsyncGenerator[LLMEvent | Begun, None] | None = None
-) -> None:
-    if events is not None:
-        await events.aclose()
+async def _close(upstream: Upstream | None) -> None:
     if upstream is not None:
         # Shielded so that a cancelled turn still releases the upstream socket right away.
         await asyncio.shield(upstream.close())

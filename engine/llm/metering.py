@@ -27,24 +27,38 @@ class Meter:
 
     async def wrap(self, events: AsyncIterator[LLMEvent]) -> AsyncIterator[LLMEvent]:
         """``events``, measured (and closed with the wrapper, so an upstream stream ends too)."""
-        self.requests += 1
-        started = time.perf_counter()
-        waiting = self.first_token_s is None
+        started = self.begin()
         try:
             async for event in events:
-                if waiting:
-                    self.first_token_s = time.perf_counter() - started
-                    waiting = False
-                if isinstance(event, Usage):
-                    self.prompt_tokens = (self.prompt_tokens or 0) + event.prompt_tokens
-                    self.completion_tokens = (self.completion_tokens or 0) + event.completion_tokens
-                    continue
-                yield event
+                if self.saw(event, started):
+                    yield event
         finally:
-            self.total_s += time.perf_counter() - started
+            self.end(started)
             close = getattr(events, "aclose", None)
             if close is not None:
                 await close()
+
+    # A reader of a stream that measures it itself, with no generator in between (a step less
+    # for every piece): begin, then each event seen, then end.
+
+    def begin(self) -> float:
+        """A request starts; returns its start, for :meth:`saw` and :meth:`end`."""
+        self.requests += 1
+        return time.perf_counter()
+
+    def saw(self, event: LLMEvent, started: float) -> bool:
+        """An event of the request begun at ``started``; ``False``: a count, not to pass on."""
+        if self.first_token_s is None:
+            self.first_token_s = time.perf_counter() - started
+        if isinstance(event, Usage):
+            self.prompt_tokens = (self.prompt_tokens or 0) + event.prompt_tokens
+            self.completion_tokens = (self.completion_tokens or 0) + event.completion_tokens
+            return False
+        return True
+
+    def end(self, started: float) -> None:
+        """The request begun at ``started`` is over (answered, failed or cut off)."""
+        self.total_s += time.perf_counter() - started
 
     def model(self, model: ChatModel) -> ChatModel:
         """``model`` with every stream it opens measured by this meter."""

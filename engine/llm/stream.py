@@ -142,57 +142,133 @@ class _Answer:
         return "".join(text)
 
 
+class SSEReader:
+    """Server-sent chat-completion chunks, read as the bytes arrive: bytes in, events out.
+
+    A plain object rather than a generator of its own: a piece of the answer then passes through
+    no extra layer of ``async`` iteration between the HTTP stream and whoever reads the answer
+    (:meth:`engine.llm.OpenAIChatModel.stream` drives it straight from the stream's reads).
+    :func:`sse_events` is the same as an async generator.
+    """
+
+    __slots__ = ("_answer", "_ended", "_pending", "begun")
+
+    def __init__(self) -> None:
+        self._answer = _Answer()
+        self._pending = b""
+        self._ended = False
+        self.begun = False
+        """Some text came, or the first piece of a tool call."""
+
+    @property
+    def done(self) -> bool:
+        """``[DONE]`` was read: nothing after it counts."""
+        return self._answer.done
+
+    def feed(self, chunk: bytes) -> TextDelta | Begun | None:
+        """What one read of the stream says: its text as one delta, :data:`BEGUN`, or nothing.
+
+        The pieces of text that arrive together come out as one delta: they would reach the
+        caller at the same moment anyway, and each delta costs a step through every layer above
+        and a frame to the platform.
+        """
+        # Splitting bytes ourselves skips the client's text decoders, which cost more per
+        # token than parsing the JSON of the chunk.
+        pending = self._pending + chunk if self._pending else chunk
+        if b"\n" not in chunk:
+            self._pending = pending
+            return None
+        *lines, self._pending = pending.split(b"\n")
+        answer = self._answer
+        text = answer.text_of(lines)
+        if text:
+            self.begun = True
+            return TextDelta(text)
+        if answer.calls and not self.begun:
+            self.begun = True
+            return BEGUN
+        return None
+
+    def tail(self) -> TextDelta | None:
+        """The text of an unterminated last line, once the stream has ended without ``[DONE]``."""
+        if self._answer.done or not self._pending:
+            return None
+        pending, self._pending = self._pending, b""
+        text = self._answer.text_of([pending])
+        if not text:
+            return None
+        self.begun = True
+        return TextDelta(text)
+
+    def finish(self) -> list[LLMEvent]:
+        """The events of a stream that ended: its tool calls, then its token counts.
+
+        A stream that ends without a finish reason (cut off: llama.cpp's server ends a request
+        another one pre-empted so), or finished with neither text nor a tool call, raises
+        :class:`~engine.errors.LLMNoAnswer`: taken as an answer, it is dead air on the call.
+        Asked again, it has nothing more to say.
+        """
+        if self._ended:
+            return []
+        self._ended = True
+        answer = self._answer
+        if not answer.finished:
+            raise LLMNoAnswer("the model's answer ended without a finish reason (cut off)")
+        if not self.begun and not answer.calls:
+            raise LLMNoAnswer("the model finished with neither text nor a tool call")
+        events: list[LLMEvent] = []
+        for index in sorted(answer.calls):
+            call_id, name, *arguments = answer.calls[index]
+            events.append(
+                ToolCallRequest(call_id or f"call_{index}", name, "".join(arguments) or "{}")
+            )
+        if answer.usage is not None:
+            events.append(answer.usage)
+        return events
+
+
+def stream_failure(exc: BaseException) -> LLMError | None:
+    """What a failed read of the model's stream means for the answer (``None``: not ours).
+
+    A read timeout (aiohttp's or httpx's) is a stalled answer; a broken connection or an
+    error of the client's is a broken stream.
+    """
+    if isinstance(exc, LLMError):
+        return None  # already said what it is
+    if isinstance(exc, TimeoutError | _http.TimeoutException):
+        return LLMTimeout(f"the model's answer stalled: {describe(exc)}")
+    if isinstance(exc, aiohttp.ClientError | _http.HTTPError | OSError | openai.APIError):
+        return LLMError(f"the model stream broke: {describe(exc)}")
+    return None
+
+
 async def sse_events(chunks: AsyncIterable[bytes]) -> AsyncGenerator[LLMEvent | Begun, None]:
     """Parse server-sent chat-completion chunks into text deltas and finished tool calls.
 
-    The pieces of text that arrive together (in one read of the stream) come out as one
-    delta: they would reach the caller at the same moment anyway, and each delta costs a step
-    through every layer above and a frame to the platform. A model that streams at its own pace
-    is passed on piece by piece. :data:`BEGUN` marks the first piece of a tool call that no
-    text came before.
-
-    A stream that ends without a finish reason (cut off: llama.cpp's server ends a request
-    another one pre-empted so), or finished with neither text nor a tool call, raises
-    :class:`~engine.errors.LLMNoAnswer`: taken as an answer, it is dead air on the call.
+    What :class:`SSEReader` reads, as a generator: one delta per read of the stream,
+    :data:`BEGUN` for the first piece of a tool call that no text came before, then the tool
+    calls and the token counts; a cut-off or empty answer raises
+    :class:`~engine.errors.LLMNoAnswer`.
     """
-    answer = _Answer()
-    pending = b""
-    begun = False
+    reader = SSEReader()
     try:
         async for chunk in chunks:
-            # Splitting bytes ourselves skips the client's text decoders, which cost more per
-            # token than parsing the JSON of the chunk.
-            pending += chunk
-            if b"\n" not in chunk:
-                continue
-            *lines, pending = pending.split(b"\n")
-            text = answer.text_of(lines)
-            if text:
-                begun = True
-                yield TextDelta(text)
-            elif answer.calls and not begun:
-                begun = True
-                yield BEGUN
-            if answer.done:
+            event = reader.feed(chunk)
+            if event is not None:
+                yield event
+            if reader.done:
                 break
         else:
-            text = answer.text_of([pending]) if pending else ""
-            if text:
-                begun = True
-                yield TextDelta(text)
-    except (TimeoutError, _http.TimeoutException) as exc:  # aiohttp's read timeout, or httpx's
-        raise LLMTimeout(f"the model's answer stalled: {describe(exc)}") from exc
-    except (aiohttp.ClientError, _http.HTTPError, OSError, openai.APIError) as exc:
-        raise LLMError(f"the model stream broke: {describe(exc)}") from exc
-    if not answer.finished:
-        raise LLMNoAnswer("the model's answer ended without a finish reason (cut off)")
-    if not begun and not answer.calls:
-        raise LLMNoAnswer("the model finished with neither text nor a tool call")
-    for index in sorted(answer.calls):
-        call_id, name, *arguments = answer.calls[index]
-        yield ToolCallRequest(call_id or f"call_{index}", name, "".join(arguments) or "{}")
-    if answer.usage is not None:
-        yield answer.usage
+            tail = reader.tail()
+            if tail is not None:
+                yield tail
+    except Exception as exc:
+        failure = stream_failure(exc)
+        if failure is None:
+            raise
+        raise failure from exc
+    for last in reader.finish():
+        yield last
 
 
 def describe(exc: BaseException) -> str:

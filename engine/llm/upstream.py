@@ -16,7 +16,7 @@ provider runtime) cannot be frozen into headers: for such clients every request 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -48,6 +48,15 @@ class Upstream(Protocol):
     @property
     def chunks(self) -> AsyncIterable[bytes]:
         """The body as it arrives."""
+        ...
+
+    @property
+    def read(self) -> Callable[[], Awaitable[bytes]]:
+        """Reads the next bytes of the body as they arrive; ``b""`` at its end.
+
+        The same bytes as :attr:`chunks` (read one or the other), with no async iterator
+        between the stream and its reader: one step less for every piece of an answer.
+        """
         ...
 
     async def close(self) -> None:
@@ -117,6 +126,11 @@ class DirectUpstream:
         """The body as it arrives (decompressed when the server compressed it)."""
         return self._response.content.iter_any()
 
+    @property
+    def read(self) -> Callable[[], Awaitable[bytes]]:
+        """The response's own ``readany``: whatever has arrived, ``b""`` at the end."""
+        return self._response.content.readany
+
     async def close(self) -> None:
         """Keep the connection for the next answer when the body was read to its end."""
         response = self._response
@@ -169,6 +183,7 @@ class ClientUpstream:
 
     def __init__(self, response: Any) -> None:
         self._response = response
+        self._read: Callable[[], Awaitable[bytes]] | None = None
 
     @property
     def chunks(self) -> AsyncIterable[bytes]:
@@ -179,6 +194,21 @@ class ClientUpstream:
         if response.headers.get("content-encoding", "identity") == "identity":
             return cast(AsyncIterable[bytes], response.stream)
         return cast(AsyncIterable[bytes], response.aiter_bytes())
+
+    @property
+    def read(self) -> Callable[[], Awaitable[bytes]]:
+        """Reads :attr:`chunks` one at a time (the same iterator every time it is asked)."""
+        if self._read is None:
+            chunks = aiter(self.chunks)
+
+            async def read() -> bytes:
+                async for chunk in chunks:
+                    if chunk:  # an empty chunk is not the end: that is StopAsyncIteration
+                        return chunk
+                return b""
+
+            self._read = read
+        return self._read
 
     async def close(self) -> None:
         """Release or drop the connection, as the client decides."""

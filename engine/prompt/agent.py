@@ -123,10 +123,20 @@ class PromptConversation:
             system = f"{system}\n\n{REMINDER_INSTRUCTION}"
         messages: Sequence[Mapping[str, Any]] = chat_messages(system, turn.transcript)
         meter = Meter()
+        # Measured here rather than through ``meter.wrap``: a generator less between the
+        # model's stream and the caller, for every piece of the answer.
+        events = self.model.stream(messages)
+        started = meter.begin()
         try:
-            async for event in meter.wrap(self.model.stream(messages)):
-                if isinstance(event, TextDelta):
-                    yield Speech(event.text)
+            try:
+                async for event in events:
+                    if meter.saw(event, started) and isinstance(event, TextDelta):
+                        yield Speech(event.text)
+            finally:
+                meter.end(started)
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    await close()  # now, not when collected: it holds the HTTP stream
         except Exception:
             self._trace = TurnTrace(plan=plan, model=meter.use())
             raise

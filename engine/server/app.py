@@ -61,6 +61,7 @@ from .metrics import Metrics
 from .proxies import ForwardedHeaders
 from .recording import Recorder
 from .session import Session
+from .stalls import StallWatch
 from .store import CallState, CallStore, MemoryCallStore
 from .versions import VersionKeeper
 
@@ -106,6 +107,8 @@ class Runtime:
     """The console's live feed (``None`` without the console)."""
     shared_feed: RedisLiveFeed | None = None
     """The same feed when it is shared through Redis (it has background work to start)."""
+    stalls: StallWatch | None = None
+    """Logs the loop's pauses, when ``DIALPLAN_STALL_MS`` asks for it."""
 
 
 def project_agent(project: Project) -> AgentBuilder:
@@ -252,6 +255,9 @@ def create_app(
         # passes cost every call a pause: at 1,000 calls the default thresholds (700, 10, 10)
         # ran 850 passes a minute, a full one of 160,000 objects mid-call that found nothing.
         gc.set_threshold(*GC_THRESHOLDS)
+        if settings.stall_ms > 0:
+            runtime.stalls = StallWatch(settings.stall_ms / 1000)
+            runtime.stalls.start()
         for problem in runtime.agent.problems():
             log.warning("server.not_ready", problem=problem)
         if isinstance(runtime.agent, FlowAgent):
@@ -284,6 +290,8 @@ def create_app(
 
     @app.after_serving
     async def stop() -> None:
+        if runtime.stalls is not None:
+            runtime.stalls.stop()
         await calls.stop()
         if not store.shared:
             for state in store.calls():

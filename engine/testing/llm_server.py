@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import itertools
 import signal
 import threading
@@ -26,6 +27,8 @@ from typing import Self
 
 import orjson
 from aiohttp import web
+
+from engine.server.stalls import StallWatch
 
 from .llm_replies import (
     LLMStats,
@@ -39,6 +42,12 @@ from .llm_replies import (
 )
 
 __all__ = ["LLMStats", "LLMTestServer", "Reply", "ToolCall", "main"]
+
+
+BACKLOG = 2048
+"""Connections waiting to be accepted (aiohttp's default: 128). A server under a benchmark opens
+hundreds of streams at once; a full queue drops the connection's first packet, and TCP sends it
+again only after a second, which would show as the server's answer a second late."""
 
 
 class LLMTestServer:
@@ -121,7 +130,7 @@ class LLMTestServer:
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, self._host, self._port).start()
+            await web.TCPSite(runner, self._host, self._port, backlog=BACKLOG).start()
         except BaseException:
             await runner.cleanup()
             raise
@@ -387,6 +396,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, help="reply with N word pieces 'w1 w2 ...'")
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between pieces")
     parser.add_argument("--first-token-delay", type=float, default=0.0, help="seconds to TTFT")
+    parser.add_argument(
+        "--stall-ms", type=float, default=0.0, help="log each pause of the loop over this [off]"
+    )
     args = parser.parse_args(argv)
     text = " ".join(f"w{i}" for i in range(1, args.tokens + 1)) if args.tokens else args.text
     default = Reply(
@@ -394,11 +406,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     # Nobody reads the requests of a standalone server (only its /stats): none are kept.
     server = LLMTestServer(default, host=args.host, port=args.port, keep_requests=False)
-    asyncio.run(_serve(server))
+    # A plain asyncio loop, not uvloop: under the capacity bench (1,000 calls) the first piece
+    # of 1 % of the answers came 0.5-1 s late on uvloop, 20-30 ms on asyncio.
+    asyncio.run(_serve(server, args.stall_ms))
 
 
-async def _serve(server: LLMTestServer) -> None:
+STANDALONE_GC = (7000, 20, 20)
+"""The cycle collector's thresholds of a standalone server (Python's: 700, 10, 10)."""
+
+
+async def _serve(server: LLMTestServer, stall_ms: float = 0.0) -> None:
+    # Standalone, it stands in for a provider under a benchmark's load: its own pauses (the
+    # cycle collector's full passes over thousands of streams) would show as the server's slow
+    # answers, so what it loaded stays out of the passes, and they are fewer.
+    stalls = StallWatch(stall_ms / 1000) if stall_ms > 0 else None
+    if stalls is not None:
+        stalls.start()
     await server.start()
+    gc.collect()
+    gc.freeze()  # what is loaded lives as long as the process: out of every full pass
+    gc.set_threshold(*STANDALONE_GC)
     print(server.base_url, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -407,6 +434,8 @@ async def _serve(server: LLMTestServer) -> None:
     try:
         await stop.wait()
     finally:
+        if stalls is not None:
+            stalls.stop()
         await server.stop()
 
 
