@@ -256,12 +256,35 @@ async def test_the_question_before_stopping_is_the_flows_own(tmp_path):
     assert bye.ended and bye.text == "Alright, I've stopped the registration. Goodbye."
 
 
-def test_only_cancel_asks_before_it_acts(tmp_path):
+async def test_the_lines_said_while_holding_and_with_no_one_to_put_through_are_the_flows(
+    tmp_path,
+):
+    front = DESK[DESK.index("  front:\n") :]  # the state that transfers, the flow's last
+    flow = DESK.replace("on_give_up: front\n", "").replace(front, "") + (
+        "repair:\n"
+        "  hold: {waiting: Still here. Take all the time you need.}\n"
+        "  human: {unavailable: 'The front desk is closed now, {{ slots.full_name }}.'}\n"
+    )
+    runner = FlowRunner(compile_text(tmp_path, flow), today=lambda: TODAY)
+    runner.start()
+    await runner.say("Dana Scully")
+    await runner.say("hang on, let me find my card")
+    waiting = await runner.silence()
+    assert waiting.text == "Still here. Take all the time you need."
+    person = await runner.say("can I talk to a real person")
+    assert person.text.startswith("The front desk is closed now, Dana Scully. ")
+    assert "date of birth" in person.text and not person.control.transfer_number
+
+
+def test_a_repairs_own_line_belongs_to_it_alone(tmp_path):
     from engine.errors import AuthoringErrors
 
     with pytest.raises(AuthoringErrors) as raised:
         compile_text(tmp_path, DESK + "repair:\n  hold: {ask: 'Shall I wait?'}\n")
-    assert "only `cancel` asks a question before it acts" in str(raised.value)
+    assert "hold.ask: only `cancel` has this line" in str(raised.value)
+    with pytest.raises(AuthoringErrors) as raised:
+        compile_text(tmp_path, DESK + "repair:\n  cancel: {waiting: 'Still there?'}\n")
+    assert "cancel.waiting: only `hold` has this line" in str(raised.value)
     with pytest.raises(AuthoringErrors) as raised:
         compile_text(tmp_path, DESK + "repair:\n  cancel: {ask: 'Stop {{ slots.fullname }}?'}\n")
     assert "fullname" in str(raised.value)  # checked like every line of the flow

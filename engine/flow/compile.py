@@ -23,7 +23,7 @@ from .intents import IntentPattern
 from .machine import FlowMachine
 from .parse import LoadedFlow
 from .plugins import Extensions
-from .repair import DEFAULT_LINES, STOP_HERE, Repairs
+from .repair import DEFAULT_LINES, EXTRA_DEFAULTS, Repairs
 from .slots import SlotType
 from .spec import Flow, SlotSpec, State, string_leaves
 from .understanding import Listener
@@ -151,13 +151,15 @@ def compile_flow(
             templates[("repair", repair, "say")] = compile_string(
                 env, source, f"{loaded.path}:{loaded.line('repair', repair) or 1}"
             )
-    stopping = flow.repair.option("cancel")
-    if stopping is not None:
-        templates[("repair", "cancel", "ask")] = compile_string(
-            env,
-            stopping.ask if stopping.ask is not None else STOP_HERE,
-            f"{loaded.path}:{loaded.line('repair', 'cancel', 'ask') or 1}",
-        )
+    for (repair, key), default in EXTRA_DEFAULTS.items():
+        option = flow.repair.option(repair)
+        if option is not None:
+            source = getattr(option, key)
+            templates[("repair", repair, key)] = compile_string(
+                env,
+                source if source is not None else default,
+                f"{loaded.path}:{loaded.line('repair', repair, key) or 1}",
+            )
     uses_call = bool(flow.begin) and "call" in jinja2.meta.find_undeclared_variables(
         env.parse(flow.begin)
     )

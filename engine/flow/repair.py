@@ -42,6 +42,12 @@ NO_PERSON = "I'm sorry, there's no one I can put you through to on this line."
 STILL_HOLDING = "I'm still here whenever you're ready."
 STOP_HERE = "Do you want me to stop here?"
 """Asked of a caller who gives the thing up without saying to end the call."""
+EXTRA_DEFAULTS: Mapping[tuple[str, str], str] = {
+    ("cancel", "ask"): STOP_HERE,
+    ("hold", "waiting"): STILL_HOLDING,
+    ("human", "unavailable"): NO_PERSON,
+}
+"""The lines beside ``say`` (``repair.<name>.<key>`` in a flow), by repair and key."""
 
 
 @dataclass(frozen=True)

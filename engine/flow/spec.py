@@ -288,9 +288,22 @@ class RepairLine(_Spec):
         'up without saying to end the call ("scrap the whole thing"); default: "Do you want '
         'me to stop here?"',
     )
+    waiting: str | None = Field(
+        None,
+        description="`hold` only: the line when the caller, asked to hold on, stays silent; "
+        "default: \"I'm still here whenever you're ready.\"",
+    )
+    unavailable: str | None = Field(
+        None,
+        description="`human` only: said before the question again when no state of the flow "
+        "puts the caller through; default: \"I'm sorry, there's no one I can put you through "
+        'to on this line."',
+    )
 
 
 RepairOption = RepairLine | Literal[False]
+EXTRA_LINES = {"ask": "cancel", "waiting": "hold", "unavailable": "human"}
+"""The lines beside ``say`` a repair has, and the one repair that says each."""
 
 
 class Repairs(_Spec):
@@ -327,11 +340,12 @@ class Repairs(_Spec):
     )
 
     @model_validator(mode="after")
-    def _only_cancel_asks(self) -> Repairs:
-        for name in ("repeat", "hold", "human", "fix", "confirm"):
-            option = self.option(name)
-            if option is not None and option.ask is not None:
-                raise ValueError(f"{name}.ask: only `cancel` asks a question before it acts")
+    def _extra_lines_where_they_are_said(self) -> Repairs:
+        for key, owner in EXTRA_LINES.items():
+            for name in ("repeat", "hold", "cancel", "human", "fix", "confirm"):
+                option = self.option(name)
+                if name != owner and option is not None and getattr(option, key) is not None:
+                    raise ValueError(f"{name}.{key}: only `{owner}` has this line")
         return self
 
     def option(self, name: str) -> RepairLine | None:

@@ -31,7 +31,7 @@ from engine.errors import AuthoringError, Location
 
 from . import safe_yaml, template_tree
 from .parse import LoadedFlow
-from .spec import string_leaves
+from .spec import EXTRA_LINES, string_leaves
 
 TEMPLATE_NAMES = frozenset({"slots", "call", "flow", "state"})
 """What every template and guard sees."""
@@ -111,8 +111,10 @@ class TemplateChecks:
             option = flow.repair.option(repair)
             if option is not None and option.say:
                 self.inline(option.say, "repair", repair, "say", extra=extra)
-            if option is not None and option.ask:
-                self.inline(option.ask, "repair", repair, "ask", extra=extra)
+            for key in EXTRA_LINES:
+                line = getattr(option, key) if option is not None else None
+                if line:
+                    self.inline(line, "repair", repair, key, extra=extra)
 
     # -- the three kinds of template -------------------------------------------------------
 

@@ -24,7 +24,7 @@ from engine.protocol import NO_CONTROL, CallControl
 from engine.templates import render
 from engine.templates.spoken import Hidden
 
-from . import asking, decide, effects, extraction, repair, speaking
+from . import asking, decide, effects, extraction, speaking
 from .actions import ActionRunner
 from .compile import CompiledFlow
 from .machine import Position
@@ -146,7 +146,7 @@ class FlowTurn:
             case decide.AskToStop():
                 memory.stopping = True
                 self.tracer.intent("cancel", "parser")
-                yield self._speech(lambda: self._repair_line("cancel", "ask") or repair.STOP_HERE)
+                yield self._speech(lambda: self._repair_line("cancel", "ask"))
             case decide.Rejected():
                 yield self._speech(lambda: asking.reask(self._line("reask") or self._question()))
             case decide.AskWhich():
@@ -175,7 +175,7 @@ class FlowTurn:
         flow, memory = self.flow, self.memory
         if memory.held:
             memory.held = False  # asked to hold on: this silence is theirs, and not counted
-            yield Speech(repair.STILL_HOLDING)
+            yield self._speech(lambda: self._repair_line("hold", "waiting"))
             return
         state = flow.state(memory.state)
         memory.silences += 1
@@ -254,7 +254,11 @@ class FlowTurn:
         else:  # a person
             target = flow.repairs.human_to
             if target is None:
-                yield self._speech(lambda: f"{repair.NO_PERSON} {self._question()}".strip())
+                yield self._speech(
+                    lambda: (
+                        f"{self._repair_line('human', 'unavailable')} {self._question()}".strip()
+                    )
+                )
                 return
             if line:
                 yield self._speech(lambda: self._repair_line(name))
