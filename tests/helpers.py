@@ -307,3 +307,45 @@ def redis_server(persist: bool = False) -> Iterator[RedisServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- a support line whose states the model speaks (`prompt` states with the flow's tools) ------
+
+SUPPORT_FLOW = """\
+flow: support
+persona: support/persona.j2
+begin: Hi, this is Acme support. What can I help you with?
+slots:
+  product: {type: enum, values: {router: [modem, wifi box], phone: [mobile]}}
+  email: {type: email}
+states:
+  triage:
+    prompt: support/triage.j2
+    collect: [product]
+    next: [{to: ask_email}]
+  ask_email:
+    prompt: support/ask_email.j2
+    collect: [email]
+    context: state
+    next: [{to: done}]
+  done:
+    say: Thanks, we'll email {{ slots.email | spoken_email }} about your {{ slots.product }}.
+    end_call: true
+"""
+
+
+def support_project(root: Path, persona: str, ask_email: str, *, context: bool = True) -> Path:
+    """Write the support line's flow and prompts under ``root`` (``flows/``, ``prompts/``).
+
+    ``context``: whether ``ask_email`` keeps its state's own context only (``context: state``).
+    Returns the flows folder.
+    """
+    flows, prompts = root / "flows", root / "prompts" / "support"
+    flows.mkdir()
+    prompts.mkdir(parents=True)
+    flow = SUPPORT_FLOW if context else SUPPORT_FLOW.replace("    context: state\n", "")
+    (flows / "support.yaml").write_text(flow)
+    (prompts / "persona.j2").write_text(persona)
+    (prompts / "triage.j2").write_text("Find out which product the caller needs help with.")
+    (prompts / "ask_email.j2").write_text(ask_email)
+    return flows

@@ -9,41 +9,15 @@ import pytest
 
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 from engine.testing.platform import Dialog, PlatformCall
-
-FLOW = """\
-flow: support
-persona: support/persona.j2
-begin: Hi, this is Acme support. What can I help you with?
-slots:
-  product: {type: enum, values: {router: [modem, wifi box], phone: [mobile]}}
-  email: {type: email}
-states:
-  triage:
-    prompt: support/triage.j2
-    collect: [product]
-    next: [{to: ask_email}]
-  ask_email:
-    prompt: support/ask_email.j2
-    collect: [email]
-    context: state
-    next: [{to: done}]
-  done:
-    say: Thanks, we'll email {{ slots.email | spoken_email }} about your {{ slots.product }}.
-    end_call: true
-"""
+from tests.helpers import support_project
 
 
 @pytest.fixture
 def support(start_server, tmp_path: Path):  # type: ignore[no-untyped-def]
-    flows = tmp_path / "flows"
-    prompts = tmp_path / "prompts" / "support"
-    flows.mkdir()
-    prompts.mkdir(parents=True)
-    (flows / "support.yaml").write_text(FLOW)
-    (prompts / "persona.j2").write_text("You are Acme's support line.")
-    (prompts / "triage.j2").write_text("Find out which product the caller needs help with.")
-    (prompts / "ask_email.j2").write_text(
-        "Ask for an email address to send the {{ slots.product }} fix to."
+    flows = support_project(
+        tmp_path,
+        "You are Acme's support line.",
+        "Ask for an email address to send the {{ slots.product }} fix to.",
     )
     return start_server(
         agent="flow", flows_dir=flows, prompts_dir=tmp_path / "prompts", flow="support"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -36,7 +35,8 @@ from engine.records import CallRecord, Database
 from engine.settings import Settings
 from engine.testing.platform import Dialog, PlatformCall, Response, Transcript
 from engine.testing.server import free_port
-from tests.helpers import REPO, bare_environment
+from tests.helpers import REPO, bare_environment, support_project
+from tests.model_server import stop
 
 URL = os.environ.get("DIALPLAN_TEST_MODEL_URL", "")
 LOG = os.environ.get("DIALPLAN_TEST_MODEL_LOG", "")
@@ -121,13 +121,7 @@ def dialplan(call_log: str, tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
     yield start
     for process in started:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(5)
+        stop(process)
 
 
 def healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -364,37 +358,16 @@ async def test_a_date_the_model_reads_is_stored_only_as_the_caller_said_it(dialp
         measured.time("flow, the model reading one answer (call log)", turn.model["total_ms"])
 
 
-SUPPORT = """\
-flow: support
-persona: support/persona.j2
-begin: Hi, this is Acme support. What can I help you with?
-slots:
-  product: {type: enum, values: {router: [modem, wifi box], phone: [mobile]}}
-  email: {type: email}
-states:
-  triage:
-    prompt: support/triage.j2
-    collect: [product]
-    next: [{to: ask_email}]
-  ask_email:
-    prompt: support/ask_email.j2
-    collect: [email]
-    next: [{to: done}]
-  done:
-    say: Thanks, we'll email {{ slots.email | spoken_email }} about your {{ slots.product }}.
-    end_call: true
-"""
 
 
 async def test_a_prompt_state_speaks_and_its_values_come_from_the_caller(dialplan, tmp_path):
-    (tmp_path / "flows").mkdir()
-    (tmp_path / "flows" / "support.yaml").write_text(SUPPORT)
-    prompts = tmp_path / "prompts" / "support"
-    prompts.mkdir(parents=True)
-    (prompts / "persona.j2").write_text("You are Acme's support line. Answer in one sentence.")
-    (prompts / "triage.j2").write_text("Find out which product the caller needs help with.")
-    (prompts / "ask_email.j2").write_text("Ask for an email address to send the fix to.")
-    server = dialplan(flows=tmp_path / "flows", prompts=tmp_path / "prompts")
+    flows = support_project(
+        tmp_path,
+        "You are Acme's support line. Answer in one sentence.",
+        "Ask for an email address to send the fix to.",
+        context=False,
+    )
+    server = dialplan(flows=flows, prompts=tmp_path / "prompts")
     async with PlatformCall.connect(server.url("model_support")) as call:
         dialog = Dialog(call)
         await dialog.start()
