@@ -358,8 +358,6 @@ async def test_a_date_the_model_reads_is_stored_only_as_the_caller_said_it(dialp
         measured.time("flow, the model reading one answer (call log)", turn.model["total_ms"])
 
 
-
-
 async def test_a_prompt_state_speaks_and_its_values_come_from_the_caller(dialplan, tmp_path):
     flows = support_project(
         tmp_path,
