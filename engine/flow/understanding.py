@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -264,9 +264,7 @@ def _swapped(known: Any, found: list[Segment]) -> str | None:
     """
     if not isinstance(known, str):
         return None
-    for before, after in itertools.pairwise(found):
-        if after.mode != "negated" or before.mode == "negated":
-            continue
+    for before, after in _not_after(found):
         old = plain(after.text).split()
         if not 1 <= len(old) <= 3:
             continue
@@ -281,6 +279,13 @@ def _swapped(known: Any, found: list[Segment]) -> str | None:
             if lowered[start : start + len(old)] == old:
                 return " ".join([*held[:start], *new, *held[start + len(old) :]])
     return None
+
+
+def _not_after(found: list[Segment]) -> Iterator[tuple[Segment, Segment]]:
+    """Each stretch said, with the "not ..." that follows it ("Birch Road, not Lane")."""
+    for before, after in itertools.pairwise(found):
+        if after.mode == "negated" and before.mode != "negated":
+            yield before, after
 
 
 def answers(understood: Understanding, types: Mapping[str, SlotType]) -> bool:
@@ -332,9 +337,7 @@ def _contradicted(slot: _Slot, found: list[Segment], today: date) -> bool:
     """
     if slot.known is None or free_text(slot.kind) or slot.kind.name == "yes_no":
         return False
-    for before, after in itertools.pairwise(found):
-        if after.mode != "negated" or before.mode == "negated":
-            continue
+    for before, after in _not_after(found):
         taken = slot.kind.extract(after.text, slot.spec, today, asked=True)
         if taken is None or not taken.ok:
             continue
@@ -543,9 +546,10 @@ class _Reader:
             if len(split) > 1:
                 chosen: list[_Mention | None] = []
                 for piece, results in split:
-                    options = self._each_option(eligible, piece, results)
-                    one = _guessed(self._choose(eligible, piece, results), piece)
-                    chosen.extend(options or [one])
+                    if options := self._each_option(eligible, piece, results):
+                        chosen.extend(options)
+                    else:
+                        chosen.append(_guessed(self._choose(eligible, piece, results), piece))
                 each = [one for one in chosen if one is not None]
                 # Pieces that all go to one slot are one value said in parts ("four adults and
                 # two children", "a hundred and ten thousand"): the segment is read whole.
