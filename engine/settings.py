@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         "arguments may then stream until DIALPLAN_TURN_TIMEOUT) before the fallback line.",
     )
     turn_timeout: float = Field(20.0, gt=0, description="Seconds one whole answer may stream.")
+    gather_ms: int = Field(
+        50,
+        ge=0,
+        le=500,
+        description="After the first words of a model's answer go out, the rest is read and sent "
+        "at most this often, several tokens to a frame (0: a frame per token as it comes). The "
+        "first words never wait; the caller is hearing them while the next ones gather.",
+    )
     llm_retries: int = Field(
         1,
         ge=0,

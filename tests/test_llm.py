@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import openai
 import orjson
 import pytest
@@ -12,6 +13,7 @@ from engine.errors import LLMError, LLMNoAnswer, LLMTimeout
 from engine.llm import Meter, OpenAIChatModel, TextDelta, ToolCallRequest, Usage, make_client
 from engine.llm import stream as stream_module
 from engine.llm.stream import sse_events
+from engine.llm.upstream import endpoint_of, open_direct
 from engine.settings import Settings
 from engine.testing.llm_server import LLMTestServer, Reply, ToolCall
 
@@ -182,6 +184,74 @@ async def test_cancelling_the_consumer_closes_upstream_at_once(llm, client):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=1)
+
+
+WORDS = " ".join(f"w{i}" for i in range(24))
+
+
+@pytest.mark.parametrize("path", ["direct", "client's own"])
+async def test_the_rest_of_a_direct_answer_gathers_once_its_first_words_are_out(llm, client, path):
+    async def key() -> str:
+        return "k"
+
+    own = openai.AsyncOpenAI(base_url=llm.base_url, api_key=key, max_retries=0)
+    chat = model(client if path == "direct" else own, gather=0.08)
+    llm.script(Reply(text=WORDS, token_delay=0.01))
+    try:
+        deltas = [e async for e in chat.stream(MESSAGES) if isinstance(e, TextDelta)]
+    finally:
+        await own.close()
+    assert "".join(d.text for d in deltas) == WORDS
+    assert WORDS.startswith(deltas[0].text) and len(deltas[0].text) < 10  # never waits
+    if path == "direct":  # 24 tokens 10 ms apart: a read every 80 ms takes several at a time
+        assert 2 <= len(deltas) <= 8
+    else:  # the client's stream hands over a packet at a time: nothing is held back for it
+        assert len(deltas) >= 16
+
+
+async def test_with_no_gathering_each_token_is_its_own_piece(llm, client):
+    llm.script(Reply(text=WORDS, token_delay=0.01))
+    deltas = [e async for e in model(client).stream(MESSAGES) if isinstance(e, TextDelta)]
+    assert "".join(d.text for d in deltas) == WORDS
+    assert len(deltas) >= 16
+
+
+async def test_an_answer_superseded_while_it_gathers_drops_its_connection(llm, client):
+    llm.script(Reply(text=WORDS, token_delay=0.01), Reply(text="Next answer."))
+    chat = model(client, gather=5.0)
+    stream = chat.stream(MESSAGES)
+    first = await anext(stream)
+    consumer = asyncio.create_task(anext(stream))  # now gathering
+    await asyncio.sleep(0.1)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    await stream.aclose()
+    assert first == TextDelta("w0")
+    assert await llm.wait_for(lambda s: s.closed_early == 1, timeout=2)
+    assert text_of(await collect(chat.stream(MESSAGES))) == "Next answer."
+
+
+async def test_a_socket_the_http_client_holds_back_itself_stays_held(llm, client):
+    # aiohttp pauses a connection whose buffer is full; gathering must not resume it.
+    llm.script(Reply(text=WORDS, token_delay=0.01))
+    chat = model(client, gather=0.05)
+    endpoint = await endpoint_of(client, "test-model")
+    session = aiohttp.ClientSession()
+    try:
+        upstream = await open_direct(session, endpoint, chat._body(MESSAGES, None))
+        connection = upstream._response.connection
+        assert connection is not None and connection.transport is not None
+        transport = connection.transport
+        await upstream.gather(0.05)
+        assert transport.is_reading()  # ours to pause, ours to resume
+        transport.pause_reading()
+        await upstream.gather(0.05)
+        assert not transport.is_reading()
+        transport.resume_reading()
+        await upstream.close()
+    finally:
+        await session.close()
 
 
 async def test_azure_client_works_unchanged(llm, monkeypatch):

@@ -91,6 +91,25 @@ async def test_answer_is_streamed_and_closed(llm, start_server):
     ]
 
 
+@pytest.mark.parametrize("gather_ms", [50, 0])
+async def test_the_first_words_go_at_once_and_the_rest_a_few_tokens_a_frame(
+    llm, start_server, gather_ms
+):
+    words = " ".join(f"word{i}" for i in range(30))
+    llm.script(Reply(text=words, token_delay=0.01))
+    server = start_server(gather_ms=gather_ms)
+    async with PlatformCall.connect(server.url("call_gather")) as call:
+        greeting = await call.response(0)
+        await call.request(1, Transcript().agent(greeting.text).user("Tell me everything."))
+        answer = await call.response(1)
+    assert answer.text == words and answer.complete
+    assert answer.chunks[0]["content"] == "word0"
+    if gather_ms:  # 30 tokens 10 ms apart, read every 50 ms: not a frame per token
+        assert len(answer.chunks) <= 15
+    else:
+        assert len(answer.chunks) >= 20
+
+
 async def test_ping_is_echoed_while_a_slow_answer_streams(llm, start_server):
     llm.script(Reply(text="Let me think about that.", first_token_delay=1.0))
     server = start_server()

@@ -59,6 +59,10 @@ class Upstream(Protocol):
         """
         ...
 
+    async def gather(self, seconds: float) -> None:
+        """Let the body gather for ``seconds``: what arrives meanwhile comes in the next read."""
+        ...
+
     async def close(self) -> None:
         """Release the connection (reused if the body was read to its end, else dropped)."""
         ...
@@ -130,6 +134,25 @@ class DirectUpstream:
     def read(self) -> Callable[[], Awaitable[bytes]]:
         """The response's own ``readany``: whatever has arrived, ``b""`` at the end."""
         return self._response.content.readany
+
+    async def gather(self, seconds: float) -> None:
+        """Wait ``seconds`` with the socket unread, so that one read takes what came meanwhile.
+
+        While a socket is read, every packet the model sends (a token each) is received, parsed
+        and queued on its own; left unread, the kernel holds them and one receive takes them
+        all. A connection the HTTP client holds back itself (its buffer is full) is left to it.
+        """
+        connection = self._response.connection
+        transport = connection.transport if connection is not None else None
+        if transport is None or not transport.is_reading():
+            await asyncio.sleep(seconds)
+            return
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            if not transport.is_closing():
+                transport.resume_reading()
 
     async def close(self) -> None:
         """Keep the connection for the next answer when the body was read to its end."""
@@ -209,6 +232,12 @@ class ClientUpstream:
 
             self._read = read
         return self._read
+
+    async def gather(self, seconds: float) -> None:
+        """Nothing: waiting would hold the words back, not join them.
+
+        The client's stream hands over what it received a packet at a time, however much waits.
+        """
 
     async def close(self) -> None:
         """Release or drop the connection, as the client decides."""
