@@ -137,7 +137,7 @@ class Options:
     costs: bool = True  # the per-frame-kind cost phase
     server: str = "dialplan"  # or "floor": bench/floor.py, the bare protocol
     server_command: str | None = None  # any other server: {port} and {model_url} filled in
-    server_env: tuple[str, ...] = ()  # KEY=VALUE for that server
+    server_env: tuple[str, ...] = ()  # KEY=VALUE for the server
     store: str | None = None  # DIALPLAN_STORE of the server: calls kept in Redis as well
     period: float = 0.0  # > 0: a turn every `period` s from the greeting (replaces `think`)
     database_url: str | None = None  # DIALPLAN_DATABASE_URL (default: a SQLite file of the run)
@@ -190,7 +190,8 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an environment variable for --server-command (repeatable)",
+        help="an environment variable of the server (repeatable): a setting other than its "
+        "default, or one for --server-command",
     )
     parser.add_argument(
         "--store",
@@ -418,6 +419,7 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
             DIALPLAN_PROMPTS_DIR=str(ROOT / "bench" / "prompts"),
             DIALPLAN_FLOW="bench_chat",
         )
+    env.update(item.split("=", 1) for item in options.server_env if "=" in item)
     if options.server_command:
         model_url = f"http://127.0.0.1:{llm_port}/v1"
         argv = shlex.split(options.server_command.format(port=port, model_url=model_url))

@@ -90,6 +90,13 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
         default=0.0,
         help="the server logs each pause of its loop longer than this (DIALPLAN_STALL_MS) [off]",
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the server, for a run against other settings (repeatable) [defaults]",
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--json", type=Path, help="write the raw numbers to this file")
     args = parser.parse_args(argv)
@@ -122,6 +129,7 @@ def parse_plan(argv: Sequence[str] | None) -> Plan:
         period=args.period,
         database_url=args.database_url,
         stall_ms=args.stall_ms,
+        server_env=tuple(args.server_env),
     )
     return Plan(steps, args.clients, args.goal_ms, args.json, options)
 
