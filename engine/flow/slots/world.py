@@ -106,7 +106,7 @@ _DOGS = (
 _CATS = (
     "tabby", "siamese", "persian cat", "maine coon", "ragdoll", "sphynx", "bengal cat",
     "british shorthair", "shorthair", "longhair", "calico", "tortoiseshell", "tortie",
-    "tomcat", "tom cat", "moggy", "kitties",
+    "tomcat", "moggy", "kitties",
 )  # fmt: skip
 _BIRDS = (
     "parakeet", "parakeets", "budgie", "budgies", "budgerigar", "parrot", "parrots",
@@ -184,7 +184,9 @@ _SYMPTOMS = (
 # Things poisonous or dangerous to swallow for a pet (dogs, cats, birds), eaten, chewed, licked
 # or drunk: "he ate a whole bar of dark chocolate", "she got into the rat poison". The thing
 # alone is no emergency ("a chocolate lab", "chocolate cake for her birthday"). Not here: what
-# is dangerous only in large amounts, which a receptionist would ask about (salt, bread).
+# is dangerous only in large amounts, which a receptionist would ask about (salt, bread). What
+# people eat is the same words ("the kids ate the chocolate cake"), so only an option that says
+# poisoning or eating something is this kind: a bare "urgent" (a bakery's rush order) is not.
 _TOXINS = (
     "chocolate", "cocoa", "brownies", "brownie", "grapes", "grape", "raisins", "raisin",
     "currants", "xylitol", "sugar free gum", "gum", "onions", "onion", "garlic", "chives",
@@ -276,14 +278,18 @@ _HIM = r"(?:him|her|them|\w+)"
 # In the school day's words: arriving after it began ("she'll be in after that", "there by
 # lunch"), leaving before it ends ("I'm picking him up at 1"), or missing all of it ("she won't
 # be in at all today"). Not here: a half day said alone ("just the morning" is either).
+# Arriving at a time: "she'll be in after that", "there by lunch", "in around ten". "She'll be
+# in at 8" may be the usual time; dropped off or brought in at a time is not.
 _ARRIVE = (
-    rf"(?:be (?:in|there|at school|in school)|(?:come|coming|get|getting|make it|arrive|arriving)"
-    rf"(?: in| into school| to school| at school| there)?|drop(?:ping)? {_HIM} off"
-    rf"|bring(?:ing)? {_HIM}(?: in)?)"
+    r"(?:be (?:in|there|at school|in school)|(?:come|coming|get|getting|make it|arrive|arriving)"
+    r"(?: in| into school| to school| at school| there)?) (?:by|after|around|about|in time for"
+    r"|just after|right after)"
+)
+_BROUGHT = (
+    rf"(?:drop(?:ping)? {_HIM} off|bring(?:ing)? {_HIM}(?: in)?) (?:at|by|after|around|about)"
 )
 _LATE = (
-    rf"{_ARRIVE} (?:by|after|around|about|at|before|for|in time for|just after|right after)"
-    rf"(?: about| around)? (?:{_SCHOOL_TIME}|that|the appointment|it)",
+    rf"(?:{_ARRIVE}|{_BROUGHT})(?: about| around)? (?:{_SCHOOL_TIME}|that|the appointment|it)",
     rf"(?:won't|will not|not|isn't|can't) (?:be |come |coming |get |make it )?(?:in|there|to"
     rf" school|at school)? ?(?:until|till|til|before)(?: after)? {_SCHOOL_TIME}",
     r"miss(?:ing|es)? (?:the|all|most of the) morning", r"out (?:for )?the morning",
@@ -318,6 +324,7 @@ class Kind:
     tiers: tuple[frozenset[str], ...]  # what an option calls the kind, most specific first
     said: str  # a regular expression of the things, over plain lower-case words
     timed: bool = False  # a day: "after Diwali" is the time of something, not this kind
+    animal: bool = False  # a kind of animal: "the dog's name" is a pet's
 
 
 def _words(phrases: str) -> frozenset[str]:
@@ -330,10 +337,8 @@ def _plain(things: Iterable[str]) -> str:
 
 
 def _species(name: str, words: str, things: Iterable[str]) -> Kind:
-    return Kind(name, (_words(words),), _plain(things))
+    return Kind(name, (_words(words),), _plain(things), animal=True)
 
-
-_URGENT = _words("emergency, urgent, urgent care, critical")
 
 KINDS: tuple[Kind, ...] = (
     Kind(
@@ -357,11 +362,13 @@ KINDS: tuple[Kind, ...] = (
             ),
         ),
         rf"(?:{_plain(_SMALL_MAMMALS)})(?! (?:poison|bait|trap|traps)\b)",
+        animal=True,
     ),
     Kind(
         "reptile",
         (_words("reptile, reptiles, herp, herps"),),
         rf"(?<!by a )(?:{_plain(_REPTILES)})(?! ?bites?\b)",
+        animal=True,
     ),
     _species("amphibian", "amphibian, amphibians", _AMPHIBIANS),
     _species("fish", "fish, aquatic, aquarium fish", _FISH),
@@ -382,11 +389,14 @@ KINDS: tuple[Kind, ...] = (
                 "poison, poisoned, poisoning, toxic, toxin, ingestion, ate something,"
                 " swallowed something, toxic ingestion"
             ),
-            _URGENT,
         ),
         rf"{_SWALLOWED}(?:{_plain(_TOXINS)})",
     ),
-    Kind("acute", (_URGENT, _words("medical")), "|".join(_ACUTE)),
+    Kind(
+        "acute",
+        (_words("emergency, urgent, urgent care, critical"), _words("medical")),
+        "|".join(_ACUTE),
+    ),
     Kind(
         "travel",
         (
@@ -440,7 +450,8 @@ _GENERIC = _words(
 
 @cache
 def _pattern(kind: Kind) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w'])(?:{kind.said})(?![\w'])")
+    # A thing may end in "'s" (is, has): "my parakeet's name", "her throat's all red".
+    return re.compile(rf"(?<![\w'])(?:{kind.said})(?='s\b|(?![\w']))")
 
 
 def _category(phrase: str) -> str:
@@ -492,7 +503,22 @@ def world_hits(said: str, options: Options) -> list[tuple[int, int, str]]:
     return found
 
 
+@cache
+def pet_named() -> re.Pattern[str]:
+    """An animal's possessive ending a text: "my parakeet's ", "the dog's " (a pet's name follows).
+
+    Every species and kind word of the tables, and "pet"; searched case-insensitively.
+    """
+    animals = [
+        *_DOGS, *_CATS, *_BIRDS, *_POULTRY, *_RABBITS, *_SMALL_MAMMALS, *_REPTILES,
+        *_AMPHIBIANS, *_FISH, *_HORSES, *_LIVESTOCK, "pet",
+        *(word for kind in KINDS if kind.animal for tier in kind.tiers for word in tier),
+    ]  # fmt: skip
+    return re.compile(rf"\b(?:{_plain(set(animals))})['\u2019]s $", re.IGNORECASE)
+
+
 def warm_up() -> None:
     """Compile every kind's pattern now rather than on a caller's turn."""
     for kind in KINDS:
         _pattern(kind)
+    pet_named()
