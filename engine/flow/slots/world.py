@@ -7,12 +7,13 @@ Each *kind* below holds concrete things said in everyday words (over plain lower
 be called by ("bird", "religious", "emergency"). An option is that kind's when one of its
 phrases (its name or a synonym) is one of those words, alone or before a generic word
 ("religious holiday", "sick visit"); the words are tried in tiers, most specific first
-("poisoning" before "emergency"), and a tier that fits two options of a slot settles nothing.
+("sick" before "medical"), and a tier that fits two options of a slot settles nothing.
 
-The tables are curated, short and in English; each says where its scope ends. No package on
-PyPI ships such data for offline use (``holidays`` computes public-holiday dates per country,
-with no faith or category; there is no offline table of pet species or symptoms), so they are
-kept here. They are compiled once, on first use, one pattern per kind.
+The tables are curated, short and in English; each says where its scope ends. Of the packages
+on PyPI, ``holidays`` comes closest, and it computes public-holiday dates per country, with no
+faith or category to read; we found none that ships pet species, symptoms or what a pet must
+not swallow for offline use, so the tables are kept here. They are compiled once, on first
+use, one pattern per kind.
 
 What this module decides is only *which option the words are an instance of*; whether that
 reading is used (only when the option list names no option itself, never over an option the
@@ -54,8 +55,9 @@ _RELIGIOUS = (
     "christmas", "christmas eve", "orthodox christmas", "easter", "easter sunday",
     "easter monday", "orthodox easter", "good friday", "holy thursday", "maundy thursday",
     "holy week", "holy saturday", "palm sunday", "ash wednesday", "pentecost", "ascension day",
-    "epiphany", "three kings day", "three kings' day", "dia de reyes", "all saints day",
-    "all saints' day", "all souls day", "all souls' day", "feast of the assumption",
+    "the epiphany", "feast of the epiphany", "three kings day", "three kings' day",
+    "dia de reyes", "all saints day", "all saints' day", "all souls day", "all souls' day",
+    "feast of the assumption",
     "assumption day", "immaculate conception", "first communion", "first holy communion",
     "baptism", "christening",
     # Buddhist, Baha'i
@@ -163,7 +165,8 @@ _SYMPTOMS = (
     r"chicken ?pox", r"measles", r"mumps", r"hand foot and mouth", r"rsv", r"pneumonia",
     r"bronchitis", r"sinus infection", r"norovirus", r"food poisoning", r"asthma attack",
     r"(?:caught|picked up|has|got) (?:a|the) bug", r"bug going around",
-    r"under the weather", r"feeling (?:poorly|rough|crummy|awful|terrible)", r"poorly",
+    r"under the weather", r"feeling (?:poorly|rough|crummy|awful|terrible)",
+    r"(?:is|she's|he's|been|a bit|quite) poorly",
     r"lost (?:his|her|my|their) voice", r"dizzy", r"fainted",
     # pets
     r"(?:plucking|pulling|pulling out|picking) (?:out )?(?:his |her |its |their )?feathers",
@@ -207,8 +210,10 @@ _TOXINS = (
     "needle", "coins", "a penny", "magnets", "gorilla glue", "bread dough", "yeast dough",
     "play doh", "playdough", "something toxic", "something poisonous",
 )  # fmt: skip
-# Swallowed, in the same clause: a few words between ("ate a whole bar of dark chocolate").
+# Swallowed, in the same clause: a few words between ("ate a whole bar of dark chocolate"); not
+# what a pet will not or is to swallow ("he won't swallow the pills", "how to give the pills").
 _SWALLOWED = (
+    r"(?<!won't )(?<!not )(?<!didn't )(?<!doesn't )(?<!never )(?<!can't )(?<!to )"
     r"(?:ate|eaten|eat|eats|eating|swallowed|swallow|swallowing|chewed|chewed up|chewing"
     r"|licked|licking|drank|drunk|drinking|ingested|gobbled|gobbled up|scarfed|scarfed down"
     r"|wolfed|wolfed down|got into|gotten into|getting into|snacked on|munched)"
@@ -274,10 +279,11 @@ _SCHOOL_TIME = (
     rf"(?:{_CLOCK}|noon|midday|lunch|lunchtime|recess|(?:first|second|third|fourth|fifth|1st"
     r"|2nd|3rd|4th|5th) period)"
 )
-_HIM = r"(?:him|her|them|\w+)"
-# In the school day's words: arriving after it began ("she'll be in after that", "there by
+_HIM = r"(?:him|her|them|(?:my |our )?\w+)"
+# The school day's words follow: arriving after it began ("she'll be in after that", "there by
 # lunch"), leaving before it ends ("I'm picking him up at 1"), or missing all of it ("she won't
 # be in at all today"). Not here: a half day said alone ("just the morning" is either).
+
 # Arriving at a time: "she'll be in after that", "there by lunch", "in around ten". "She'll be
 # in at 8" may be the usual time; dropped off or brought in at a time is not.
 _ARRIVE = (
@@ -300,15 +306,17 @@ _EARLY = (
     rf"(?:leave|leaving|leaves|sign(?:ing)? {_HIM} out|take {_HIM} out|taking {_HIM} out"
     rf"|pull(?:ing)? {_HIM} out|collect(?:ing)? {_HIM}|(?:go|going|head|heading) home) (?:at"
     rf"|around|about|before|after|by) {_SCHOOL_TIME}",
-    rf"(?:won't|will not|not) (?:be )?(?:back|there|in) (?:after|for the rest of the day)"
+    rf"(?:won't|will not|not) (?:be )?(?:back|there|in) (?:after(?! all\b)|for the rest of the"
+    rf" day)"
     rf"(?: {_SCHOOL_TIME})?",
     r"miss(?:ing|es)? the afternoon", r"out (?:for )?the afternoon",
 )  # fmt: skip
 _WHOLE_DAY = (
     r"(?:won't|will not|not|isn't|is not|can't|cannot) (?:be )?(?:coming |going )?(?:in|coming"
     r"|going|come in|make it(?: in)?|there|at school|to school)(?: to school)?"
-    r"(?: at all(?: today| tomorrow)?| today| tomorrow)(?! (?:until|till|til|before|after|by)\b)",
-    r"(?:staying|stay|stays|keeping {him}|keep {him}) home".replace("{him}", _HIM),
+    r"(?: at all(?: today| tomorrow)?| today| tomorrow| after all)"
+    r"(?! (?:until|till|til|before|after|by)\b)",
+    rf"(?:staying|stay|stays|keeping {_HIM}|keep {_HIM}) home",
     r"home sick", r"miss(?:ing|es)? school(?: today)?",
 )  # fmt: skip
 
@@ -361,7 +369,7 @@ KINDS: tuple[Kind, ...] = (
                 " pocket pet, pocket pets, small pet, small pets"
             ),
         ),
-        rf"(?:{_plain(_SMALL_MAMMALS)})(?! (?:poison|bait|trap|traps)\b)",
+        rf"(?:{_plain(_SMALL_MAMMALS)})(?! (?:poison|bait|trap|traps|terrier)\b)",
         animal=True,
     ),
     Kind(
@@ -373,7 +381,12 @@ KINDS: tuple[Kind, ...] = (
     _species("amphibian", "amphibian, amphibians", _AMPHIBIANS),
     _species("fish", "fish, aquatic, aquarium fish", _FISH),
     _species("horse", "horse, horses, equine", _HORSES),
-    _species("livestock", "livestock, farm animal, farm animals, large animal", _LIVESTOCK),
+    Kind(
+        "livestock",
+        (_words("livestock, farm animal, farm animals, large animal"),),
+        rf"(?<!guinea )(?:{_plain(_LIVESTOCK)})",
+        animal=True,
+    ),
     Kind(
         "illness",
         (
