@@ -118,6 +118,7 @@ class _Slot:
     error: str = ""
     unsure: Any = None  # a weak guess heard in this utterance, never stored (see Parsed.sure)
     denied: Any = None  # a value taken back in this utterance ("not this Saturday")
+    named: bool = False  # a value named in this utterance, which no inferred one replaces
 
     @property
     def current(self) -> Any:
@@ -177,6 +178,7 @@ def understand(
             answer = _yes_or_no(slot, text)
             if answer is not None:
                 slot.value, slot.changed = answer, True
+    reader.infer()
     hedged = _HEDGED.search(text) is not None
     recalled = _RECALLED.search(text) is not None
     for slot in slots.values():
@@ -455,6 +457,9 @@ class _Reader:
         # Readings chosen only because no other slot of their type takes them as valid: kept
         # only beside another value (see settle).
         self.pending: list[tuple[_Mention, Mode]] = []
+        # Values inferred for a slot not asked ("ate a bar of chocolate" for an emergency
+        # visit): kept only beside another value said in other words (see infer).
+        self.inferred: list[_Mention] = []
 
     # -- values of one type ----------------------------------------------------------------
 
@@ -482,6 +487,15 @@ class _Reader:
             mode = segment.mode
             if mode == "alternative" and self._another_way(found.slot, segment):
                 mode = "plain"
+            if found.parsed.inferred:
+                # What the caller's words are an instance of answers only when plainly said,
+                # and, not asked, never changes a value the call holds.
+                if mode not in ("plain", "replace") or not found.parsed.ok:
+                    continue
+                if not found.slot.asked:
+                    if found.slot.known is None:
+                        self.inferred.append(found)
+                    continue
             if found.only_valid:
                 self.pending.append((found, mode))
             else:
@@ -510,6 +524,21 @@ class _Reader:
             for found, mode in self.pending:
                 self._apply(found.slot, found.parsed, mode)
         self.pending.clear()
+
+    def infer(self) -> None:
+        """Store the values inferred for slots not asked, beside another value said.
+
+        "Today if you can, he ate a whole bar of dark chocolate" asked for the day gives the
+        day and an emergency visit; "Diwali" alone, asked for the day, is no reason, and
+        neither is "Christmas", which is the day itself.
+        """
+        said = [s for s in self.slots.values() if s.changed and not s.removed]
+        for found in self.inferred:
+            words = found.parsed.inferred
+            beside = [s for s in said if s is not found.slot]
+            if any(not _holds(other, words, self.today) for other in beside):
+                self._apply(found.slot, found.parsed, "plain")
+        self.inferred.clear()
 
     def _eligible(self, group: list[_Slot], mode: Mode) -> list[_Slot]:
         """Slots of one type that may take a value now: asked, correctable, or early."""
@@ -692,6 +721,8 @@ class _Reader:
         return others[0] if len(others) == 1 else None
 
     def _apply(self, slot: _Slot, parsed: Parsed, mode: Mode) -> None:
+        if parsed.ok and parsed.inferred and slot.named:
+            return  # an option the caller named is not replaced by one inferred
         if not parsed.ok:
             if not slot.error:
                 slot.error = parsed.error
@@ -711,6 +742,7 @@ class _Reader:
             slot.unsure, slot.value, slot.changed = parsed.value, None, False
             return
         slot.value, slot.changed, slot.removed, slot.unsure = parsed.value, True, False, None
+        slot.named = slot.named or not parsed.inferred
 
     # -- free text -------------------------------------------------------------------------
 

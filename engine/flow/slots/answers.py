@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import date
+from functools import lru_cache
 
 from typing_extensions import override
 
@@ -13,6 +14,7 @@ from engine.templates.spoken import spoken_list
 
 from .base import BaseSlotType, Parsed, clean, plain
 from .kin import kin_hits
+from .world import Options, world_hits
 
 # Neither yes nor no: "no problem"; "we're fine" (a no after "no", and after "yes" a yes);
 # "oh no" exclaimed ("oh no, I forgot to say, ..."), unless a decline follows it ("oh no,
@@ -178,6 +180,24 @@ def _kin(text: str, options: dict[str, str]) -> list[tuple[int, int, str]]:
     ]
 
 
+@lru_cache(maxsize=256)
+def _kinds(options: tuple[tuple[str, tuple[str, ...]], ...]) -> Options:
+    """The options with their phrases in plain lower case, as :mod:`.world` reads them."""
+    return tuple(
+        (value, tuple(plain(phrase) for phrase in (value.replace("_", " "), *phrases)))
+        for value, phrases in options
+    )
+
+
+def _world(said: str, spec: SlotSpec) -> list[tuple[int, int, str]]:
+    """Where a thing of the kind an option is is said (see :mod:`.world`), not after "not"."""
+    return [
+        (start, end, option)
+        for start, end, option in world_hits(said, _kinds(tuple(spec.options.items())))
+        if not _NEGATED.search(said[max(0, start - _NEGATION_REACH) : start])
+    ]
+
+
 def _tail(phrase: str) -> str:
     """The last two words of a phrase of three or more ("engine light"), else ""."""
     words = phrase.split()
@@ -234,6 +254,13 @@ class EnumType(BaseSlotType):
         if not hits and asked:
             # "I broke a tooth" for "broken tooth": an option's own words said another way.
             hits = _kin(text, options)
+        if not hits and (known := _world(said, spec)):
+            # "He's a parakeet" for "bird", "it's Diwali" for "religious": what the caller
+            # names is of the kind one option is. Two kinds of options: no answer.
+            if len({option for _, _, option in known}) > 1:
+                return None
+            start, end, option = known[0]
+            return Parsed(True, option, inferred=said[start:end])
         found = _outermost(hits)
         if len(found) == 1:
             return Parsed(True, found.pop())

@@ -35,6 +35,10 @@ class Parsed:
     error: str = ""
     sure: bool = True
     others: tuple[object, ...] = field(default=(), compare=False)  # a hint, not the value
+    # The caller's words the value was inferred from ("a parakeet" for the option "bird", see
+    # engine.flow.slots.world); empty for a value named. An inferred value never replaces one
+    # named, and one not asked for is kept only beside another value.
+    inferred: str = field(default="", compare=False)
 
 
 class SlotType(Protocol):

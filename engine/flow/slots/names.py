@@ -15,6 +15,7 @@ from .fillers import HESITATION, drop_asides
 from .heads import RELATION
 from .spelled import REMARK, Spelled, spelled_out, spells
 from .spelling import as_letters
+from .world import pet_named
 
 # Said before a name, volunteered or not ("Book it under Priya Shah").
 _NAME_CUE = re.compile(
@@ -77,6 +78,7 @@ _POLITE = re.compile(r"\b(?:please|thanks|thank you)\b", re.IGNORECASE)
 # A name is a few words: past this many characters after a cue, nothing more is read, so that
 # an utterance of many cues ("my name is my name is ...") costs linear time.
 _REACH = 160
+_PET_REACH = 40  # characters before a cue where an animal's "'s" is looked for
 
 
 _MOST_SAID = 12  # name words said in a row, restarts included ("Dana, Dana Scully")
@@ -310,6 +312,8 @@ class NameType(BaseSlotType):
             if len(opening) < 2 or "," not in said:
                 cues += _ASKED_NAME_CUE.finditer(said)
         for cue in sorted(cues, key=lambda cue: cue.start()):
+            if pet_named().search(said, max(0, cue.start() - _PET_REACH), cue.start()):
+                continue  # "my parakeet's name is Disney" names the pet, not the caller
             after = _NEXT_WORD.match(said, cue.end())
             if after is not None and after[1].lower() in _NOT_NAME - _FILLERS:
                 continue  # "my name is my name is ...": no name after this cue

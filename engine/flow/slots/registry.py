@@ -16,6 +16,7 @@ from .identifiers import IdentifierType
 from .names import NameType
 from .numbers import NumberType
 from .times import TimeType
+from .world import warm_up as warm_world
 
 _BUILTIN: tuple[type[BaseSlotType], ...] = (
     TextType,
@@ -77,6 +78,7 @@ class SlotTypes:
         loading and the data joins the long-lived objects the cycle collector skips.
         """
         today = date.today()
+        warm_world()  # what a parakeet is: one pattern per kind of thing
         for kind in self._types.values():
             spec = SlotSpec(type=kind.name, values={"yes": ()} if kind.name == "enum" else None)
             samples = ("March 3rd 1980", "seven thirty pm", "four one five five five five 0 1")
