@@ -91,6 +91,16 @@ _ALONE_YEAR = re.compile(r"\b(?:in )?(?P<year>(?:19|20)\d\d)\b")
 _NAMED_YEAR = re.compile(r"\byear\b\D{0,30}?\b(?P<year>\d\d)\b")
 # Numbers that are no part of a date (see NOT_A_QUANTITY).
 _NOT_DATE = re.compile(rf"{NOT_A_QUANTITY}|\b\d+(?= (?:apartment|apt|suite)\b)")
+# Days with a name of their own that is not the date or weekday inside it: Good Friday is no
+# "Friday" (the next one), Lunar New Year no 1 January, Orthodox Christmas no 25 December.
+# Their dates move from year to year; none is read, so the caller is asked for the day.
+_NAMED_DAY = re.compile(
+    r"\b(?:(?:good|black|holy|maundy|ash|palm|easter|cyber|shrove|whit|plough|super bowl"
+    r"|giving|small business) (?:mon|tues|wednes|thurs|fri|satur|sun)day"
+    r"|(?:lunar|chinese|vietnamese|korean|persian|iranian|jewish|islamic|hijri|hmong|tamil"
+    r"|sinhala|thai|orthodox|ethiopian|coptic) new year'?s?(?: (?:eve|day))?"
+    r"|(?:orthodox|coptic|ethiopian|armenian|old) christmas(?: eve| day)?)\b"
+)
 # A weekday alone, said to change a day held ("Wednesday, not Monday"): not "next Friday",
 # "this Friday" or "two weeks from Friday", which say which one themselves.
 _BARE_WEEKDAY = re.compile(
@@ -121,6 +131,7 @@ def _normal(text: str) -> str:
     said = re.sub(r"\b(1[89]|20) oh (\d)\b", r"\g<1>0\2", said)
     # "The fifth of May, oh two": a year said with "oh".
     said = re.sub(rf"(\b{_MONTH}\b|\d(?:st|nd|rd|th)) oh (\d)\b", r"\1 0\3", said)
+    said = _NAMED_DAY.sub("#", said)
     said = _LIMIT.sub("#", said)  # "any day after the 8th" names no day
     return _NOT_DATE.sub("#", said)
 
