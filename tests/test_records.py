@@ -15,16 +15,18 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from engine.agent import MASK, ActionRun, CallInfo, CallSummary, Finding, TurnTrace
 from engine.protocol import Utterance
 from engine.records import CallFacts, CallRecord, Database, Outbox, TurnRecord, build_record
+from engine.records import database as database_module
 from engine.records import masked as mask_record
 from engine.records.database import MIGRATIONS, SCHEMA_REVISION
 from engine.records.outbox import Result
-from engine.records.tables import Base
+from engine.records.tables import Base, CallRow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -157,12 +159,33 @@ def test_a_record_is_read_back_whole(db):
     assert db.call("call_2") is None
 
 
-def test_the_same_call_written_again_is_updated_not_duplicated(db):
-    db.save(record(outcome="transferred", slots={"name": "Dana"}))
-    db.save(record(outcome="gave_up", slots={"name": "Dana", "reason": "cough"}))
-    found = db.calls()
-    assert [r.outcome for r in found] == ["gave_up"]
-    assert found[0].slots == {"name": "Dana", "reason": "cough"}
+@pytest.fixture(params=["one statement", "read first"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A call's row written in one upsert, or (a database without one) read, then written."""
+    if request.param == "read first":
+        monkeypatch.setattr(database_module, "_UPSERTS", {})
+    database_module._upsert_statement.cache_clear()
+    yield request.param
+    database_module._upsert_statement.cache_clear()
+
+
+def test_the_same_call_written_again_is_updated_not_duplicated(db, write_path):
+    started = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+    db.save(record(outcome="transferred", slots={"name": "Dana"}, metadata={"desk": "A"}))
+    db.save(record(call_id="call_2", started_at=started))
+    again = record(
+        outcome="gave_up",
+        slots={"name": "Dana", "reason": "cough"},
+        metadata={"desk": "B"},
+        started_at=started,
+        turns=[turn(1)],
+    )
+    db.save(again)
+    assert db.call("call_1") == again  # every column the second write's, none left behind
+    assert {r.call_id for r in db.calls()} == {"call_1", "call_2"}
+    with Session(db.engine) as session:
+        writes = dict(session.execute(select(CallRow.call_id, CallRow.writes)).all())
+    assert writes == {"call_1": 2, "call_2": 1}
 
 
 def test_calls_are_filtered_by_flow_time_and_outcome_newest_first(db):

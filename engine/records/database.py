@@ -14,11 +14,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, String, cast, create_engine, event, func, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -155,8 +157,9 @@ class Database:
     def save(self, record: CallRecord, events: Sequence[str] = ()) -> list[str]:
         """Write ``record`` (replacing an earlier one of the call) and queue ``events`` for it.
 
-        Returns the new events' ids. Two workers writing the same call at once: the one whose
-        insert collides writes again as an update.
+        Returns the new events' ids. Two workers writing the same call at once: on SQLite and
+        PostgreSQL the upsert settles it; elsewhere the one whose insert collides writes again
+        as an update.
         """
         for attempt in range(2):
             try:
@@ -169,40 +172,13 @@ class Database:
         raise AssertionError("unreachable")
 
     def _upsert(self, session: Session, record: CallRecord) -> None:
-        data = record.to_json()
-        row = session.get(CallRow, record.call_id)
-        writes = 1
-        if row is None:
-            row = CallRow(call_id=record.call_id)
-            session.add(row)
-        else:
-            writes = row.writes + 1
-        row.flow = record.flow
-        row.flow_version = record.flow_version
-        row.agent_id = record.agent_id
-        row.call_type = record.call_type
-        row.direction = record.direction
-        row.from_number = record.from_number
-        row.to_number = record.to_number
-        row.started_at = record.started_at
-        row.ended_at = record.ended_at
-        row.duration_s = record.duration_s
-        row.outcome = record.outcome
-        row.transfer_number = record.transfer_number
-        row.error = record.error
-        row.slots = data["slots"]
-        row.sensitive = data["sensitive"]
-        row.metadata_ = data["metadata"]
-        row.dynamic_variables = data["dynamic_variables"]
-        row.details = data["details"]
-        row.path = data["path"]
-        row.actions = data["actions"]
-        row.transcript = data["transcript"]
-        row.turns = data["turns"]
-        row.rollout = data["rollout"]
-        row.stats = figures(record.outcome, record.path, data["turns"])
-        row.writes = writes
-        row.updated_at = datetime.now(UTC)
+        values = _row_of(record)
+        statement = _upsert_statement(self.url.get_backend_name())
+        if statement is None:  # another database: read the row, then write it
+            _upsert_read_first(session, record.call_id, values)
+            return
+        # One statement, built once, with no row read and compared first.
+        session.execute(statement, {"call_id": record.call_id, "writes": 1, **values})
 
     def _queue(self, session: Session, record: CallRecord, name: str, **extra: Any) -> str:
         """Queue event ``name`` of ``record``, sent with everything known of the call.
@@ -446,6 +422,75 @@ class CallFigures:
     outcome: str
     stats: dict[str, Any]
     """:func:`engine.records.stats.figures` of the call."""
+
+
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+"""The databases whose ``INSERT ... ON CONFLICT DO UPDATE`` writes a record in one statement."""
+
+
+@cache
+def _upsert_statement(backend: str) -> Any:
+    """A call's row inserted, or updated where it is (its write count up by one).
+
+    ``None`` for a database without ``ON CONFLICT``.
+    """
+    insert = _UPSERTS.get(backend)
+    if insert is None:
+        return None
+    calls = CallRow.__table__
+    statement = insert(calls)
+    kept = {"call_id", "writes"}
+    update: dict[str, Any] = {
+        column.name: statement.excluded[column.name]
+        for column in calls.columns
+        if column.name not in kept
+    }
+    update["writes"] = calls.c.writes + 1
+    return statement.on_conflict_do_update(index_elements=[calls.c.call_id], set_=update)
+
+
+def _row_of(record: CallRecord) -> dict[str, Any]:
+    """The columns of ``record``'s row but its key and write count, by column name."""
+    data = record.to_json()
+    return {
+        "flow": record.flow,
+        "flow_version": record.flow_version,
+        "agent_id": record.agent_id,
+        "call_type": record.call_type,
+        "direction": record.direction,
+        "from_number": record.from_number,
+        "to_number": record.to_number,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "duration_s": record.duration_s,
+        "outcome": record.outcome,
+        "transfer_number": record.transfer_number,
+        "error": record.error,
+        "slots": data["slots"],
+        "sensitive": data["sensitive"],
+        "metadata": data["metadata"],
+        "dynamic_variables": data["dynamic_variables"],
+        "details": data["details"],
+        "path": data["path"],
+        "actions": data["actions"],
+        "transcript": data["transcript"],
+        "turns": data["turns"],
+        "rollout": data["rollout"],
+        "stats": figures(record.outcome, record.path, data["turns"]),
+        "updated_at": datetime.now(UTC),
+    }
+
+
+def _upsert_read_first(session: Session, call_id: str, values: dict[str, Any]) -> None:
+    """Write a call's row through the ORM: read it, then insert it or update it."""
+    row = session.get(CallRow, call_id)
+    if row is None:
+        row = CallRow(call_id=call_id, writes=1)
+        session.add(row)
+    else:
+        row.writes += 1
+    for name, value in values.items():
+        setattr(row, "metadata_" if name == "metadata" else name, value)
 
 
 def _joined(session: Session, records: list[CallRecord]) -> list[CallRecord]:
