@@ -167,9 +167,17 @@ def test_every_field_of_a_call_memory_is_carried():
     )  # fmt: skip
     assert {f.name for f in dataclasses.fields(CallMemory)} == set(dataclasses.asdict(memory))
     assert all(v for v in dataclasses.asdict(memory).values())  # no field left at its default
+    assert memory.as_dict() == dataclasses.asdict(memory)
     snapshot = {"format": persist.FORMAT, "flow": "desk", "version": "v", "done": {},
-                "actions": [], "memory": dataclasses.asdict(memory)}  # fmt: skip
+                "actions": [], "memory": memory.as_dict()}  # fmt: skip
     assert persist.read(carried(snapshot)).memory == memory
+    # A snapshot is a copy: the call going on cannot change what was saved.
+    saved = memory.as_dict()
+    memory.slots["name"] = "Fox Mulder"
+    memory.path.append("confirm")
+    memory.pending["time"] = "20:00"
+    assert saved["slots"] == {"name": "Dana Scully"} and saved["path"][-1] == "ask_reason"
+    assert saved["pending"] == {"time": "19:00"}
 
 
 async def test_an_action_done_before_a_move_is_not_run_again(root):

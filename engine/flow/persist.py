@@ -10,7 +10,6 @@ trusts it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +54,7 @@ def write(
         "format": FORMAT,
         "flow": flow.name,
         "version": flow.version,
-        "memory": dataclasses.asdict(memory),
+        "memory": memory.as_dict(),
         "done": {key: [ok, value] for key, (ok, value) in done.items()},
         "actions": [
             [tool_id, run.name, run.state, run.arguments, run.result, run.ok]
