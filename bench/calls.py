@@ -419,12 +419,11 @@ def start_servers(options: Options, token_delay: float, logdir: Path, tag: str) 
             DIALPLAN_PROMPTS_DIR=str(ROOT / "bench" / "prompts"),
             DIALPLAN_FLOW="bench_chat",
         )
-    env.update(item.split("=", 1) for item in options.server_env if "=" in item)
     if options.server_command:
         model_url = f"http://127.0.0.1:{llm_port}/v1"
         argv = shlex.split(options.server_command.format(port=port, model_url=model_url))
         env = child_env(PORT=str(port), OPENAI_BASE_URL=model_url, OPENAI_API_KEY="bench")
-        env.update(item.split("=", 1) for item in options.server_env if "=" in item)
+    env.update(item.split("=", 1) for item in options.server_env if "=" in item)
     started: list[Child] = []
     try:
         # The test model of this tree, whichever installation runs the server: "before" and

@@ -490,7 +490,13 @@ def _upsert_read_first(session: Session, call_id: str, values: dict[str, Any]) -
     else:
         row.writes += 1
     for name, value in values.items():
-        setattr(row, "metadata_" if name == "metadata" else name, value)
+        setattr(row, _ATTRIBUTES[name], value)
+
+
+_ATTRIBUTES = {
+    column.name: prop.key for prop in CallRow.__mapper__.column_attrs for column in prop.columns
+}
+"""The row's attribute of each column name (the column ``metadata`` is ``metadata_``)."""
 
 
 def _joined(session: Session, records: list[CallRecord]) -> list[CallRecord]:
